@@ -1,0 +1,133 @@
+"""structlog set-up and the per-worker log context.
+
+One line per log call, JSON in production (`CIVIC_LOG_FORMAT=json`, the default) and a
+readable console in development. Every line carries `ts`, `level`, `service`, `event`
+and, inside a worker, `correlation_id`, `entrypoint` and `actor_id`; the `Tracing`
+dependency adds `duration_ms` when a worker ends. nameko's and kombu's own stdlib log
+records go through the same formatter, so one file holds everything a process said.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import structlog
+from nameko.extensions import DependencyProvider
+
+SECRET_KEYS = frozenset({"password", "token", "authorization", "secret", "password_hash",
+                         "token_hash", "cookie"})
+_process_service = "civic"
+
+
+def _add_service(_, __, event_dict):
+    event_dict.setdefault("service", _process_service)
+    return event_dict
+
+
+def _redact_secrets(_, __, event_dict):
+    for key in event_dict.keys() & SECRET_KEYS:
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def _shared_processors():
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+        _add_service,
+        _redact_secrets,
+    ]
+
+
+def configure(service: str, *, log_dir: str | None = None, fmt: str = "json",
+              level: str = "INFO", stream=None) -> None:
+    """Set up logging for this process: `service` names lines that no worker claims."""
+    global _process_service
+    _process_service = service
+    shared = _shared_processors()
+    structlog.configure(
+        processors=shared + [structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    json_formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(default=str)],
+    )
+    console_formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.dev.ConsoleRenderer(colors=False)],
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler(stream or sys.stderr)
+    console.setFormatter(json_formatter if fmt == "json" else console_formatter)
+    root.addHandler(console)
+    if log_dir:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        # `civic logs` reads these files; they are always JSON whatever the console shows.
+        to_file = logging.FileHandler(Path(log_dir) / f"{service}.log", encoding="utf-8")
+        to_file.setFormatter(json_formatter)
+        root.addHandler(to_file)
+    root.setLevel(level)
+    for noisy in ("kombu", "amqp", "nameko", "urllib3", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def get_logger(name: str | None = None):
+    return structlog.get_logger(name)
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Tracing(DependencyProvider):
+    """Binds the log context of every worker and logs how each one ended.
+
+    The correlation id comes from the caller (nameko carries `context_data` through
+    RPC headers; event handlers take it from the envelope); a worker started without one
+    gets a new one, stored back in `context_data` so every call it makes carries it.
+    """
+
+    def get_dependency(self, worker_ctx):
+        return get_logger()
+
+    def worker_setup(self, worker_ctx):
+        context = worker_ctx.context_data
+        context.setdefault("correlation_id", new_correlation_id())
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            service=self.container.service_name,
+            entrypoint=f"{self.container.service_name}.{worker_ctx.entrypoint.method_name}",
+            correlation_id=context["correlation_id"],
+            actor_id=context.get("actor_id"),
+        )
+        worker_ctx.data["civic.started"] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = worker_ctx.data.get("civic.started", time.perf_counter())
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        log = get_logger("civic.worker")
+        if exc_info is None:
+            log.info("worker_done", duration_ms=duration_ms, outcome="ok")
+        else:
+            from civic.errors import CivicError
+            exc = exc_info[1]
+            if isinstance(exc, CivicError):
+                log.info("worker_done", duration_ms=duration_ms, outcome=exc.code)
+            else:
+                log.error("worker_failed", duration_ms=duration_ms, outcome="error",
+                          error=f"{type(exc).__name__}: {exc}")
+
+    def worker_teardown(self, worker_ctx):
+        structlog.contextvars.clear_contextvars()

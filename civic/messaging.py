@@ -1,0 +1,151 @@
+"""Receiving events: validation, idempotence, retry with backoff, dead-lettering.
+
+`@event_handler("groups", "account_erased")` replaces nameko's `@event_handler`:
+
+- the body is parsed into an `Envelope` and checked against the catalogue; a message
+  that cannot be read (unknown type, unreadable version, bad data) goes straight to the
+  dead-letter queue, logged as an error;
+- the handler runs inside `with self.db:` together with an inbox record of the
+  envelope id, so a redelivered message has its effect once;
+- the message is acked only after that transaction committed;
+- a handler that raises is retried after each delay of `CIVIC_RETRY_DELAYS` (the
+  message waits in `<queue>.retry`, whose TTL dead-letters it back to its queue) and
+  then lands in `civic.dead-letters` — never dropped, never requeued forever.
+"""
+from __future__ import annotations
+
+import functools
+import traceback
+from datetime import datetime, timezone
+
+from nameko.amqp.publish import Publisher
+from nameko.constants import PERSISTENT
+from nameko.events import SERVICE_POOL, EventHandler
+
+from civic import config
+from civic.contracts import parse_envelope
+from civic.errors import ContractError
+from civic.log import get_logger
+from civic.outbox import FAST_RETRY
+
+log = get_logger(__name__)
+
+DEAD_LETTER_QUEUE = "civic.dead-letters"
+ATTEMPTS_HEADER = "x-civic-attempts"
+
+
+def queue_name(source: str, event_type: str, service: str, method: str) -> str:
+    """nameko's own name for a service-pool event queue."""
+    return f"evt-{source}-{event_type}--{service}.{method}"
+
+
+def retry_queue_name(queue: str) -> str:
+    return f"{queue}.retry"
+
+
+class EventSubscription(EventHandler):
+    """A durable, service-pooled event consumer that never drops a failed message."""
+
+    def __init__(self, source_service: str, event_type: str, **kwargs):
+        super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
+                         reliable_delivery=True, requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.publisher = Publisher(self.amqp_uri, use_confirms=True,
+                                   delivery_mode=PERSISTENT, retry=True,
+                                   retry_policy=FAST_RETRY)
+
+    def handle_message(self, body, message):
+        try:
+            envelope = parse_envelope(body, self.event_type)
+        except ContractError as exc:
+            log.error("message_unreadable", queue=self.queue.name, error=str(exc),
+                      message_id=message.properties.get("message_id"))
+            self._dead_letter(message, f"ContractError: {exc}", self._attempts(message))
+            return
+        context_data = {"correlation_id": envelope.correlation_id}
+        if envelope.actor_id:
+            context_data["actor_id"] = envelope.actor_id
+
+        def spawn_worker():
+            try:
+                self.container.spawn_worker(
+                    self, (envelope,), {}, context_data=context_data,
+                    handle_result=functools.partial(self.handle_result, message))
+            except Exception:  # container being killed: leave it for another consumer
+                self.consumer.requeue_message(message)
+
+        self.container.spawn_managed_thread(
+            spawn_worker, identifier=f"wait_for_worker_pool[{self.queue.name}]")
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.consumer.ack_message(message)
+            return
+        attempts = self._attempts(message) + 1
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        delays = config.get("CIVIC_RETRY_DELAYS", [1, 4, 15])
+        if attempts <= len(delays):
+            log.warning("handler_failed_will_retry", queue=self.queue.name,
+                        attempt=attempts, retry_in_s=delays[attempts - 1], error=error)
+            self._forward(message, retry_queue_name(self.queue.name), attempts,
+                          expiration=delays[attempts - 1])
+        else:
+            log.error("handler_failed_dead_lettered", queue=self.queue.name,
+                      attempts=attempts, error=error)
+            self._dead_letter(message, error, attempts)
+
+    @staticmethod
+    def _attempts(message) -> int:
+        try:
+            return max(0, int((message.headers or {}).get(ATTEMPTS_HEADER, 0)))
+        except (TypeError, ValueError):
+            return 0
+
+    def _dead_letter(self, message, error: str, attempts: int) -> None:
+        self._forward(message, DEAD_LETTER_QUEUE, attempts, extra_headers={
+            "x-civic-queue": self.queue.name,
+            "x-civic-service": self.container.service_name,
+            "x-civic-handler": f"{self.container.service_name}.{self.method_name}",
+            "x-civic-error": error[-2000:],
+            "x-civic-failed-at": datetime.now(timezone.utc).isoformat(),
+        })
+
+    def _forward(self, message, routing_key: str, attempts: int, expiration=None,
+                 extra_headers=None) -> None:
+        """Copy the message to another queue, then ack it; requeue if that fails."""
+        headers = {key: value for key, value in (message.headers or {}).items()
+                   if key != "x-death"}
+        headers[ATTEMPTS_HEADER] = attempts
+        headers.update(extra_headers or {})
+        try:
+            self.publisher.publish(
+                message.body, exchange="", routing_key=routing_key, headers=headers,
+                expiration=expiration, content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                message_id=message.properties.get("message_id"))
+        except Exception as exc:
+            log.error("forward_failed_requeued", queue=self.queue.name,
+                      target=routing_key, error=f"{type(exc).__name__}: {exc}")
+            self.consumer.requeue_message(message)
+            return
+        self.consumer.ack_message(message)
+
+
+def event_handler(source_service: str, event_type: str):
+    """Decorate a service method `(self, envelope)` as an idempotent event handler.
+
+    The service must have its `Database` dependency at `self.db`.
+    """
+    def decorate(method):
+        @functools.wraps(method)
+        def handle(self, envelope):
+            handler = f"{self.name}.{method.__name__}"
+            with self.db as uow:
+                if not uow.claim_message(envelope.id, handler):
+                    log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
+                    return None
+                return method(self, envelope)
+        return EventSubscription.decorator(source_service, event_type)(handle)
+    return decorate

@@ -1,0 +1,50 @@
+"""Alembic, one migration history per service (each in its own database or schema)."""
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+
+from civic.config import ROOT
+from civic.db import database_url, ensure_schema, make_engine, schema_name
+
+VERSION_TABLE = "alembic_version"
+
+
+def alembic_config(service: str, url: str | None = None) -> Config:
+    url = url or database_url(service)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    cfg.attributes["civic_url"] = url
+    cfg.attributes["civic_schema"] = None if url.startswith("sqlite") else schema_name(service)
+    return cfg
+
+
+def upgrade(service: str, url: str | None = None) -> None:
+    cfg = alembic_config(service, url)
+    if cfg.attributes["civic_schema"]:
+        ensure_schema(cfg.attributes["civic_url"], cfg.attributes["civic_schema"])
+    command.upgrade(cfg, "head")
+
+
+def make_revision(service: str, message: str, url: str | None = None) -> None:
+    """Autogenerate a revision from the service's models (developers only)."""
+    upgrade(service, url)
+    command.revision(alembic_config(service, url), message=message, autogenerate=True)
+
+
+def run_env(metadata) -> None:
+    """The body of every service's migrations/env.py."""
+    from alembic import context
+    cfg = context.config
+    url, schema = cfg.attributes["civic_url"], cfg.attributes["civic_schema"]
+    engine = make_engine(url, schema)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=metadata,
+                              version_table=VERSION_TABLE,
+                              render_as_batch=url.startswith("sqlite"),
+                              compare_type=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()

@@ -1,0 +1,123 @@
+"""The outbox relay: publishes committed events with publisher confirms.
+
+Right after a unit of work commits, its own rows are published (`publish_now`); a
+periodic pass (`run_forever`) publishes whatever is still unsent — the broker was down,
+the process died between commit and publish. Rows are claimed with
+`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances of a service never
+publish the same row in the normal case; consumers are idempotent for the rest.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from kombu import Exchange
+from nameko.amqp.publish import Publisher
+from nameko.constants import PERSISTENT
+from sqlalchemy import select, update
+
+from civic.log import get_logger
+
+log = get_logger(__name__)
+
+# Fail fast when the broker is away: the row stays in the outbox and the relay retries.
+FAST_RETRY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2,
+              "interval_max": 0.3}
+BATCH = 100
+
+
+def event_exchange(producer: str) -> Exchange:
+    """The topic exchange nameko's own event handlers bind to."""
+    return Exchange(f"{producer}.events", type="topic", durable=True,
+                    delivery_mode=PERSISTENT)
+
+
+def context_headers(envelope: dict) -> dict:
+    """nameko's context headers, so RPC calls made by a handler carry the same trace."""
+    headers = {"nameko.correlation_id": envelope["correlation_id"]}
+    if envelope.get("actor_id"):
+        headers["nameko.actor_id"] = envelope["actor_id"]
+    return headers
+
+
+class OutboxRelay:
+    def __init__(self, database, amqp_uri: str):
+        self.database = database
+        self.exchange = event_exchange(database.service)
+        self.publisher = Publisher(amqp_uri, use_confirms=True, serializer="json",
+                                   delivery_mode=PERSISTENT, retry=True,
+                                   retry_policy=FAST_RETRY)
+        self._running = False
+
+    def publish_now(self, ids: list[str]) -> int:
+        """Publish rows just committed; a failure is logged and left to the relay."""
+        try:
+            return self.publish_pending(ids)
+        except Exception as exc:  # the commit stands; the relay will publish later
+            log.warning("outbox_publish_deferred", error=f"{type(exc).__name__}: {exc}",
+                        count=len(ids))
+            return 0
+
+    def publish_pending(self, ids: list[str] | None = None) -> int:
+        """Publish unsent rows (all of them, or just `ids`); returns how many were sent."""
+        outbox = self.database.outbox
+        query = select(outbox.c.id, outbox.c.type, outbox.c.envelope).where(
+            outbox.c.sent_at.is_(None))
+        if ids is not None:
+            query = query.where(outbox.c.id.in_(ids))
+        query = query.order_by(outbox.c.created_at).limit(BATCH).with_for_update(
+            skip_locked=True)
+        from civic.db import utcnow
+        sent: list[str] = []
+        with self.database.sessions() as session, session.begin():
+            for row in session.execute(query).all():
+                try:
+                    self._publish(row.type, row.envelope)
+                except Exception as exc:
+                    session.execute(update(outbox).where(outbox.c.id == row.id).values(
+                        attempts=outbox.c.attempts + 1,
+                        last_error=f"{type(exc).__name__}: {exc}"[:500]))
+                    log.warning("outbox_publish_failed", message_id=row.id,
+                                event_type=row.type, error=f"{type(exc).__name__}: {exc}")
+                    break  # keep the order: what follows waits for the next pass
+                sent.append(row.id)
+            if sent:
+                session.execute(update(outbox).where(outbox.c.id.in_(sent)).values(
+                    sent_at=utcnow()))
+        for message_id in sent:
+            log.debug("outbox_published", message_id=message_id)
+        return len(sent)
+
+    def _publish(self, event_type: str, envelope_json: str) -> None:
+        envelope = json.loads(envelope_json)
+        self.publisher.publish(
+            envelope, exchange=self.exchange, routing_key=event_type,
+            declare=[self.exchange], message_id=envelope["id"],
+            extra_headers=context_headers(envelope),
+        )
+
+    def unsent_count(self) -> int:
+        from sqlalchemy import func
+        outbox = self.database.outbox
+        with self.database.sessions() as session:
+            return session.execute(select(func.count()).select_from(outbox).where(
+                outbox.c.sent_at.is_(None))).scalar_one()
+
+    def run_forever(self) -> None:
+        from civic import config
+        interval = config.get("CIVIC_RELAY_INTERVAL", 2.0)
+        self._running = True
+        while self._running:
+            time.sleep(interval)
+            try:
+                count = self.publish_pending()
+                if count:
+                    log.info("outbox_relayed", count=count)
+            except Exception as exc:
+                log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        self._running = False
+
+    def close(self) -> None:
+        self._running = False

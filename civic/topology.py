@@ -1,0 +1,93 @@
+"""Declares every queue of every service before anything publishes.
+
+nameko publishes events with `mandatory=False`: an event sent before its subscriber's
+queue exists is dropped without a word. So the whole topology — each subscription's
+durable queue bound to its producer's exchange, its retry queue, the dead-letter
+queue — is read from the code (the services' `@event_handler`s) and declared by
+`civic migrate`, `civic up` and every service at start.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass
+
+from kombu import Connection, Queue
+
+from civic.config import DOMAIN_SERVICES
+from civic.contracts import CATALOGUE
+from civic.messaging import (DEAD_LETTER_QUEUE, EventSubscription, queue_name,
+                             retry_queue_name)
+from civic.outbox import event_exchange
+
+
+@dataclass(frozen=True)
+class Subscription:
+    service: str
+    method: str
+    source: str
+    event_type: str
+
+    @property
+    def queue(self) -> str:
+        return queue_name(self.source, self.event_type, self.service, self.method)
+
+
+def service_class(service: str):
+    module = importlib.import_module(f"services.{service}.service")
+    for _, value in inspect.getmembers(module, inspect.isclass):
+        if getattr(value, "name", None) == service and value.__module__ == module.__name__:
+            return value
+    raise LookupError(f"services.{service}.service has no class named {service!r}")
+
+
+def subscriptions(services=DOMAIN_SERVICES) -> list[Subscription]:
+    """Every `@event_handler` of the given services (names, or service classes)."""
+    found = []
+    for service in services:
+        cls = service if inspect.isclass(service) else service_class(service)
+        for method_name, method in inspect.getmembers(cls, callable):
+            for entrypoint in getattr(method, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, EventSubscription):
+                    found.append(Subscription(cls.name, method_name,
+                                              entrypoint.source_service,
+                                              entrypoint.event_type))
+    check(found)
+    return found
+
+
+def check(found: list[Subscription]) -> None:
+    """Every subscription must name a catalogued event of its real producer."""
+    for sub in found:
+        contract = CATALOGUE.get(sub.event_type)
+        if contract is None:
+            raise LookupError(f"{sub.service}.{sub.method} handles {sub.event_type!r}, "
+                              "which is not in the catalogue")
+        if contract.producer != sub.source:
+            raise LookupError(f"{sub.service}.{sub.method} expects {sub.event_type!r} from "
+                              f"{sub.source!r}, but {contract.producer!r} publishes it")
+
+
+def queues(found: list[Subscription]) -> list[Queue]:
+    declared = [Queue(DEAD_LETTER_QUEUE, durable=True, auto_delete=False)]
+    for sub in found:
+        declared.append(Queue(sub.queue, exchange=event_exchange(sub.source),
+                              routing_key=sub.event_type, durable=True, auto_delete=False))
+        declared.append(Queue(retry_queue_name(sub.queue), durable=True, auto_delete=False,
+                              queue_arguments={"x-dead-letter-exchange": "",
+                                               "x-dead-letter-routing-key": sub.queue}))
+    return declared
+
+
+def declare(amqp_uri: str, services=DOMAIN_SERVICES) -> list[str]:
+    """Declare exchanges and queues (idempotent); returns the queue names."""
+    found = subscriptions(services)
+    producers = {contract.producer for contract in CATALOGUE.values()}
+    with Connection(amqp_uri, connect_timeout=10) as connection:
+        channel = connection.default_channel
+        for producer in sorted(producers):
+            event_exchange(producer)(channel).declare()
+        declared = queues(found)
+        for queue in declared:
+            queue(channel).declare()
+    return [queue.name for queue in declared]

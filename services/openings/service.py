@@ -1,0 +1,10 @@
+"""The openings service: its capability arrives with its own issue; it already runs, answers
+`health` and `export_account`, and relays its outbox."""
+from civic.db import Database
+from civic.service import ServiceBase
+from services.openings.models import metadata
+
+
+class OpeningsService(ServiceBase):
+    name = "openings"
+    db = Database(metadata)
