@@ -18,6 +18,7 @@ import functools
 import traceback
 from datetime import datetime, timezone
 
+from kombu import Connection, Queue
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.events import SERVICE_POOL, EventHandler
@@ -43,6 +44,17 @@ def retry_queue_name(queue: str) -> str:
     return f"{queue}.retry"
 
 
+def retry_queue(queue: str) -> Queue:
+    """Where a failed message waits out its backoff before going back to `queue`."""
+    return Queue(retry_queue_name(queue), durable=True, auto_delete=False,
+                 queue_arguments={"x-dead-letter-exchange": "",
+                                  "x-dead-letter-routing-key": queue})
+
+
+def dead_letter_queue() -> Queue:
+    return Queue(DEAD_LETTER_QUEUE, durable=True, auto_delete=False)
+
+
 class EventSubscription(EventHandler):
     """A durable, service-pooled event consumer that never drops a failed message."""
 
@@ -55,6 +67,14 @@ class EventSubscription(EventHandler):
         self.publisher = Publisher(self.amqp_uri, use_confirms=True,
                                    delivery_mode=PERSISTENT, retry=True,
                                    retry_policy=FAST_RETRY)
+
+    def start(self):
+        # A retry or dead letter sent to a queue that does not exist would be dropped.
+        with Connection(self.amqp_uri, connect_timeout=10) as connection:
+            channel = connection.default_channel
+            retry_queue(self.queue.name)(channel).declare()
+            dead_letter_queue()(channel).declare()
+        super().start()
 
     def handle_message(self, body, message):
         try:

@@ -16,8 +16,8 @@ from kombu import Connection, Queue
 
 from civic.config import DOMAIN_SERVICES
 from civic.contracts import CATALOGUE
-from civic.messaging import (DEAD_LETTER_QUEUE, EventSubscription, queue_name,
-                             retry_queue_name)
+from civic.messaging import (EventSubscription, dead_letter_queue, queue_name,
+                             retry_queue)
 from civic.outbox import event_exchange
 
 
@@ -69,13 +69,11 @@ def check(found: list[Subscription]) -> None:
 
 
 def queues(found: list[Subscription]) -> list[Queue]:
-    declared = [Queue(DEAD_LETTER_QUEUE, durable=True, auto_delete=False)]
+    declared = [dead_letter_queue()]
     for sub in found:
         declared.append(Queue(sub.queue, exchange=event_exchange(sub.source),
                               routing_key=sub.event_type, durable=True, auto_delete=False))
-        declared.append(Queue(retry_queue_name(sub.queue), durable=True, auto_delete=False,
-                              queue_arguments={"x-dead-letter-exchange": "",
-                                               "x-dead-letter-routing-key": sub.queue}))
+        declared.append(retry_queue(sub.queue))
     return declared
 
 
