@@ -1,0 +1,512 @@
+"""The rules of accounts, sessions, groups and memberships, as plain functions.
+
+Each function takes a unit of work that is already entered (`uow.session` is a
+SQLAlchemy session, `uow.publish` writes an event to the outbox in the same
+transaction) and values the caller has validated (see schemas.py). Rules that are
+broken raise civic.errors; the caller's `with` block then rolls everything back, so a
+refused request changes nothing and publishes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from civic.db import new_id, utcnow
+from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
+from services.groups import schemas
+from services.groups.models import Account, Group, Membership, NetworkLink, SessionToken
+
+VERIFIABLE_KINDS = ("association", "business")
+# Working groups are set up by the programme itself and networks only gather groups:
+# neither speaks for an outside organisation, so neither needs checking by staff.
+TRUSTED_KINDS = ("working_group", "network")
+ERASED_NAME = "Erased account"
+WRONG_CREDENTIALS = "wrong email or password"
+
+# OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane): about 50 ms on one core, which a
+# small two-core server can afford per sign-in. Hashes made with other parameters are
+# upgraded at the next successful sign-in.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_dummy_hash: str | None = None
+
+
+# --- passwords and tokens ---------------------------------------------------------------
+
+def _off_the_hub(fn, *args):
+    """Run argon2 (tens of milliseconds of CPU, GIL released) in a real thread when the
+    process is green, so the other workers of the process keep running meanwhile."""
+    from eventlet import patcher, tpool
+    if patcher.is_monkey_patched("thread"):
+        return tpool.execute(fn, *args)
+    return fn(*args)
+
+
+def hash_password(password: str) -> str:
+    return _off_the_hub(_hasher.hash, password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """True if `password` matches. Always does the work of one verification, even with
+    no hash to check against, so the answer time does not tell whether an email exists."""
+    global _dummy_hash
+    if stored_hash is None:
+        if _dummy_hash is None:
+            _dummy_hash = hash_password(secrets.token_urlsafe(16))
+        stored_hash, password = _dummy_hash, password + "\x00never"
+    try:
+        return _off_the_hub(_hasher.verify, stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def name_key(name: str) -> str:
+    """What makes two group names the same: case and spacing do not count."""
+    return " ".join(name.split()).casefold()
+
+
+def tombstone_email(account_id: str) -> str:
+    return f"erased-{account_id}@invalid"
+
+
+# --- views ------------------------------------------------------------------------------
+
+def account_view(account: Account) -> dict:
+    return schemas.AccountSchema().dump(account)
+
+
+def membership_view(membership: Membership) -> dict:
+    return schemas.MembershipSchema().dump(membership)
+
+
+def _group_views(session, groups: list[Group]) -> list[dict]:
+    """Groups with their member count, admins and networks, in three queries in all."""
+    ids = [group.id for group in groups]
+    if not ids:
+        return []
+    counts = dict(session.execute(
+        select(Membership.group_id, func.count())
+        .where(Membership.group_id.in_(ids), Membership.status == "active")
+        .group_by(Membership.group_id)).all())
+    admins: dict[str, list] = {group_id: [] for group_id in ids}
+    for group_id, account_id, display_name in session.execute(
+            select(Membership.group_id, Account.id, Account.display_name)
+            .join(Account, Account.id == Membership.account_id)
+            .where(Membership.group_id.in_(ids), Membership.role == "admin",
+                   Membership.status == "active")
+            .order_by(Membership.created_at, Account.id)):
+        admins[group_id].append({"id": account_id, "display_name": display_name})
+    networks: dict[str, list] = {group_id: [] for group_id in ids}
+    for group_id, network_id, network_name in session.execute(
+            select(NetworkLink.group_id, Group.id, Group.name)
+            .join(Group, Group.id == NetworkLink.network_id)
+            .where(NetworkLink.group_id.in_(ids))
+            .order_by(Group.name_key)):
+        networks[group_id].append({"id": network_id, "name": network_name})
+    schema = schemas.GroupSchema()
+    return [schema.dump({
+        "id": group.id, "name": group.name, "kind": group.kind,
+        "description": group.description, "open": group.open, "verified": group.verified,
+        "created_by": group.created_by, "created_at": group.created_at,
+        "member_count": counts.get(group.id, 0), "admins": admins[group.id],
+        "networks": networks[group.id],
+    }) for group in groups]
+
+
+def group_view(session, group: Group) -> dict:
+    return _group_views(session, [group])[0]
+
+
+# --- lookups ----------------------------------------------------------------------------
+
+def _actor(session, actor_id: str) -> Account:
+    """The signed-in account acting; gone or erased means it is signed in no more."""
+    account = session.get(Account, actor_id)
+    if account is None or account.erased_at is not None:
+        raise Unauthenticated("the account no longer exists")
+    return account
+
+
+def _live_account(session, account_id: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None or account.erased_at is not None:
+        raise NotFound("no such account")
+    return account
+
+
+def _group(session, group_id: str) -> Group:
+    group = session.get(Group, group_id)
+    if group is None:
+        raise NotFound("no such group")
+    return group
+
+
+def _membership(session, group_id: str, account_id: str) -> Membership | None:
+    return session.get(Membership, (group_id, account_id))
+
+
+def _is_admin(session, group_id: str, account_id: str) -> bool:
+    membership = _membership(session, group_id, account_id)
+    return (membership is not None and membership.status == "active"
+            and membership.role == "admin")
+
+
+def _admin_ids(session, group_id: str) -> list[str]:
+    return list(session.execute(
+        select(Membership.account_id)
+        .where(Membership.group_id == group_id, Membership.role == "admin",
+               Membership.status == "active")
+        .order_by(Membership.created_at, Membership.account_id)).scalars())
+
+
+def _flush_unique(session, message: str) -> None:
+    """Flush; a unique index that trips (a concurrent twin got there first) is a Conflict."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+# --- accounts and sessions --------------------------------------------------------------
+
+def _new_account(uow, email: str, password: str, display_name: str, locale: str,
+                 is_staff: bool = False) -> Account:
+    session = uow.session
+    # Hash before touching the database: the connection is not held during the work.
+    password_hash = hash_password(password)
+    if session.execute(select(Account.id).where(Account.email == email)).first():
+        raise Conflict("email already registered")
+    account = Account(id=new_id(), email=email, password_hash=password_hash,
+                      display_name=display_name, locale=locale, is_staff=is_staff,
+                      created_at=utcnow())
+    session.add(account)
+    _flush_unique(session, "email already registered")
+    uow.publish("account_registered", {"account_id": account.id,
+                                       "display_name": display_name, "locale": locale},
+                actor_id=account.id)
+    return account
+
+
+def register_account(uow, email: str, password: str, display_name: str,
+                     locale: str = "sv") -> dict:
+    return account_view(_new_account(uow, email, password, display_name, locale))
+
+
+def sign_in(uow, email: str, password: str) -> dict:
+    """A new session token for the right password; the token itself is never stored."""
+    session = uow.session
+    account = session.execute(select(Account).where(Account.email == email,
+                                                    Account.erased_at.is_(None))
+                              ).scalar_one_or_none()
+    stored_hash = account.password_hash if account is not None else None
+    if not verify_password(stored_hash, password) or account is None:
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    if _hasher.check_needs_rehash(stored_hash):
+        account.password_hash = hash_password(password)
+    token = new_token()
+    session.add(SessionToken(token_hash=token_digest(token), account_id=account.id,
+                             created_at=utcnow()))
+    return {"token": token, "account": account_view(account)}
+
+
+def _live_session(session, token) -> SessionToken | None:
+    if not isinstance(token, str) or not token or len(token) > 200:
+        return None
+    found = session.get(SessionToken, token_digest(token))
+    if found is None or found.revoked_at is not None:
+        return None
+    return found
+
+
+def authenticate(uow, token) -> dict:
+    """Who holds this bearer token."""
+    session = uow.session
+    found = _live_session(session, token)
+    account = session.get(Account, found.account_id) if found is not None else None
+    if account is None or account.erased_at is not None:
+        raise Unauthenticated("not signed in, or the session has ended")
+    return schemas.PrincipalSchema().dump({
+        "account_id": account.id, "display_name": account.display_name,
+        "locale": account.locale, "is_staff": account.is_staff})
+
+
+def sign_out(uow, token) -> None:
+    """Revoke the session. Signing out of an ended session is done already: no error."""
+    found = _live_session(uow.session, token)
+    if found is not None:
+        found.revoked_at = utcnow()
+
+
+def get_me(uow, account_id: str) -> dict:
+    session = uow.session
+    account = _live_account(session, account_id)
+    memberships = session.execute(
+        select(Membership.group_id, Group.name, Group.kind, Membership.role,
+               Membership.status)
+        .join(Group, Group.id == Membership.group_id)
+        .where(Membership.account_id == account.id)
+        .order_by(Group.name_key)).all()
+    return schemas.MeSchema().dump({
+        **account_view(account), "created_at": account.created_at,
+        "roles": ["resident", "staff"] if account.is_staff else ["resident"],
+        "memberships": [{"group_id": group_id, "group_name": name, "kind": kind,
+                         "role": role, "status": status}
+                        for group_id, name, kind, role, status in memberships],
+    })
+
+
+def export_account(uow, account_id: str) -> dict:
+    """Everything this service holds about an account (the password hash excepted)."""
+    session = uow.session
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    rows = session.execute(
+        select(Membership, Group.name, Group.kind)
+        .join(Group, Group.id == Membership.group_id)
+        .where(Membership.account_id == account.id)
+        .order_by(Membership.created_at)).all()
+    sessions = session.execute(
+        select(SessionToken.created_at, SessionToken.revoked_at)
+        .where(SessionToken.account_id == account.id)
+        .order_by(SessionToken.created_at)).all()
+    created = session.execute(select(Group).where(Group.created_by == account.id)
+                              .order_by(Group.created_at)).scalars().all()
+
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    return {
+        "account": {**account_view(account), "is_staff": account.is_staff,
+                    "erased_at": iso(account.erased_at)},
+        "memberships": [{"group_id": m.group_id, "group_name": name, "kind": kind,
+                         "role": m.role, "created_at": iso(m.created_at)}
+                        for m, name, kind in rows if m.status == "active"],
+        "join_requests": [{"group_id": m.group_id, "group_name": name, "kind": kind,
+                           "created_at": iso(m.created_at)}
+                          for m, name, kind in rows if m.status == "pending"],
+        "sessions": {"count": len(sessions),
+                     "created_at": [iso(created_at) for created_at, _ in sessions],
+                     "active": sum(1 for _, revoked_at in sessions if revoked_at is None)},
+        "groups_created": [{"id": g.id, "name": g.name, "kind": g.kind,
+                            "created_at": iso(g.created_at)} for g in created],
+    }
+
+
+def erase_account(uow, account_id: str) -> None:
+    """Remove the personal data; the account row stays as a tombstone for other ids.
+
+    Groups the account created stay (they belong to their members). A group whose only
+    admin is erased is left without an admin: erasure is a right and is not refused.
+    """
+    session = uow.session
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    if account.erased_at is not None:
+        return None  # erased already: nothing left to remove
+    now = utcnow()
+    session.execute(update(SessionToken)
+                    .where(SessionToken.account_id == account.id,
+                           SessionToken.revoked_at.is_(None))
+                    .values(revoked_at=now))
+    memberships = session.execute(
+        select(Membership).where(Membership.account_id == account.id)
+        .order_by(Membership.created_at)).scalars().all()
+    for membership in memberships:
+        if membership.status == "active":
+            uow.publish("member_left", {"group_id": membership.group_id,
+                                        "account_id": account.id}, actor_id=account.id)
+    session.execute(delete(Membership).where(Membership.account_id == account.id))
+    account.email = tombstone_email(account.id)
+    account.display_name = ERASED_NAME
+    account.password_hash = None
+    account.is_staff = False
+    account.erased_at = now
+    uow.publish("account_erased", {"account_id": account.id}, actor_id=account.id)
+    return None
+
+
+def get_accounts(uow, account_ids: list[str]) -> dict:
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(Account.id, Account.display_name)
+                               .where(Account.id.in_(wanted))).all()
+    return {account_id: {"id": account_id, "display_name": display_name}
+            for account_id, display_name in rows}
+
+
+def create_or_promote_staff(uow, email: str, password: str,
+                            display_name: str) -> tuple[dict, bool]:
+    """Make the account with this email staff, creating it if needed (for the CLI).
+
+    An existing account keeps its password and name: promoting is not resetting.
+    """
+    clean = schemas.load(schemas.AccountCreateSchema, {
+        "email": email, "password": password, "display_name": display_name})
+    existing = uow.session.execute(select(Account).where(
+        Account.email == clean["email"], Account.erased_at.is_(None))).scalar_one_or_none()
+    if existing is not None:
+        existing.is_staff = True
+        return account_view(existing), False
+    account = _new_account(uow, clean["email"], clean["password"], clean["display_name"],
+                           clean["locale"], is_staff=True)
+    return account_view(account), True
+
+
+# --- groups -----------------------------------------------------------------------------
+
+def list_groups(uow, kind: str | None = None, page: int = 1, per_page: int = 20) -> dict:
+    session = uow.session
+    query = select(Group)
+    if kind is not None:
+        query = query.where(Group.kind == kind)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    groups = session.execute(query.order_by(Group.name_key, Group.id)
+                             .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    return {"items": _group_views(session, list(groups)), "total": total, "page": page,
+            "per_page": per_page}
+
+
+def create_group(uow, actor_id: str, name: str, kind: str, description: str = "",
+                 open: bool = True) -> dict:
+    """A new group whose creator is its first admin."""
+    session = uow.session
+    actor = _actor(session, actor_id)
+    key = name_key(name)
+    if session.execute(select(Group.id).where(Group.name_key == key)).first():
+        raise Conflict("a group with this name already exists")
+    now = utcnow()
+    group = Group(id=new_id(), name=name, name_key=key, kind=kind, description=description,
+                  open=open, verified=kind in TRUSTED_KINDS, created_by=actor.id,
+                  created_at=now)
+    session.add(group)
+    _flush_unique(session, "a group with this name already exists")
+    session.add(Membership(group_id=group.id, account_id=actor.id, role="admin",
+                           status="active", created_at=now))
+    session.flush()
+    uow.publish("group_created", {"group_id": group.id, "name": group.name, "kind": kind,
+                                  "open": open, "created_by": actor.id}, actor_id=actor.id)
+    uow.publish("member_joined", {"group_id": group.id, "account_id": actor.id,
+                                  "role": "admin"}, actor_id=actor.id)
+    return group_view(session, group)
+
+
+def get_group(uow, group_id: str) -> dict:
+    session = uow.session
+    return group_view(session, _group(session, group_id))
+
+
+def is_group_admin(uow, account_id: str, group_id: str) -> bool:
+    return _is_admin(uow.session, group_id, account_id)
+
+
+def join_group(uow, actor_id: str, group_id: str) -> dict:
+    """Join an open group at once; ask the admins of a closed one."""
+    session = uow.session
+    actor = _actor(session, actor_id)
+    group = _group(session, group_id)
+    existing = _membership(session, group.id, actor.id)
+    if existing is not None:
+        raise Conflict("already a member of this group" if existing.status == "active"
+                       else "a request to join this group is already pending")
+    membership = Membership(group_id=group.id, account_id=actor.id, role="member",
+                            status="active" if group.open else "pending",
+                            created_at=utcnow())
+    session.add(membership)
+    _flush_unique(session, "already a member of this group")
+    if group.open:
+        uow.publish("member_joined", {"group_id": group.id, "account_id": actor.id,
+                                      "role": "member"}, actor_id=actor.id)
+        return {"status": "member", "membership": membership_view(membership)}
+    uow.publish("join_requested", {"group_id": group.id, "account_id": actor.id,
+                                   "admin_ids": _admin_ids(session, group.id)},
+                actor_id=actor.id)
+    return {"status": "pending", "membership": membership_view(membership)}
+
+
+def approve_member(uow, actor_id: str, group_id: str, account_id: str) -> dict:
+    session = uow.session
+    group = _group(session, group_id)
+    if not _is_admin(session, group.id, actor_id):
+        raise Forbidden("only an admin of the group may approve members")
+    membership = _membership(session, group.id, account_id)
+    if membership is None or membership.status != "pending":
+        raise NotFound("no pending request to join from this account")
+    membership.status = "active"
+    uow.publish("member_joined", {"group_id": group.id, "account_id": account_id,
+                                  "role": membership.role}, actor_id=actor_id)
+    return membership_view(membership)
+
+
+def remove_member(uow, actor_id: str, group_id: str, account_id: str) -> None:
+    """Leave a group, withdraw or decline a request, or remove a member (admins).
+
+    A group always keeps at least one admin: the last one must name another first.
+    """
+    session = uow.session
+    group = _group(session, group_id)
+    if actor_id != account_id and not _is_admin(session, group.id, actor_id):
+        raise Forbidden("only the member or an admin of the group may do this")
+    membership = _membership(session, group.id, account_id)
+    if membership is None:
+        raise NotFound("not a member of this group, and no pending request")
+    if (membership.status == "active" and membership.role == "admin"
+            and _admin_ids(session, group.id) == [account_id]):
+        raise Conflict("the last admin of a group cannot leave it")
+    was_active = membership.status == "active"
+    session.delete(membership)
+    if was_active:
+        uow.publish("member_left", {"group_id": group.id, "account_id": account_id},
+                    actor_id=actor_id)
+    return None
+
+
+def verify_group(uow, actor_id: str, group_id: str) -> dict:
+    session = uow.session
+    if not _actor(session, actor_id).is_staff:
+        raise Forbidden("only staff may verify organisations")
+    group = _group(session, group_id)
+    if group.kind not in VERIFIABLE_KINDS:
+        raise Conflict("only associations and businesses are verified")
+    if group.verified:
+        raise Conflict("the group is verified already")
+    group.verified = True
+    uow.publish("group_verified", {"group_id": group.id}, actor_id=actor_id)
+    return group_view(session, group)
+
+
+def join_network(uow, actor_id: str, group_id: str, network_id: str) -> dict:
+    session = uow.session
+    group = _group(session, group_id)
+    if not _is_admin(session, group.id, actor_id):
+        raise Forbidden("only an admin of the group may join a network")
+    if network_id == group.id:
+        raise ValidationError("a group cannot join itself",
+                              fields={"network_id": ["A group cannot join itself."]})
+    network = session.get(Group, network_id)
+    if network is None:
+        raise NotFound("no such network")
+    if network.kind != "network":
+        raise ValidationError("that group is not a network",
+                              fields={"network_id": ["Not a network."]})
+    if session.get(NetworkLink, (group.id, network.id)) is not None:
+        raise Conflict("the group is in this network already")
+    session.add(NetworkLink(group_id=group.id, network_id=network.id, created_at=utcnow()))
+    _flush_unique(session, "the group is in this network already")
+    uow.publish("group_joined_network", {"group_id": group.id, "network_id": network.id},
+                actor_id=actor_id)
+    return group_view(session, group)

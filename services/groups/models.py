@@ -1,0 +1,104 @@
+"""The groups service's tables: accounts, sessions, groups, memberships, network links.
+
+Accounts are never deleted: erasure replaces the personal data with a tombstone, so the
+ids other services keep (authors, organisers) still point at something.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, MetaData, String,
+                        Text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from civic.contracts import GROUP_KINDS
+from civic.db import UTCDateTime, kernel_tables
+
+# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+outbox, inbox = kernel_tables(metadata)
+
+LOCALES = ("sv", "en")
+ROLES = ("admin", "member")
+STATUSES = ("active", "pending")
+
+
+def _one_of(column: str, values) -> str:
+    # Literal values from constants above, never user input.
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint(_one_of("locale", LOCALES), name="locale"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # Null once erased (and for nobody else: every account signs in with a password).
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    locale: Mapped[str] = mapped_column(String(5))
+    is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class SessionToken(Base):
+    """A signed-in session; only the SHA-256 of the bearer token is kept."""
+    __tablename__ = "session_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (CheckConstraint(_one_of("kind", GROUP_KINDS), name="kind"),
+                      Index("ix_groups_kind_name_key", "kind", "name_key"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The name folded to lower case: two groups may not differ only in case.
+    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text, default="")
+    open: Mapped[bool] = mapped_column(Boolean)
+    verified: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Membership(Base):
+    """An active membership, or a pending request to join a closed group."""
+    __tablename__ = "memberships"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),
+                      CheckConstraint(_one_of("status", STATUSES), name="status"))
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True,
+                                            index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NetworkLink(Base):
+    """A group belonging to a network (a group of kind `network`)."""
+    __tablename__ = "network_links"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True,
+                                            index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,326 @@
+"""The groups service over real RPC, with its migrated database and real RabbitMQ.
+
+Every call goes through the broker as the gateway's would; the errors come back as
+civic's own classes; what the service publishes is read from a queue bound to its
+event exchange, and from its outbox.
+"""
+import pytest
+from kombu import Connection, Queue
+from nameko.standalone.rpc import ClusterRpcClient
+from sqlalchemy import select
+
+from civic.db import ServiceDatabase
+from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
+                          ValidationError)
+from civic.outbox import event_exchange
+from services.groups import domain
+from services.groups.models import metadata, outbox
+from services.groups.service import GroupsService
+from tests.conftest import wait_for
+
+PASSWORD = "correct horse battery"
+CORRELATION_ID = "corr-groups-test"
+MISSING_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+
+
+@pytest.fixture
+def published(migrated):
+    """Every event the groups service publishes from now on, as a growing list."""
+    queue = Queue("test.groups-events", exchange=event_exchange("groups"), routing_key="#",
+                  durable=False, auto_delete=False)
+    with Connection(migrated["AMQP_URI"]) as connection:
+        bound = queue(connection.default_channel)
+        bound.declare()
+        seen: dict[str, dict] = {}
+
+        def collect() -> list[dict]:
+            while (message := bound.get(no_ack=True)) is not None:
+                # At-least-once: a rare duplicate is allowed; the id tells them apart.
+                seen.setdefault(message.properties["message_id"], message.payload)
+            return list(seen.values())
+        yield collect
+
+
+@pytest.fixture
+def service(migrated, published, container_factory):
+    container = container_factory(GroupsService)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def rpc(service):
+    with ClusterRpcClient(context_data={"correlation_id": CORRELATION_ID},
+                          timeout=15) as client:
+        yield client.groups
+
+
+@pytest.fixture
+def groups_db(migrated):
+    """The service's database as the CLI opens it (no nameko container)."""
+    database = ServiceDatabase("groups", metadata)
+    yield database
+    database.dispose()
+
+
+def wait_for_events(published, count):
+    return wait_for(lambda: len(published()) >= count and published(),
+                    message=f"{count} groups events")
+
+
+def register(rpc, name="anna", **extra):
+    return rpc.register_account({"email": f"{name}@example.org", "password": PASSWORD,
+                                 "display_name": name.title(), **extra})
+
+
+def make_staff(groups_db, name):
+    with groups_db.unit_of_work() as uow:
+        account, _ = domain.create_or_promote_staff(uow, f"{name}@example.org", PASSWORD,
+                                                    name.title())
+    return account
+
+
+# --- accounts and sessions --------------------------------------------------------------
+
+def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
+    account = register(rpc, locale="en")
+    assert account["email"] == "anna@example.org" and account["locale"] == "en"
+    assert account["created_at"].endswith("+00:00")
+
+    session = rpc.sign_in("Anna@Example.org", PASSWORD)
+    assert session["account"] == account and len(session["token"]) >= 43
+    assert rpc.authenticate(session["token"]) == {
+        "account_id": account["id"], "display_name": "Anna", "locale": "en",
+        "is_staff": False}
+    assert rpc.sign_out(session["token"]) is None
+    with pytest.raises(Unauthenticated):
+        rpc.authenticate(session["token"])
+
+    [event] = wait_for_events(published, 1)
+    assert event["type"] == "account_registered" and event["producer"] == "groups"
+    assert event["data"] == {"account_id": account["id"], "display_name": "Anna",
+                             "locale": "en"}
+    assert event["correlation_id"] == CORRELATION_ID
+    assert event["actor_id"] == account["id"]
+
+    def all_sent():
+        with groups_db.sessions() as db_session:
+            return db_session.execute(select(outbox.c.sent_at)).scalars().all()
+    assert all(wait_for(lambda: all(all_sent()) and all_sent(), message="outbox sent"))
+
+
+def test_registration_errors_change_nothing(rpc, published, groups_db):
+    register(rpc)
+    with pytest.raises(Conflict, match="email already registered"):
+        register(rpc)
+    with pytest.raises(Conflict):
+        rpc.register_account({"email": "ANNA@example.org", "password": PASSWORD,
+                              "display_name": "Anna"})
+    with pytest.raises(ValidationError) as caught:
+        rpc.register_account({"email": "bo@example.org", "password": "short",
+                              "display_name": "Bo", "is_staff": True})
+    assert set(caught.value.fields) == {"password", "is_staff"}
+    with pytest.raises(ValidationError):
+        rpc.register_account("bo@example.org")
+    with groups_db.sessions() as db_session:
+        assert len(db_session.execute(select(outbox.c.id)).all()) == 1
+    assert [e["type"] for e in wait_for_events(published, 1)] == ["account_registered"]
+
+
+def test_sign_in_refusals(rpc):
+    register(rpc)
+    with pytest.raises(Unauthenticated) as wrong_password:
+        rpc.sign_in("anna@example.org", "not the password")
+    with pytest.raises(Unauthenticated) as unknown_email:
+        rpc.sign_in("nobody@example.org", PASSWORD)
+    assert wrong_password.value.message == unknown_email.value.message
+    with pytest.raises(ValidationError) as caught:
+        rpc.sign_in("not an email", PASSWORD)
+    assert "email" in caught.value.fields
+    with pytest.raises(Unauthenticated):
+        rpc.authenticate("made-up-token")
+    assert rpc.sign_out("made-up-token") is None
+
+
+def test_me_export_and_erasure(rpc, published):
+    anna = register(rpc)
+    bo = register(rpc, "bo")
+    group = rpc.create_group(anna["id"], {"name": "Skidklubben", "kind": "association",
+                                          "description": "Längdskidor", "open": True})
+    rpc.join_group(bo["id"], group["id"])
+    token = rpc.sign_in("bo@example.org", PASSWORD)["token"]
+
+    me = rpc.get_me(bo["id"])
+    assert me["roles"] == ["resident"] and me["email"] == "bo@example.org"
+    assert me["memberships"] == [{"group_id": group["id"], "group_name": "Skidklubben",
+                                  "kind": "association", "role": "member",
+                                  "status": "active"}]
+    export = rpc.export_account(bo["id"])
+    assert export["account"]["email"] == "bo@example.org"
+    assert [m["group_id"] for m in export["memberships"]] == [group["id"]]
+    assert export["sessions"]["count"] == 1
+
+    assert rpc.erase_account(bo["id"]) is None
+    with pytest.raises(Unauthenticated):
+        rpc.authenticate(token)
+    with pytest.raises(NotFound):
+        rpc.get_me(bo["id"])
+    assert rpc.export_account(bo["id"])["account"]["email"] == f"erased-{bo['id']}@invalid"
+    assert rpc.get_group(group["id"])["member_count"] == 1
+    assert rpc.get_accounts([anna["id"], bo["id"], MISSING_ID]) == {
+        anna["id"]: {"id": anna["id"], "display_name": "Anna"},
+        bo["id"]: {"id": bo["id"], "display_name": "Erased account"}}
+    with pytest.raises(NotFound):
+        rpc.erase_account(MISSING_ID)
+    with pytest.raises(ValidationError):
+        rpc.get_accounts("not a list")
+
+    events = wait_for_events(published, 7)
+    assert [(e["type"], e["data"]) for e in events[-2:]] == [
+        ("member_left", {"group_id": group["id"], "account_id": bo["id"]}),
+        ("account_erased", {"account_id": bo["id"]})]
+
+
+# --- groups and memberships -------------------------------------------------------------
+
+def test_groups_are_created_listed_and_found(rpc, published):
+    anna = register(rpc)
+    group = rpc.create_group(anna["id"], {"name": "Skidklubben", "kind": "association",
+                                          "description": "", "open": False})
+    assert group["verified"] is False and group["open"] is False
+    assert group["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
+    assert group["member_count"] == 1 and group["networks"] == []
+    working = rpc.create_group(anna["id"], {"name": "Bättre belysning",
+                                            "kind": "working_group",
+                                            "description": "Gatlysen", "open": True})
+    assert working["verified"] is True
+    assert rpc.get_group(group["id"]) == group
+    assert rpc.is_group_admin(anna["id"], group["id"]) is True
+
+    listed = rpc.list_groups()
+    assert [g["id"] for g in listed["items"]] == [working["id"], group["id"]]
+    assert (listed["total"], listed["page"], listed["per_page"]) == (2, 1, 20)
+    only = rpc.list_groups(kind="working_group", page=1, per_page=1)
+    assert [g["id"] for g in only["items"]] == [working["id"]] and only["total"] == 1
+
+    with pytest.raises(Conflict):
+        rpc.create_group(anna["id"], {"name": "SKIDKLUBBEN", "kind": "business",
+                                      "description": "", "open": True})
+    with pytest.raises(ValidationError) as caught:
+        rpc.create_group(anna["id"], {"name": "", "kind": "club", "colour": "red"})
+    assert set(caught.value.fields) == {"name", "kind", "colour"}
+    with pytest.raises(Unauthenticated):
+        rpc.create_group(MISSING_ID, {"name": "Ghosts", "kind": "association"})
+    for bad in ({"kind": "club"}, {"per_page": 101}, {"page": 0}):
+        with pytest.raises(ValidationError):
+            rpc.list_groups(**bad)
+    with pytest.raises(NotFound):
+        rpc.get_group(MISSING_ID)
+    with pytest.raises(ValidationError) as caught:
+        rpc.get_group(42)
+    assert caught.value.fields == {"group_id": ["Not a valid id."]}
+
+    events = wait_for_events(published, 5)
+    assert [e["type"] for e in events] == ["account_registered", "group_created",
+                                           "member_joined", "group_created",
+                                           "member_joined"]
+    assert events[1]["data"] == {"group_id": group["id"], "name": "Skidklubben",
+                                 "kind": "association", "open": False,
+                                 "created_by": anna["id"]}
+    assert events[2]["data"] == {"group_id": group["id"], "account_id": anna["id"],
+                                 "role": "admin"}
+
+
+def test_joining_approving_and_leaving(rpc, published):
+    anna, bo, cia = register(rpc), register(rpc, "bo"), register(rpc, "cia")
+    open_group = rpc.create_group(anna["id"], {"name": "Open", "kind": "association",
+                                               "description": "", "open": True})
+    closed = rpc.create_group(anna["id"], {"name": "Closed", "kind": "business",
+                                           "description": "", "open": False})
+    joined = rpc.join_group(bo["id"], open_group["id"])
+    assert joined["status"] == "member" and joined["membership"]["status"] == "active"
+    asked = rpc.join_group(bo["id"], closed["id"])
+    assert asked["status"] == "pending" and asked["membership"]["status"] == "pending"
+    with pytest.raises(Conflict):
+        rpc.join_group(bo["id"], open_group["id"])
+    with pytest.raises(Conflict):
+        rpc.join_group(bo["id"], closed["id"])
+    with pytest.raises(NotFound):
+        rpc.join_group(bo["id"], MISSING_ID)
+
+    with pytest.raises(Forbidden):
+        rpc.approve_member(cia["id"], closed["id"], bo["id"])
+    with pytest.raises(NotFound):
+        rpc.approve_member(anna["id"], closed["id"], cia["id"])
+    approved = rpc.approve_member(anna["id"], closed["id"], bo["id"])
+    assert approved["status"] == "active" and approved["role"] == "member"
+    assert rpc.get_group(closed["id"])["member_count"] == 2
+
+    with pytest.raises(Forbidden):
+        rpc.remove_member(cia["id"], open_group["id"], bo["id"])
+    with pytest.raises(Conflict):
+        rpc.remove_member(anna["id"], open_group["id"], anna["id"])
+    with pytest.raises(NotFound):
+        rpc.remove_member(cia["id"], open_group["id"], cia["id"])
+    assert rpc.remove_member(bo["id"], open_group["id"], bo["id"]) is None
+    assert rpc.remove_member(anna["id"], closed["id"], bo["id"]) is None
+    assert rpc.is_group_admin(bo["id"], closed["id"]) is False
+    assert rpc.get_me(bo["id"])["memberships"] == []
+
+    events = wait_for_events(published, 12)
+    assert [(e["type"], e["data"]) for e in events[7:]] == [
+        ("member_joined", {"group_id": open_group["id"], "account_id": bo["id"],
+                           "role": "member"}),
+        ("join_requested", {"group_id": closed["id"], "account_id": bo["id"],
+                            "admin_ids": [anna["id"]]}),
+        ("member_joined", {"group_id": closed["id"], "account_id": bo["id"],
+                           "role": "member"}),
+        ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
+        ("member_left", {"group_id": closed["id"], "account_id": bo["id"]})]
+    assert events[-1]["actor_id"] == anna["id"]
+
+
+def test_verification_and_networks(rpc, published, groups_db):
+    anna, bo = register(rpc), register(rpc, "bo")
+    staff = make_staff(groups_db, "staff")
+    assert rpc.authenticate(rpc.sign_in("staff@example.org", PASSWORD)["token"])["is_staff"]
+    business = rpc.create_group(anna["id"], {"name": "Jokkmokks Bageri", "kind": "business",
+                                             "description": "", "open": True})
+    network = rpc.create_group(bo["id"], {"name": "Företagarna", "kind": "network",
+                                          "description": "", "open": True})
+
+    with pytest.raises(Forbidden):
+        rpc.verify_group(anna["id"], business["id"])
+    assert rpc.verify_group(staff["id"], business["id"])["verified"] is True
+    with pytest.raises(Conflict):
+        rpc.verify_group(staff["id"], business["id"])
+    with pytest.raises(Conflict):
+        rpc.verify_group(staff["id"], network["id"])
+    with pytest.raises(NotFound):
+        rpc.verify_group(staff["id"], MISSING_ID)
+
+    with pytest.raises(Forbidden):
+        rpc.join_network(bo["id"], business["id"], network["id"])
+    with pytest.raises(NotFound):
+        rpc.join_network(anna["id"], business["id"], MISSING_ID)
+    with pytest.raises(NotFound):
+        rpc.join_network(anna["id"], MISSING_ID, network["id"])
+    for not_a_network in ("not-a-uuid", business["id"]):
+        with pytest.raises(ValidationError) as caught:
+            rpc.join_network(anna["id"], business["id"], not_a_network)
+        assert "network_id" in caught.value.fields
+    joined = rpc.join_network(anna["id"], business["id"], network["id"])
+    assert joined["networks"] == [{"id": network["id"], "name": "Företagarna"}]
+    with pytest.raises(Conflict):
+        rpc.join_network(anna["id"], business["id"], network["id"])
+
+    events = wait_for_events(published, 9)
+    assert [(e["type"], e["data"], e["actor_id"]) for e in events[-2:]] == [
+        ("group_verified", {"group_id": business["id"]}, staff["id"]),
+        ("group_joined_network", {"group_id": business["id"],
+                                  "network_id": network["id"]}, anna["id"])]
+
+
+def test_health(rpc):
+    health = rpc.health()
+    assert health["service"] == "groups" and health["database"] == "ok"

@@ -1,0 +1,506 @@
+"""The groups rules, on a throw-away SQLite database and no broker.
+
+The relay gets kombu's in-memory transport, so commits publish nowhere; what the rules
+published is read back from the outbox table.
+"""
+import hashlib
+import json
+from unittest import mock
+
+import pytest
+from sqlalchemy import select
+
+from civic.db import ServiceDatabase
+from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
+                          ValidationError)
+from services.groups import domain, schemas
+from services.groups.models import Account, Membership, SessionToken, metadata, outbox
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = ServiceDatabase("groups", metadata, url=f"sqlite:///{tmp_path / 'groups.db'}",
+                               amqp_uri="memory://")
+    database.create_all()
+    yield database
+    database.dispose()
+
+
+def run(db, fn, *args, **kwargs):
+    with db.unit_of_work({"correlation_id": "corr-unit"}) as uow:
+        return fn(uow, *args, **kwargs)
+
+
+def events(db):
+    """(type, data, actor_id) of every event written, oldest first."""
+    with db.sessions() as session:
+        rows = session.execute(select(outbox.c.envelope)
+                               .order_by(outbox.c.created_at)).scalars().all()
+    return [(e["type"], e["data"], e["actor_id"]) for e in map(json.loads, rows)]
+
+
+def register(db, email="anna@example.org", name="Anna", **kwargs):
+    return run(db, domain.register_account, email, PASSWORD, name, **kwargs)
+
+
+def make_staff(db, account_id):
+    with db.sessions() as session, session.begin():
+        session.get(Account, account_id).is_staff = True
+
+
+def new_group(db, actor_id, name="Skidklubben", kind="association", open=True):
+    return run(db, domain.create_group, actor_id, name, kind, "", open)
+
+
+# --- pure helpers -----------------------------------------------------------------------
+
+def test_group_names_differ_only_by_more_than_case_and_spacing():
+    assert domain.name_key("  Ski   Club ") == domain.name_key("ski club")
+    assert domain.name_key("Ski Club") != domain.name_key("Ski Clubs")
+
+
+def test_tokens_are_long_random_and_stored_as_sha256():
+    first, second = domain.new_token(), domain.new_token()
+    assert first != second and len(first) >= 43
+    assert domain.token_digest(first) == hashlib.sha256(first.encode()).hexdigest()
+
+
+def test_password_check_does_the_same_work_without_an_account():
+    stored = domain.hash_password(PASSWORD)
+    assert domain.verify_password(stored, PASSWORD)
+    assert not domain.verify_password(stored, PASSWORD + "!")
+    spy = mock.Mock(wraps=domain._hasher)
+    with mock.patch.object(domain, "_hasher", spy):
+        assert not domain.verify_password(None, PASSWORD)
+    # An unknown email still costs one real verification, so timing tells nothing.
+    assert spy.verify.call_count == 1
+
+
+# --- input schemas ----------------------------------------------------------------------
+
+def test_account_input_is_normalised_and_defaults_to_swedish():
+    data = schemas.load(schemas.AccountCreateSchema, {
+        "email": "  Anna@Example.ORG ", "password": PASSWORD, "display_name": " Anna "})
+    assert data == {"email": "anna@example.org", "password": PASSWORD,
+                    "display_name": "Anna", "locale": "sv"}
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"password": "short"}, "password"),
+    ({"password": "x" * 201}, "password"),
+    ({"email": "not-an-email"}, "email"),
+    ({"email": "erased-1@invalid"}, "email"),
+    ({"display_name": "   "}, "display_name"),
+    ({"display_name": "x" * 101}, "display_name"),
+    ({"locale": "de"}, "locale"),
+    ({"is_staff": True}, "is_staff"),
+])
+def test_bad_account_input_names_the_field(change, field):
+    payload = {"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna",
+               **change}
+    with pytest.raises(ValidationError) as caught:
+        schemas.load(schemas.AccountCreateSchema, payload)
+    assert field in caught.value.fields
+
+
+def test_input_that_is_not_an_object_is_a_validation_error():
+    with pytest.raises(ValidationError) as caught:
+        schemas.load(schemas.GroupCreateSchema, ["name"])
+    assert caught.value.fields
+
+
+def test_group_input_collapses_spacing_and_checks_kind():
+    data = schemas.load(schemas.GroupCreateSchema, {"name": " Ski   Club ",
+                                                    "kind": "business"})
+    assert data == {"name": "Ski Club", "kind": "business", "description": "", "open": True}
+    with pytest.raises(ValidationError) as caught:
+        schemas.load(schemas.GroupCreateSchema, {"name": "X", "kind": "club"})
+    assert "kind" in caught.value.fields
+
+
+def test_network_id_must_be_a_uuid_and_comes_back_a_string():
+    network_id = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
+    assert schemas.load(schemas.NetworkJoinSchema, {"network_id": network_id}) == {
+        "network_id": network_id.lower()}
+    with pytest.raises(ValidationError) as caught:
+        schemas.load(schemas.NetworkJoinSchema, {"network_id": "nope"})
+    assert "network_id" in caught.value.fields
+
+
+def test_list_query_bounds_page_size():
+    assert schemas.load(schemas.GroupListQuerySchema, {"kind": ""}) == {
+        "kind": None, "page": 1, "per_page": 20}
+    for bad in ({"per_page": 101}, {"page": 0}, {"kind": "club"}):
+        with pytest.raises(ValidationError):
+            schemas.load(schemas.GroupListQuerySchema, bad)
+
+
+def test_ids_must_be_strings():
+    assert schemas.clean_id("group_id", "abc") == "abc"
+    for bad in (None, 7, "", "x" * 65, {"id": 1}):
+        with pytest.raises(ValidationError) as caught:
+            schemas.clean_id("group_id", bad)
+        assert caught.value.fields == {"group_id": ["Not a valid id."]}
+
+
+# --- accounts and sessions --------------------------------------------------------------
+
+def test_register_publishes_account_registered_and_refuses_a_taken_email(db):
+    account = register(db)
+    assert account["email"] == "anna@example.org" and account["locale"] == "sv"
+    assert account["created_at"].endswith("+00:00")
+    assert "password" not in account and "password_hash" not in account
+    assert events(db) == [("account_registered", {"account_id": account["id"],
+                                                  "display_name": "Anna", "locale": "sv"},
+                           account["id"])]
+    with pytest.raises(Conflict, match="email already registered"):
+        register(db, name="Other")
+    assert len(events(db)) == 1
+
+
+def test_sign_in_returns_a_token_of_which_only_the_digest_is_kept(db):
+    account = register(db)
+    result = run(db, domain.sign_in, "anna@example.org", PASSWORD)
+    assert result["account"]["id"] == account["id"]
+    with db.sessions() as session:
+        stored = session.execute(select(SessionToken.token_hash)).scalars().all()
+    assert stored == [domain.token_digest(result["token"])]
+    principal = run(db, domain.authenticate, result["token"])
+    assert principal == {"account_id": account["id"], "display_name": "Anna",
+                         "locale": "sv", "is_staff": False}
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(db):
+    register(db)
+    with pytest.raises(Unauthenticated) as wrong_password:
+        run(db, domain.sign_in, "anna@example.org", "wrong password!")
+    with pytest.raises(Unauthenticated) as unknown_email:
+        run(db, domain.sign_in, "nobody@example.org", PASSWORD)
+    assert str(wrong_password.value) == str(unknown_email.value) == domain.WRONG_CREDENTIALS
+
+
+def test_sign_out_ends_the_session_and_is_harmless_twice(db):
+    register(db)
+    token = run(db, domain.sign_in, "anna@example.org", PASSWORD)["token"]
+    run(db, domain.sign_out, token)
+    run(db, domain.sign_out, token)
+    for bad in (token, "unknown", None, 42, "x" * 500):
+        with pytest.raises(Unauthenticated):
+            run(db, domain.authenticate, bad)
+
+
+def test_an_old_hash_is_upgraded_at_sign_in(db):
+    from argon2 import PasswordHasher
+    account = register(db)
+    with db.sessions() as session, session.begin():
+        session.get(Account, account["id"]).password_hash = PasswordHasher(
+            time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    run(db, domain.sign_in, "anna@example.org", PASSWORD)
+    with db.sessions() as session:
+        upgraded = session.get(Account, account["id"]).password_hash
+    assert not domain._hasher.check_needs_rehash(upgraded)
+
+
+def test_me_lists_roles_and_memberships(db):
+    anna = register(db)
+    group = new_group(db, anna["id"], open=False)
+    bo = register(db, "bo@example.org", "Bo")
+    run(db, domain.join_group, bo["id"], group["id"])
+    make_staff(db, bo["id"])
+    me = run(db, domain.get_me, bo["id"])
+    assert me["roles"] == ["resident", "staff"] and me["email"] == "bo@example.org"
+    assert me["memberships"] == [{"group_id": group["id"], "group_name": "Skidklubben",
+                                  "kind": "association", "role": "member",
+                                  "status": "pending"}]
+    assert run(db, domain.get_me, anna["id"])["roles"] == ["resident"]
+    with pytest.raises(NotFound):
+        run(db, domain.get_me, "no-such-account")
+
+
+def test_erasure_removes_personal_data_and_memberships(db):
+    anna = register(db)
+    bo = register(db, "bo@example.org", "Bo")
+    open_group = new_group(db, anna["id"], "Open")
+    closed_group = new_group(db, anna["id"], "Closed", open=False)
+    run(db, domain.join_group, bo["id"], open_group["id"])
+    run(db, domain.join_group, bo["id"], closed_group["id"])
+    token = run(db, domain.sign_in, "bo@example.org", PASSWORD)["token"]
+    before = len(events(db))
+
+    assert run(db, domain.erase_account, bo["id"]) is None
+
+    with db.sessions() as session:
+        erased = session.get(Account, bo["id"])
+        left = session.execute(select(Membership).where(
+            Membership.account_id == bo["id"])).all()
+    assert erased.email == f"erased-{bo['id']}@invalid"
+    assert erased.display_name == "Erased account"
+    assert erased.password_hash is None and erased.erased_at is not None
+    assert left == []
+    # member_left only for the active membership; the pending request just goes.
+    assert [(t, d) for t, d, _ in events(db)[before:]] == [
+        ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
+        ("account_erased", {"account_id": bo["id"]})]
+    with pytest.raises(Unauthenticated):
+        run(db, domain.authenticate, token)
+    with pytest.raises(Unauthenticated):
+        run(db, domain.sign_in, "bo@example.org", PASSWORD)
+    # Erasing again changes and publishes nothing; the address is free again.
+    run(db, domain.erase_account, bo["id"])
+    assert len(events(db)) == before + 2
+    assert register(db, "bo@example.org", "Bo again")["id"] != bo["id"]
+    assert run(db, domain.get_accounts, [bo["id"]]) == {
+        bo["id"]: {"id": bo["id"], "display_name": "Erased account"}}
+    with pytest.raises(NotFound):
+        run(db, domain.erase_account, "no-such-account")
+
+
+def test_export_holds_everything_but_the_password_hash(db):
+    anna = register(db)
+    bo = register(db, "bo@example.org", "Bo")
+    mine = new_group(db, anna["id"], "Mine")
+    closed = new_group(db, bo["id"], "Closed", open=False)
+    run(db, domain.join_group, anna["id"], closed["id"])
+    run(db, domain.sign_in, "anna@example.org", PASSWORD)
+    export = run(db, domain.export_account, anna["id"])
+    assert export["account"]["email"] == "anna@example.org"
+    assert "password_hash" not in json.dumps(export)
+    assert [m["group_id"] for m in export["memberships"]] == [mine["id"]]
+    assert [r["group_id"] for r in export["join_requests"]] == [closed["id"]]
+    assert export["sessions"]["count"] == 1 and export["sessions"]["active"] == 1
+    assert [g["id"] for g in export["groups_created"]] == [mine["id"]]
+    json.dumps(export)  # JSON-able as it is
+    with pytest.raises(NotFound):
+        run(db, domain.export_account, "no-such-account")
+
+
+def test_staff_is_created_once_then_promoted(db):
+    with db.unit_of_work() as uow:
+        account, created = domain.create_or_promote_staff(
+            uow, "Staff@Example.org", PASSWORD, "Staff")
+    assert created and account["email"] == "staff@example.org"
+    assert [t for t, _, _ in events(db)] == ["account_registered"]
+    assert run(db, domain.sign_in, "staff@example.org", PASSWORD)
+    bo = register(db, "bo@example.org", "Bo")
+    with db.unit_of_work() as uow:
+        again, created = domain.create_or_promote_staff(
+            uow, "bo@example.org", "another password", "Ignored")
+    assert not created and again["id"] == bo["id"] and again["display_name"] == "Bo"
+    assert run(db, domain.get_me, bo["id"])["roles"] == ["resident", "staff"]
+    # Promoting does not reset the password.
+    assert run(db, domain.sign_in, "bo@example.org", PASSWORD)
+    with pytest.raises(ValidationError):
+        with db.unit_of_work() as uow:
+            domain.create_or_promote_staff(uow, "x@example.org", "short", "X")
+
+
+def test_get_accounts_answers_only_for_ids_that_exist(db):
+    anna = register(db)
+    assert run(db, domain.get_accounts, [anna["id"], anna["id"], "missing"]) == {
+        anna["id"]: {"id": anna["id"], "display_name": "Anna"}}
+    assert run(db, domain.get_accounts, []) == {}
+
+
+# --- groups -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, verified", [("association", False), ("business", False),
+                                            ("working_group", True), ("network", True)])
+def test_only_organisations_start_unverified(db, kind, verified):
+    anna = register(db)
+    group = new_group(db, anna["id"], kind=kind)
+    assert group["verified"] is verified
+
+
+def test_creator_becomes_admin_and_both_facts_are_published(db):
+    anna = register(db)
+    group = new_group(db, anna["id"], "Ski Club", open=False)
+    assert group["member_count"] == 1
+    assert group["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
+    assert group["networks"] == [] and group["open"] is False
+    assert group["created_by"] == anna["id"]
+    assert [(t, d) for t, d, _ in events(db)][1:] == [
+        ("group_created", {"group_id": group["id"], "name": "Ski Club",
+                           "kind": "association", "open": False,
+                           "created_by": anna["id"]}),
+        ("member_joined", {"group_id": group["id"], "account_id": anna["id"],
+                           "role": "admin"})]
+    assert run(db, domain.is_group_admin, anna["id"], group["id"]) is True
+    assert run(db, domain.get_group, group["id"]) == group
+
+
+def test_group_names_are_unique_whatever_the_case(db):
+    anna = register(db)
+    new_group(db, anna["id"], "Ski Club")
+    before = len(events(db))
+    with pytest.raises(Conflict):
+        new_group(db, anna["id"], "SKI CLUB")
+    assert len(events(db)) == before
+    assert run(db, domain.list_groups)["total"] == 1
+
+
+def test_an_unknown_or_erased_actor_cannot_create(db):
+    anna = register(db)
+    run(db, domain.erase_account, anna["id"])
+    for actor_id in (anna["id"], "nobody"):
+        with pytest.raises(Unauthenticated):
+            new_group(db, actor_id)
+
+
+def test_list_is_paged_and_filtered_by_kind(db):
+    anna = register(db)
+    for name in ("Cedar", "alder", "Birch"):
+        new_group(db, anna["id"], name, kind="working_group")
+    new_group(db, anna["id"], "Network", kind="network")
+    page = run(db, domain.list_groups, kind="working_group", page=1, per_page=2)
+    assert [g["name"] for g in page["items"]] == ["alder", "Birch"]
+    assert (page["total"], page["page"], page["per_page"]) == (3, 1, 2)
+    page = run(db, domain.list_groups, kind="working_group", page=2, per_page=2)
+    assert [g["name"] for g in page["items"]] == ["Cedar"]
+    assert run(db, domain.list_groups)["total"] == 4
+    assert run(db, domain.list_groups, page=9)["items"] == []
+
+
+def test_get_group_not_found(db):
+    with pytest.raises(NotFound):
+        run(db, domain.get_group, "no-such-group")
+
+
+# --- memberships ------------------------------------------------------------------------
+
+@pytest.fixture
+def people(db):
+    return {name: register(db, f"{name}@example.org", name.title())
+            for name in ("anna", "bo", "cia")}
+
+
+def test_joining_an_open_group_makes_a_member(db, people):
+    group = new_group(db, people["anna"]["id"])
+    result = run(db, domain.join_group, people["bo"]["id"], group["id"])
+    assert result["status"] == "member"
+    assert result["membership"]["status"] == "active"
+    assert result["membership"]["role"] == "member"
+    assert events(db)[-1][:2] == ("member_joined", {
+        "group_id": group["id"], "account_id": people["bo"]["id"], "role": "member"})
+    assert run(db, domain.get_group, group["id"])["member_count"] == 2
+    with pytest.raises(Conflict, match="already a member"):
+        run(db, domain.join_group, people["bo"]["id"], group["id"])
+    with pytest.raises(NotFound):
+        run(db, domain.join_group, people["bo"]["id"], "no-such-group")
+
+
+def test_a_closed_group_asks_its_admins_who_approve(db, people):
+    anna, bo, cia = people["anna"]["id"], people["bo"]["id"], people["cia"]["id"]
+    group = new_group(db, anna, open=False)
+    result = run(db, domain.join_group, bo, group["id"])
+    assert result["status"] == "pending"
+    assert events(db)[-1][:2] == ("join_requested", {
+        "group_id": group["id"], "account_id": bo, "admin_ids": [anna]})
+    assert run(db, domain.get_group, group["id"])["member_count"] == 1
+    with pytest.raises(Conflict, match="pending"):
+        run(db, domain.join_group, bo, group["id"])
+    with pytest.raises(Forbidden):
+        run(db, domain.approve_member, cia, group["id"], bo)
+    with pytest.raises(Forbidden):
+        run(db, domain.approve_member, bo, group["id"], bo)
+    with pytest.raises(NotFound):
+        run(db, domain.approve_member, anna, group["id"], cia)
+    with pytest.raises(NotFound):
+        run(db, domain.approve_member, anna, "no-such-group", bo)
+
+    membership = run(db, domain.approve_member, anna, group["id"], bo)
+    assert membership["status"] == "active" and membership["account_id"] == bo
+    assert events(db)[-1] == ("member_joined", {"group_id": group["id"], "account_id": bo,
+                                                "role": "member"}, anna)
+    with pytest.raises(NotFound):  # approved already: no request left
+        run(db, domain.approve_member, anna, group["id"], bo)
+
+
+def test_removing_members(db, people):
+    anna, bo, cia = people["anna"]["id"], people["bo"]["id"], people["cia"]["id"]
+    group = new_group(db, anna)
+    run(db, domain.join_group, bo, group["id"])
+    run(db, domain.join_group, cia, group["id"])
+    with pytest.raises(Forbidden):
+        run(db, domain.remove_member, bo, group["id"], cia)
+    with pytest.raises(Conflict, match="last admin"):
+        run(db, domain.remove_member, anna, group["id"], anna)
+    assert run(db, domain.remove_member, bo, group["id"], bo) is None  # leaves
+    assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": bo}, bo)
+    run(db, domain.remove_member, anna, group["id"], cia)  # removed by the admin
+    assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": cia},
+                              anna)
+    with pytest.raises(NotFound):
+        run(db, domain.remove_member, bo, group["id"], bo)
+    with pytest.raises(NotFound):
+        run(db, domain.remove_member, bo, "no-such-group", bo)
+    assert run(db, domain.get_group, group["id"])["member_count"] == 1
+
+
+def test_an_admin_may_leave_when_another_admin_stays(db, people):
+    anna, bo = people["anna"]["id"], people["bo"]["id"]
+    group = new_group(db, anna)
+    run(db, domain.join_group, bo, group["id"])
+    with db.sessions() as session, session.begin():
+        session.get(Membership, (group["id"], bo)).role = "admin"
+    run(db, domain.remove_member, anna, group["id"], anna)
+    assert run(db, domain.is_group_admin, anna, group["id"]) is False
+    assert run(db, domain.get_group, group["id"])["admins"] == [{"id": bo,
+                                                                 "display_name": "Bo"}]
+
+
+def test_a_declined_or_withdrawn_request_publishes_nothing(db, people):
+    anna, bo = people["anna"]["id"], people["bo"]["id"]
+    group = new_group(db, anna, open=False)
+    run(db, domain.join_group, bo, group["id"])
+    before = len(events(db))
+    run(db, domain.remove_member, anna, group["id"], bo)
+    assert len(events(db)) == before
+    assert run(db, domain.get_me, bo)["memberships"] == []
+
+
+# --- verification and networks ----------------------------------------------------------
+
+def test_staff_verify_organisations_once(db, people):
+    anna, bo = people["anna"]["id"], people["bo"]["id"]
+    make_staff(db, bo)
+    association = new_group(db, anna)
+    working_group = new_group(db, anna, "Working", kind="working_group")
+    with pytest.raises(Forbidden):
+        run(db, domain.verify_group, anna, association["id"])
+    verified = run(db, domain.verify_group, bo, association["id"])
+    assert verified["verified"] is True
+    assert events(db)[-1] == ("group_verified", {"group_id": association["id"]}, bo)
+    with pytest.raises(Conflict):
+        run(db, domain.verify_group, bo, association["id"])
+    with pytest.raises(Conflict):
+        run(db, domain.verify_group, bo, working_group["id"])
+    with pytest.raises(NotFound):
+        run(db, domain.verify_group, bo, "no-such-group")
+
+
+def test_joining_a_network(db, people):
+    anna, bo = people["anna"]["id"], people["bo"]["id"]
+    group = new_group(db, anna)
+    network = new_group(db, bo, "Network", kind="network")
+    other = new_group(db, bo, "Other")
+    with pytest.raises(Forbidden):
+        run(db, domain.join_network, bo, group["id"], network["id"])
+    with pytest.raises(NotFound):
+        run(db, domain.join_network, anna, "no-such-group", network["id"])
+    with pytest.raises(NotFound):
+        run(db, domain.join_network, anna, group["id"], "6f9619ff-8b86-d011-b42d-00c04fc964ff")
+    for not_a_network in (other["id"], group["id"]):
+        with pytest.raises(ValidationError) as caught:
+            run(db, domain.join_network, anna, group["id"], not_a_network)
+        assert "network_id" in caught.value.fields
+
+    joined = run(db, domain.join_network, anna, group["id"], network["id"])
+    assert joined["networks"] == [{"id": network["id"], "name": "Network"}]
+    assert events(db)[-1] == ("group_joined_network", {"group_id": group["id"],
+                                                       "network_id": network["id"]}, anna)
+    with pytest.raises(Conflict):
+        run(db, domain.join_network, anna, group["id"], network["id"])
+    listed = run(db, domain.list_groups, kind="association")["items"]
+    assert [g["networks"] for g in listed if g["id"] == group["id"]] == [joined["networks"]]
