@@ -1,0 +1,213 @@
+"""`python -m bench`: Civic's request path against a raw-AMQP baseline, side by side.
+
+Sets up a throwaway environment (a fresh RabbitMQ vhost, a temp var dir with SQLite,
+a free port), migrates, starts `groups` and `gateway` as their own processes plus a
+plain-kombu echo responder, then measures at each concurrency:
+
+  civic     GET /api/v1/groups?per_page=1  — HTTP → gateway → groups (RPC) → reply
+  baseline  kombu request/reply to the echo responder on the same broker and vhost
+
+and prints p50/p99 latency, throughput and the Civic/baseline ratios. Everything it
+started is stopped, and the vhost deleted, whatever happens.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import sys
+import time
+
+import requests
+
+from bench.clients import AmqpClient, HttpClient
+from bench.environment import BenchError, Environment
+from bench.load import run_load
+from bench.stats import comparison_rows, format_table, summarize
+
+DEFAULT_REQUESTS = {1: 300, 10: 1000}   # timed requests per scenario at that concurrency
+FALLBACK_REQUESTS_PER_CLIENT = 100      # for other concurrencies
+ECHO_QUEUE = "bench-echo"
+CIVIC_PATH = "/api/v1/groups?per_page=1"
+REQUEST_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 120.0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def concurrency_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas: {text!r}")
+    if not values or any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError(f"each concurrency must be at least 1: {text!r}")
+    return values
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Civic (HTTP → gateway → groups RPC) against a raw kombu "
+                    "request/reply baseline on the same broker.")
+    parser.add_argument("--requests", type=positive_int, default=None, metavar="N",
+                        help="timed requests per scenario at each concurrency "
+                             "(default: 300 with 1 client, 1000 with 10)")
+    parser.add_argument("--warmup", type=non_negative_int, default=10, metavar="N",
+                        help="untimed requests per client before timing (default 10)")
+    parser.add_argument("--concurrency", type=concurrency_list, default=[1, 10],
+                        metavar="C[,C...]", help="concurrent clients (default 1,10)")
+    parser.add_argument("--timeout", type=positive_float, default=600.0, metavar="SECONDS",
+                        help="give up (and clean up) after this long (default 600)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temp var dir (service output, SQLite files)")
+    return parser.parse_args(argv)
+
+
+def requests_for(concurrency: int, requested: int | None) -> int:
+    if requested is not None:
+        return requested
+    return DEFAULT_REQUESTS.get(concurrency, FALLBACK_REQUESTS_PER_CLIENT * concurrency)
+
+
+def remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise BenchError("the total --timeout ran out")
+    return left
+
+
+def start_platform(env: Environment, deadline: float) -> str:
+    """Migrate, start the processes, wait until each answers; returns the base URL."""
+    env.create_vhost()
+    env.run("migrate", "-m", "bench.migrate", timeout=min(STARTUP_TIMEOUT, remaining(deadline)))
+    env.start("groups", "-m", "civic.runner", "groups")
+    env.start("gateway", "-m", "civic.runner", "gateway")
+    env.start("echo", "-m", "bench.echo", "--queue", ECHO_QUEUE)
+    base_url = f"http://127.0.0.1:{env.port}"
+    startup = min(STARTUP_TIMEOUT, remaining(deadline))
+
+    env.wait_until(lambda: requests.get(base_url + "/healthz", timeout=2).status_code == 200,
+                   startup, "the gateway's GET /healthz")
+    env.wait_until(lambda: requests.get(base_url + CIVIC_PATH, timeout=5).status_code == 200,
+                   min(STARTUP_TIMEOUT, remaining(deadline)),
+                   f"GET {CIVIC_PATH} to return 200 (gateway → groups)")
+
+    def echo_answers() -> bool:
+        client = AmqpClient(env.amqp_uri, ECHO_QUEUE, timeout=1.0)
+        try:
+            client.call()
+            return True
+        finally:
+            client.close()
+
+    env.wait_until(echo_answers, min(STARTUP_TIMEOUT, remaining(deadline)),
+                   "the echo responder")
+    return base_url
+
+
+def measure(name: str, make_client, concurrency: int, total: int, warmup: int,
+            deadline: float):
+    result = run_load(make_client, concurrency, total, warmup, deadline)
+    if result.unfinished:
+        raise BenchError(f"{name} at concurrency {concurrency}: the total --timeout ran "
+                         f"out with {result.unfinished} of {total} requests not sent")
+    if not result.latencies:
+        raise BenchError(f"{name} at concurrency {concurrency}: every request failed, "
+                         f"first error: {result.first_error}")
+    if result.errors:
+        print(f"warning: {name} at concurrency {concurrency}: {result.errors} failed "
+              f"requests, first: {result.first_error}", file=sys.stderr)
+    return summarize(name, concurrency, result.latencies, result.elapsed, result.errors)
+
+
+def header(args, env: Environment, base_url: str) -> str:
+    counts = ", ".join(f"{c} client{'s' if c > 1 else ''}: {requests_for(c, args.requests)}"
+                       for c in args.concurrency)
+    return "\n".join([
+        "Civic benchmark",
+        f"  civic     GET {base_url}{CIVIC_PATH}  (HTTP → gateway → groups RPC, SQLite)",
+        f"  baseline  kombu request/reply to a plain echo responder, queue {ECHO_QUEUE!r}",
+        f"  broker    {env.amqp_uri.rsplit('@', 1)[-1]} (throwaway vhost)",
+        f"  requests  timed per scenario — {counts}; warm-up {args.warmup} per client",
+        f"  clients   threads in one process (requests.Session / kombu connection each); "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+    ])
+
+
+def run(args) -> int:
+    deadline = time.monotonic() + args.timeout
+    env = Environment()
+    failed = True
+    try:
+        print(f"bench: starting groups, gateway and the echo responder in vhost "
+              f"{env.vhost} ...", file=sys.stderr)
+        base_url = start_platform(env, deadline)
+        url = base_url + CIVIC_PATH
+        rows = []
+        for concurrency in args.concurrency:
+            total = requests_for(concurrency, args.requests)
+            print(f"bench: measuring {total} requests per scenario with {concurrency} "
+                  f"client(s) ...", file=sys.stderr)
+            civic = measure("civic http→gateway→rpc", lambda: HttpClient(url, REQUEST_TIMEOUT),
+                            concurrency, total, args.warmup, deadline)
+            baseline = measure("baseline kombu echo",
+                               lambda: AmqpClient(env.amqp_uri, ECHO_QUEUE, REQUEST_TIMEOUT),
+                               concurrency, total, args.warmup, deadline)
+            rows.extend(comparison_rows(civic, baseline))
+            env.check_running()
+        print(header(args, env, base_url))
+        print()
+        print(format_table(rows))
+        print()
+        print("ratio = civic / baseline: above 1x for latency is slower, "
+              "below 1x for req/s is fewer requests per second")
+        failed = False
+        return 0
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        problems = env.close(keep_files=failed or args.keep)
+        for problem in problems:
+            print(f"bench: clean-up problem: {problem}", file=sys.stderr)
+        if failed or args.keep:
+            print(f"bench: service output kept in {env.var_dir}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+
+    def stop_on_sigterm(_signum, _frame):
+        raise KeyboardInterrupt  # unwinds through run()'s clean-up
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

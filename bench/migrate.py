@@ -1,0 +1,28 @@
+"""`python -m bench.migrate`: what `civic migrate` does, for the bench's own environment.
+
+Runs in a child process (configured by the CIVIC_* environment the bench sets) so the
+benchmark client itself never imports nameko or eventlet: every domain service's
+database is migrated to head, then the whole topology is declared.
+"""
+import sys
+
+from nameko import config as nameko_config
+
+from civic import config, migrations, topology
+
+
+def main() -> int:
+    try:
+        settings = config.from_env()
+    except config.ConfigError as exc:
+        print(f"bench: configuration error: {exc}", file=sys.stderr)
+        return 2
+    nameko_config.update(settings)
+    for service in config.DOMAIN_SERVICES:
+        migrations.upgrade(service)
+    topology.declare(settings["AMQP_URI"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

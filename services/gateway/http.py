@@ -1,0 +1,305 @@
+"""The HTTP entrypoint of the gateway, on top of nameko's web server.
+
+`ApiHandler` is nameko's `HttpRequestHandler` with what every request needs:
+
+- a correlation id (the client's `X-Correlation-ID` when it is a sane one, else a new
+  uuid4) put into the worker's `context_data`, so it follows every RPC call and event,
+  and echoed in the response's `X-Correlation-ID` — for errors and unknown paths too;
+- a bounded body (`CIVIC_MAX_BODY_BYTES`: announced and actual length → 413);
+- errors in the API.md format (see `errors`), never a traceback;
+- one `http_request` access line and Prometheus metrics per request;
+- the route's documentation (`RouteDoc`), from which `openapi` builds the spec.
+
+Every HTTP entrypoint of the gateway must use `ApiHandler` (through `api`/`route`): it
+brings its own `ApiServer`, and nameko would bind a second server for plain `@http`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import partial
+
+from eventlet.event import Event
+from marshmallow import RAISE
+from marshmallow import ValidationError as SchemaValidationError
+from nameko.exceptions import ContainerBeingKilled
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from civic import config
+from civic.errors import CivicError, TooLarge, Unavailable, ValidationError
+from civic.log import get_logger, new_correlation_id
+from services.gateway import errors, metrics
+
+log = get_logger("civic.gateway.http")
+
+API_PREFIX = "/api/v1"
+CORRELATION_HEADER = "X-Correlation-ID"
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_CORRELATION_KEY = "civic.correlation_id"
+_CONTEXT_KEY = "civic.context_data"
+_BODY_KEY = "civic.body"
+# Path values that must not reach the access log (e.g. an emailed unsubscribe token).
+_SECRET_PATH_VALUES = ("token", "secret")
+
+
+def correlation_id_from(headers) -> str:
+    """The client's correlation id if it is one we can safely log, else a new one."""
+    given = headers.get(CORRELATION_HEADER, "")
+    return given if _CORRELATION_ID.fullmatch(given) else new_correlation_id()
+
+
+# --- documentation of a route -------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What OpenAPI says about a route; see `api`."""
+    summary: str
+    auth: str = "anyone"                      # anyone | optional | resident | staff
+    body: type | None = None                  # marshmallow schema of the JSON body
+    query: type | None = None                 # marshmallow schema of the query string
+    responses: dict = field(default_factory=dict)  # status → schema class or None
+    errors: tuple = ()                        # further error statuses the route gives
+    tags: tuple = ()
+    content_type: str = "application/json"   # of the success responses
+    description: str = ""
+    local: bool = False                       # answered by the gateway alone (no 503)
+
+
+AUTH_LEVELS = ("anyone", "optional", "resident", "staff")
+
+
+# --- the server: JSON answers for paths no route matches ---------------------------
+
+class ApiWsgiApp(WsgiApp):
+    """nameko's WSGI app, plus correlation id, JSON routing errors, metrics, access log."""
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        request = Request(environ, shallow=True)
+        correlation_id = correlation_id_from(request.headers)
+        environ[_CORRELATION_KEY] = correlation_id
+        route = None
+        values = {}
+        try:
+            adapter = self.url_map.bind_to_environ(environ)
+            provider, values = adapter.match()
+            route = provider.url
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:  # no route for this path or method
+            response = errors.response_for_http_exception(exc)
+        except Exception as exc:  # pragma: no cover - handle_request catches its own
+            response = errors.response_for_exception(exc)
+        response.headers[CORRELATION_HEADER] = correlation_id
+        seconds = time.perf_counter() - started
+        metrics.observe(request.method, route, response.status_code, seconds)
+        context_data = environ.get(_CONTEXT_KEY) or {}
+        # Bound explicitly: this green thread is not a worker, Tracing did not bind it.
+        log.info("http_request", service="gateway", correlation_id=correlation_id,
+                 actor_id=context_data.get("actor_id"), method=request.method,
+                 path=_loggable_path(request.path, values), route=route,
+                 status=response.status_code, duration_ms=round(seconds * 1000, 2))
+        return response(environ, start_response)
+
+
+def _loggable_path(path: str, values: dict) -> str:
+    for name, value in values.items():
+        if any(secret in name for secret in _SECRET_PATH_VALUES):
+            path = path.replace(str(value), "[redacted]")
+    return path
+
+
+class ApiServer(WebServer):
+    def get_wsgi_app(self):
+        return ApiWsgiApp(self)
+
+    @property
+    def port(self) -> int | None:
+        """The port actually bound (useful with WEB_SERVER_ADDRESS `host:0`)."""
+        return self._sock.getsockname()[1] if self._sock is not None else None
+
+
+# --- the entrypoint -----------------------------------------------------------------
+
+class _QuietExpectedErrors(logging.Filter):
+    """Drop nameko's traceback-laden warning for a CivicError raised by an HTTP worker:
+    a 404 or 409 is an answer, not a fault; the access line records it."""
+
+    def filter(self, record):
+        if not str(record.msg).startswith("(expected) error handling worker"):
+            return True
+        worker_ctx = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        return not isinstance(getattr(worker_ctx, "entrypoint", None), ApiHandler)
+
+
+_quiet_filter = _QuietExpectedErrors()
+
+
+class ApiHandler(HttpRequestHandler):
+    server = ApiServer()
+
+    def __init__(self, method, url, doc: RouteDoc | None = None, **kwargs):
+        kwargs.setdefault("expected_exceptions", CivicError)
+        self.doc = doc
+        super().__init__(method, url, **kwargs)
+
+    def setup(self):
+        super().setup()
+        containers_log = logging.getLogger("nameko.containers")
+        if _quiet_filter not in containers_log.filters:
+            containers_log.addFilter(_quiet_filter)
+
+    def get_entrypoint_parameters(self, request):
+        # Path ids arrive as uuid.UUID from the `uuid` converter; services want strings.
+        kwargs = {name: str(value) if isinstance(value, uuid.UUID) else value
+                  for name, value in request.path_values.items()}
+        return (request,), kwargs
+
+    def handle_request(self, request):
+        request.shallow = False
+        context_data = {"correlation_id": request.environ[_CORRELATION_KEY]}
+        request.environ[_CONTEXT_KEY] = context_data
+        try:
+            read_body(request)
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            done = Event()
+            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                        handle_result=partial(self.handle_result, done))
+            return self.response_from_result(done.wait())
+        except ContainerBeingKilled:
+            return errors.response_for_exception(Unavailable("the gateway is stopping"))
+        except Exception as exc:
+            return errors.response_for_exception(exc)
+
+
+def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None,
+        query=None, responses=None, errors=(), tags=(), description: str = "",
+        content_type: str = "application/json", local: bool = False,
+        prefix: str = API_PREFIX):
+    """Declare an HTTP entrypoint at `prefix + path`, documented for OpenAPI.
+
+    `auth` is documentation and the gateway's promise: the handler itself enforces it
+    (see `auth`), and the OpenAPI test checks that every route says who may call it.
+    """
+    if auth not in AUTH_LEVELS:
+        raise ValueError(f"auth must be one of {AUTH_LEVELS}")
+    doc = RouteDoc(summary=summary, auth=auth, body=body, query=query,
+                   responses=dict(responses or {200: None}), errors=tuple(errors),
+                   tags=tuple(tags), content_type=content_type, description=description,
+                   local=local)
+    return ApiHandler.decorator(method, prefix + path, doc=doc)
+
+
+def route(method: str, path: str, **kwargs):
+    """An entrypoint outside /api/v1 (health check, metrics)."""
+    return api(method, path, prefix="", **kwargs)
+
+
+# --- request bodies and query strings -----------------------------------------------
+
+def read_body(request) -> bytes:
+    """Read the body once, refusing more than CIVIC_MAX_BODY_BYTES (announced or sent)."""
+    if _BODY_KEY in request.environ:
+        return request.environ[_BODY_KEY]
+    limit = int(config.get("CIVIC_MAX_BODY_BYTES", 65536))
+    length = request.content_length
+    if length is not None and length > limit:
+        raise TooLarge(f"the request body may be at most {limit} bytes")
+    if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # eventlet decodes chunked input but does not say so to werkzeug, which would
+        # hand out an empty stream; read the server's stream, still bounded.
+        stream = request.environ["wsgi.input"]
+    else:
+        stream = request.stream
+    body = stream.read(limit + 1) if (length or length is None) else b""
+    if len(body) > limit:
+        raise TooLarge(f"the request body may be at most {limit} bytes")
+    request.environ[_BODY_KEY] = body
+    return body
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body(request):
+    """The parsed JSON body; an empty body is an empty object."""
+    raw = read_body(request)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValidationError("the request body is not valid JSON",
+                              fields={"_body": ["Not valid JSON."]}) from None
+
+
+def _fields_of(error: SchemaValidationError) -> dict:
+    messages = error.messages
+    return messages if isinstance(messages, dict) else {"_schema": messages}
+
+
+def jsonable(value):
+    """Loaded data as plain JSON types (RPC arguments are JSON)."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def load_body(request, schema_cls) -> dict:
+    """The JSON body validated by `schema_cls`; unknown fields are an error."""
+    data = json_body(request)
+    try:
+        return jsonable(schema_cls().load(data, unknown=RAISE))
+    except SchemaValidationError as exc:
+        raise ValidationError("the request body is not valid",
+                              fields=_fields_of(exc)) from None
+
+
+def no_body(request) -> None:
+    """For actions that take no input: nothing, or an empty JSON object."""
+    data = json_body(request)
+    if data != {}:
+        fields = ({name: ["Unknown field."] for name in data} if isinstance(data, dict)
+                  else {"_schema": ["This action takes no input."]})
+        raise ValidationError("this action takes no input", fields=fields)
+
+
+def load_query(request, schema_cls) -> dict:
+    """The query string validated by `schema_cls`; unknown parameters are an error."""
+    params = {name: request.args.getlist(name) for name in request.args}
+    repeated = {name: ["Give this parameter once."]
+                for name, values in params.items() if len(values) > 1}
+    if repeated:
+        raise ValidationError("the query string is not valid", fields=repeated)
+    try:
+        return jsonable(schema_cls().load({name: values[0] for name, values in params.items()},
+                                          unknown=RAISE))
+    except SchemaValidationError as exc:
+        raise ValidationError("the query string is not valid",
+                              fields=_fields_of(exc)) from None
+
+
+# --- responses ----------------------------------------------------------------------
+
+def ok(payload, status: int = 200, headers=None) -> Response:
+    return errors.json_response(payload, status=status, headers=headers)
+
+
+def no_content() -> Response:
+    return Response(status=204)

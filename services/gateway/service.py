@@ -1,0 +1,239 @@
+"""The gateway: Civic's HTTP edge, and the only service with HTTP entrypoints.
+
+It owns nothing durable. Each entrypoint checks who is calling (auth), validates the
+input with the schemas that also document it (OpenAPI), asks the owning service over RPC
+(which gives up after CIVIC_RPC_TIMEOUT: 503, never a hang) and shapes the answer;
+errors become the API.md error format (errors), every request gets a correlation id
+and an access line (http). The contract is /work/shared/API.md.
+"""
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from civic import config
+from civic.config import DOMAIN_SERVICES
+from civic.errors import NotFound
+from civic.log import Tracing, get_logger
+from civic.rpc import Services
+from services.gateway import metrics, openapi, staff
+from services.gateway.auth import Authentication, SignInLimits, bearer_token, sign_in
+from services.gateway.fanout import fan_out
+from services.gateway.http import api, load_body, load_query, no_body, no_content, ok, route
+from services.gateway.schemas import (AccountExportSchema, DeadLetterListSchema,
+                                      DeadLetterQuerySchema, ErasureSchema, LivenessSchema,
+                                      StaffHealthSchema)
+from services.groups.schemas import (AccountCreateSchema, AccountSchema, GroupCreateSchema,
+                                     GroupListQuerySchema, GroupListSchema, GroupSchema,
+                                     JoinResultSchema, MembershipSchema, MeSchema,
+                                     NetworkJoinSchema, SessionCreateSchema, SessionSchema)
+
+log = get_logger(__name__)
+
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+_DEAD_LETTER_ID_MAX = 200
+
+
+class GatewayService:
+    name = "gateway"
+
+    tracing = Tracing()
+    services = Services()
+    auth = Authentication()
+    signin_limits = SignInLimits()
+
+    # --- operations ---------------------------------------------------------------------
+
+    @route("GET", "/healthz", summary="The gateway is alive (asks no other service)",
+           responses={200: LivenessSchema}, tags=("operations",), local=True)
+    def healthz(self, request):
+        return ok({"status": "ok", "service": self.name})
+
+    @route("GET", "/metrics", summary="Prometheus metrics of the gateway",
+           responses={200: {"type": "string"}}, content_type="text/plain",
+           tags=("operations",), local=True)
+    def prometheus_metrics(self, request):
+        body, content_type = metrics.exposition()
+        return Response(body, status=200, content_type=content_type)
+
+    @api("GET", "/openapi.json", summary="This API, described in OpenAPI 3",
+         responses={200: ANY_OBJECT}, tags=("operations",), local=True)
+    def openapi_document(self, request):
+        return ok(openapi.document(type(self)))
+
+    # --- accounts and sessions ----------------------------------------------------------
+
+    @api("POST", "/accounts", summary="Register an account", body=AccountCreateSchema,
+         responses={201: AccountSchema}, errors=(409,), tags=("accounts",),
+         description="409 when the email is already registered.")
+    def create_account(self, request):
+        payload = load_body(request, AccountCreateSchema)
+        return ok(self.services.groups.register_account(payload), 201)
+
+    @api("POST", "/sessions", summary="Sign in: a bearer token for the account",
+         body=SessionCreateSchema, responses={201: SessionSchema}, errors=(401, 429),
+         tags=("accounts",),
+         description="401 for a wrong password or an unknown email alike; 429 after "
+                     "too many failed attempts for an email or from an address.")
+    def create_session(self, request):
+        credentials = load_body(request, SessionCreateSchema)
+        session = sign_in(self.services.groups, self.signin_limits, credentials,
+                          request.remote_addr)
+        return ok(session, 201)
+
+    @api("DELETE", "/sessions/current", summary="Sign out: the token stops working",
+         auth="resident", responses={204: None}, tags=("accounts",))
+    def delete_session(self, request):
+        self.auth.resident(request)
+        self.services.groups.sign_out(bearer_token(request))
+        return no_content()
+
+    @api("GET", "/me", summary="The signed-in account, its roles and memberships",
+         auth="resident", responses={200: MeSchema}, tags=("accounts",))
+    def get_me(self, request):
+        principal = self.auth.resident(request)
+        return ok(self.services.groups.get_me(principal["account_id"]))
+
+    @api("GET", "/me/export", summary="Everything every service holds about the account",
+         auth="resident", responses={200: AccountExportSchema}, tags=("accounts",),
+         description="Keyed by service; a service that does not answer in time is "
+                     "reported as `{\"unavailable\": true}`.")
+    def export_me(self, request):
+        principal = self.auth.resident(request)
+        return ok(self._export_account(principal["account_id"]))
+
+    @api("DELETE", "/me", summary="Erase the account across all services",
+         auth="resident", responses={202: ErasureSchema}, tags=("accounts",),
+         description="The groups service erases the account and announces it; every "
+                     "other service erases what it holds when it hears of it.")
+    def erase_me(self, request):
+        principal = self.auth.resident(request)
+        self.services.groups.erase_account(principal["account_id"])
+        return ok({"status": "erasure_requested", "account_id": principal["account_id"]},
+                  202)
+
+    # --- groups -------------------------------------------------------------------------
+
+    @api("GET", "/groups", summary="Groups, by kind", query=GroupListQuerySchema,
+         responses={200: GroupListSchema}, tags=("groups",))
+    def list_groups(self, request):
+        query = load_query(request, GroupListQuerySchema)
+        return ok(self.services.groups.list_groups(**query))
+
+    @api("POST", "/groups", summary="Create a group; its creator is its admin",
+         auth="resident", body=GroupCreateSchema, responses={201: GroupSchema},
+         errors=(409,), tags=("groups",),
+         description="Associations and businesses start unverified. 409 when a group "
+                     "of that name exists.")
+    def create_group(self, request):
+        principal = self.auth.resident(request)
+        payload = load_body(request, GroupCreateSchema)
+        return ok(self.services.groups.create_group(principal["account_id"], payload), 201)
+
+    @api("GET", "/groups/<uuid:group_id>",
+         summary="A group with its member count, admins and networks",
+         responses={200: GroupSchema}, tags=("groups",))
+    def get_group(self, request, group_id):
+        return ok(self.services.groups.get_group(group_id))
+
+    @api("POST", "/groups/<uuid:group_id>/members", summary="Join a group",
+         auth="resident", responses={201: JoinResultSchema, 202: JoinResultSchema},
+         errors=(400, 409), tags=("groups",),
+         description="201 with status `member` for an open group; 202 with status "
+                     "`pending` (a request its admins approve) for a closed one. 409 when "
+                     "already a member or already waiting.")
+    def join_group(self, request, group_id):
+        principal = self.auth.resident(request)
+        no_body(request)
+        result = self.services.groups.join_group(principal["account_id"], group_id)
+        return ok(result, 201 if result["status"] == "member" else 202)
+
+    @api("POST", "/groups/<uuid:group_id>/members/<uuid:account_id>/approve",
+         summary="Approve a pending join request (group admin)", auth="resident",
+         responses={200: MembershipSchema}, errors=(400, 403), tags=("groups",))
+    def approve_member(self, request, group_id, account_id):
+        principal = self.auth.resident(request)
+        no_body(request)
+        return ok(self.services.groups.approve_member(principal["account_id"], group_id,
+                                                      account_id))
+
+    @api("DELETE", "/groups/<uuid:group_id>/members/<uuid:account_id>",
+         summary="Leave a group, or remove a member or request (group admin)",
+         auth="resident", responses={204: None}, errors=(403, 409), tags=("groups",),
+         description="409 when it would leave the group without an admin.")
+    def remove_member(self, request, group_id, account_id):
+        principal = self.auth.resident(request)
+        self.services.groups.remove_member(principal["account_id"], group_id, account_id)
+        return no_content()
+
+    @api("POST", "/groups/<uuid:group_id>/verify",
+         summary="Verify an association or business (staff)", auth="staff",
+         responses={200: GroupSchema}, errors=(400, 409), tags=("groups",),
+         description="409 when the group is not an association or business, or is "
+                     "verified already.")
+    def verify_group(self, request, group_id):
+        principal = self.auth.staff(request)
+        no_body(request)
+        return ok(self.services.groups.verify_group(principal["account_id"], group_id))
+
+    @api("POST", "/groups/<uuid:group_id>/networks",
+         summary="The group joins a network (group admin)", auth="resident",
+         body=NetworkJoinSchema, responses={200: GroupSchema}, errors=(403, 409),
+         tags=("groups",),
+         description="Answers 200 with the group, now listing the network. 400 when "
+                     "`network_id` is not a network; 409 when already in it.")
+    def join_network(self, request, group_id):
+        principal = self.auth.resident(request)
+        payload = load_body(request, NetworkJoinSchema)
+        return ok(self.services.groups.join_network(principal["account_id"], group_id,
+                                                    payload["network_id"]))
+
+    # --- staff --------------------------------------------------------------------------
+
+    @api("GET", "/staff/health",
+         summary="Each service: health, version, queue depth and consumers (staff)",
+         auth="staff", responses={200: StaffHealthSchema}, tags=("staff",),
+         description="A service that does not answer is `{\"status\": \"down\"}`; when "
+                     "the RabbitMQ management API cannot be asked, `queues` is null and "
+                     "`management.error` says why.")
+    def staff_health(self, request):
+        self.auth.staff(request)
+        return ok(staff.system_health(self.services, DOMAIN_SERVICES,
+                                      config.get("RABBIT_MANAGEMENT_URI"),
+                                      config.get("AMQP_URI")))
+
+    @api("GET", "/staff/dead-letters", summary="Messages no handler could handle (staff)",
+         auth="staff", query=DeadLetterQuerySchema, responses={200: DeadLetterListSchema},
+         tags=("staff",))
+    def list_dead_letters(self, request):
+        self.auth.staff(request)
+        query = load_query(request, DeadLetterQuerySchema)
+        from civic import deadletters  # imported when used: an optional kernel part
+        items = deadletters.list_dead_letters(config.get("AMQP_URI"),
+                                              limit=query["per_page"])
+        return ok({"items": items, "total": len(items), "page": 1,
+                   "per_page": query["per_page"]})
+
+    @api("POST", "/staff/dead-letters/<dead_letter_id>/replay",
+         summary="Send a dead letter back to its queue (staff)", auth="staff",
+         responses={200: ANY_OBJECT}, errors=(400, 409), tags=("staff",),
+         description="409 when the queue it failed on no longer exists.")
+    def replay_dead_letter(self, request, dead_letter_id):
+        self.auth.staff(request)
+        no_body(request)
+        if len(dead_letter_id) > _DEAD_LETTER_ID_MAX:
+            raise NotFound("no such dead letter")
+        from civic import deadletters
+        return ok(deadletters.replay(config.get("AMQP_URI"), dead_letter_id))
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _export_account(self, account_id: str) -> dict:
+        """Every domain service's `export_account`, asked all at once."""
+        def export_from(service):
+            try:
+                return service, self.services[service].export_account(account_id)
+            except Exception as exc:  # one silent service must not sink the export
+                log.warning("export_unanswered", target=service, error=type(exc).__name__)
+                return service, {"unavailable": True}
+
+        return dict(fan_out(export_from, DOMAIN_SERVICES))

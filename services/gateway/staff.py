@@ -1,0 +1,100 @@
+"""What staff see of the running system: each service's health answer and its queues.
+
+Each service is asked for `health` with a short timeout, all at once; one that does not
+answer is reported `down`. Queue depths and consumers come from the RabbitMQ management
+API; when that cannot be asked, the services are still reported, with `queues: null`.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+
+from civic.log import get_logger
+from services.gateway.fanout import fan_out
+
+log = get_logger(__name__)
+
+HEALTH_TIMEOUT = 2.0
+MANAGEMENT_TIMEOUT = 3.0
+_MANAGEMENT = object()  # the fan-out target standing for the management API
+
+
+def vhost_of(amqp_uri: str) -> str:
+    """The vhost an AMQP URI names ("/" when it names none)."""
+    path = urlsplit(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def owns_queue(service: str, queue: str) -> bool:
+    """RPC queue `rpc-<service>`, or an event queue `...--<service>.<method>` (and its
+    `.retry` queue, where failed messages wait for their next attempt)."""
+    if queue == f"rpc-{service}":
+        return True
+    return re.search(rf"--{re.escape(service)}\.\w+(\.retry)?$", queue) is not None
+
+
+def management_queues(management_uri: str, amqp_uri: str,
+                      timeout: float = MANAGEMENT_TIMEOUT) -> list[dict]:
+    """`[{name, messages, consumers}]` for every queue of the AMQP URI's vhost."""
+    parts = urlsplit(management_uri)
+    base = f"{parts.scheme}://{parts.hostname}"
+    if parts.port:
+        base += f":{parts.port}"
+    base += parts.path.rstrip("/")
+    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    response = requests.get(
+        f"{base}/api/queues/{quote(vhost_of(amqp_uri), safe='')}",
+        params={"columns": "name,messages,consumers"}, auth=auth, timeout=timeout)
+    response.raise_for_status()
+    return [{"name": row["name"], "messages": int(row.get("messages") or 0),
+             "consumers": int(row.get("consumers") or 0)} for row in response.json()]
+
+
+def queues_by_service(queues: list[dict], services) -> dict[str, list[dict]]:
+    return {service: sorted((queue for queue in queues if owns_queue(service, queue["name"])),
+                            key=lambda queue: queue["name"])
+            for service in services}
+
+
+def _health_of(service_clients, name: str, timeout: float) -> dict:
+    try:
+        answer = service_clients[name].health(timeout=timeout)
+    except Exception as exc:  # down, slow, or broken: all are "down" to staff
+        log.warning("health_unanswered", target=name, error=type(exc).__name__)
+        return {"status": "down"}
+    return answer if isinstance(answer, dict) else {"status": "down"}
+
+
+def system_health(service_clients, names, management_uri: str, amqp_uri: str,
+                  timeout: float = HEALTH_TIMEOUT) -> dict:
+    def ask(target):
+        if target is _MANAGEMENT:
+            try:
+                return management_queues(management_uri, amqp_uri)
+            except Exception as exc:  # reported, not raised: health must always answer
+                log.warning("management_api_failed", error=type(exc).__name__)
+                return exc
+        return _health_of(service_clients, target, timeout)
+
+    *health_answers, queues = fan_out(ask, [*names, _MANAGEMENT])
+    answers = dict(zip(names, health_answers))
+    if isinstance(queues, Exception):
+        by_service = None
+        management = {"ok": False,
+                      "error": f"the RabbitMQ management API could not be asked "
+                               f"({type(queues).__name__})"}
+    else:
+        by_service = queues_by_service(queues, names)
+        management = {"ok": True, "error": None}
+    report = {}
+    for name in names:
+        entry = {key: value for key, value in answers[name].items() if key != "service"}
+        queues = by_service[name] if by_service is not None else None
+        entry["queues"] = queues
+        entry["queue_totals"] = None if queues is None else {
+            "messages": sum(queue["messages"] for queue in queues),
+            "consumers": sum(queue["consumers"] for queue in queues)}
+        report[name] = entry
+    return {"services": report, "management": management}

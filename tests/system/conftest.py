@@ -1,0 +1,127 @@
+"""System fixtures: the gateway (and the services behind it) in-process, over real HTTP.
+
+`start_services(GatewayService, GroupsService)` runs the services with nameko's
+`runner_factory` on the `migrated` settings; the web server binds port 0 and the client
+asks it which port it got, so parallel test runs never race for a port.
+"""
+import uuid
+
+import pytest
+import requests
+from nameko import config as nameko_config
+
+from services.gateway.http import API_PREFIX, ApiHandler
+
+# Small limits, so the edge tests reach them with little traffic.
+SIGNIN_LIMIT = 3
+MAX_BODY_BYTES = 4096
+PASSWORD = "correct horse battery"
+
+
+class ApiClient:
+    """A small `requests` client for the gateway: paths are relative to /api/v1."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def close(self):
+        self.http.close()
+
+    def request(self, method, path, *, token=None, prefix=API_PREFIX, headers=None,
+                **kwargs):
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        kwargs.setdefault("timeout", 15)
+        return self.http.request(method, f"{self.base_url}{prefix}{path}",
+                                 headers=headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+    def register(self, name="Resident", email=None, password=PASSWORD):
+        email = email or f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:8]}@example.org"
+        response = self.post("/accounts", json={"email": email, "password": password,
+                                                "display_name": name})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def sign_in(self, email, password=PASSWORD):
+        response = self.post("/sessions", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+    def resident(self, name="Resident"):
+        """A new account, signed in: (account, token)."""
+        account = self.register(name)
+        return account, self.sign_in(account["email"])
+
+
+def gateway_port(runner) -> int:
+    for container in runner.containers:
+        for entrypoint in container.entrypoints:
+            if isinstance(entrypoint, ApiHandler):
+                return entrypoint.server.port
+    raise AssertionError("no HTTP entrypoint is running")
+
+
+@pytest.fixture
+def system_settings(migrated):
+    overrides = {"CIVIC_SIGNIN_LIMIT": SIGNIN_LIMIT, "CIVIC_SIGNIN_WINDOW": 300.0,
+                 "CIVIC_MAX_BODY_BYTES": MAX_BODY_BYTES, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
+    with nameko_config.patch(overrides, clear=False):
+        yield {**migrated, **overrides}
+
+
+@pytest.fixture
+def start_services(system_settings, runner_factory):
+    """Start services in-process; returns an ApiClient for the gateway among them."""
+    clients = []
+
+    def start(*service_classes):
+        runner = runner_factory(*service_classes)
+        runner.start()
+        client = ApiClient(f"http://127.0.0.1:{gateway_port(runner)}")
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def api(start_services):
+    """The gateway and the groups service, running."""
+    from services.gateway.service import GatewayService
+    from services.groups.service import GroupsService
+    return start_services(GatewayService, GroupsService)
+
+
+@pytest.fixture
+def make_staff(system_settings):
+    """Create a staff account the way the CLI does; returns its email."""
+    from civic.db import ServiceDatabase
+    from services.groups.domain import create_or_promote_staff
+    from services.groups.models import metadata
+
+    databases = []
+
+    def make(name="Staff Member"):
+        email = f"staff.{uuid.uuid4().hex[:8]}@example.org"
+        database = ServiceDatabase("groups", metadata)
+        databases.append(database)
+        with database.unit_of_work() as uow:
+            create_or_promote_staff(uow, email, PASSWORD, name)
+        return email
+
+    yield make
+    for database in databases:
+        database.dispose()
