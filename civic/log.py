@@ -83,6 +83,19 @@ def configure(service: str, *, log_dir: str | None = None, fmt: str = "json",
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+class QuietExpectedErrors(logging.Filter):
+    """Drop nameko's traceback-laden warning for an *expected* error (a CivicError: a
+    404 or 409 is an answer, not a fault); `Tracing` already logs the outcome's code."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("(expected) error handling worker")
+
+
+_quiet = QuietExpectedErrors()
+if _quiet not in logging.getLogger("nameko.containers").filters:
+    logging.getLogger("nameko.containers").addFilter(_quiet)
+
+
 def get_logger(name: str | None = None):
     return structlog.get_logger(name)
 

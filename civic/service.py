@@ -1,11 +1,19 @@
 """What every domain service has: its database, its log context, a health answer."""
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from nameko.rpc import Rpc
 from sqlalchemy import text
 
 import civic
+from civic.errors import CivicError
 from civic.log import Tracing
+
+
+
+def rpc(fn):
+    """nameko's `@rpc`, where a CivicError (not found, conflict…) is an answer, not a
+    fault of the service."""
+    return Rpc.decorator(expected_exceptions=(CivicError,))(fn)
 
 
 class ServiceBase:

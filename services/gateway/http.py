@@ -16,7 +16,6 @@ brings its own `ApiServer`, and nameko would bind a second server for plain `@ht
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 import uuid
@@ -129,20 +128,6 @@ class ApiServer(WebServer):
 
 # --- the entrypoint -----------------------------------------------------------------
 
-class _QuietExpectedErrors(logging.Filter):
-    """Drop nameko's traceback-laden warning for a CivicError raised by an HTTP worker:
-    a 404 or 409 is an answer, not a fault; the access line records it."""
-
-    def filter(self, record):
-        if not str(record.msg).startswith("(expected) error handling worker"):
-            return True
-        worker_ctx = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        return not isinstance(getattr(worker_ctx, "entrypoint", None), ApiHandler)
-
-
-_quiet_filter = _QuietExpectedErrors()
-
-
 class ApiHandler(HttpRequestHandler):
     server = ApiServer()
 
@@ -150,12 +135,6 @@ class ApiHandler(HttpRequestHandler):
         kwargs.setdefault("expected_exceptions", CivicError)
         self.doc = doc
         super().__init__(method, url, **kwargs)
-
-    def setup(self):
-        super().setup()
-        containers_log = logging.getLogger("nameko.containers")
-        if _quiet_filter not in containers_log.filters:
-            containers_log.addFilter(_quiet_filter)
 
     def get_entrypoint_parameters(self, request):
         # Path ids arrive as uuid.UUID from the `uuid` converter; services want strings.

@@ -3,10 +3,8 @@
 Entrypoints only check what they were given (nothing the gateway sends is trusted),
 open one unit of work, and let the domain decide; see domain.py for the rules.
 """
-from nameko.rpc import rpc
-
 from civic.db import Database
-from civic.service import ServiceBase
+from civic.service import ServiceBase, rpc
 from services.groups import domain, schemas
 from services.groups.models import metadata
 from services.groups.schemas import clean_id, load

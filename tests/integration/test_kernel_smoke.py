@@ -1,7 +1,7 @@
 """Kernel smoke test with a toy pair of services (no real service needed)."""
 from marshmallow import Schema, fields
 from nameko.rpc import rpc
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from civic import topology
 from civic.contracts import CATALOGUE, contract
