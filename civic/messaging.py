@@ -9,7 +9,7 @@
   envelope id, so a redelivered message has its effect once;
 - the message is acked only after that transaction committed;
 - a handler that raises is retried after each delay of `CIVIC_RETRY_DELAYS` (the
-  message waits in `<queue>.retry`, whose TTL dead-letters it back to its queue) and
+  message waits in `<queue>.retry-<ms>ms`, whose TTL dead-letters it back) and
   then lands in `civic.dead-letters` — never dropped, never requeued forever.
 """
 from __future__ import annotations
@@ -40,15 +40,29 @@ def queue_name(source: str, event_type: str, service: str, method: str) -> str:
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
-def retry_queue_name(queue: str) -> str:
-    return f"{queue}.retry"
+def retry_delays() -> list[float]:
+    return list(config.get("CIVIC_RETRY_DELAYS", [1, 4, 15]))
 
 
-def retry_queue(queue: str) -> Queue:
-    """Where a failed message waits out its backoff before going back to `queue`."""
-    return Queue(retry_queue_name(queue), durable=True, auto_delete=False,
+def retry_queue_name(queue: str, delay: float) -> str:
+    return f"{queue}.retry-{int(delay * 1000)}ms"
+
+
+def retry_queue(queue: str, delay: float) -> Queue:
+    """Where a failed message waits out one backoff step before going back to `queue`.
+
+    One queue per delay, with a queue-level TTL: every message in it expires in order,
+    so a short wait never sits behind a long one. The delay is in the name, so changing
+    CIVIC_RETRY_DELAYS makes new queues instead of clashing with the old arguments.
+    """
+    return Queue(retry_queue_name(queue, delay), durable=True, auto_delete=False,
                  queue_arguments={"x-dead-letter-exchange": "",
-                                  "x-dead-letter-routing-key": queue})
+                                  "x-dead-letter-routing-key": queue,
+                                  "x-message-ttl": int(delay * 1000)})
+
+
+def retry_queues(queue: str) -> list[Queue]:
+    return [retry_queue(queue, delay) for delay in retry_delays()]
 
 
 def dead_letter_queue() -> Queue:
@@ -63,6 +77,9 @@ class EventSubscription(EventHandler):
                          reliable_delivery=True, requeue_on_error=False, **kwargs)
 
     def setup(self):
+        # kombu acks and drops a body it cannot decode (bad JSON, a refused content
+        # type) unless told otherwise: such a message is poison, so dead-letter it.
+        self.consumer_options["on_decode_error"] = self._on_decode_error
         super().setup()
         self.publisher = Publisher(self.amqp_uri, use_confirms=True,
                                    delivery_mode=PERSISTENT, retry=True,
@@ -72,9 +89,16 @@ class EventSubscription(EventHandler):
         # A retry or dead letter sent to a queue that does not exist would be dropped.
         with Connection(self.amqp_uri, connect_timeout=10) as connection:
             channel = connection.default_channel
-            retry_queue(self.queue.name)(channel).declare()
+            for queue in retry_queues(self.queue.name):
+                queue(channel).declare()
             dead_letter_queue()(channel).declare()
         super().start()
+
+    def _on_decode_error(self, message, exc):
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("message_undecodable", queue=self.queue.name, error=error,
+                  message_id=message.properties.get("message_id"))
+        self._dead_letter(message, error, self._attempts(message))
 
     def handle_message(self, body, message):
         try:
@@ -105,12 +129,12 @@ class EventSubscription(EventHandler):
             return
         attempts = self._attempts(message) + 1
         error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
-        delays = config.get("CIVIC_RETRY_DELAYS", [1, 4, 15])
+        delays = retry_delays()
         if attempts <= len(delays):
+            delay = delays[attempts - 1]
             log.warning("handler_failed_will_retry", queue=self.queue.name,
-                        attempt=attempts, retry_in_s=delays[attempts - 1], error=error)
-            self._forward(message, retry_queue_name(self.queue.name), attempts,
-                          expiration=delays[attempts - 1])
+                        attempt=attempts, retry_in_s=delay, error=error)
+            self._forward(message, retry_queue_name(self.queue.name, delay), attempts)
         else:
             log.error("handler_failed_dead_lettered", queue=self.queue.name,
                       attempts=attempts, error=error)
@@ -132,7 +156,7 @@ class EventSubscription(EventHandler):
             "x-civic-failed-at": datetime.now(timezone.utc).isoformat(),
         })
 
-    def _forward(self, message, routing_key: str, attempts: int, expiration=None,
+    def _forward(self, message, routing_key: str, attempts: int,
                  extra_headers=None) -> None:
         """Copy the message to another queue, then ack it; requeue if that fails."""
         headers = {key: value for key, value in (message.headers or {}).items()
@@ -142,7 +166,7 @@ class EventSubscription(EventHandler):
         try:
             self.publisher.publish(
                 message.body, exchange="", routing_key=routing_key, headers=headers,
-                expiration=expiration, content_type=message.content_type,
+                content_type=message.content_type,
                 content_encoding=message.content_encoding,
                 message_id=message.properties.get("message_id"))
         except Exception as exc:

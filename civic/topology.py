@@ -17,7 +17,7 @@ from kombu import Connection, Queue
 from civic.config import DOMAIN_SERVICES
 from civic.contracts import CATALOGUE
 from civic.messaging import (EventSubscription, dead_letter_queue, queue_name,
-                             retry_queue)
+                             retry_queues)
 from civic.outbox import event_exchange
 
 
@@ -73,7 +73,7 @@ def queues(found: list[Subscription]) -> list[Queue]:
     for sub in found:
         declared.append(Queue(sub.queue, exchange=event_exchange(sub.source),
                               routing_key=sub.event_type, durable=True, auto_delete=False))
-        declared.append(retry_queue(sub.queue))
+        declared.extend(retry_queues(sub.queue))
     return declared
 
 

@@ -29,10 +29,10 @@ def vhost_of(amqp_uri: str) -> str:
 
 def owns_queue(service: str, queue: str) -> bool:
     """RPC queue `rpc-<service>`, or an event queue `...--<service>.<method>` (and its
-    `.retry` queue, where failed messages wait for their next attempt)."""
+    `.retry-<ms>ms` queues, where failed messages wait for their next attempt)."""
     if queue == f"rpc-{service}":
         return True
-    return re.search(rf"--{re.escape(service)}\.\w+(\.retry)?$", queue) is not None
+    return re.search(rf"--{re.escape(service)}\.\w+(\.retry-\d+ms)?$", queue) is not None
 
 
 def management_queues(management_uri: str, amqp_uri: str,

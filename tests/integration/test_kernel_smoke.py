@@ -5,7 +5,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from civic import topology
 from civic.contracts import CATALOGUE, contract
-from civic.db import Database, kernel_tables
+from civic.db import Database, drop_schema, kernel_tables
 from civic.messaging import event_handler
 from civic.service import ServiceBase
 from tests.conftest import wait_for
@@ -64,5 +64,12 @@ def test_event_flows_from_outbox_to_idempotent_handler(civic_settings, runner_fa
     def rows():
         with consumer_db.sessions() as s:
             return s.execute(select(seen.c.n, seen.c.corr)).all()
-    got = wait_for(rows, message="toy event handled")
-    assert [tuple(r) for r in got] == [(7, "corr-1")]
+    try:
+        got = wait_for(rows, message="toy event handled")
+        assert [tuple(r) for r in got] == [(7, "corr-1")]
+    finally:
+        runner.stop()
+        consumer_db.dispose()
+        for name in ("toyproducer", "toyconsumer"):
+            if consumer_db.schema:
+                drop_schema(consumer_db.url, civic_settings["CIVIC_SCHEMA_PREFIX"] + name)

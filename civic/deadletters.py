@@ -1,0 +1,232 @@
+"""Listing and replaying the poison messages parked in `civic.dead-letters`.
+
+Used by the gateway (`GET /staff/dead-letters`, `POST /staff/dead-letters/{id}/replay`)
+and by the `civic` command line. Both operations read the queue with `basic_get`
+without acking: the messages they look at stay unacknowledged on one channel, and are
+handed back to the queue (rejected with requeue, and in any case when the channel
+closes), so reading never loses or consumes a message. Only the message being replayed
+is acked, and only after its copy was confirmed by the broker on its original queue.
+
+While one of these calls holds messages, a concurrent call does not see them; that is
+harmless for a staff tool and keeps the queue intact. An event that failed twice (a
+duplicate delivery of a poison message) is listed twice under the same id; each replay
+sends one copy back, and the consumer's inbox makes sure it has its effect once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+
+from kombu import Connection, Producer
+
+from civic.errors import Conflict, NotFound, Unavailable, ValidationError
+from civic.log import get_logger
+from civic.messaging import ATTEMPTS_HEADER, dead_letter_queue
+
+log = get_logger(__name__)
+
+CIVIC_HEADER_PREFIX = "x-civic-"
+REPLAYED_AT_HEADER = "x-civic-replayed-at"
+MAX_LIST = 1000
+# How many messages `replay` looks through to find the one asked for.
+MAX_SCAN = 10000
+CONNECT_TIMEOUT = 5.0
+# Bounds every socket read/write, so a broker that stops answering cannot hang a caller.
+IO_TIMEOUT = 10.0
+
+
+def _connection(amqp_uri: str, confirms: bool = False) -> Connection:
+    return Connection(amqp_uri, connect_timeout=CONNECT_TIMEOUT, transport_options={
+        "confirm_publish": confirms, "read_timeout": IO_TIMEOUT,
+        "write_timeout": IO_TIMEOUT})
+
+
+def raw_body(message) -> bytes:
+    """The body's bytes as published (py-amqp hands over text when it could decode it)."""
+    body = message.body
+    if isinstance(body, bytes):
+        return body
+    return str(body).encode(message.content_encoding or "utf-8")
+
+
+def _message_id(message) -> str:
+    """The envelope id the message carries; a stable id from its body when it has none.
+
+    The fallback is shaped as a UUID, so every dead-letter id looks alike to callers.
+    """
+    message_id = (message.properties or {}).get("message_id")
+    if message_id:
+        return str(message_id)
+    digest = hashlib.sha256(raw_body(message)).digest()
+    return str(uuid.UUID(bytes=digest[:16]))
+
+
+def _parse_body(message):
+    """The parsed JSON body, or its text when it is not JSON (it may be why it is here)."""
+    text = raw_body(message).decode(message.content_encoding or "utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def summary(message) -> dict:
+    """What staff see of one dead letter (JSON-serialisable)."""
+    headers = message.headers or {}
+    envelope = _parse_body(message)
+    envelope_fields = envelope if isinstance(envelope, dict) else {}
+    return {
+        "id": _message_id(message),
+        "type": envelope_fields.get("type"),
+        "queue": headers.get("x-civic-queue"),
+        "service": headers.get("x-civic-service"),
+        "handler": headers.get("x-civic-handler"),
+        "error": headers.get("x-civic-error"),
+        "attempts": _int_or_none(headers.get(ATTEMPTS_HEADER)),
+        "failed_at": headers.get("x-civic-failed-at"),
+        "correlation_id": envelope_fields.get("correlation_id"),
+        "envelope": envelope,
+    }
+
+
+class _HeldMessages:
+    """Messages taken with basic_get and not acked; all handed back on exit."""
+
+    def __init__(self, amqp_uri: str, confirms: bool = False):
+        self.connection = _connection(amqp_uri, confirms)
+        self.held = []
+
+    def __enter__(self) -> "_HeldMessages":
+        try:
+            self.connection.ensure_connection(max_retries=1, interval_start=0.2,
+                                              interval_step=0.2, interval_max=0.5,
+                                              timeout=2 * CONNECT_TIMEOUT)
+            self.channel = self.connection.channel()
+            # Declared as civic.topology does (idempotent): it may not exist yet.
+            self.queue = dead_letter_queue()(self.channel)
+            self.queue.declare()
+        except Exception as exc:
+            self.connection.release()
+            log.warning("dead_letters_unreachable", error=f"{type(exc).__name__}: {exc}")
+            raise Unavailable("the message broker cannot be reached") from exc
+        return self
+
+    def next(self):
+        """The next message of the queue (held, not acked), or None when it is empty."""
+        message = self.queue.get(no_ack=False)
+        if message is not None:
+            self.held.append(message)
+        return message
+
+    def ack(self, message) -> None:
+        message.ack()
+        self.held.remove(message)
+
+    def __exit__(self, *exc_info):
+        try:
+            # Back to the queue at their original places; closing the channel would do
+            # the same, this just does not rely on it.
+            for message in self.held:
+                message.reject(requeue=True)
+        except Exception as exc:  # the broker requeues them when the channel closes
+            log.warning("dead_letters_requeue_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.held = []
+            self.connection.release()
+        return False
+
+
+def list_dead_letters(amqp_uri: str, limit: int = 100) -> list[dict]:
+    """Up to `limit` dead letters, oldest first, without consuming them."""
+    limit = _check_limit(limit, "limit", MAX_LIST)
+    entries = []
+    with _HeldMessages(amqp_uri) as held:
+        while len(entries) < limit:
+            message = held.next()
+            if message is None:
+                break
+            entries.append(summary(message))
+    return entries
+
+
+def count_dead_letters(amqp_uri: str) -> int:
+    """How many messages wait in the dead-letter queue (not counting any held by a reader)."""
+    with _HeldMessages(amqp_uri) as held:
+        _, message_count, _ = held.queue.queue_declare(passive=True)
+        return message_count
+
+
+def replay(amqp_uri: str, dead_letter_id: str, scan_limit: int = MAX_SCAN) -> dict:
+    """Send one dead letter back to the queue it failed on, then remove it from the DLQ.
+
+    The copy is published with confirms (and `mandatory`, so a queue that no longer
+    exists is an error, not a silent drop) before the dead letter is acked; if anything
+    fails in between, the dead letter stays where it was.
+    """
+    if not isinstance(dead_letter_id, str) or not dead_letter_id.strip():
+        raise ValidationError("a dead-letter id is required", {"id": "required"})
+    scan_limit = _check_limit(scan_limit, "scan_limit", MAX_SCAN)
+    with _HeldMessages(amqp_uri, confirms=True) as held:
+        for _ in range(scan_limit):
+            message = held.next()
+            if message is None:
+                break
+            if _message_id(message) == dead_letter_id:
+                return _republish(held, message)
+    raise NotFound(f"no dead letter {dead_letter_id!r}")
+
+
+def _republish(held: _HeldMessages, message) -> dict:
+    entry = summary(message)
+    queue = entry["queue"]
+    if not queue:
+        raise Conflict("this dead letter does not say which queue it failed on",
+                       {"id": entry["id"]})
+    replayed_at = datetime.now(timezone.utc).isoformat()
+    headers = {key: value for key, value in (message.headers or {}).items()
+               if not key.startswith(CIVIC_HEADER_PREFIX) and key != "x-death"}
+    headers[ATTEMPTS_HEADER] = 0
+    headers[REPLAYED_AT_HEADER] = replayed_at
+    properties = message.properties or {}
+    optional = {key: properties[key] for key in ("message_id", "correlation_id", "type",
+                                                 "app_id", "timestamp")
+                if properties.get(key) is not None}
+    channel = held.connection.channel()
+    try:
+        Producer(channel).publish(
+            raw_body(message), exchange="", routing_key=queue, headers=headers,
+            content_type=message.content_type or "application/json",
+            content_encoding=message.content_encoding or "utf-8",
+            delivery_mode=2, mandatory=True, retry=False, **optional)
+    except Exception as exc:
+        # NO_ROUTE: the queue it failed on is gone; the dead letter stays in the DLQ.
+        if "NO_ROUTE" in str(exc) or "312" in str(getattr(exc, "code", "")):
+            raise Conflict(f"queue {queue!r} no longer exists", {"id": entry["id"]}) from exc
+        log.warning("dead_letter_replay_failed", message_id=entry["id"], queue=queue,
+                    error=f"{type(exc).__name__}: {exc}")
+        raise Unavailable("the dead letter could not be replayed") from exc
+    finally:
+        try:
+            channel.close()
+        except Exception:  # closed with its connection anyway
+            pass
+    held.ack(message)
+    log.info("dead_letter_replayed", message_id=entry["id"], queue=queue,
+             event_type=entry["type"])
+    return {**entry, "replayed_at": replayed_at}
+
+
+def _check_limit(value, name: str, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be a whole number above zero",
+                              {name: "invalid"})
+    return min(value, maximum)

@@ -1,0 +1,237 @@
+"""The reliability rules of DESIGN.md, shown with toy services on the real broker and DB:
+transactional outbox, idempotent consumers, no event into the void, several instances."""
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcClient
+
+from civic.config import ROOT
+from civic.contracts import new_envelope
+from civic.messaging import queue_name
+from tests.conftest import wait_for
+from tests.integration.conftest import closed_port, read_log_lines
+from tests.integration.toys import FLAKY, ToyAudit, ToyFlaky, ToySink, ToySource
+
+SINK_QUEUE = queue_name("toysource", "toy_noted", "toysink", "on_noted")
+
+
+def test_event_written_while_broker_unreachable_is_delivered_later(toys_world):
+    world = toys_world
+    world.declare(ToySink)
+    world.start(ToySink)
+    vhost = world.amqp_uri.rsplit("/", 1)[1]
+    unreachable = f"amqp://guest:guest@127.0.0.1:{closed_port()}/{vhost}"
+    cut_off = world.database("toysource", amqp_uri=unreachable)
+
+    with cut_off.unit_of_work({"correlation_id": "corr-outage"}) as uow:
+        envelope = uow.publish("toy_noted", {"n": 41})
+
+    # The commit stood; the event waits in the outbox.
+    assert cut_off.relay.unsent_count() == 1
+    row = world.outbox_row("toysource", envelope.id)
+    assert row.sent_at is None and row.attempts == 1 and row.last_error
+    assert world.log_events("outbox_publish_failed", message_id=envelope.id)
+
+    # The producer (back in touch with the broker) relays it on its timer.
+    world.start(ToySource)
+    wait_for(lambda: world.noted() == [(envelope.id, 41, "corr-outage")],
+             message="the deferred event handled")
+    assert world.outbox_row("toysource", envelope.id).sent_at is not None
+    assert cut_off.relay.unsent_count() == 0
+
+
+def test_same_envelope_delivered_twice_has_its_effect_once(toys_world):
+    world = toys_world
+    world.declare(ToySink)
+    world.start(ToySink)
+    envelope = new_envelope("toy_noted", {"n": 5}, producer="toysource",
+                            correlation_id="corr-twice").to_dict()
+
+    world.publish_event(envelope)
+    world.publish_event(envelope)
+
+    wait_for(lambda: world.log_events("duplicate_skipped", message_id=envelope["id"]),
+             message="the second delivery skipped")
+    assert world.noted() == [(envelope["id"], 5, "corr-twice")]
+    assert world.inbox_count("toysink", envelope["id"]) == 1
+    assert world.queue_depth(SINK_QUEUE) == 0
+
+
+def test_redelivery_after_a_failure_does_not_double_the_effect(toys_world):
+    world = toys_world
+    FLAKY.reset("fail_first_after_effect")
+    world.declare(ToyFlaky)
+    world.start(ToyFlaky)
+
+    with world.databases["toysource"].unit_of_work({"correlation_id": "c"}) as uow:
+        envelope = uow.publish("toy_flaked", {"n": 8})
+
+    # The first attempt wrote its effect, then failed: rolled back with its inbox record,
+    # so the retry is handled (not skipped) and the effect is there once.
+    wait_for(lambda: world.flaked(), message="the retried message handled")
+    assert world.flaked() == [(envelope.id, 8)]
+    assert FLAKY.calls == [envelope.id, envelope.id]
+    assert world.inbox_count("toyflaky", envelope.id) == 1
+    assert world.log_events("handler_failed_will_retry", attempt=1)
+
+
+def test_late_subscriber_receives_what_was_published_before_it_ever_ran(toys_world):
+    world = toys_world
+    # What a producer does at start: declare the topology of every subscriber.
+    world.declare(ToySink)
+    world.start(ToySource)
+    with ClusterRpcClient(context_data={"correlation_id": "corr-early"}) as client:
+        assert client.toysource.note(11) == 11
+
+    wait_for(lambda: world.queue_depth(SINK_QUEUE) == 1,
+             message="the event waiting in the subscriber's queue")
+    world.start(ToySink)
+    wait_for(lambda: world.noted(), message="the late subscriber handling it")
+    [(message_id, n, correlation_id)] = world.noted()
+    assert (n, correlation_id) == (11, "corr-early")
+    assert world.queue_depth(SINK_QUEUE) == 0
+
+
+def test_two_producer_instances_deliver_every_event_once_in_effect(toys_world):
+    world = toys_world
+    batches, per_batch = 20, 5
+    events = batches * per_batch
+    world.declare(ToySink)
+    world.counting_queue("count-toy-noted", "toysource", "toy_noted")
+    world.start(ToySource)
+    world.start(ToySource)  # a second instance: its own engine, relay, RPC consumer
+    world.start(ToySink)
+
+    with ClusterRpcClient(context_data={"correlation_id": "corr-busy"}) as client:
+        replies = [client.toysource.note_many.call_async(first, per_batch)
+                   for first in range(0, events, per_batch)]
+        assert [reply.result() for reply in replies] == [per_batch] * batches
+
+    wait_for(lambda: len(world.noted()) >= events, timeout=30,
+             message=f"{events} events handled")
+    wait_for(lambda: world.databases["toysource"].relay.unsent_count() == 0,
+             message="every outbox row marked sent")
+    handled = world.noted()
+    assert sorted(n for _, n, _ in handled) == list(range(events))
+    assert len({message_id for message_id, _, _ in handled}) == events
+    # Every delivery, counted next to the subscriber.
+    delivered = Counter(message_id for message_id, _, _ in world.drain("count-toy-noted"))
+    assert set(delivered) == {message_id for message_id, _, _ in handled}
+    if world.settings["CIVIC_DATABASES"]["toysource"].startswith("postgresql"):
+        # Row locking (FOR UPDATE SKIP LOCKED): the relays never publish a row twice.
+        assert sum(delivered.values()) == events
+        assert not world.log_events("duplicate_skipped")
+    else:
+        # SQLite has no row locks: a row may go out twice, the inbox absorbs it.
+        duplicates = sum(delivered.values()) - events
+        wait_for(lambda: len(world.log_events("duplicate_skipped")) >= duplicates,
+                 message=f"{duplicates} duplicate deliveries skipped")
+
+
+def test_two_groups_processes_publish_each_event_once(toys_world, tmp_path):
+    """Two real `python -m civic.runner groups` processes on the same database."""
+    pytest.importorskip("services.groups.service")
+    from civic import migrations
+    world = toys_world
+    settings = world.settings
+    accounts = 16
+    migrations.upgrade("groups")
+    world.declare(ToyAudit)
+    world.counting_queue("count-account-registered", "groups", "account_registered")
+    world.start(ToyAudit)
+
+    processes = []
+    try:
+        for index in range(2):
+            log_dir = tmp_path / f"groups-{index}"
+            processes.append((start_service("groups", settings, log_dir), log_dir))
+        for process, log_dir in processes:
+            wait_for(lambda: service_started(process, log_dir / "groups.log"), timeout=60,
+                     message="a groups process started")
+
+        with ClusterRpcClient(context_data={"correlation_id": "corr-signup"}) as client:
+            replies = [client.groups.register_account.call_async({
+                "email": f"resident{i}@example.org", "password": "correct horse battery",
+                "display_name": f"Resident {i}", "locale": "sv"}) for i in range(accounts)]
+            account_ids = {reply.result()["id"] for reply in replies}
+        assert len(account_ids) == accounts
+
+        wait_for(lambda: len(world.registered()) >= accounts, timeout=30,
+                 message=f"{accounts} account_registered handled")
+        # Both processes answered calls (RabbitMQ hands them out in turn).
+        served = [len([line for line in read_log_lines([log_dir / "groups.log"])
+                       if line.get("entrypoint") == "groups.register_account"
+                       and line.get("event") == "worker_done"]) for _, log_dir in processes]
+        assert sum(served) == accounts and all(served), served
+    finally:
+        for process, _ in processes:
+            stop_service(process)
+
+    handled = world.registered()
+    assert sorted(account_id for _, account_id in handled) == sorted(account_ids)
+    delivered = Counter(message_id for message_id, _, _ in
+                        world.drain("count-account-registered"))
+    assert set(delivered) == {message_id for message_id, _ in handled}
+    if settings["CIVIC_DATABASES"]["groups"].startswith("postgresql"):
+        assert sum(delivered.values()) == accounts  # no double publishing
+
+
+def start_service(service, settings, log_dir):
+    """`python -m civic.runner <service>` with this test's broker, databases and logs."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
+    env.update({
+        "CIVIC_AMQP_URI": settings["AMQP_URI"],
+        "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
+        "CIVIC_LOG_DIR": str(log_dir),
+        "CIVIC_RELAY_INTERVAL": "0.2",
+        "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
+        "CIVIC_LOG_LEVEL": "INFO",
+    })
+    database_url = settings["CIVIC_DATABASES"][service]
+    if not database_url.startswith("sqlite"):
+        env["CIVIC_DATABASE_URL"] = database_url
+        env["CIVIC_SCHEMA_PREFIX"] = settings["CIVIC_SCHEMA_PREFIX"]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "stdio.txt", "wb") as stdio:
+        return subprocess.Popen([sys.executable, "-m", "civic.runner", service],
+                                cwd=str(ROOT), env=env, stdout=stdio,
+                                stderr=subprocess.STDOUT)
+
+
+def service_started(process, log_file) -> bool:
+    if process.poll() is not None:
+        output = (log_file.parent / "stdio.txt").read_text(errors="replace")[-3000:]
+        raise AssertionError(f"the service process exited ({process.returncode}):\n{output}")
+    return any(line.get("event") == "service_started" for line in read_log_lines([log_file]))
+
+
+def stop_service(process) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_handler_killed_midway_is_redelivered_and_has_its_effect_once(toys_world):
+    world = toys_world
+    FLAKY.reset("hang_first_after_effect")
+    world.declare(ToyFlaky)
+    first = world.start(ToyFlaky)
+    with world.databases["toysource"].unit_of_work({"correlation_id": "c"}) as uow:
+        envelope = uow.publish("toy_flaked", {"n": 13})
+
+    wait_for(FLAKY.hanging.is_set, message="the handler midway")
+    first.kill()  # the process dies before its transaction commits: nothing is acked
+    assert world.flaked() == []
+
+    world.start(ToyFlaky)
+    wait_for(lambda: world.flaked(), message="the redelivered message handled")
+    assert world.flaked() == [(envelope.id, 13)]
+    assert FLAKY.calls == [envelope.id, envelope.id]
+    assert world.inbox_count("toyflaky", envelope.id) == 1
