@@ -13,7 +13,7 @@ def patch() -> None:
     if _patched:
         return
     import warnings
-    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
     eventlet.monkey_patch()
     from psycogreen.eventlet import patch_psycopg

@@ -1,0 +1,92 @@
+# Civic: `make run` starts the whole platform on this machine, `make test` runs every
+# test against the local RabbitMQ on SQLite and on PostgreSQL.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Reinstalled whenever pyproject.toml changes (the stamp is older then).
+STAMP := $(VENV)/.civic-installed
+PYTEST_ARGS ?=
+
+.PHONY: venv run stop status migrate seed logs test test-sqlite test-postgresql bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Civic needs Python 3.11 or newer: $(VENV) has $$($(BIN)/python --version)"; exit 1; }
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+run: venv
+	$(BIN)/civic up
+
+stop: venv
+	$(BIN)/civic down
+
+status: venv
+	$(BIN)/civic status
+
+migrate: venv
+	$(BIN)/civic migrate
+
+seed: venv
+	$(BIN)/civic seed
+
+logs: venv
+	$(BIN)/civic logs --follow
+
+# The broker_restart tests stop and start the local RabbitMQ: they run last, on their
+# own. A marker run that finds no test (pytest exit 5) is not a failure. Each run writes
+# a JUnit report; the last line adds them all up.
+REPORTS := var/test-reports
+
+define pytest_run
+	CIVIC_TEST_DB=$(1) $(BIN)/pytest -m "not broker_restart" --junitxml=$(REPORTS)/$(1).xml $(PYTEST_ARGS)
+endef
+
+define pytest_marker_run
+	@rc=0; CIVIC_TEST_DB=$(1) $(BIN)/pytest -m broker_restart \
+		--junitxml=$(REPORTS)/$(1)-broker-restart.xml $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "no broker_restart tests on $(1)"; \
+	elif [ $$rc -ne 0 ]; then exit $$rc; fi
+endef
+
+define SUMMARY
+import glob, xml.etree.ElementTree as ET
+totals = dict(tests=0, failures=0, errors=0, skipped=0)
+for path in sorted(glob.glob("$(REPORTS)/*.xml")):
+    root = ET.parse(path).getroot()
+    for suite in ([root] if root.tag == "testsuite" else root.findall("testsuite")):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print(f"total: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+endef
+export SUMMARY
+
+test: venv
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
+	$(call pytest_run,sqlite)
+	$(call pytest_run,postgresql)
+	$(call pytest_marker_run,sqlite)
+	$(call pytest_marker_run,postgresql)
+	@echo "tests on SQLite and PostgreSQL, broker restarts included:"
+	@$(BIN)/python -c "$$SUMMARY"
+
+test-sqlite: venv
+	@mkdir -p $(REPORTS)
+	$(call pytest_run,sqlite)
+
+test-postgresql: venv
+	@mkdir -p $(REPORTS)
+	$(call pytest_run,postgresql)
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build *.egg-info .pytest_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

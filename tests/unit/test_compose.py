@@ -1,0 +1,157 @@
+"""docker-compose.yml and deploy/: every service is there, started the same way, with a
+configuration civic.config accepts (no Docker engine needed to check that)."""
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from civic import config
+
+ROOT = config.ROOT
+MAIL_CATCHERS = ("mailpit", "mailhog")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def environment(service: dict) -> dict:
+    env = service.get("environment") or {}
+    if isinstance(env, list):  # the `- KEY=value` form
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def test_infrastructure_is_there(services):
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:3-management")
+    assert services["postgres"]["image"] == "postgres:15"
+    mail = [name for name, svc in services.items()
+            if any(catcher in str(svc.get("image", "")) for catcher in MAIL_CATCHERS)]
+    assert mail, "no mail catcher (mailpit or mailhog) in docker-compose.yml"
+
+
+@pytest.mark.parametrize("name", config.SERVICES)
+def test_every_service_runs_its_own_runner(services, name):
+    service = services[name]
+    assert service["command"] == ["python", "-m", "civic.runner", name]
+    assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", list(config.SERVICES) + ["migrate"])
+def test_every_service_environment_is_valid_and_points_at_the_stack(services, name):
+    env = environment(services[name])
+    settings = config.from_env(env)  # raises ConfigError on anything malformed
+    amqp = urlsplit(settings["AMQP_URI"])
+    assert amqp.scheme == "amqp" and amqp.hostname == "rabbitmq"
+    assert urlsplit(settings["RABBIT_MANAGEMENT_URI"]).hostname == "rabbitmq"
+    for service, url in settings["CIVIC_DATABASES"].items():
+        parts = urlsplit(url)
+        assert parts.scheme == "postgresql" and parts.hostname == "postgres", service
+    assert settings["CIVIC_LOG_FORMAT"] == "json"
+    # The broker user and vhost are the ones the rabbitmq container creates.
+    rabbit_env = environment(services["rabbitmq"])
+    assert amqp.username == rabbit_env["RABBITMQ_DEFAULT_USER"]
+    assert amqp.password == rabbit_env["RABBITMQ_DEFAULT_PASS"]
+    assert amqp.path.lstrip("/") == rabbit_env["RABBITMQ_DEFAULT_VHOST"]
+    postgres_env = environment(services["postgres"])
+    database = urlsplit(settings["CIVIC_DATABASES"]["groups"])
+    assert database.username == postgres_env["POSTGRES_USER"]
+    assert database.password == postgres_env["POSTGRES_PASSWORD"]
+    assert database.path.lstrip("/") == postgres_env["POSTGRES_DB"]
+
+
+def test_migrate_runs_once_after_the_broker_and_database(services):
+    migrate = services["migrate"]
+    assert migrate["command"] == ["civic", "migrate"]
+    assert migrate.get("restart", "no") == "no"
+    assert migrate["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_gateway_listens_on_all_interfaces_and_publishes_8000(services):
+    gateway = services["gateway"]
+    assert environment(gateway)["CIVIC_WEB_ADDRESS"] == "0.0.0.0:8000"
+    assert any(str(port).endswith("8000:8000") for port in gateway["ports"])
+    assert not any("ports" in services[name] for name in config.DOMAIN_SERVICES)
+
+
+def test_mail_goes_to_the_mail_catcher(services):
+    env = environment(services["notifications"])
+    assert env["CIVIC_SMTP_HOST"] in services
+    assert any(catcher in services[env["CIVIC_SMTP_HOST"]]["image"]
+               for catcher in MAIL_CATCHERS)
+
+
+def test_dockerfile_builds_from_python_311_slim():
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    stages = [line for line in dockerfile.splitlines() if line.startswith("FROM")]
+    assert stages == ["FROM python:3.11-slim"]
+    assert "pip install ." in dockerfile
+    assert "USER civic" in dockerfile
+
+
+def test_env_example_names_only_settings_that_exist():
+    example = (ROOT / "deploy" / "civic.env.example").read_text(encoding="utf-8")
+    values = {}
+    for raw in example.splitlines():
+        line = raw.lstrip("#").strip()
+        if line.startswith("CIVIC_") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value
+    assert {"CIVIC_AMQP_URI", "CIVIC_DATABASE_URL", "CIVIC_LOG_FORMAT",
+            "CIVIC_WEB_ADDRESS", "CIVIC_RETRY_DELAYS"} <= set(values)
+    # Every uncommented value is one civic.config accepts.
+    active = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in example.splitlines()
+              if line.startswith("CIVIC_")}
+    config.from_env(active)
+
+
+def k8s_documents() -> list[dict]:
+    documents = []
+    for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")):
+        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+                      if doc]
+    return documents
+
+
+def test_k8s_has_a_deployment_per_service_and_a_gateway_service():
+    documents = k8s_documents()
+    deployments = {doc["metadata"]["name"]: doc for doc in documents
+                   if doc["kind"] == "Deployment"}
+    for name in config.SERVICES:
+        deployment = deployments[f"civic-{name}"]
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["python", "-m", "civic.runner", name]
+        sources = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+        assert sources == {"civic-config", "civic-secrets"}
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    service = next(doc for doc in documents
+                   if doc["kind"] == "Service" and doc["metadata"]["name"] == "civic-gateway")
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "gateway"}
+    job = next(doc for doc in documents if doc["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["civic", "migrate"]
+
+
+def test_k8s_kustomization_lists_every_manifest_but_the_secret_example():
+    kustomization = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml")
+                                   .read_text(encoding="utf-8"))
+    files = {path.name for path in (ROOT / "deploy" / "k8s").glob("*.yaml")}
+    assert set(kustomization["resources"]) == files - {"kustomization.yaml",
+                                                       "secret.example.yaml"}
+    config_map = next(doc for doc in k8s_documents() if doc["kind"] == "ConfigMap")
+    secret = next(doc for doc in k8s_documents() if doc["kind"] == "Secret")
+    config.from_env({**config_map["data"], **secret["stringData"]})
+
+
+def test_compose_file_is_at_the_root_next_to_the_dockerfile():
+    assert Path(ROOT / "docker-compose.yml").is_file()
+    assert (ROOT / "deploy" / "Dockerfile.dockerignore").is_file()
