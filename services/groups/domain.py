@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from civic.db import new_id, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
+from civic.validation import load
 from services.groups import schemas
 from services.groups.models import Account, Group, Membership, NetworkLink, SessionToken
 
@@ -355,7 +356,7 @@ def create_or_promote_staff(uow, email: str, password: str,
 
     An existing account keeps its password and name: promoting is not resetting.
     """
-    clean = schemas.load(schemas.AccountCreateSchema, {
+    clean = load(schemas.AccountCreateSchema, {
         "email": email, "password": password, "display_name": display_name})
     existing = uow.session.execute(select(Account).where(
         Account.email == clean["email"], Account.erased_at.is_(None))).scalar_one_or_none()

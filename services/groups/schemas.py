@@ -6,43 +6,15 @@ Unknown fields are refused everywhere.
 """
 from __future__ import annotations
 
-import uuid
-
-from marshmallow import (RAISE, Schema, ValidationError as MarshmallowError, fields,
-                         pre_load, validate)
+from marshmallow import Schema, fields, pre_load, validate
 
 from civic.contracts import GROUP_KINDS
-from civic.errors import ValidationError
+from civic.validation import ID_MAX, PER_PAGE_MAX, StrictSchema, UUIDString, strip_blanks
 
 LOCALES = ("sv", "en")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
 NAME_MAX = 100
 DESCRIPTION_MAX = 5000
-PER_PAGE_MAX = 100
-ID_MAX = 64
-
-
-class UUIDString(fields.UUID):
-    """A UUID given and returned as its canonical string (ids travel as strings)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return str(super()._deserialize(value, attr, data, **kwargs))
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-def _strip(data, names):
-    # Surrounding blanks are never meaningful; removing them first lets the length rules
-    # judge what will be stored.
-    if isinstance(data, dict):
-        data = dict(data)
-        for name in names:
-            if isinstance(data.get(name), str):
-                data[name] = data[name].strip()
-    return data
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -56,7 +28,7 @@ class AccountCreateSchema(StrictSchema):
 
     @pre_load
     def _normalise(self, data, **kwargs):
-        data = _strip(data, ("email", "display_name"))
+        data = strip_blanks(data, ("email", "display_name"))
         if isinstance(data, dict) and isinstance(data.get("email"), str):
             data["email"] = data["email"].lower()
         return data
@@ -70,7 +42,7 @@ class SessionCreateSchema(StrictSchema):
 
     @pre_load
     def _normalise(self, data, **kwargs):
-        data = _strip(data, ("email",))
+        data = strip_blanks(data, ("email",))
         if isinstance(data, dict) and isinstance(data.get("email"), str):
             data["email"] = data["email"].lower()
         return data
@@ -85,7 +57,7 @@ class GroupCreateSchema(StrictSchema):
 
     @pre_load
     def _normalise(self, data, **kwargs):
-        data = _strip(data, ("name", "description"))
+        data = strip_blanks(data, ("name", "description"))
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             # One space between words, so "Ski  Club" cannot sit beside "Ski Club".
             data["name"] = " ".join(data["name"].split())
@@ -113,27 +85,6 @@ class GroupListQuerySchema(StrictSchema):
 class AccountIdsSchema(StrictSchema):
     account_ids = fields.List(fields.String(validate=validate.Length(min=1, max=ID_MAX)),
                               required=True, validate=validate.Length(max=1000))
-
-
-def load(schema_cls: type[Schema], data) -> dict:
-    """Validate `data`; bad input raises civic's ValidationError with per-field messages."""
-    try:
-        return schema_cls().load(data)
-    except MarshmallowError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        raise ValidationError("the input is not valid", fields=messages) from None
-
-
-def clean_id(name: str, value) -> str:
-    """An id given as a plain argument: a string (or UUID), else the caller erred.
-
-    Any string is accepted: one that names nothing is simply not found.
-    """
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if not isinstance(value, str) or not value or len(value) > ID_MAX:
-        raise ValidationError("the input is not valid", fields={name: ["Not a valid id."]})
-    return value
 
 
 # --- outputs ----------------------------------------------------------------------------

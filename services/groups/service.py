@@ -7,7 +7,7 @@ from civic.db import Database
 from civic.service import ServiceBase, rpc
 from services.groups import domain, schemas
 from services.groups.models import metadata
-from services.groups.schemas import clean_id, load
+from civic.validation import clean_id, load
 
 __all__ = ["GroupsService", "metadata"]
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from civic.db import ServiceDatabase
 from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
                           ValidationError)
+from civic.validation import clean_id, load
 from services.groups import domain, schemas
 from services.groups.models import Account, Membership, SessionToken, metadata, outbox
 
@@ -81,7 +82,7 @@ def test_password_check_does_the_same_work_without_an_account():
 # --- input schemas ----------------------------------------------------------------------
 
 def test_account_input_is_normalised_and_defaults_to_swedish():
-    data = schemas.load(schemas.AccountCreateSchema, {
+    data = load(schemas.AccountCreateSchema, {
         "email": "  Anna@Example.ORG ", "password": PASSWORD, "display_name": " Anna "})
     assert data == {"email": "anna@example.org", "password": PASSWORD,
                     "display_name": "Anna", "locale": "sv"}
@@ -101,47 +102,47 @@ def test_bad_account_input_names_the_field(change, field):
     payload = {"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna",
                **change}
     with pytest.raises(ValidationError) as caught:
-        schemas.load(schemas.AccountCreateSchema, payload)
+        load(schemas.AccountCreateSchema, payload)
     assert field in caught.value.fields
 
 
 def test_input_that_is_not_an_object_is_a_validation_error():
     with pytest.raises(ValidationError) as caught:
-        schemas.load(schemas.GroupCreateSchema, ["name"])
+        load(schemas.GroupCreateSchema, ["name"])
     assert caught.value.fields
 
 
 def test_group_input_collapses_spacing_and_checks_kind():
-    data = schemas.load(schemas.GroupCreateSchema, {"name": " Ski   Club ",
+    data = load(schemas.GroupCreateSchema, {"name": " Ski   Club ",
                                                     "kind": "business"})
     assert data == {"name": "Ski Club", "kind": "business", "description": "", "open": True}
     with pytest.raises(ValidationError) as caught:
-        schemas.load(schemas.GroupCreateSchema, {"name": "X", "kind": "club"})
+        load(schemas.GroupCreateSchema, {"name": "X", "kind": "club"})
     assert "kind" in caught.value.fields
 
 
 def test_network_id_must_be_a_uuid_and_comes_back_a_string():
     network_id = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
-    assert schemas.load(schemas.NetworkJoinSchema, {"network_id": network_id}) == {
+    assert load(schemas.NetworkJoinSchema, {"network_id": network_id}) == {
         "network_id": network_id.lower()}
     with pytest.raises(ValidationError) as caught:
-        schemas.load(schemas.NetworkJoinSchema, {"network_id": "nope"})
+        load(schemas.NetworkJoinSchema, {"network_id": "nope"})
     assert "network_id" in caught.value.fields
 
 
 def test_list_query_bounds_page_size():
-    assert schemas.load(schemas.GroupListQuerySchema, {"kind": ""}) == {
+    assert load(schemas.GroupListQuerySchema, {"kind": ""}) == {
         "kind": None, "page": 1, "per_page": 20}
     for bad in ({"per_page": 101}, {"page": 0}, {"kind": "club"}):
         with pytest.raises(ValidationError):
-            schemas.load(schemas.GroupListQuerySchema, bad)
+            load(schemas.GroupListQuerySchema, bad)
 
 
 def test_ids_must_be_strings():
-    assert schemas.clean_id("group_id", "abc") == "abc"
+    assert clean_id("group_id", "abc") == "abc"
     for bad in (None, 7, "", "x" * 65, {"id": 1}):
         with pytest.raises(ValidationError) as caught:
-            schemas.clean_id("group_id", bad)
+            clean_id("group_id", bad)
         assert caught.value.fields == {"group_id": ["Not a valid id."]}
 
 
