@@ -86,6 +86,7 @@ test-postgresql: venv
 
 bench: venv
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.fanout
 
 clean:
 	rm -rf build *.egg-info .pytest_cache

@@ -32,6 +32,17 @@ def _positive_float(env, name, default):
     return value
 
 
+def _non_negative_float(env, name, default):
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def _positive_int(env, name, default):
     raw = env.get(name, default)
     try:
@@ -54,6 +65,50 @@ def _url(env, name, default, schemes):
     value = env.get(name, default)
     if urlsplit(value).scheme.split("+")[0] not in schemes:
         raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {value!r}")
+    return value
+
+
+SMTP_TLS_MODES = ("none", "starttls", "tls")
+SECRET_KEY_MIN = 32
+
+
+def _int_between(env, name, default, low, high):
+    raw = env.get(name, default)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, got {raw!r}")
+    return value
+
+
+def _mailbox(env, name, default):
+    from email.utils import parseaddr
+    value = env.get(name, default)
+    _, address = parseaddr(value)
+    if "@" not in address or any(c in value for c in "\r\n"):
+        raise ConfigError(f"{name} must be an email address (`Name <a@b>` or `a@b`), "
+                          f"got {value!r}")
+    return value
+
+
+def _smtp_credentials(env):
+    user = env.get("CIVIC_SMTP_USER") or None
+    password = env.get("CIVIC_SMTP_PASSWORD") or None
+    if (user is None) != (password is None):
+        raise ConfigError("CIVIC_SMTP_USER and CIVIC_SMTP_PASSWORD go together: "
+                          "set both or neither")
+    return user, password
+
+
+def _secret_key(env):
+    """None when unset: the notifications service then makes a development key (and
+    warns); a key that is set must be long enough to sign with."""
+    value = env.get("CIVIC_SECRET_KEY") or None
+    if value is not None and len(value) < SECRET_KEY_MIN:
+        raise ConfigError(f"CIVIC_SECRET_KEY must be at least {SECRET_KEY_MIN} "
+                          "characters")
     return value
 
 
@@ -82,6 +137,7 @@ def from_env(env=None) -> dict:
                           f"got {retry_raw!r}") from None
     if not retry_delays or any(d <= 0 for d in retry_delays):
         raise ConfigError("CIVIC_RETRY_DELAYS needs at least one delay, each above zero")
+    smtp_user, smtp_password = _smtp_credentials(env)
     return {
         "AMQP_URI": _url(env, "CIVIC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//",
                          ("amqp", "amqps", "pyamqp")),
@@ -102,6 +158,24 @@ def from_env(env=None) -> dict:
         "CIVIC_SIGNIN_LIMIT": _positive_int(env, "CIVIC_SIGNIN_LIMIT", "5"),
         "CIVIC_SIGNIN_WINDOW": _positive_float(env, "CIVIC_SIGNIN_WINDOW", "300"),
         "CIVIC_TIMEZONE": env.get("CIVIC_TIMEZONE", "Europe/Stockholm"),
+        # Email (the notifications service): where to send, as whom, and how often.
+        "CIVIC_SMTP_HOST": env.get("CIVIC_SMTP_HOST") or "127.0.0.1",
+        "CIVIC_SMTP_PORT": _int_between(env, "CIVIC_SMTP_PORT", "1025", 1, 65535),
+        "CIVIC_SMTP_TLS": _choice(env, "CIVIC_SMTP_TLS", "none", SMTP_TLS_MODES),
+        "CIVIC_SMTP_USER": smtp_user,
+        "CIVIC_SMTP_PASSWORD": smtp_password,
+        "CIVIC_MAIL_FROM": _mailbox(env, "CIVIC_MAIL_FROM", "Civic Jokkmokk <civic@localhost>"),
+        "CIVIC_PUBLIC_URL": _url(env, "CIVIC_PUBLIC_URL", "http://127.0.0.1:8000",
+                                 ("http", "https")).rstrip("/"),
+        "CIVIC_SECRET_KEY": _secret_key(env),
+        "CIVIC_EMAIL_INTERVAL": _positive_float(env, "CIVIC_EMAIL_INTERVAL", "10"),
+        "CIVIC_DIGEST_HOUR": _int_between(env, "CIVIC_DIGEST_HOUR", "7", 0, 23),
+        # Timers: reminders 24 h before events, expiry of openings past apply-by.
+        "CIVIC_REMINDER_INTERVAL": _positive_float(env, "CIVIC_REMINDER_INTERVAL", "60"),
+        "CIVIC_EXPIRY_INTERVAL": _positive_float(env, "CIVIC_EXPIRY_INTERVAL", "60"),
+        # The gateway's cache of checked tokens (0 seconds turns it off).
+        "CIVIC_AUTH_CACHE_SECONDS": _non_negative_float(env, "CIVIC_AUTH_CACHE_SECONDS", "60"),
+        "CIVIC_AUTH_CACHE_ENTRIES": _positive_int(env, "CIVIC_AUTH_CACHE_ENTRIES", "10000"),
         "max_workers": _positive_int(env, "CIVIC_MAX_WORKERS", "10"),
         "serializer": "json",
     }

@@ -180,3 +180,365 @@ class GroupVerified(Schema):
 class GroupJoinedNetwork(Schema):
     group_id = _id()
     network_id = _id()
+
+
+# --- proposals ----------------------------------------------------------------------
+# One event per change. A proposal's events carry its id, title and author_id (whom
+# notifications tell), and the working group it is assigned to where it matters; the
+# envelope's actor_id says who made the change. No contact lines, no comment or report
+# texts: events say what happened, not what residents wrote.
+
+PROPOSAL_STATUSES = ("submitted", "under_review", "accepted", "rejected", "in_progress",
+                     "done", "withdrawn")
+PROJECT_STATUSES = ("planned", "active", "completed", "cancelled")
+
+
+def _maybe_id():
+    return fields.String(required=True, allow_none=True,
+                         validate=validate.Length(min=1, max=64))
+
+
+def _title():
+    return fields.String(required=True, validate=validate.Length(min=1, max=150))
+
+
+class _ProposalRef(Schema):
+    proposal_id = _id()
+    title = _title()
+    author_id = _id()
+
+
+@contract("proposal_submitted", "proposals",
+          "A proposal was filed (online by a resident, or by staff for a drop-in or "
+          "town-hall visitor); it starts as submitted.")
+class ProposalSubmitted(_ProposalRef):
+    category = fields.String(required=True)
+    channel = fields.String(required=True,
+                            validate=validate.OneOf(["online", "drop_in", "town_hall"]))
+    status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
+
+
+@contract("proposal_supported", "proposals", "An account supported a proposal.")
+class ProposalSupported(_ProposalRef):
+    account_id = _id()
+    support_count = fields.Integer(required=True)
+
+
+@contract("proposal_support_withdrawn", "proposals",
+          "An account withdrew its support from a proposal.")
+class ProposalSupportWithdrawn(_ProposalRef):
+    account_id = _id()
+    support_count = fields.Integer(required=True)
+
+
+@contract("proposal_status_changed", "proposals",
+          "A proposal moved on in its lifecycle without an official answer (under_review, "
+          "in_progress, done; withdrawn by its author). Becoming accepted or rejected is "
+          "proposal_answered instead.")
+class ProposalStatusChanged(_ProposalRef):
+    from_status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
+    assigned_group_id = _maybe_id()
+
+
+@contract("proposal_answered", "proposals",
+          "Staff accepted or rejected a proposal with an official answer: the status change "
+          "and the answer in one event.")
+class ProposalAnswered(_ProposalRef):
+    from_status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(["accepted", "rejected"]))
+    answer = fields.String(required=True)
+    answered_by = _id()
+    assigned_group_id = _maybe_id()
+
+
+@contract("proposal_assigned", "proposals",
+          "Staff assigned a proposal to a working group, which takes it on.")
+class ProposalAssigned(_ProposalRef):
+    group_id = _id()
+    group_name = fields.String(required=True)
+    previous_group_id = _maybe_id()
+
+
+@contract("comment_added", "proposals", "Someone commented on a proposal.")
+class CommentAdded(_ProposalRef):
+    comment_id = _id()
+    comment_author_id = _id()
+    assigned_group_id = _maybe_id()
+
+
+@contract("proposal_reported", "proposals",
+          "An account reported a proposal for review (the report that hides it is "
+          "proposal_hidden instead).")
+class ProposalReported(_ProposalRef):
+    report_count = fields.Integer(required=True)
+
+
+@contract("proposal_hidden", "proposals",
+          "Reports from enough different accounts hid a proposal until staff review it.")
+class ProposalHidden(_ProposalRef):
+    report_count = fields.Integer(required=True)
+
+
+@contract("proposal_restored", "proposals",
+          "Staff reviewed a hidden proposal and showed it again; its reports are cleared.")
+class ProposalRestored(_ProposalRef):
+    pass
+
+
+@contract("proposal_removed", "proposals",
+          "Staff removed a proposal: hidden for good, its status unchanged.")
+class ProposalRemoved(_ProposalRef):
+    pass
+
+
+@contract("proposal_merged", "proposals",
+          "Staff merged a duplicate (proposal_id) into another proposal (into_id); its "
+          "supports moved over.")
+class ProposalMerged(_ProposalRef):
+    into_id = _id()
+    into_title = _title()
+    into_author_id = _id()
+    support_count = fields.Integer(required=True)
+
+
+@contract("project_registered", "proposals",
+          "An admin of the lead group (or staff) registered a joint project; it starts "
+          "planned.")
+class ProjectRegistered(Schema):
+    project_id = _id()
+    title = _title()
+    lead_group_id = _id()
+    partner_group_ids = fields.List(fields.String(), required=True)
+    origin_proposal_id = _maybe_id()
+    origin_proposal_author_id = _maybe_id()
+    created_by = _id()
+
+
+@contract("project_partner_added", "proposals", "A group became a partner of a joint project.")
+class ProjectPartnerAdded(Schema):
+    project_id = _id()
+    title = _title()
+    group_id = _id()
+    lead_group_id = _id()
+
+
+@contract("project_status_changed", "proposals", "A joint project moved on in its lifecycle.")
+class ProjectStatusChanged(Schema):
+    project_id = _id()
+    title = _title()
+    from_status = fields.String(required=True, validate=validate.OneOf(PROJECT_STATUSES))
+    to_status = fields.String(required=True, validate=validate.OneOf(PROJECT_STATUSES))
+    lead_group_id = _id()
+    partner_group_ids = fields.List(fields.String(), required=True)
+
+
+# --- events -------------------------------------------------------------------------
+# Every event about an event carries what notifications needs to tell people without
+# asking the events service: the event's id, title, organiser group and start (UTC,
+# ISO 8601 with offset), and the accounts concerned. Registrants are the accounts with a
+# confirmed or waitlisted place.
+
+EVENT_KINDS = ("town_hall", "clean_up_day", "training", "meeting", "workshop", "other")
+REGISTRATION_STATUSES = ("confirmed", "waitlisted")
+
+
+def _ids():
+    return fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                       required=True)
+
+
+def _when():
+    return fields.AwareDateTime(required=True)
+
+
+class _EventRef(Schema):
+    event_id = _id()
+    title = _title()
+    organiser_group_id = _id()
+    starts_at = _when()
+
+
+@contract("event_scheduled", "events",
+          "An admin of the organiser group (or staff) scheduled an event; the group's "
+          "members may be told.")
+class EventScheduled(_EventRef):
+    kind = fields.String(required=True, validate=validate.OneOf(EVENT_KINDS))
+    ends_at = _when()
+    location = fields.String(required=True)
+    capacity = fields.Integer(required=True, allow_none=True)
+    proposal_id = _maybe_id()
+    project_id = _maybe_id()
+    created_by = _id()
+
+
+@contract("event_changed", "events",
+          "An event was changed; `changed` names the fields. When the time or place "
+          "changed (starts_at, ends_at, location, online_url), its registrants are told.")
+class EventChanged(_EventRef):
+    ends_at = _when()
+    location = fields.String(required=True)
+    changed = fields.List(fields.String(), required=True)
+    previous_starts_at = _when()
+    previous_location = fields.String(required=True)
+    registrant_ids = _ids()
+
+
+@contract("event_cancelled", "events",
+          "An event was cancelled; every registrant (confirmed or waitlisted) is told.")
+class EventCancelled(_EventRef):
+    reason = fields.String(required=True)
+    registrant_ids = _ids()
+
+
+@contract("event_completed", "events", "An event's end has passed (it was not cancelled).")
+class EventCompleted(_EventRef):
+    ends_at = _when()
+    attendance_count = fields.Integer(required=True)
+
+
+@contract("registration_confirmed", "events", "An account got a place at an event.")
+class RegistrationConfirmed(_EventRef):
+    account_id = _id()
+
+
+@contract("registration_waitlisted", "events",
+          "An event was full: the account is on its waiting list at `position`.")
+class RegistrationWaitlisted(_EventRef):
+    account_id = _id()
+    position = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+@contract("registration_cancelled", "events",
+          "An account gave up its place (`was` confirmed) or left the waiting list.")
+class RegistrationCancelled(_EventRef):
+    account_id = _id()
+    was = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
+
+
+@contract("waitlist_promoted", "events",
+          "A place came free (or the capacity grew): the account moved from the waiting "
+          "list to a confirmed place.")
+class WaitlistPromoted(_EventRef):
+    account_id = _id()
+
+
+@contract("attendee_checked_in", "events", "The organiser checked an attendee in.")
+class AttendeeCheckedIn(_EventRef):
+    account_id = _id()
+    attendance_count = fields.Integer(required=True)
+
+
+@contract("agenda_published", "events",
+          "The organiser published (or revised) an event's agenda.")
+class AgendaPublished(_EventRef):
+    revised = fields.Boolean(required=True)
+    registrant_ids = _ids()
+
+
+@contract("minutes_published", "events",
+          "The organiser published (or revised) the minutes of an event that took place.")
+class MinutesPublished(_EventRef):
+    revised = fields.Boolean(required=True)
+    registrant_ids = _ids()
+    attendee_ids = _ids()
+
+
+@contract("event_reminder_due", "events",
+          "An event starts within 24 hours: each confirmed registrant (`account_ids`) is "
+          "due a reminder. Published once per event, even with several events-service "
+          "instances running.")
+class EventReminderDue(_EventRef):
+    ends_at = _when()
+    location = fields.String(required=True)
+    account_ids = _ids()
+
+
+# --- openings -----------------------------------------------------------------------
+# Openings posted by verified businesses for returnees. Every event about an opening
+# carries its id, title and business group, so notifications can word and link a
+# message without asking. What residents wrote (profiles, interest messages) stays in
+# the openings service: events name accounts, never their words.
+
+SECTORS = ("tourism", "forestry", "energy", "health_care", "education", "public_sector",
+           "construction", "it", "culture", "retail", "other")
+EMPLOYMENT_TYPES = ("full_time", "part_time", "seasonal", "summer_job", "internship")
+OPENING_STATUSES = ("open", "closed", "expired")
+OPENING_MATCH_BATCH_MAX = 500
+
+
+class _OpeningRef(Schema):
+    opening_id = _id()
+    title = fields.String(required=True, validate=validate.Length(min=1, max=150))
+    business_group_id = _id()
+
+
+@contract("opening_posted", "openings",
+          "An admin of a verified business posted an opening; it is open until closed or "
+          "past its apply-by date (a date in the town's time zone).")
+class OpeningPosted(_OpeningRef):
+    business_name = fields.String(required=True)
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    employment_type = fields.String(required=True,
+                                    validate=validate.OneOf(EMPLOYMENT_TYPES))
+    apply_by = fields.Date(required=True)
+    created_by = _id()
+
+
+@contract("opening_closed", "openings",
+          "An admin of the business closed an opening before its apply-by date.")
+class OpeningClosed(_OpeningRef):
+    pass
+
+
+@contract("opening_expired", "openings",
+          "An opening's apply-by date passed while it was open. Published once per "
+          "opening, even with several openings-service instances running.")
+class OpeningExpired(_OpeningRef):
+    apply_by = fields.Date(required=True)
+
+
+@contract("opening_matched", "openings",
+          "Returnees whose profile matches an open opening (its sector and employment "
+          "type, and available by its start date): at most 500 accounts per event, "
+          "several events for a popular opening; one account when a saved profile "
+          "matched an opening already open. Each account is named once per opening.")
+class OpeningMatched(_OpeningRef):
+    account_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                              required=True,
+                              validate=validate.Length(min=1, max=OPENING_MATCH_BATCH_MAX))
+
+
+@contract("interest_registered", "openings",
+          "A resident expressed interest in an opening; the business's admins "
+          "(`admin_ids`, as the openings service knows them) are to be told.")
+class InterestRegistered(_OpeningRef):
+    account_id = _id()
+    admin_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+                            required=True)
+
+
+# --- notifications ------------------------------------------------------------------
+# Published once per source event (however many inboxes it reached) and once per email
+# given up on: no recipient lists and no addresses, only ids and counts.
+
+@contract("notification_delivered", "notifications",
+          "The notifications of one event reached their recipients' inboxes: one event "
+          "per source event, with how many were told.")
+class NotificationDelivered(Schema):
+    source_event_id = _id()
+    source_event_type = fields.String(required=True,
+                                      validate=validate.Length(min=1, max=100))
+    kinds = fields.List(fields.String(), required=True)
+    recipient_count = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+@contract("email_failed", "notifications",
+          "An email (one notification, or a digest) could not be sent after its last "
+          "attempt; it stays in the email queue, marked failed.")
+class EmailFailed(Schema):
+    email_id = _id()
+    account_id = _id()
+    kind = fields.String(required=True, validate=validate.OneOf(["notification", "digest"]))
+    attempts = fields.Integer(required=True)
+    reason = fields.String(required=True, validate=validate.Length(max=200))

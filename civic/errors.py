@@ -14,8 +14,9 @@ class CivicError(Exception):
     status = 500
 
     def __init__(self, message: str = "", fields: dict | None = None):
-        # nameko rebuilds the exception as `cls(*args)` on the caller's side.
-        super().__init__(message, fields)
+        # nameko rebuilds the exception as `cls(*args)` on the caller's side, turning
+        # anything that is not a string, dict or list into a string: leave out no fields.
+        super().__init__(*((message, fields) if fields else (message,)))
         self.message = message or self.code.replace("_", " ")
         self.fields = fields
 

@@ -11,6 +11,12 @@
 - a handler that raises is retried after each delay of `CIVIC_RETRY_DELAYS` (the
   message waits in `<queue>.retry-<ms>ms`, whose TTL dead-letters it back) and
   then lands in `civic.dead-letters` — never dropped, never requeued forever.
+
+`@all_events_handler()` is the same for a handler of every event type in the catalogue
+(an activity feed, notifications): one durable queue, `evt-all--<service>.<method>`,
+bound to each producer's `<producer>.events` exchange with the routing key of each of
+its catalogued types — never `#`, so a type nobody catalogued never arrives. The
+service's own events are left out unless `include_own=True` (it knows what it said).
 """
 from __future__ import annotations
 
@@ -18,16 +24,17 @@ import functools
 import traceback
 from datetime import datetime, timezone
 
-from kombu import Connection, Queue
+from kombu import Connection, Queue, binding
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.messaging import Consumer
 
 from civic import config
-from civic.contracts import parse_envelope
+from civic.contracts import CATALOGUE, get_contract, parse_envelope
 from civic.errors import ContractError
 from civic.log import get_logger
-from civic.outbox import FAST_RETRY
+from civic.outbox import FAST_RETRY, event_exchange
 
 log = get_logger(__name__)
 
@@ -38,6 +45,23 @@ ATTEMPTS_HEADER = "x-civic-attempts"
 def queue_name(source: str, event_type: str, service: str, method: str) -> str:
     """nameko's own name for a service-pool event queue."""
     return f"evt-{source}-{event_type}--{service}.{method}"
+
+
+def all_events_queue_name(service: str, method: str) -> str:
+    return f"evt-all--{service}.{method}"
+
+
+def catalogued_routes(service: str | None = None) -> list[tuple[str, str]]:
+    """(producer, event type) of every catalogued event (not produced by `service`)."""
+    return sorted((found.producer, found.type) for found in CATALOGUE.values()
+                  if found.producer != service)
+
+
+def all_events_queue(name: str, routes) -> Queue:
+    """One durable queue bound to each producer's exchange, once per event type."""
+    return Queue(name, bindings=[binding(event_exchange(producer), routing_key=event_type)
+                                 for producer, event_type in routes],
+                 durable=True, auto_delete=False)
 
 
 def retry_delays() -> list[float]:
@@ -80,10 +104,16 @@ class EventSubscription(EventHandler):
         # kombu acks and drops a body it cannot decode (bad JSON, a refused content
         # type) unless told otherwise: such a message is poison, so dead-letter it.
         self.consumer_options["on_decode_error"] = self._on_decode_error
-        super().setup()
+        self._setup_queue_and_consumer()
         self.publisher = Publisher(self.amqp_uri, use_confirms=True,
                                    delivery_mode=PERSISTENT, retry=True,
                                    retry_policy=FAST_RETRY)
+
+    def _setup_queue_and_consumer(self):
+        super().setup()  # nameko's queue: one event type from one producer
+
+    def _read(self, body):
+        return parse_envelope(body, self.event_type)
 
     def start(self):
         # A retry or dead letter sent to a queue that does not exist would be dropped.
@@ -102,7 +132,7 @@ class EventSubscription(EventHandler):
 
     def handle_message(self, body, message):
         try:
-            envelope = parse_envelope(body, self.event_type)
+            envelope = self._read(body)
         except ContractError as exc:
             log.error("message_unreadable", queue=self.queue.name, error=str(exc),
                       message_id=message.properties.get("message_id"))
@@ -177,19 +207,63 @@ class EventSubscription(EventHandler):
         self.consumer.ack_message(message)
 
 
+class AllEventsSubscription(EventSubscription):
+    """Every catalogued event type of every producer, through one durable queue.
+
+    The queue is bound with explicit routing keys (the catalogue's types), so an event
+    type nobody catalogued is never delivered; one a newer producer added reaches it once
+    this code knows the type (its binding is declared at start and by `civic migrate`).
+    """
+
+    def __init__(self, include_own: bool = False, **kwargs):
+        self.include_own = include_own
+        super().__init__("*", "*", **kwargs)
+
+    def routes(self, service: str) -> list[tuple[str, str]]:
+        """What the queue of a handler in `service` is bound to."""
+        return catalogued_routes(None if self.include_own else service)
+
+    def _setup_queue_and_consumer(self):
+        service = self.container.service_name
+        self.queue = all_events_queue(all_events_queue_name(service, self.method_name),
+                                      self.routes(service))
+        Consumer.setup(self)
+
+    def _read(self, body):
+        envelope = parse_envelope(body)
+        producer = get_contract(envelope.type).producer
+        if envelope.producer != producer:
+            raise ContractError(f"{envelope.type} comes from {producer!r}, "
+                                f"not {envelope.producer!r}")
+        return envelope
+
+
+def _idempotent(method):
+    @functools.wraps(method)
+    def handle(self, envelope):
+        handler = f"{self.name}.{method.__name__}"
+        with self.db as uow:
+            if not uow.claim_message(envelope.id, handler):
+                log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
+                return None
+            return method(self, envelope)
+    return handle
+
+
 def event_handler(source_service: str, event_type: str):
     """Decorate a service method `(self, envelope)` as an idempotent event handler.
 
     The service must have its `Database` dependency at `self.db`.
     """
     def decorate(method):
-        @functools.wraps(method)
-        def handle(self, envelope):
-            handler = f"{self.name}.{method.__name__}"
-            with self.db as uow:
-                if not uow.claim_message(envelope.id, handler):
-                    log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
-                    return None
-                return method(self, envelope)
-        return EventSubscription.decorator(source_service, event_type)(handle)
+        return EventSubscription.decorator(source_service, event_type)(_idempotent(method))
+    return decorate
+
+
+def all_events_handler(include_own: bool = False):
+    """Like `event_handler`, for every event type in the catalogue (see
+    `AllEventsSubscription`): `envelope.type` says which one arrived."""
+    def decorate(method):
+        return AllEventsSubscription.decorator(include_own=include_own)(
+            _idempotent(method))
     return decorate

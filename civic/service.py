@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from nameko.rpc import Rpc
+from nameko.timer import Timer
 from sqlalchemy import text
 
 import civic
@@ -14,6 +15,29 @@ def rpc(fn):
     """nameko's `@rpc`, where a CivicError (not found, conflict…) is an answer, not a
     fault of the service."""
     return Rpc.decorator(expected_exceptions=(CivicError,))(fn)
+
+
+class ConfiguredTimer(Timer):
+    """nameko's timer, every `setting` seconds, read from the config when the service
+    starts (not at import), so a deployment or a test sets it without touching code."""
+
+    def __init__(self, setting: str, **kwargs):
+        self.setting = setting
+        super().__init__(interval=None, **kwargs)
+
+    def setup(self):
+        from civic import config
+        interval = config.get(self.setting)
+        if not isinstance(interval, (int, float)) or interval <= 0:
+            raise config.ConfigError(f"{self.setting} must be seconds above zero, "
+                                     f"got {interval!r}")
+        self.interval = float(interval)
+
+
+def timer(setting: str, eager: bool = False):
+    """`@timer("CIVIC_EMAIL_INTERVAL")`: run the method every that many seconds (and at
+    start too when `eager`)."""
+    return ConfiguredTimer.decorator(setting, eager=eager)
 
 
 class ServiceBase:

@@ -16,7 +16,8 @@ from kombu import Connection, Queue
 
 from civic.config import DOMAIN_SERVICES
 from civic.contracts import CATALOGUE
-from civic.messaging import (EventSubscription, dead_letter_queue, queue_name,
+from civic.messaging import (AllEventsSubscription, EventSubscription, all_events_queue,
+                             all_events_queue_name, dead_letter_queue, queue_name,
                              retry_queues)
 from civic.outbox import event_exchange
 
@@ -27,10 +28,13 @@ class Subscription:
     method: str
     source: str
     event_type: str
+    # The one queue an `@all_events_handler` receives every type on; None: its own queue.
+    shared_queue: str | None = None
 
     @property
     def queue(self) -> str:
-        return queue_name(self.source, self.event_type, self.service, self.method)
+        return self.shared_queue or queue_name(self.source, self.event_type, self.service,
+                                               self.method)
 
 
 def service_class(service: str):
@@ -48,7 +52,12 @@ def subscriptions(services=DOMAIN_SERVICES) -> list[Subscription]:
         cls = service if inspect.isclass(service) else service_class(service)
         for method_name, method in inspect.getmembers(cls, callable):
             for entrypoint in getattr(method, "nameko_entrypoints", ()):
-                if isinstance(entrypoint, EventSubscription):
+                if isinstance(entrypoint, AllEventsSubscription):
+                    shared = all_events_queue_name(cls.name, method_name)
+                    routes = entrypoint.routes(cls.name)
+                    found.extend(Subscription(cls.name, method_name, producer, event_type,
+                                              shared) for producer, event_type in routes)
+                elif isinstance(entrypoint, EventSubscription):
                     found.append(Subscription(cls.name, method_name,
                                               entrypoint.source_service,
                                               entrypoint.event_type))
@@ -70,10 +79,18 @@ def check(found: list[Subscription]) -> None:
 
 def queues(found: list[Subscription]) -> list[Queue]:
     declared = [dead_letter_queue()]
+    shared: dict[str, list[Subscription]] = {}
     for sub in found:
+        if sub.shared_queue:
+            shared.setdefault(sub.shared_queue, []).append(sub)
+            continue
         declared.append(Queue(sub.queue, exchange=event_exchange(sub.source),
                               routing_key=sub.event_type, durable=True, auto_delete=False))
         declared.extend(retry_queues(sub.queue))
+    for name, subs in shared.items():
+        declared.append(all_events_queue(name, [(sub.source, sub.event_type)
+                                                for sub in subs]))
+        declared.extend(retry_queues(name))
     return declared
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import uuid
 
-from marshmallow import RAISE, Schema, ValidationError as MarshmallowError, fields
+from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError as MarshmallowError, fields,
+                         validate)
 
-from civic.errors import ValidationError
+from civic.errors import Unauthenticated, ValidationError
 
 PER_PAGE_MAX = 100
 ID_MAX = 64
@@ -57,3 +58,40 @@ def clean_id(name: str, value) -> str:
     if not isinstance(value, str) or not value or len(value) > ID_MAX:
         raise ValidationError("the input is not valid", fields={name: ["Not a valid id."]})
     return value
+
+
+def blank_is_none(data, names):
+    """An empty query parameter (`?status=`) or optional text means "none"/"any"."""
+    if isinstance(data, dict):
+        data = dict(data)
+        for name in names:
+            if isinstance(data.get(name), str) and not data[name].strip():
+                data[name] = None
+    return data
+
+
+def text(min_length: int, max_length: int, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)
+
+
+class ActorSchema(Schema):
+    """Who is calling, as the gateway (the trust boundary) tells it from a valid session."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    account_id = fields.String(required=True, validate=validate.Length(min=1, max=ID_MAX))
+    is_staff = fields.Boolean(load_default=False)
+    display_name = fields.String(load_default=None, allow_none=True)
+
+
+def load_actor(actor, required: bool = True) -> dict | None:
+    """The actor dict checked; None for an anonymous reader (where that is allowed)."""
+    if actor is None:
+        if required:
+            raise Unauthenticated("sign in first")
+        return None
+    try:
+        return ActorSchema().load(actor)
+    except MarshmallowError as exc:
+        raise ValidationError("the input is not valid", fields={"actor": exc.messages}) from None

@@ -1,7 +1,137 @@
-"""The events service's tables (the outbox and inbox for now; its issue adds the rest)."""
-from sqlalchemy import MetaData
+"""The events service's tables: events, registrations, check-ins, and the read models of
+groups and memberships built from the groups service's events.
 
-from civic.db import kernel_tables
+Times are stored in UTC (`UTCDateTime`); the counts a reader sees (confirmed places,
+waiting list) are counted from the registrations, never kept twice. The attendance
+count is kept on the event, so erasing an attendee's check-in leaves history intact.
+"""
+from __future__ import annotations
 
-metadata = MetaData()
+from datetime import datetime
+
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData,
+                        String, Text)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
+from civic.db import UTCDateTime, kernel_tables
+
+# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 outbox, inbox = kernel_tables(metadata)
+
+EVENT_STATUSES = ("scheduled", "cancelled", "completed")
+ROLES = ("admin", "member")
+
+
+def _one_of(column: str, values) -> str:
+    # Literal values from constants above, never user input.
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
+        CheckConstraint(_one_of("status", EVENT_STATUSES), name="status"),
+        CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("attendance_count >= 0", name="attendance_count"),
+        Index("ix_events_status_starts_at", "status", "starts_at"),
+        Index("ix_events_group_starts_at", "organiser_group_id", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(150))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    location: Mapped[str] = mapped_column(String(200))
+    # For hybrid events: where to join online.
+    online_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # None: no limit on places.
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    organiser_group_id: Mapped[str] = mapped_column(String(64))
+    proposal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attendance_count: Mapped[int] = mapped_column(Integer, default=0)
+    agenda: Mapped[str | None] = mapped_column(Text, nullable=True)
+    agenda_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    minutes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    minutes_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime,
+                                                                  nullable=True)
+    # Set by the one instance that claims the 24-hour reminder; cleared when the start
+    # moves, so the new time is reminded of too.
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # iCalendar's SEQUENCE: goes up with every change calendar clients must notice.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Null once the creating account is erased.
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Registration(Base):
+    """One account's place at an event: confirmed, or waitlisted at `position` (1 is
+    next in line). Positions are kept contiguous while the event row is locked."""
+    __tablename__ = "registrations"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint("(status = 'waitlisted') = (position IS NOT NULL)",
+                        name="position_iff_waitlisted"),
+        Index("ix_registrations_event_status_position", "event_id", "status", "position"),
+    )
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CheckIn(Base):
+    """An attendee the organiser checked in."""
+    __tablename__ = "checkins"
+
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    checked_in_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# --- read models, from the groups service's events -------------------------------------
+
+class KnownGroup(Base):
+    __tablename__ = "known_groups"
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class KnownMembership(Base):
+    """A membership as last heard of; `as_of` (the fact's time) keeps a late, older fact
+    from undoing a newer one."""
+    __tablename__ = "known_memberships"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)

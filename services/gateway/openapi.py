@@ -125,7 +125,12 @@ def build(service_cls) -> dict:
         plugins=[MarshmallowPlugin()],
         info={"description": "The public HTTP API of Civic. Every response carries "
                              "X-Correlation-ID; every error is "
-                             "`{\"error\": {\"code\", \"message\", \"fields\"?}}`."},
+                             "`{\"error\": {\"code\", \"message\", \"fields\"?}}`. "
+                             "A checked bearer token is trusted by the gateway that "
+                             "checked it for up to CIVIC_AUTH_CACHE_SECONDS (60 s), so "
+                             "a brief outage of the accounts service does not sign "
+                             "anyone out; signing out or erasing the account there "
+                             "ends it at once."},
     )
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.security_scheme("bearerAuth", {

@@ -90,3 +90,35 @@ class DeadLetterListSchema(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+# --- proposals and joint projects: answers of the proposals service -------------------
+# The proposals service's own schemas describe proposals and projects; these describe
+# the smaller answers and the list pages around them.
+
+def page_of(item_schema, name: str):
+    """The list shape of API.md: `{items, total, page, per_page}`."""
+    return Schema.from_dict({"items": fields.List(fields.Nested(item_schema)),
+                             "total": fields.Integer(), "page": fields.Integer(),
+                             "per_page": fields.Integer()}, name=name)
+
+
+class SupportResultSchema(Schema):
+    proposal_id = fields.String()
+    support_count = fields.Integer()
+
+
+class ReportResultSchema(Schema):
+    proposal_id = fields.String()
+    report_count = fields.Integer()
+    hidden = fields.Boolean(metadata={
+        "description": "true once reports from 3 accounts hid it for review"})
+
+
+class CategoryListSchema(Schema):
+    items = fields.List(fields.String(), metadata={
+        "example": ["environment", "leisure", "culture", "business", "infrastructure",
+                    "housing", "other"]})
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

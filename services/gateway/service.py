@@ -17,8 +17,12 @@ from civic.log import Tracing, get_logger
 from civic.rpc import Services
 from services.gateway import metrics, openapi, staff
 from services.gateway.auth import Authentication, SignInLimits, bearer_token, sign_in
+from services.gateway.events_routes import EventRoutes
 from services.gateway.fanout import fan_out
 from services.gateway.http import api, load_body, load_query, no_body, no_content, ok, route
+from services.gateway.notifications_routes import NotificationRoutes
+from services.gateway.openings_routes import OpeningRoutes
+from services.gateway.proposals_routes import ProposalRoutes
 from services.gateway.schemas import (AccountExportSchema, DeadLetterListSchema,
                                       DeadLetterQuerySchema, ErasureSchema, LivenessSchema,
                                       StaffHealthSchema)
@@ -33,7 +37,10 @@ ANY_OBJECT = {"type": "object", "additionalProperties": True}
 _DEAD_LETTER_ID_MAX = 200
 
 
-class GatewayService:
+class GatewayService(ProposalRoutes, EventRoutes, OpeningRoutes, NotificationRoutes):
+    """Accounts, sessions, groups and staff routes are here; each other domain's routes
+    are a mixin in its own module (`*_routes.py`)."""
+
     name = "gateway"
 
     tracing = Tracing()
@@ -81,10 +88,16 @@ class GatewayService:
         return ok(session, 201)
 
     @api("DELETE", "/sessions/current", summary="Sign out: the token stops working",
-         auth="resident", responses={204: None}, tags=("accounts",))
+         auth="resident", responses={204: None}, tags=("accounts",),
+         description="At once at this gateway. Gateways cache a checked token for up to "
+                     "CIVIC_AUTH_CACHE_SECONDS (60 s), so another gateway process may "
+                     "still accept it for at most that long.")
     def delete_session(self, request):
         self.auth.resident(request)
-        self.services.groups.sign_out(bearer_token(request))
+        token = bearer_token(request)
+        # Forgotten first: even if groups does not answer, this gateway stops trusting it.
+        self.auth.forget(token)
+        self.services.groups.sign_out(token)
         return no_content()
 
     @api("GET", "/me", summary="The signed-in account, its roles and memberships",
@@ -107,6 +120,7 @@ class GatewayService:
                      "other service erases what it holds when it hears of it.")
     def erase_me(self, request):
         principal = self.auth.resident(request)
+        self.auth.forget(bearer_token(request), account_id=principal["account_id"])
         self.services.groups.erase_account(principal["account_id"])
         return ok({"status": "erasure_requested", "account_id": principal["account_id"]},
                   202)

@@ -350,6 +350,16 @@ def get_accounts(uow, account_ids: list[str]) -> dict:
             for account_id, display_name in rows}
 
 
+def get_emails(uow, account_ids: list[str]) -> dict:
+    """Email addresses by account id; erased and unknown accounts have none."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(Account.id, Account.email).where(
+        Account.id.in_(wanted), Account.erased_at.is_(None))).all()
+    return {account_id: email for account_id, email in rows}
+
+
 def create_or_promote_staff(uow, email: str, password: str,
                             display_name: str) -> tuple[dict, bool]:
     """Make the account with this email staff, creating it if needed (for the CLI).

@@ -64,6 +64,14 @@ class GroupsService(ServiceBase):
         with self.db as uow:
             return domain.get_accounts(uow, data["account_ids"])
 
+    @rpc
+    def get_emails(self, account_ids):
+        """{account_id: email} of live accounts: for the notifications service, which
+        asks once per batch of emails it sends."""
+        data = load(schemas.AccountIdsSchema, {"account_ids": account_ids})
+        with self.db as uow:
+            return domain.get_emails(uow, data["account_ids"])
+
     # --- groups -------------------------------------------------------------------------
 
     @rpc

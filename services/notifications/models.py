@@ -1,7 +1,205 @@
-"""The notifications service's tables (the outbox and inbox for now; its issue adds the rest)."""
-from sqlalchemy import MetaData
+"""The notifications service's tables.
 
-from civic.db import kernel_tables
+What it owns: follows, preferences (with muted kinds), the in-app inbox, the email
+queue and the staff activity feed. What it keeps from other services' events (read
+models, never asked for synchronously): accounts' locales, groups' names and kinds,
+memberships, event registrations, and the things one can follow.
 
-metadata = MetaData()
+An inbox row is small on purpose: the words of a message (in Swedish and English) are
+written once per source event and rule in `messages`, and each recipient's row points
+at them, so telling 10,000 members is 10,000 narrow rows inserted in bulk.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, MetaData, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from civic.db import UTCDateTime, kernel_tables
+
+# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 outbox, inbox = kernel_tables(metadata)
+
+LOCALES = ("sv", "en")
+EMAIL_MODES = ("immediate", "daily", "weekly", "off")
+DEFAULT_EMAIL_MODE = "daily"
+TARGET_TYPES = ("proposal", "project", "group", "event")
+FOLLOW_SOURCES = ("auto", "manual")
+EMAIL_KINDS = ("notification", "digest")
+EMAIL_STATUSES = ("queued", "sent", "failed")
+DIGEST_PENDING = "pending"
+
+
+def _one_of(column: str, values) -> str:
+    # Literal values from constants above, never user input.
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+# --- read models, built from other services' events -----------------------------------
+
+class Account(Base):
+    """An account this service has heard of (account_registered): only its locale."""
+    __tablename__ = "accounts"
+    __table_args__ = (CheckConstraint(_one_of("locale", LOCALES), name="locale"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locale: Mapped[str] = mapped_column(String(5))
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10))
+
+
+class Registration(Base):
+    """A confirmed or waitlisted place at an event."""
+    __tablename__ = "registrations"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(12))
+
+
+class Target(Base):
+    """Something one can follow, as its events made it known."""
+    __tablename__ = "targets"
+    __table_args__ = (CheckConstraint(_one_of("type", TARGET_TYPES), name="type"),)
+
+    type: Mapped[str] = mapped_column(String(12), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+
+
+# --- what this service owns -----------------------------------------------------------
+
+class Follow(Base):
+    __tablename__ = "follows"
+    __table_args__ = (CheckConstraint(_one_of("target_type", TARGET_TYPES), name="target_type"),
+                      CheckConstraint(_one_of("source", FOLLOW_SOURCES), name="source"),
+                      Index("ix_follows_target", "target_type", "target_id"))
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_type: Mapped[str] = mapped_column(String(12), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Preference(Base):
+    """An account's email choice; an account without a row has the defaults."""
+    __tablename__ = "preferences"
+    __table_args__ = (CheckConstraint(_one_of("email_mode", EMAIL_MODES), name="email_mode"),)
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email_mode: Mapped[str] = mapped_column(String(10))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MutedKind(Base):
+    """A kind of notification the account does not want at all (inbox nor email)."""
+    __tablename__ = "muted_kinds"
+    __table_args__ = (Index("ix_muted_kinds_kind", "kind"),)
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60), primary_key=True)
+
+
+class Message(Base):
+    """The words of one rule applied to one event, in every locale."""
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(60))
+    title_sv: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str] = mapped_column(Text)
+    body_sv: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(String(300))
+    target_type: Mapped[str] = mapped_column(String(12))
+    target_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """One recipient's inbox entry: at most one per (source event, recipient)."""
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_id", "account_id",
+                                       name="uq_notifications_event_account"),
+                      Index("ix_notifications_account_created", "account_id", "created_at"),
+                      Index("ix_notifications_account_read", "account_id", "read_at"),
+                      Index("ix_notifications_digest_account", "digest", "account_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    account_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "pending" while it waits for the account's next daily or weekly digest.
+    digest: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+class Email(Base):
+    """An email to send: the timer sends what is due, retrying with backoff."""
+    __tablename__ = "emails"
+    __table_args__ = (CheckConstraint(_one_of("kind", EMAIL_KINDS), name="kind"),
+                      CheckConstraint(_one_of("status", EMAIL_STATUSES), name="status"),
+                      CheckConstraint(_one_of("locale", LOCALES), name="locale"),
+                      Index("ix_emails_status_next", "status", "next_attempt_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    locale: Mapped[str] = mapped_column(String(5))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Activity(Base):
+    """The staff audit feed: one row per domain event, never changed."""
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_type_occurred", "type", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the envelope id
+    type: Mapped[str] = mapped_column(String(100))
+    producer: Mapped[str] = mapped_column(String(50))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    correlation_id: Mapped[str] = mapped_column(String(100))
+    subject_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    summary: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,211 @@
-"""The proposals service's tables (the outbox and inbox for now; its issue adds the rest)."""
-from sqlalchemy import MetaData
+"""The proposals service's tables: proposals with their supports, comments, reports and
+history, joint projects, and the read models built from the groups service's events.
 
-from civic.db import kernel_tables
+The read models (`known_*`) are this service's own copies of what it needs to know about
+accounts, groups and memberships, kept up to date from groups' events, so it answers and
+authorises without asking the groups service anything.
+"""
+from __future__ import annotations
 
-metadata = MetaData()
+from datetime import datetime
+
+from sqlalchemy import (Boolean, CheckConstraint, Double, ForeignKey, Index, Integer,
+                        MetaData, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from civic.contracts import GROUP_KINDS
+from civic.db import UTCDateTime, kernel_tables
+from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
+
+# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 outbox, inbox = kernel_tables(metadata)
+
+CATEGORIES = ("environment", "leisure", "culture", "business", "infrastructure", "housing",
+              "other")
+CHANNELS = ("online", "drop_in", "town_hall")
+ROLES = ("admin", "member")
+
+
+def _one_of(column: str, values) -> str:
+    # Literal values from constants above, never user input.
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+# --- proposals ---------------------------------------------------------------------------
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", PROPOSAL_STATUSES), name="status"),
+        CheckConstraint(_one_of("category", CATEGORIES), name="category"),
+        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint("support_count >= 0", name="support_count"),
+        Index("ix_proposals_listed_created", "hidden", "merged_into_id", "created_at"),
+        Index("ix_proposals_listed_supports", "hidden", "merged_into_id", "support_count"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(150))
+    body: Mapped[str] = mapped_column(Text)
+    # Title and body case-folded, for a case-insensitive search that also folds å, ä, ö
+    # (SQLite's own lower() and LIKE fold ASCII only).
+    search_text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    # The account that filed it: the resident, or the staff member who filed a visitor's
+    # drop-in or town-hall proposal. Kept after erasure (the name is what goes).
+    author_id: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    # How staff can reach the visitor of a drop-in or town-hall proposal; staff only.
+    contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    location_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    location_lat: Mapped[float | None] = mapped_column(Double, nullable=True)
+    location_lon: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # Kept equal to the number of its support rows, changed only by atomic increments
+    # while the proposal row is locked.
+    support_count: Mapped[int] = mapped_column(Integer, default=0)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"),
+                                                       nullable=True)
+    assigned_group_id: Mapped[str | None] = mapped_column(String(64), nullable=True,
+                                                          index=True)
+    answer_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProposalStep(Base):
+    """One step of a proposal's history (its submission included)."""
+    __tablename__ = "proposal_steps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Support(Base):
+    """One account's support. The unique pair makes a second support a Conflict even when
+    two arrive at once; an erased account's support stays, counted, with no account."""
+    __tablename__ = "supports"
+    __table_args__ = (UniqueConstraint("proposal_id", "account_id",
+                                       name="uq_supports_proposal_account"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    author_id: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Report(Base):
+    """A report for review. Reports are deleted when staff restore the proposal (they
+    were dealt with); an erased account's report stays, with no reporter."""
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("proposal_id", "reporter_id",
+                                       name="uq_reports_proposal_reporter"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    reporter_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- joint projects ----------------------------------------------------------------------
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (CheckConstraint(_one_of("status", PROJECT_STATUSES), name="status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(150))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    lead_group_id: Mapped[str] = mapped_column(String(64), index=True)
+    origin_proposal_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"),
+                                                           nullable=True, index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProjectPartner(Base):
+    __tablename__ = "project_partners"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProjectStep(Base):
+    __tablename__ = "project_steps"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- read models of the groups service's facts ------------------------------------------
+
+class KnownAccount(Base):
+    """From account_registered / account_erased: the name shown beside what one wrote."""
+    __tablename__ = "known_accounts"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    erased: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class KnownGroup(Base):
+    """From group_created: which groups exist, and of what kind."""
+    __tablename__ = "known_groups"
+    __table_args__ = (CheckConstraint(_one_of("kind", GROUP_KINDS), name="kind"),)
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class KnownMembership(Base):
+    """From member_joined / member_left. Those two arrive on different queues, so either
+    may come first: each row remembers when the fact it holds happened, and an older fact
+    never overwrites a newer one."""
+    __tablename__ = "known_memberships"
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,6 +3,9 @@
 `start_services(GatewayService, GroupsService)` runs the services with nameko's
 `runner_factory` on the `migrated` settings; the web server binds port 0 and the client
 asks it which port it got, so parallel test runs never race for a port.
+`run_services(GroupsService)` runs services without a gateway and returns their runner,
+so a test can stop just those (`runner.stop()`) while the others keep running.
+`platform` is the gateway with groups and proposals.
 """
 import uuid
 
@@ -11,6 +14,7 @@ import requests
 from nameko import config as nameko_config
 
 from services.gateway.http import API_PREFIX, ApiHandler
+from tests.conftest import wait_for
 
 # Small limits, so the edge tests reach them with little traffic.
 SIGNIN_LIMIT = 3
@@ -98,6 +102,25 @@ def start_services(system_settings, runner_factory):
 
 
 @pytest.fixture
+def run_services(system_settings, runner_factory):
+    """Start services in-process, without a gateway; returns their runner."""
+    def run(*service_classes):
+        runner = runner_factory(*service_classes)
+        runner.start()
+        return runner
+    return run
+
+
+@pytest.fixture
+def platform(start_services):
+    """The gateway, groups and proposals, running."""
+    from services.gateway.service import GatewayService
+    from services.groups.service import GroupsService
+    from services.proposals.service import ProposalsService
+    return start_services(GatewayService, GroupsService, ProposalsService)
+
+
+@pytest.fixture
 def api(start_services):
     """The gateway and the groups service, running."""
     from services.gateway.service import GatewayService
@@ -125,3 +148,52 @@ def make_staff(system_settings):
     yield make
     for database in databases:
         database.dispose()
+
+
+# --- helpers for the proposals and projects tests ---------------------------------------
+
+def error_of(response, status, code):
+    """The error of a response that must be `status` with error code `code`."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    return error
+
+
+def new_group(client, token, name, kind="working_group", open=True):
+    response = client.post("/groups", token=token, json={
+        "name": f"{name} {uuid.uuid4().hex[:6]}", "kind": kind,
+        "description": f"The {name}", "open": open})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def new_proposal(client, token, title="More benches by the river", **fields):
+    body = {"title": title, "body": f"{title}, please.", "category": "leisure", **fields}
+    response = client.post("/proposals", token=token, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def once_proposals_knows(attempt, message):
+    """Retry `attempt()` (an HTTP call) until it succeeds.
+
+    The proposals service learns of groups and their admins from the groups service's
+    events, a moment after the groups exist; until then a call naming them is refused
+    (400 unknown group, 403 not an admin of it) and changes nothing, so retrying it is
+    safe. Returns the successful response.
+    """
+    refused = []
+
+    def succeeded():
+        response = attempt()
+        if response.status_code in (400, 403):
+            refused[:] = [response.text]
+            return None
+        assert response.status_code < 300, response.text
+        return response
+    try:
+        return wait_for(succeeded, timeout=20, interval=0.1, message=message)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last refusal: {refused[-1:]}") from None

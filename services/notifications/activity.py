@@ -1,0 +1,86 @@
+"""The staff activity feed: one entry per domain event, append-only.
+
+Every event this service receives is recorded as it is handled; the service's own
+events (which it does not receive back) are recorded as they are published.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from civic.contracts import Envelope
+from civic.db import utcnow
+from services.notifications.models import Activity, Group
+
+# Which id in an event's data says what the event is about, most specific first.
+SUBJECT_FIELDS = (("proposal_id", "proposal"), ("project_id", "project"),
+                  ("event_id", "event"), ("opening_id", "opening"),
+                  ("network_id", None), ("group_id", "group"),
+                  ("email_id", "email"), ("account_id", "account"))
+
+
+def subject_of(data: dict) -> tuple[str | None, str | None]:
+    for field, subject_type in SUBJECT_FIELDS:
+        value = data.get(field)
+        if subject_type and isinstance(value, str) and value:
+            return subject_type, value
+    return None, None
+
+
+def summary_of(envelope: Envelope, group_name: str | None) -> str:
+    """A line for staff: what happened and to what (names and titles only: the
+    feed is kept for good, so no personal data goes into it)."""
+    what = envelope.type.replace("_", " ").capitalize()
+    data = envelope.data
+    name = data.get("title") or data.get("name") or group_name
+    if isinstance(name, str) and name:
+        return f"{what}: “{name[:150]}”"
+    return what
+
+
+def record(session, envelope: Envelope, now: datetime) -> None:
+    subject_type, subject_id = subject_of(envelope.data)
+    group_name = None
+    if subject_type == "group":
+        group_name = session.execute(select(Group.name).where(
+            Group.id == subject_id)).scalar()
+    if session.get(Activity, envelope.id) is not None:
+        return  # recorded already (the same envelope through another route)
+    session.add(Activity(
+        id=envelope.id, type=envelope.type, producer=envelope.producer,
+        actor_id=envelope.actor_id, occurred_at=envelope.occurred_at,
+        correlation_id=envelope.correlation_id, subject_type=subject_type,
+        subject_id=subject_id, summary=summary_of(envelope, group_name), recorded_at=now))
+
+
+def view(entry: Activity) -> dict:
+    return {"id": entry.id, "type": entry.type, "actor_id": entry.actor_id,
+            "occurred_at": entry.occurred_at.isoformat(),
+            "correlation_id": entry.correlation_id, "subject_type": entry.subject_type,
+            "subject_id": entry.subject_id, "summary": entry.summary}
+
+
+def list_entries(uow, type: str | None = None, since: datetime | None = None,
+                 page: int = 1, per_page: int = 20) -> dict:
+    """Newest first."""
+    query = select(Activity)
+    if type:
+        query = query.where(Activity.type == type)
+    if since is not None:
+        query = query.where(Activity.occurred_at >= since)
+    session = uow.session
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    entries = session.execute(query.order_by(Activity.occurred_at.desc(), Activity.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page)).scalars()
+    return {"items": [view(entry) for entry in entries], "total": total,
+            "page": page, "per_page": per_page}
+
+
+def publish(uow, event_type: str, data: dict, actor_id: str | None = None,
+            now: datetime | None = None) -> Envelope:
+    """Publish one of this service's own events, and put it in the activity feed at
+    once: the service does not receive its own events back."""
+    published = uow.publish(event_type, data, actor_id=actor_id)
+    record(uow.session, published, now or utcnow())
+    return published

@@ -1,0 +1,491 @@
+"""Email: the queue, digests, one-click unsubscribe tokens, and sending over SMTP.
+
+Emails are rows of the `emails` table, written in the same transaction as what caused
+them (an immediate notification, a digest). A timer sends what is due: it claims a
+batch (moving `next_attempt_at` a lease ahead, with `FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so two instances never send the same row), asks the groups service once
+for the batch's addresses, sends each email and marks it sent at once. A refused or
+unreachable SMTP server costs an attempt: the row waits with exponential backoff and,
+after the last attempt, is marked failed and `email_failed` is published. When the
+groups service cannot be asked, nothing is attempted and the rows wait for the next
+tick: an email is never lost and never blocks the inbox.
+
+Digests: an account on `daily` (or `weekly`) email gets, at CIVIC_DIGEST_HOUR (07:00)
+in the town's time zone (on Mondays for weekly), one email grouping every notification
+that waited for it since the last digest — none when nothing waited.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, insert, or_, select, update
+
+from civic import config
+from civic.db import new_id
+from civic.errors import Unavailable
+from civic.log import get_logger
+from services.notifications import activity
+from services.notifications.models import (DEFAULT_EMAIL_MODE, DIGEST_PENDING, Account,
+                                           Email, Message, Notification, Preference)
+
+log = get_logger(__name__)
+
+MAX_ATTEMPTS = 10
+BACKOFF_MAX = timedelta(hours=1)
+LEASE = timedelta(minutes=5)       # a claimed batch is not claimed again before then
+BATCH = 50
+SMTP_TIMEOUT = 30.0
+DIGEST_ITEMS_MAX = 200             # more than this in one digest are counted, not listed
+TOKEN_PURPOSE = b"civic-unsubscribe-v1:"
+KEY_FILE = "notifications-secret.key"
+
+
+# --- settings -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str = "127.0.0.1"
+    port: int = 1025
+    tls: str = "none"               # none | starttls | tls
+    user: str | None = None
+    password: str | None = None
+    sender: str = "Civic Jokkmokk <civic@localhost>"
+    public_url: str = "http://127.0.0.1:8000"
+    interval: float = 10.0
+    digest_hour: int = 7
+    timezone: str = "Europe/Stockholm"
+
+    @classmethod
+    def from_config(cls) -> "MailSettings":
+        return cls(host=config.get("CIVIC_SMTP_HOST", cls.host),
+                   port=int(config.get("CIVIC_SMTP_PORT", cls.port)),
+                   tls=config.get("CIVIC_SMTP_TLS", cls.tls),
+                   user=config.get("CIVIC_SMTP_USER"),
+                   password=config.get("CIVIC_SMTP_PASSWORD"),
+                   sender=config.get("CIVIC_MAIL_FROM", cls.sender),
+                   public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
+                   interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
+                   digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
+                   timezone=config.get("CIVIC_TIMEZONE", cls.timezone))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def link(self, path: str) -> str:
+        return f"{self.public_url}{path}"
+
+
+# --- unsubscribe tokens ---------------------------------------------------------------
+
+_dev_key: bytes | None = None
+
+
+def signing_key() -> bytes:
+    """CIVIC_SECRET_KEY; without one (development), a random key kept in the var dir,
+    so links stay valid across restarts of this machine's processes."""
+    global _dev_key
+    configured = config.get("CIVIC_SECRET_KEY")
+    if configured:
+        return configured.encode("utf-8")
+    path = Path(config.get("CIVIC_VAR_DIR", "var")) / KEY_FILE
+    if _dev_key is not None and path.exists():
+        return _dev_key
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x", encoding="ascii") as handle:  # first process wins
+                handle.write(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+        log.warning("secret_key_generated", hint="set CIVIC_SECRET_KEY in production; "
+                    "unsubscribe links are signed with a development key", file=str(path))
+    _dev_key = path.read_text(encoding="ascii").strip().encode("utf-8")
+    return _dev_key
+
+
+def _signature(account_id: str, key: bytes) -> bytes:
+    return hmac.new(key, TOKEN_PURPOSE + account_id.encode("utf-8"), hashlib.sha256).digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def unsubscribe_token(account_id: str, key: bytes | None = None) -> str:
+    """`<account id, base64url>.<HMAC-SHA256, base64url>`: valid until the key changes."""
+    key = key or signing_key()
+    return f"{_b64(account_id.encode('utf-8'))}.{_b64(_signature(account_id, key))}"
+
+
+def account_of_token(token, key: bytes | None = None) -> str | None:
+    """The account a token was made for; None for anything not signed by us (compared
+    whole and in constant time, so only the one canonical spelling passes)."""
+    if not isinstance(token, str) or len(token) > 300 or token.count(".") != 1:
+        return None
+    try:
+        account_id = _unb64(token.split(".")[0]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not account_id:
+        return None
+    expected = unsubscribe_token(account_id, key or signing_key())
+    if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
+        return None
+    return account_id
+
+
+def unsubscribe_url(settings: MailSettings, account_id: str) -> str:
+    return settings.link(f"/api/v1/unsubscribe/{unsubscribe_token(account_id)}")
+
+
+# --- the words of emails ---------------------------------------------------------------
+
+FOOTER = {
+    "sv": "Du får det här mejlet för att du har e-postaviseringar påslagna i Civic.\n"
+          "Stäng av e-post med ett klick: {url}",
+    "en": "You get this email because email notifications are on in Civic.\n"
+          "Turn email off with one click: {url}",
+}
+DIGEST_SUBJECT = {
+    "sv": ("Civic: 1 ny händelse", "Civic: {count} nya händelser"),
+    "en": ("Civic: 1 new notification", "Civic: {count} new notifications"),
+}
+DIGEST_INTRO = {"sv": "Det här har hänt sedan förra sammanfattningen:",
+                "en": "This happened since your last digest:"}
+DIGEST_MORE = {"sv": "… och {count} till. Se alla: {url}",
+               "en": "… and {count} more. See them all: {url}"}
+
+
+def locale_of(value) -> str:
+    return value if value in ("sv", "en") else "sv"
+
+
+def notification_email(message: Message, locale: str, settings: MailSettings) -> tuple:
+    """(subject, body) of one notification's email, without the footer."""
+    title = getattr(message, f"title_{locale}")
+    body = getattr(message, f"body_{locale}")
+    return title, f"{body}\n\n{settings.link(message.link)}"
+
+
+def digest_email(messages: list[Message], locale: str, settings: MailSettings) -> tuple:
+    """(subject, body) of a digest of these messages (oldest first)."""
+    one, many = DIGEST_SUBJECT[locale]
+    subject = one if len(messages) == 1 else many.format(count=len(messages))
+    lines = [DIGEST_INTRO[locale], ""]
+    for message in messages[:DIGEST_ITEMS_MAX]:
+        lines += [f"• {getattr(message, f'title_{locale}')}",
+                  f"  {getattr(message, f'body_{locale}')}",
+                  f"  {settings.link(message.link)}", ""]
+    if len(messages) > DIGEST_ITEMS_MAX:
+        lines.append(DIGEST_MORE[locale].format(count=len(messages) - DIGEST_ITEMS_MAX,
+                                                url=settings.link("/notifications")))
+    return subject, "\n".join(lines).rstrip()
+
+
+def build_message(row: Email, address: str, settings: MailSettings) -> EmailMessage:
+    url = unsubscribe_url(settings, row.account_id)
+    message = EmailMessage()
+    message["Subject"] = row.subject
+    message["From"] = settings.sender
+    message["To"] = address
+    message["Date"] = formatdate(localtime=False)
+    domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(idstring=row.id.replace("-", ""), domain=domain)
+    message["Auto-Submitted"] = "auto-generated"
+    # RFC 2369 and RFC 8058: mail clients offer (and may POST) a one-click unsubscribe.
+    message["List-Unsubscribe"] = f"<{url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    footer = FOOTER[locale_of(row.locale)].format(url=url)
+    message.set_content(f"{row.body}\n\n-- \n{footer}\n")
+    return message
+
+
+# --- enqueueing -------------------------------------------------------------------------
+
+def queue_rows(rows: list[dict], now: datetime) -> list[dict]:
+    """Complete email rows (account_id, kind, locale, subject, body) for insertion."""
+    return [{"id": new_id(), "status": "queued", "attempts": 0, "next_attempt_at": now,
+             "created_at": now, "sent_at": None, "last_error": None, **row} for row in rows]
+
+
+# --- digests ----------------------------------------------------------------------------
+
+def last_digest_time(now: datetime, mode: str, hour: int, tz: ZoneInfo) -> datetime:
+    """The latest digest time at or before `now`: today's (or, weekly, this Monday's)
+    `hour` o'clock in the town's time zone, else the one before."""
+    local = now.astimezone(tz)
+    day = local.date()
+    if mode == "weekly":
+        day -= timedelta(days=day.weekday())
+    at = datetime.combine(day, time(hour), tzinfo=tz)
+    if at > local:
+        at = datetime.combine(day - timedelta(days=7 if mode == "weekly" else 1),
+                              time(hour), tzinfo=tz)
+    return at
+
+
+def enqueue_due_digests(uow, now: datetime, settings: MailSettings) -> int:
+    """Queue one digest email per account whose digest is due; returns how many.
+
+    A digest is due when something has waited since before the account's latest digest
+    time. Everything that waits goes into it. An account that turned email off has its
+    waiting notifications dropped from the digest (they stay in the inbox); one that
+    switched to immediate gets what waited at once.
+    """
+    session = uow.session
+    tz = settings.tz
+    mode = func.coalesce(Preference.email_mode, DEFAULT_EMAIL_MODE)
+    oldest = func.min(Notification.created_at)
+    # Nothing can be due that waited only since the latest daily time (a weekly time is
+    # never later): those accounts are left out by the query already.
+    daily = last_digest_time(now, "daily", settings.digest_hour, tz)
+    waiting = session.execute(
+        select(Notification.account_id, oldest, mode)
+        .outerjoin(Preference, Preference.account_id == Notification.account_id)
+        .where(Notification.digest == DIGEST_PENDING)
+        .group_by(Notification.account_id, Preference.email_mode)
+        .having(or_(oldest < daily, mode.in_(("immediate", "off"))))).all()
+    queued = 0
+    for account_id, first_waiting, email_mode in waiting:
+        if email_mode == "off":
+            _take_waiting(session, account_id)
+            continue
+        if email_mode in ("daily", "weekly") and first_waiting >= last_digest_time(
+                now, email_mode, settings.digest_hour, tz):
+            continue
+        message_ids = _take_waiting(session, account_id)
+        if not message_ids:
+            continue  # another instance took them a moment ago
+        messages = []
+        for start in range(0, len(message_ids), 1000):  # within any driver's limits
+            messages += session.execute(select(Message).where(
+                Message.id.in_(message_ids[start:start + 1000]))).scalars().all()
+        messages.sort(key=lambda message: (message.created_at, message.id))
+        locale = locale_of(session.execute(select(Account.locale).where(
+            Account.id == account_id)).scalar())
+        subject, body = digest_email(messages, locale, settings)
+        session.execute(insert(Email), queue_rows([{
+            "account_id": account_id, "kind": "digest", "locale": locale,
+            "subject": subject, "body": body}], now))
+        queued += 1
+    return queued
+
+
+def _take_waiting(session, account_id: str) -> list[str]:
+    """Mark the account's waiting notifications as digested; their message ids.
+
+    One UPDATE … RETURNING: of two instances at it at once, only one gets the rows.
+    """
+    rows = session.execute(
+        update(Notification)
+        .where(Notification.account_id == account_id,
+               Notification.digest == DIGEST_PENDING)
+        .values(digest=None)
+        .returning(Notification.message_id)).all()
+    return [message_id for (message_id,) in rows]
+
+
+# --- sending ----------------------------------------------------------------------------
+
+def backoff(attempts: int, settings: MailSettings) -> timedelta:
+    """Wait before attempt `attempts + 1`: doubling from the timer interval, capped."""
+    seconds = settings.interval * (2 ** attempts)
+    return min(timedelta(seconds=seconds), BACKOFF_MAX)
+
+
+def short_error(exc: BaseException) -> str:
+    """What went wrong, without anything an SMTP server may have quoted back (such as an
+    address): the exception type and the SMTP reply code."""
+    code = getattr(exc, "smtp_code", None)
+    if code is None and isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = sorted({value[0] for value in exc.recipients.values()})
+        code = ",".join(str(c) for c in codes)
+    return f"{type(exc).__name__}{f' {code}' if code else ''}"[:200]
+
+
+class ConnectFailed(Exception):
+    """The SMTP server could not be reached, or refused the session (TLS, login)."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(short_error(cause))
+        self.cause = cause
+
+
+class SmtpTransport:
+    """One SMTP connection at a time, opened when first needed."""
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self.connection: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            if s.tls == "tls":
+                connection = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT,
+                                              context=ssl.create_default_context())
+            else:
+                connection = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise ConnectFailed(exc) from exc
+        try:
+            if s.tls == "starttls":
+                connection.starttls(context=ssl.create_default_context())
+            if s.user:
+                connection.login(s.user, s.password or "")
+        except (smtplib.SMTPException, OSError) as exc:
+            _quietly_close(connection)
+            raise ConnectFailed(exc) from exc
+        self.connection = connection
+
+    def send(self, message: EmailMessage) -> None:
+        if self.connection is None:
+            self.open()
+        try:
+            self.connection.send_message(message)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self.reset()  # the connection is gone: the next email opens a new one
+            raise
+
+    def reset(self) -> None:
+        if self.connection is not None:
+            _quietly_close(self.connection)
+            self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.quit()
+            except Exception:  # closing a broken connection: nothing more to do
+                _quietly_close(self.connection)
+            self.connection = None
+
+
+def _quietly_close(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # it is broken already
+        pass
+
+
+class EmailSender:
+    """Sends what is due from one service's email queue.
+
+    `unit_of_work()` gives a fresh unit of work (one short transaction each: no
+    connection is held while SMTP is talked to); `addresses` is a callable
+    `(account_ids) -> {account_id: email}` (the groups service), which may raise
+    `Unavailable`.
+    """
+
+    def __init__(self, unit_of_work, addresses, settings: MailSettings,
+                 transport: SmtpTransport | None = None):
+        self.unit_of_work = unit_of_work
+        self.addresses = addresses
+        self.settings = settings
+        self.transport = transport or SmtpTransport(settings)
+
+    def send_due(self, now: datetime) -> dict:
+        """One pass: returns counts of sent, retried, failed and deferred emails."""
+        outcome = {"sent": 0, "retry": 0, "failed": 0, "deferred": 0}
+        rows = self._claim(now)
+        if not rows:
+            return outcome
+        try:
+            addresses = self.addresses(sorted({row.account_id for row in rows}))
+        except Unavailable as exc:
+            # Not the email's fault: try again next tick, without costing an attempt.
+            self._release(rows, now + timedelta(seconds=self.settings.interval))
+            log.warning("email_addresses_unavailable", count=len(rows), error=str(exc))
+            outcome["deferred"] = len(rows)
+            return outcome
+        try:
+            for index, row in enumerate(rows):
+                address = addresses.get(row.account_id)
+                if not address:
+                    self._give_up(row, "no email address", now)
+                    outcome["failed"] += 1
+                    continue
+                try:
+                    self.transport.send(build_message(row, address, self.settings))
+                except ConnectFailed as exc:
+                    # The server cannot be reached: the rest of the batch would only
+                    # wait for the same answer, one by one. All of it is retried.
+                    for rest in rows[index:]:
+                        if addresses.get(rest.account_id):
+                            outcome[self._failed_attempt(rest, str(exc), now)] += 1
+                        else:
+                            self._give_up(rest, "no email address", now)
+                            outcome["failed"] += 1
+                    break
+                except (smtplib.SMTPException, OSError) as exc:
+                    outcome[self._failed_attempt(row, short_error(exc), now)] += 1
+                    continue
+                self._mark_sent(row, now)
+                outcome["sent"] += 1
+        finally:
+            self.transport.close()
+        if outcome["sent"] or outcome["retry"] or outcome["failed"]:
+            log.info("emails_sent", **outcome)
+        return outcome
+
+    def _claim(self, now: datetime) -> list[Email]:
+        with self.unit_of_work() as uow:
+            rows = uow.session.execute(
+                select(Email).where(Email.status == "queued", Email.next_attempt_at <= now)
+                .order_by(Email.next_attempt_at, Email.id).limit(BATCH)
+                .with_for_update(skip_locked=True)).scalars().all()
+            if rows:
+                uow.session.execute(update(Email).where(Email.id.in_([r.id for r in rows]))
+                                    .values(next_attempt_at=now + LEASE))
+            return list(rows)
+
+    def _release(self, rows: list[Email], at: datetime) -> None:
+        with self.unit_of_work() as uow:
+            uow.session.execute(update(Email).where(Email.id.in_([r.id for r in rows]))
+                                .values(next_attempt_at=at))
+
+    def _mark_sent(self, row: Email, now: datetime) -> None:
+        with self.unit_of_work() as uow:
+            uow.session.execute(update(Email).where(Email.id == row.id).values(
+                status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None))
+
+    def _failed_attempt(self, row: Email, error: str, now: datetime) -> str:
+        attempts = row.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self._give_up(row, error, now, attempts)
+            return "failed"
+        with self.unit_of_work() as uow:
+            uow.session.execute(update(Email).where(Email.id == row.id).values(
+                attempts=attempts, last_error=error,
+                next_attempt_at=now + backoff(attempts, self.settings)))
+        log.warning("email_attempt_failed", email_id=row.id, attempt=attempts,
+                    error=error)
+        return "retry"
+
+    def _give_up(self, row: Email, error: str, now: datetime,
+                 attempts: int | None = None) -> None:
+        attempts = row.attempts + 1 if attempts is None else attempts
+        with self.unit_of_work() as uow:
+            uow.session.execute(update(Email).where(Email.id == row.id).values(
+                status="failed", attempts=attempts, last_error=error[:200]))
+            activity.publish(uow, "email_failed", {
+                "email_id": row.id, "account_id": row.account_id, "kind": row.kind,
+                "attempts": attempts, "reason": error[:200]}, now=now)
+        log.error("email_failed", email_id=row.id, attempts=attempts, error=error)

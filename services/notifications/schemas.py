@@ -1,0 +1,151 @@
+"""What the notifications service accepts and answers.
+
+The input schemas validate RPC arguments here and HTTP input in the gateway (which also
+builds its OpenAPI document from them). Unknown fields are refused everywhere.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from civic.contracts import CATALOGUE
+from civic.validation import PER_PAGE_MAX, StrictSchema, UUIDString
+from services.notifications.models import EMAIL_MODES, TARGET_TYPES
+from services.notifications.rules import KINDS
+
+TOKEN_MAX = 300
+
+
+def _page():
+    return fields.Integer(load_default=1, validate=validate.Range(min=1))
+
+
+def _per_page():
+    return fields.Integer(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
+
+
+def _catalogued(value):
+    if value not in CATALOGUE:
+        raise ValidationError("Not an event type in the catalogue.")
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+class NotificationListQuerySchema(StrictSchema):
+    unread = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "true: only unread; false: only read; absent: all"})
+    page = _page()
+    per_page = _per_page()
+
+
+class PreferencesSchema(StrictSchema):
+    email = fields.String(validate=validate.OneOf(EMAIL_MODES), metadata={
+        "description": "immediate, daily or weekly digest (07:00, Europe/Stockholm; "
+                       "weekly on Mondays), or off"})
+    muted_kinds = fields.List(fields.String(validate=validate.OneOf(KINDS)),
+                              validate=validate.Length(max=len(KINDS)), metadata={
+        "description": "kinds of notification not wanted at all (neither in the inbox "
+                       "nor by email)"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give `email`, `muted_kinds` or both.", "_schema")
+
+
+class FollowCreateSchema(StrictSchema):
+    target_type = fields.String(required=True, validate=validate.OneOf(TARGET_TYPES))
+    target_id = UUIDString(required=True)
+
+
+class FollowTargetSchema(FollowCreateSchema):
+    """The path of DELETE /follows/{target_type}/{target_id}."""
+
+
+class FollowListQuerySchema(StrictSchema):
+    page = _page()
+    per_page = _per_page()
+
+
+class ActivityQuerySchema(StrictSchema):
+    type = fields.String(load_default=None, allow_none=True, validate=_catalogued,
+                         metadata={"description": "only events of this type"})
+    since = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "only events that occurred at or after this time (ISO 8601 with "
+                       "offset)"})
+    page = _page()
+    per_page = _per_page()
+
+
+class TokenSchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=TOKEN_MAX))
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+class NotificationSchema(Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"description": "what can be muted, e.g. "
+                                                  "`join_requested`"})
+    title = fields.String(metadata={"description": "in the account's language"})
+    body = fields.String()
+    link = fields.String(metadata={"description": "a path of the web UI"})
+    target_type = fields.String()
+    target_id = fields.String()
+    created_at = fields.String(metadata={"format": "date-time"})
+    read_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+
+
+class NotificationListSchema(Schema):
+    items = fields.List(fields.Nested(NotificationSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    unread_count = fields.Integer()
+
+
+class ReadAllResultSchema(Schema):
+    marked = fields.Integer(metadata={"description": "how many were unread"})
+    unread_count = fields.Integer()
+
+
+class PreferencesViewSchema(Schema):
+    email = fields.String()
+    muted_kinds = fields.List(fields.String())
+
+
+class FollowSchema(Schema):
+    target_type = fields.String()
+    target_id = fields.String()
+    title = fields.String(allow_none=True)
+    automatic = fields.Boolean(metadata={
+        "description": "true when made for the account (its proposal, event, group)"})
+    created_at = fields.String(metadata={"format": "date-time"})
+
+
+class FollowListSchema(Schema):
+    items = fields.List(fields.Nested(FollowSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class UnsubscribeResultSchema(Schema):
+    email = fields.String(metadata={"example": "off"})
+
+
+class ActivitySchema(Schema):
+    id = fields.String()
+    type = fields.String()
+    actor_id = fields.String(allow_none=True)
+    occurred_at = fields.String(metadata={"format": "date-time"})
+    correlation_id = fields.String()
+    subject_type = fields.String(allow_none=True)
+    subject_id = fields.String(allow_none=True)
+    summary = fields.String()
+
+
+class ActivityListSchema(Schema):
+    items = fields.List(fields.Nested(ActivitySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

@@ -1,0 +1,682 @@
+"""The rules of proposals and joint projects, as plain functions.
+
+Each function takes a unit of work that is already entered (`uow.session` is a
+SQLAlchemy session, `uow.publish` writes an event to the outbox in the same
+transaction), the caller's actor (`{account_id, is_staff, display_name}` checked by
+civic.validation.load_actor, or None for an anonymous reader) and values validated by
+schemas.py. A broken rule raises a civic error; the caller's `with` block then rolls
+everything back, so a refused request changes nothing and publishes nothing. Every
+change publishes exactly one event.
+
+Where counts must stay right under concurrent requests (supports, reports), the
+proposal's row is locked first (`SELECT … FOR UPDATE` on PostgreSQL; SQLite serialises
+writers anyway) and the counters move by atomic `count = count ± 1` updates.
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from civic.db import new_id, utcnow
+from civic.errors import Conflict, Forbidden, NotFound, ValidationError
+from services.proposals import lifecycle, readmodels, schemas
+from services.proposals.lifecycle import AUTHOR, STAFF
+from services.proposals.models import (Comment, Project, ProjectPartner, ProjectStep,
+                                       Proposal, ProposalStep, Report, Support)
+
+# Reports from this many different accounts hide a proposal until staff review it.
+HIDE_AFTER_REPORTS = 3
+WORKING_GROUP = "working_group"
+MAX_SEARCH_WORDS = 10
+
+
+# --- the actor ---------------------------------------------------------------------------
+
+def _is_staff(actor: dict | None) -> bool:
+    return bool(actor and actor.get("is_staff"))
+
+
+def _me(actor: dict | None) -> str | None:
+    return actor["account_id"] if actor else None
+
+
+def _require_staff(actor: dict, doing: str) -> None:
+    if not _is_staff(actor):
+        raise Forbidden(f"only staff {doing}")
+
+
+def search_text(title: str, body: str) -> str:
+    return f"{title}\n{body}".casefold()
+
+
+def search_words(q: str | None) -> list[str]:
+    """The words all of which a listed proposal must contain (case folded)."""
+    if not q:
+        return []
+    return q.casefold().split()[:MAX_SEARCH_WORDS]
+
+
+def _flush_unique(session, message: str) -> None:
+    """Flush; a unique constraint that trips (a concurrent twin got there first) is a
+    Conflict. The transaction is then unusable, and is rolled back by the caller."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+# --- lookups -----------------------------------------------------------------------------
+
+def _proposal(session, proposal_id: str, actor: dict | None, *, lock: bool = False
+              ) -> Proposal:
+    """The proposal as this actor may see it: a hidden one exists for staff only."""
+    query = select(Proposal).where(Proposal.id == proposal_id)
+    if lock:
+        query = query.with_for_update()
+    proposal = session.execute(query).scalar_one_or_none()
+    if proposal is None or (proposal.hidden and not _is_staff(actor)):
+        raise NotFound("no such proposal")
+    return proposal
+
+
+def _changeable(proposal: Proposal) -> None:
+    """A merged duplicate or a removed proposal takes no more changes."""
+    if proposal.merged_into_id is not None:
+        raise Conflict(f"this proposal was merged into {proposal.merged_into_id}")
+    if proposal.removed:
+        raise Conflict("this proposal was removed")
+
+
+def _project(session, project_id: str, *, lock: bool = False) -> Project:
+    query = select(Project).where(Project.id == project_id)
+    if lock:
+        query = query.with_for_update()
+    project = session.execute(query).scalar_one_or_none()
+    if project is None:
+        raise NotFound("no such project")
+    return project
+
+
+def _known_group(session, group_id: str, field: str):
+    group = readmodels.group(session, group_id)
+    if group is None:
+        raise ValidationError("the input is not valid", fields={field: ["No such group."]})
+    return group
+
+
+# --- views -------------------------------------------------------------------------------
+
+def _proposal_views(session, proposals: list[Proposal], actor: dict | None, *,
+                    full: bool) -> list[dict]:
+    """Proposals as this actor sees them, in a handful of queries for the whole list.
+
+    `full` adds comments and history (and, for staff, the reports): for one proposal,
+    not for lists.
+    """
+    if not proposals:
+        return []
+    ids = [proposal.id for proposal in proposals]
+    staff, me = _is_staff(actor), _me(actor)
+    supported: set[str] = set()
+    if me:
+        supported = set(session.execute(select(Support.proposal_id).where(
+            Support.proposal_id.in_(ids), Support.account_id == me)).scalars())
+    project_ids: dict[str, list[str]] = {pid: [] for pid in ids}
+    for origin_id, project_id in session.execute(
+            select(Project.origin_proposal_id, Project.id)
+            .where(Project.origin_proposal_id.in_(ids))
+            .order_by(Project.created_at, Project.id)):
+        project_ids[origin_id].append(project_id)
+    comments: dict[str, list[Comment]] = {pid: [] for pid in ids}
+    history: dict[str, list[ProposalStep]] = {pid: [] for pid in ids}
+    reports: dict[str, list[Report]] = {pid: [] for pid in ids}
+    if full:
+        for comment in session.execute(select(Comment).where(Comment.proposal_id.in_(ids))
+                                       .order_by(Comment.created_at, Comment.id)).scalars():
+            comments[comment.proposal_id].append(comment)
+        for step in session.execute(select(ProposalStep)
+                                    .where(ProposalStep.proposal_id.in_(ids))
+                                    .order_by(ProposalStep.at, ProposalStep.id)).scalars():
+            history[step.proposal_id].append(step)
+        if staff:
+            for report in session.execute(select(Report).where(Report.proposal_id.in_(ids))
+                                          .order_by(Report.created_at, Report.id)).scalars():
+                reports[report.proposal_id].append(report)
+    names = readmodels.author_names(
+        session, [p.author_id for p in proposals]
+        + [c.author_id for found in comments.values() for c in found])
+    group_names = readmodels.group_names(session, [p.assigned_group_id for p in proposals])
+
+    views = []
+    schema = schemas.ProposalSchema()
+    for proposal in proposals:
+        view = {
+            "id": proposal.id, "title": proposal.title, "body": proposal.body,
+            "category": proposal.category, "status": proposal.status,
+            "author_id": proposal.author_id, "author_name": names.get(proposal.author_id),
+            "channel": proposal.channel,
+            "location": None if proposal.location_name is None else {
+                "name": proposal.location_name, "lat": proposal.location_lat,
+                "lon": proposal.location_lon},
+            "support_count": proposal.support_count,
+            "supported_by_me": proposal.id in supported,
+            "answer": None if proposal.answer_body is None else {
+                "body": proposal.answer_body, "answered_by": proposal.answered_by,
+                "answered_at": proposal.answered_at},
+            "assigned_group_id": proposal.assigned_group_id,
+            "assigned_group_name": group_names.get(proposal.assigned_group_id),
+            "project_ids": project_ids[proposal.id],
+            "merged_into_id": proposal.merged_into_id,
+            "hidden": proposal.hidden,
+            "created_at": proposal.created_at, "updated_at": proposal.updated_at,
+        }
+        if full:
+            view["comments"] = [_comment_view(c, names) for c in comments[proposal.id]]
+            view["history"] = [_step_view(step) for step in history[proposal.id]]
+        if staff:
+            view["report_count"] = proposal.report_count
+            view["removed"] = proposal.removed
+            view["contact"] = proposal.contact
+            if full:
+                view["reports"] = [{"reason": r.reason, "created_at": r.created_at}
+                                   for r in reports[proposal.id]]
+        views.append(schema.dump(view))
+    return views
+
+
+def _proposal_view(session, proposal: Proposal, actor: dict | None) -> dict:
+    return _proposal_views(session, [proposal], actor, full=True)[0]
+
+
+def _comment_view(comment: Comment, names: dict) -> dict:
+    return {"id": comment.id, "author_id": comment.author_id,
+            "author_name": names.get(comment.author_id), "body": comment.body,
+            "created_at": comment.created_at}
+
+
+def _step_view(step: ProposalStep) -> dict:
+    view = {"from_status": step.from_status, "to_status": step.to_status,
+            "actor_id": step.actor_id, "at": step.at}
+    if step.answer is not None:
+        view["answer"] = step.answer
+    return view
+
+
+def _project_views(session, projects: list[Project]) -> list[dict]:
+    if not projects:
+        return []
+    ids = [project.id for project in projects]
+    partners: dict[str, list[str]] = {pid: [] for pid in ids}
+    for project_id, group_id in session.execute(
+            select(ProjectPartner.project_id, ProjectPartner.group_id)
+            .where(ProjectPartner.project_id.in_(ids))
+            .order_by(ProjectPartner.added_at, ProjectPartner.group_id)):
+        partners[project_id].append(group_id)
+    history: dict[str, list[ProjectStep]] = {pid: [] for pid in ids}
+    for step in session.execute(select(ProjectStep).where(ProjectStep.project_id.in_(ids))
+                                .order_by(ProjectStep.at, ProjectStep.id)).scalars():
+        history[step.project_id].append(step)
+    names = readmodels.group_names(session, [project.lead_group_id for project in projects])
+    schema = schemas.ProjectSchema()
+    return [schema.dump({
+        "id": project.id, "title": project.title, "description": project.description,
+        "status": project.status, "lead_group_id": project.lead_group_id,
+        "lead_group_name": names.get(project.lead_group_id),
+        "partner_group_ids": partners[project.id],
+        "origin_proposal_id": project.origin_proposal_id,
+        "history": [{"from_status": s.from_status, "to_status": s.to_status,
+                     "actor_id": s.actor_id, "at": s.at} for s in history[project.id]],
+        "created_by": project.created_by, "created_at": project.created_at,
+        "updated_at": project.updated_at,
+    }) for project in projects]
+
+
+def _page(session, query, order_by, page: int, per_page: int):
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    items = session.execute(query.order_by(*order_by).offset((page - 1) * per_page)
+                            .limit(per_page)).scalars().all()
+    return list(items), total
+
+
+def _ref(proposal: Proposal) -> dict:
+    """What every proposal event carries."""
+    return {"proposal_id": proposal.id, "title": proposal.title,
+            "author_id": proposal.author_id}
+
+
+# --- proposals: reading ------------------------------------------------------------------
+
+def list_proposals(uow, actor, status=None, category=None, q=None, sort="newest", page=1,
+                   per_page=20) -> dict:
+    """Listed proposals: never hidden ones, nor duplicates merged into another."""
+    session = uow.session
+    query = select(Proposal).where(Proposal.hidden.is_(False),
+                                   Proposal.merged_into_id.is_(None))
+    if status is not None:
+        query = query.where(Proposal.status == status)
+    if category is not None:
+        query = query.where(Proposal.category == category)
+    for word in search_words(q):
+        query = query.where(Proposal.search_text.contains(word, autoescape=True))
+    if sort == "supports":
+        order = (Proposal.support_count.desc(), Proposal.created_at.desc(),
+                 Proposal.id.desc())
+    else:
+        order = (Proposal.created_at.desc(), Proposal.id.desc())
+    items, total = _page(session, query, order, page, per_page)
+    return {"items": _proposal_views(session, items, actor, full=False), "total": total,
+            "page": page, "per_page": per_page}
+
+
+def get_proposal(uow, actor, proposal_id: str) -> dict:
+    session = uow.session
+    return _proposal_view(session, _proposal(session, proposal_id, actor), actor)
+
+
+# --- proposals: residents ----------------------------------------------------------------
+
+def submit_proposal(uow, actor, title: str, body: str, category: str, location=None,
+                    channel: str = "online", contact: str | None = None) -> dict:
+    session = uow.session
+    if channel != "online":
+        _require_staff(actor, "file drop-in and town-hall proposals")
+    now = utcnow()
+    proposal = Proposal(
+        id=new_id(), title=title, body=body, search_text=search_text(title, body),
+        category=category, status=lifecycle.SUBMITTED, author_id=_me(actor),
+        channel=channel, contact=contact,
+        location_name=location["name"] if location else None,
+        location_lat=location.get("lat") if location else None,
+        location_lon=location.get("lon") if location else None,
+        support_count=0, report_count=0, hidden=False, removed=False,
+        created_at=now, updated_at=now)
+    session.add(proposal)
+    session.add(ProposalStep(id=new_id(), proposal_id=proposal.id, from_status=None,
+                             to_status=lifecycle.SUBMITTED, actor_id=_me(actor), at=now))
+    session.flush()
+    uow.publish("proposal_submitted", {**_ref(proposal), "category": category,
+                                       "channel": channel, "status": proposal.status},
+                actor_id=_me(actor))
+    return _proposal_view(session, proposal, actor)
+
+
+def support(uow, actor, proposal_id: str) -> dict:
+    session = uow.session
+    me = _me(actor)
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    _changeable(proposal)
+    if proposal.status not in lifecycle.SUPPORTABLE:
+        raise Conflict(f"a proposal that is {proposal.status} takes no more support")
+    already = session.execute(select(Support.id).where(
+        Support.proposal_id == proposal.id, Support.account_id == me)).first()
+    if already:
+        raise Conflict("you support this proposal already")
+    session.add(Support(id=new_id(), proposal_id=proposal.id, account_id=me,
+                        created_at=utcnow()))
+    _flush_unique(session, "you support this proposal already")
+    proposal.support_count = Proposal.support_count + 1
+    session.flush()
+    count = proposal.support_count  # read back: the value the UPDATE left
+    uow.publish("proposal_supported", {**_ref(proposal), "account_id": me,
+                                       "support_count": count}, actor_id=me)
+    return {"proposal_id": proposal.id, "support_count": count}
+
+
+def withdraw_support(uow, actor, proposal_id: str) -> None:
+    session = uow.session
+    me = _me(actor)
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    removed = session.execute(delete(Support).where(
+        Support.proposal_id == proposal.id, Support.account_id == me)).rowcount
+    if not removed:
+        raise NotFound("you do not support this proposal")
+    proposal.support_count = Proposal.support_count - 1
+    session.flush()
+    uow.publish("proposal_support_withdrawn", {**_ref(proposal), "account_id": me,
+                                               "support_count": proposal.support_count},
+                actor_id=me)
+    return None
+
+
+def add_comment(uow, actor, proposal_id: str, body: str) -> dict:
+    session = uow.session
+    me = _me(actor)
+    proposal = _proposal(session, proposal_id, actor)
+    _changeable(proposal)
+    comment = Comment(id=new_id(), proposal_id=proposal.id, author_id=me, body=body,
+                      created_at=utcnow())
+    session.add(comment)
+    session.flush()
+    uow.publish("comment_added", {**_ref(proposal), "comment_id": comment.id,
+                                  "comment_author_id": me,
+                                  "assigned_group_id": proposal.assigned_group_id},
+                actor_id=me)
+    return schemas.CommentSchema().dump(
+        _comment_view(comment, readmodels.author_names(session, [me])))
+
+
+def withdraw(uow, actor, proposal_id: str) -> dict:
+    session = uow.session
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    if proposal.author_id != _me(actor):
+        raise Forbidden("only its author withdraws a proposal")
+    _changeable(proposal)
+    step = lifecycle.check_proposal_step(proposal.status, lifecycle.WITHDRAWN, AUTHOR)
+    _take_step(uow, proposal, step, _me(actor))
+    return _proposal_view(session, proposal, actor)
+
+
+def report(uow, actor, proposal_id: str, reason: str) -> dict:
+    session = uow.session
+    me = _me(actor)
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    _changeable(proposal)
+    already = session.execute(select(Report.id).where(
+        Report.proposal_id == proposal.id, Report.reporter_id == me)).first()
+    if already:
+        raise Conflict("you reported this proposal already")
+    session.add(Report(id=new_id(), proposal_id=proposal.id, reporter_id=me,
+                       reason=reason, created_at=utcnow()))
+    _flush_unique(session, "you reported this proposal already")
+    proposal.report_count = Proposal.report_count + 1
+    session.flush()
+    count = proposal.report_count
+    # One report per account (the unique pair), so the count is of different accounts.
+    if not proposal.hidden and count >= HIDE_AFTER_REPORTS:
+        proposal.hidden = True
+        uow.publish("proposal_hidden", {**_ref(proposal), "report_count": count},
+                    actor_id=me)
+    else:
+        uow.publish("proposal_reported", {**_ref(proposal), "report_count": count},
+                    actor_id=me)
+    return {"proposal_id": proposal.id, "report_count": count, "hidden": proposal.hidden}
+
+
+# --- proposals: staff --------------------------------------------------------------------
+
+def _take_step(uow, proposal: Proposal, step: lifecycle.Step, actor_id: str,
+               answer: str | None = None) -> None:
+    """Move the proposal, write its history, and publish the one event of the step."""
+    now = utcnow()
+    source = proposal.status
+    proposal.status = step.target
+    proposal.updated_at = now
+    if step.needs_answer:
+        proposal.answer_body = answer
+        proposal.answered_by, proposal.answered_at = actor_id, now
+    uow.session.add(ProposalStep(id=new_id(), proposal_id=proposal.id, from_status=source,
+                                 to_status=step.target, actor_id=actor_id,
+                                 answer=answer if step.needs_answer else None, at=now))
+    data = {**_ref(proposal), "from_status": source, "to_status": step.target,
+            "assigned_group_id": proposal.assigned_group_id}
+    if step.needs_answer:
+        uow.publish("proposal_answered", {**data, "answer": answer, "answered_by": actor_id},
+                    actor_id=actor_id)
+    else:
+        uow.publish("proposal_status_changed", data, actor_id=actor_id)
+
+
+def transition(uow, actor, proposal_id: str, status: str, answer: str | None = None) -> dict:
+    session = uow.session
+    _require_staff(actor, "move a proposal on")
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    _changeable(proposal)
+    step = lifecycle.check_proposal_step(proposal.status, status, STAFF, answer)
+    _take_step(uow, proposal, step, _me(actor), answer)
+    return _proposal_view(session, proposal, actor)
+
+
+def assign(uow, actor, proposal_id: str, group_id: str) -> dict:
+    session = uow.session
+    _require_staff(actor, "assign proposals to working groups")
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    _changeable(proposal)
+    group = readmodels.group(session, group_id)
+    if group is None or group.kind != WORKING_GROUP:
+        raise ValidationError("the input is not valid",
+                              fields={"group_id": ["Not a known working group."]})
+    if proposal.status not in lifecycle.ASSIGNABLE:
+        raise Conflict(f"a proposal that is {proposal.status} is not taken on any more")
+    if proposal.assigned_group_id == group.group_id:
+        raise Conflict("the proposal is assigned to this group already")
+    previous = proposal.assigned_group_id
+    proposal.assigned_group_id = group.group_id
+    proposal.updated_at = utcnow()
+    uow.publish("proposal_assigned", {**_ref(proposal), "group_id": group.group_id,
+                                      "group_name": group.name,
+                                      "previous_group_id": previous},
+                actor_id=_me(actor))
+    return _proposal_view(session, proposal, actor)
+
+
+def moderate(uow, actor, proposal_id: str, action: str) -> dict:
+    """`restore` shows a hidden proposal again and clears its reports; `remove` hides it
+    for good (its status stays as it was)."""
+    session = uow.session
+    _require_staff(actor, "review reported proposals")
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    if proposal.removed:
+        raise Conflict("this proposal was removed for good")
+    if action == "restore":
+        if not proposal.hidden:
+            raise Conflict("this proposal is not hidden")
+        session.execute(delete(Report).where(Report.proposal_id == proposal.id))
+        proposal.hidden, proposal.report_count = False, 0
+        event = "proposal_restored"
+    else:
+        proposal.hidden, proposal.removed = True, True
+        event = "proposal_removed"
+    proposal.updated_at = utcnow()
+    uow.publish(event, _ref(proposal), actor_id=_me(actor))
+    return _proposal_view(session, proposal, actor)
+
+
+def merge(uow, actor, proposal_id: str, into_id: str) -> dict:
+    """Merge a duplicate into the surviving proposal; answers the survivor.
+
+    An account that supported both keeps one support on the survivor; the others move
+    over (erased accounts' supports included), so the survivor's count is recounted.
+    """
+    session = uow.session
+    _require_staff(actor, "merge proposals")
+    if into_id == proposal_id:
+        raise ValidationError("the input is not valid",
+                              fields={"into_id": ["A proposal is not merged into itself."]})
+    # Both rows locked, always in the same order, so two merges cannot deadlock.
+    locked = {p.id: p for p in session.execute(
+        select(Proposal).where(Proposal.id.in_([proposal_id, into_id]))
+        .order_by(Proposal.id).with_for_update()).scalars()}
+    duplicate, survivor = locked.get(proposal_id), locked.get(into_id)
+    if duplicate is None:
+        raise NotFound("no such proposal")
+    if survivor is None:
+        raise ValidationError("the input is not valid",
+                              fields={"into_id": ["No such proposal."]})
+    _changeable(duplicate)
+    if survivor.merged_into_id is not None:
+        raise Conflict("the proposal to merge into was itself merged into another")
+    if survivor.removed:
+        raise Conflict("the proposal to merge into was removed")
+    twins = select(Support.account_id).where(Support.proposal_id == survivor.id,
+                                             Support.account_id.is_not(None))
+    session.execute(delete(Support).where(Support.proposal_id == duplicate.id,
+                                          Support.account_id.in_(twins)))
+    session.execute(update(Support).where(Support.proposal_id == duplicate.id)
+                    .values(proposal_id=survivor.id))
+    now = utcnow()
+    survivor.support_count = session.execute(select(func.count()).select_from(Support).where(
+        Support.proposal_id == survivor.id)).scalar_one()
+    duplicate.support_count = 0
+    duplicate.merged_into_id = survivor.id
+    duplicate.updated_at = survivor.updated_at = now
+    session.flush()
+    uow.publish("proposal_merged", {**_ref(duplicate), "into_id": survivor.id,
+                                    "into_title": survivor.title,
+                                    "into_author_id": survivor.author_id,
+                                    "support_count": survivor.support_count},
+                actor_id=_me(actor))
+    return _proposal_view(session, survivor, actor)
+
+
+# --- joint projects ----------------------------------------------------------------------
+
+def _may_run(session, project_lead_id: str, actor: dict) -> bool:
+    return _is_staff(actor) or readmodels.is_group_admin(session, project_lead_id, _me(actor))
+
+
+def list_projects(uow, actor, status=None, group_id=None, page=1, per_page=20) -> dict:
+    session = uow.session
+    query = select(Project)
+    if status is not None:
+        query = query.where(Project.status == status)
+    if group_id is not None:
+        partner = exists().where(ProjectPartner.project_id == Project.id,
+                                 ProjectPartner.group_id == group_id)
+        query = query.where(or_(Project.lead_group_id == group_id, partner))
+    items, total = _page(session, query, (Project.created_at.desc(), Project.id.desc()),
+                         page, per_page)
+    return {"items": _project_views(session, items), "total": total, "page": page,
+            "per_page": per_page}
+
+
+def get_project(uow, actor, project_id: str) -> dict:
+    session = uow.session
+    return _project_views(session, [_project(session, project_id)])[0]
+
+
+def register_project(uow, actor, title: str, lead_group_id: str, description: str = "",
+                     partner_group_ids=(), origin_proposal_id: str | None = None) -> dict:
+    session = uow.session
+    lead = _known_group(session, lead_group_id, "lead_group_id")
+    if not _may_run(session, lead.group_id, actor):
+        raise Forbidden("only an admin of the lead group (or staff) registers its project")
+    known = set(readmodels.group_names(session, partner_group_ids))
+    unknown = [group_id for group_id in partner_group_ids if group_id not in known]
+    if unknown:
+        raise ValidationError("the input is not valid", fields={
+            "partner_group_ids": [f"No such group: {', '.join(unknown)}."]})
+    origin = None
+    if origin_proposal_id is not None:
+        origin = session.get(Proposal, origin_proposal_id)
+        if origin is None or (origin.hidden and not _is_staff(actor)):
+            raise ValidationError("the input is not valid",
+                                  fields={"origin_proposal_id": ["No such proposal."]})
+    now = utcnow()
+    project = Project(id=new_id(), title=title, description=description,
+                      status=lifecycle.PLANNED, lead_group_id=lead.group_id,
+                      origin_proposal_id=origin.id if origin else None,
+                      created_by=_me(actor), created_at=now, updated_at=now)
+    session.add(project)
+    session.flush()
+    for group_id in partner_group_ids:
+        session.add(ProjectPartner(project_id=project.id, group_id=group_id, added_at=now))
+    session.add(ProjectStep(id=new_id(), project_id=project.id, from_status=None,
+                            to_status=lifecycle.PLANNED, actor_id=_me(actor), at=now))
+    session.flush()
+    uow.publish("project_registered", {
+        "project_id": project.id, "title": title, "lead_group_id": lead.group_id,
+        "partner_group_ids": list(partner_group_ids),
+        "origin_proposal_id": origin.id if origin else None,
+        "origin_proposal_author_id": origin.author_id if origin else None,
+        "created_by": _me(actor)}, actor_id=_me(actor))
+    return _project_views(session, [project])[0]
+
+
+def add_partner(uow, actor, project_id: str, group_id: str) -> dict:
+    session = uow.session
+    project = _project(session, project_id, lock=True)
+    if not _may_run(session, project.lead_group_id, actor):
+        raise Forbidden("only an admin of the lead group (or staff) adds partners")
+    group = _known_group(session, group_id, "group_id")
+    if group.group_id == project.lead_group_id:
+        raise Conflict("this group leads the project already")
+    if project.status not in lifecycle.PROJECT_OPEN:
+        raise Conflict(f"a project that is {project.status} takes no new partners")
+    if session.get(ProjectPartner, (project.id, group.group_id)) is not None:
+        raise Conflict("this group is a partner already")
+    now = utcnow()
+    session.add(ProjectPartner(project_id=project.id, group_id=group.group_id, added_at=now))
+    _flush_unique(session, "this group is a partner already")
+    project.updated_at = now
+    uow.publish("project_partner_added", {"project_id": project.id, "title": project.title,
+                                          "group_id": group.group_id,
+                                          "lead_group_id": project.lead_group_id},
+                actor_id=_me(actor))
+    return _project_views(session, [project])[0]
+
+
+def transition_project(uow, actor, project_id: str, status: str) -> dict:
+    session = uow.session
+    project = _project(session, project_id, lock=True)
+    if not _may_run(session, project.lead_group_id, actor):
+        raise Forbidden("only an admin of the lead group (or staff) moves a project on")
+    lifecycle.check_project_step(project.status, status)
+    now = utcnow()
+    source = project.status
+    project.status, project.updated_at = status, now
+    session.add(ProjectStep(id=new_id(), project_id=project.id, from_status=source,
+                            to_status=status, actor_id=_me(actor), at=now))
+    session.flush()
+    partners = list(session.execute(select(ProjectPartner.group_id)
+                                    .where(ProjectPartner.project_id == project.id)
+                                    .order_by(ProjectPartner.added_at,
+                                              ProjectPartner.group_id)).scalars())
+    uow.publish("project_status_changed", {
+        "project_id": project.id, "title": project.title, "from_status": source,
+        "to_status": status, "lead_group_id": project.lead_group_id,
+        "partner_group_ids": partners}, actor_id=_me(actor))
+    return _project_views(session, [project])[0]
+
+
+# --- personal data -----------------------------------------------------------------------
+
+def export_account(uow, account_id: str) -> dict:
+    """Everything this service holds that an account wrote or did."""
+    session = uow.session
+
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    proposals = session.execute(select(Proposal).where(Proposal.author_id == account_id)
+                                .order_by(Proposal.created_at, Proposal.id)).scalars().all()
+    supports = session.execute(
+        select(Support.proposal_id, Proposal.title, Support.created_at)
+        .join(Proposal, Proposal.id == Support.proposal_id)
+        .where(Support.account_id == account_id)
+        .order_by(Support.created_at, Support.id)).all()
+    comments = session.execute(select(Comment).where(Comment.author_id == account_id)
+                               .order_by(Comment.created_at, Comment.id)).scalars().all()
+    reports = session.execute(select(Report).where(Report.reporter_id == account_id)
+                              .order_by(Report.created_at, Report.id)).scalars().all()
+    projects = session.execute(select(Project).where(Project.created_by == account_id)
+                               .order_by(Project.created_at, Project.id)).scalars().all()
+    return {
+        "proposals": [{
+            "id": p.id, "title": p.title, "body": p.body, "category": p.category,
+            "status": p.status, "channel": p.channel, "contact": p.contact,
+            "location": None if p.location_name is None else {
+                "name": p.location_name, "lat": p.location_lat, "lon": p.location_lon},
+            "created_at": iso(p.created_at)} for p in proposals],
+        "supports": [{"proposal_id": proposal_id, "title": title,
+                      "created_at": iso(created_at)}
+                     for proposal_id, title, created_at in supports],
+        "comments": [{"id": c.id, "proposal_id": c.proposal_id, "body": c.body,
+                      "created_at": iso(c.created_at)} for c in comments],
+        "reports": [{"proposal_id": r.proposal_id, "reason": r.reason,
+                     "created_at": iso(r.created_at)} for r in reports],
+        "projects_registered": [{"id": p.id, "title": p.title,
+                                 "created_at": iso(p.created_at)} for p in projects],
+    }
+
+
+def erase_account(session, account_id: str) -> None:
+    """What an erased account leaves here: its proposals and comments stay, nameless;
+    its supports stay counted and its reports stay, with no link to it; the contact
+    lines of its proposals go."""
+    readmodels.apply_account_erased(session, account_id)
+    session.execute(update(Proposal).where(Proposal.author_id == account_id)
+                    .values(contact=None))
+    session.execute(update(Support).where(Support.account_id == account_id)
+                    .values(account_id=None))
+    session.execute(update(Report).where(Report.reporter_id == account_id)
+                    .values(reporter_id=None))

@@ -1,0 +1,273 @@
+"""What the proposals service accepts and answers.
+
+The input schemas validate RPC arguments here and HTTP bodies and query strings in the
+gateway (which also builds its OpenAPI document from them), so one definition serves both
+edges; the gateway hands over what it loaded, so loading twice gives the same data.
+Unknown fields are refused everywhere (except in the actor, which the gateway builds).
+"""
+from __future__ import annotations
+
+from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
+                         validate, validates_schema)
+
+from civic.validation import (PER_PAGE_MAX, StrictSchema, UUIDString, blank_is_none,
+                              strip_blanks, text)
+from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
+from services.proposals.models import CATEGORIES, CHANNELS
+
+__all__ = ["CATEGORIES", "CHANNELS", "PROPOSAL_STATUSES", "PROJECT_STATUSES"]
+
+TITLE_MIN, TITLE_MAX = 5, 150
+BODY_MAX = 10_000
+COMMENT_MAX = 5_000
+REASON_MAX = 1_000
+ANSWER_MAX = 10_000
+CONTACT_MAX = 300
+PLACE_MAX = 200
+QUERY_MAX = 200
+PARTNERS_MAX = 50
+SORTS = ("newest", "supports")
+MODERATION_ACTIONS = ("restore", "remove")
+
+
+# --- inputs: proposals -------------------------------------------------------------------
+
+class LocationSchema(StrictSchema):
+    name = text(1, PLACE_MAX, required=True,
+                 metadata={"example": "Stadsparken, Jokkmokk"})
+    lat = fields.Float(load_default=None, allow_none=True,
+                       validate=validate.Range(min=-90, max=90),
+                       metadata={"example": 66.6066})
+    lon = fields.Float(load_default=None, allow_none=True,
+                       validate=validate.Range(min=-180, max=180),
+                       metadata={"example": 19.8227})
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("name",))
+
+    @validates_schema
+    def _both_coordinates_or_none(self, data, **kwargs):
+        if (data.get("lat") is None) != (data.get("lon") is None):
+            raise MarshmallowError("Give both lat and lon, or neither.", "lat")
+
+
+class ProposalCreateSchema(StrictSchema):
+    title = text(TITLE_MIN, TITLE_MAX, required=True)
+    body = text(0, BODY_MAX, required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
+    channel = fields.String(load_default="online", validate=validate.OneOf(CHANNELS),
+                            metadata={"description": "drop_in and town_hall: staff only"})
+    contact = text(1, CONTACT_MAX, load_default=None, allow_none=True,
+                    metadata={"description": "How to reach the visitor (drop_in, "
+                                             "town_hall); only staff see it"})
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        data = strip_blanks(data, ("title", "body", "contact"))
+        return blank_is_none(data, ("contact",))
+
+    @validates_schema
+    def _contact_only_for_visitors(self, data, **kwargs):
+        if data.get("contact") is not None and data.get("channel", "online") == "online":
+            raise MarshmallowError("A contact line belongs to a drop_in or town_hall "
+                                   "proposal.", "contact")
+
+
+class ProposalListQuerySchema(StrictSchema):
+    status = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(PROPOSAL_STATUSES))
+    category = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(CATEGORIES))
+    q = text(1, QUERY_MAX, load_default=None, allow_none=True,
+              metadata={"description": "Words to find in the title or body"})
+    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1,
+                                                                       max=PER_PAGE_MAX))
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        data = strip_blanks(data, ("q",))
+        data = blank_is_none(data, ("status", "category", "q"))
+        if isinstance(data, dict) and data.get("sort") is None:
+            data.pop("sort", None)
+        return data
+
+
+class CommentCreateSchema(StrictSchema):
+    body = text(1, COMMENT_MAX, required=True)
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("body",))
+
+
+class TransitionSchema(StrictSchema):
+    status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
+    answer = text(1, ANSWER_MAX, load_default=None, allow_none=True,
+                   metadata={"description": "The official answer; required for "
+                                            "accepted and rejected, refused otherwise"})
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("answer",))
+
+
+class AssignmentSchema(StrictSchema):
+    group_id = UUIDString(required=True)
+
+
+class ReportSchema(StrictSchema):
+    reason = text(1, REASON_MAX, required=True)
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("reason",))
+
+
+class ModerationSchema(StrictSchema):
+    action = fields.String(required=True, validate=validate.OneOf(MODERATION_ACTIONS))
+
+
+class MergeSchema(StrictSchema):
+    into_id = UUIDString(required=True, metadata={"description": "The surviving proposal"})
+
+
+# --- inputs: joint projects --------------------------------------------------------------
+
+class ProjectCreateSchema(StrictSchema):
+    title = text(TITLE_MIN, TITLE_MAX, required=True)
+    description = text(0, BODY_MAX, load_default="")
+    lead_group_id = UUIDString(required=True)
+    partner_group_ids = fields.List(UUIDString(), load_default=list,
+                                    validate=validate.Length(max=PARTNERS_MAX))
+    origin_proposal_id = UUIDString(load_default=None, allow_none=True)
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("title", "description"))
+
+    @validates_schema
+    def _partners_distinct_and_not_the_lead(self, data, **kwargs):
+        partners = data.get("partner_group_ids") or []
+        if len(set(partners)) != len(partners):
+            raise MarshmallowError("A partner is named more than once.", "partner_group_ids")
+        if data.get("lead_group_id") in partners:
+            raise MarshmallowError("The lead group is not its own partner.",
+                                   "partner_group_ids")
+
+
+class PartnerAddSchema(StrictSchema):
+    group_id = UUIDString(required=True)
+
+
+class ProjectTransitionSchema(StrictSchema):
+    status = fields.String(required=True, validate=validate.OneOf(PROJECT_STATUSES))
+
+
+class ProjectListQuerySchema(StrictSchema):
+    status = fields.String(load_default=None, allow_none=True,
+                           validate=validate.OneOf(PROJECT_STATUSES))
+    group_id = UUIDString(load_default=None, allow_none=True,
+                          metadata={"description": "Projects this group leads or partners"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1,
+                                                                       max=PER_PAGE_MAX))
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return blank_is_none(data, ("status", "group_id"))
+
+
+# --- the caller, as the gateway describes it --------------------------------------------
+
+# --- outputs ----------------------------------------------------------------------------
+
+class LocationOutSchema(Schema):
+    name = fields.String()
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+
+
+class CommentSchema(Schema):
+    id = fields.String()
+    author_id = fields.String()
+    author_name = fields.String(allow_none=True)
+    body = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class AnswerSchema(Schema):
+    body = fields.String()
+    answered_by = fields.String()
+    answered_at = fields.AwareDateTime()
+
+
+class ProposalStepSchema(Schema):
+    from_status = fields.String(allow_none=True,
+                                metadata={"description": "null for the submission"})
+    to_status = fields.String()
+    actor_id = fields.String()
+    at = fields.AwareDateTime()
+    answer = fields.String(metadata={"description": "with accepted and rejected only"})
+
+
+class ReportOutSchema(Schema):
+    reason = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class ProposalSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    body = fields.String()
+    category = fields.String()
+    status = fields.String()
+    author_id = fields.String()
+    author_name = fields.String(allow_none=True, metadata={
+        "description": "\"former resident\" once the author's account is erased"})
+    channel = fields.String()
+    location = fields.Nested(LocationOutSchema, allow_none=True)
+    support_count = fields.Integer()
+    supported_by_me = fields.Boolean()
+    comments = fields.List(fields.Nested(CommentSchema),
+                           metadata={"description": "not in lists"})
+    answer = fields.Nested(AnswerSchema, allow_none=True)
+    assigned_group_id = fields.String(allow_none=True)
+    assigned_group_name = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(ProposalStepSchema),
+                          metadata={"description": "not in lists"})
+    project_ids = fields.List(fields.String())
+    merged_into_id = fields.String(allow_none=True)
+    hidden = fields.Boolean()
+    removed = fields.Boolean(metadata={"description": "staff only"})
+    report_count = fields.Integer(metadata={"description": "staff only"})
+    reports = fields.List(fields.Nested(ReportOutSchema),
+                          metadata={"description": "staff only, not in lists"})
+    contact = fields.String(allow_none=True, metadata={"description": "staff only"})
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class ProjectStepSchema(Schema):
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    actor_id = fields.String()
+    at = fields.AwareDateTime()
+
+
+class ProjectSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    description = fields.String()
+    status = fields.String()
+    lead_group_id = fields.String()
+    lead_group_name = fields.String(allow_none=True)
+    partner_group_ids = fields.List(fields.String())
+    origin_proposal_id = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(ProjectStepSchema))
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()

@@ -1,0 +1,147 @@
+"""Helpers for the notifications tests: a real SMTP server, and events as producers send
+them.
+
+`SmtpServer` is aiosmtpd's `Controller` on a free port, run in a child process: the
+test process is green (eventlet), and asyncio does not run under eventlet's monkey
+patching. Each accepted message is written to a directory as one `.eml` file; the
+server can be told to refuse the first N messages with a temporary failure (451).
+
+Run as a script, this module is that child process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from kombu import Connection, Producer
+
+from civic.contracts import CATALOGUE, Envelope, new_envelope
+from civic.outbox import context_headers, event_exchange
+
+READY = "smtp-ready"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpServer:
+    """A real SMTP server for one test: `messages()` are what it accepted."""
+
+    def __init__(self, directory: Path, refuse_first: int = 0):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.refuse_first = refuse_first
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "SmtpServer":
+        root = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--port", str(self.port), "--dir",
+             str(self.directory), "--refuse-first", str(self.refuse_first)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)}, text=True)
+        line = self.process.stdout.readline().strip()
+        if line != READY:
+            self.stop()
+            raise RuntimeError(f"the SMTP server did not start (said {line!r})")
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (subprocess.TimeoutExpired, OSError):
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process.stdout.close()
+        self.process = None
+
+    def messages(self) -> list:
+        """The accepted messages, oldest first (email.message.EmailMessage)."""
+        parser = BytesParser(policy=policy.default)
+        return [parser.parsebytes(path.read_bytes())
+                for path in sorted(self.directory.glob("*.eml"))]
+
+    def refused(self) -> int:
+        path = self.directory / "refused.json"
+        return json.loads(path.read_text())["count"] if path.exists() else 0
+
+    def settings(self) -> dict:
+        """nameko config for sending here."""
+        return {"CIVIC_SMTP_HOST": "127.0.0.1", "CIVIC_SMTP_PORT": self.port,
+                "CIVIC_SMTP_TLS": "none"}
+
+
+# --- events as their producers publish them ----------------------------------------------
+
+def envelope(event_type: str, data: dict, actor_id: str | None = None) -> Envelope:
+    """A validated envelope of this type from its real producer."""
+    return new_envelope(event_type, data, producer=CATALOGUE[event_type].producer,
+                        correlation_id=None, actor_id=actor_id)
+
+
+def publish(amqp_uri: str, *envelopes: Envelope) -> None:
+    """Publish envelopes to their producers' exchanges, as the outbox relay does."""
+    with Connection(amqp_uri, connect_timeout=5,
+                    transport_options={"confirm_publish": True}) as connection:
+        producer = Producer(connection.default_channel)
+        for item in envelopes:
+            body = item.to_dict()
+            producer.publish(body, exchange=event_exchange(item.producer),
+                             routing_key=item.type, message_id=item.id,
+                             headers=context_headers(body), serializer="json",
+                             delivery_mode=2, retry=False,
+                             declare=[event_exchange(item.producer)])
+
+
+# --- the child process ---------------------------------------------------------------------
+
+def _serve(port: int, directory: Path, refuse_first: int) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self):
+            self.refused = 0
+            self.accepted = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            if self.refused < refuse_first:
+                self.refused += 1
+                (directory / "refused.json").write_text(json.dumps({"count": self.refused}))
+                return "451 4.3.0 Try again later"
+            self.accepted += 1
+            target = directory / f"{self.accepted:05d}.eml"
+            partial = target.with_suffix(".part")
+            partial.write_bytes(envelope.original_content or envelope.content)
+            partial.rename(target)  # whole messages only, for the reading test
+            return "250 2.0.0 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    print(READY, flush=True)
+    try:
+        sys.stdin.read()  # until the test closes our stdin
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--refuse-first", type=int, default=0)
+    args = parser.parse_args()
+    _serve(args.port, args.dir, args.refuse_first)

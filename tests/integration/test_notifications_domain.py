@@ -1,0 +1,334 @@
+"""The notifications domain against a real database (SQLite or PostgreSQL): events in,
+inbox rows, follows, preferences, digests and the activity feed out."""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from civic import migrations
+from civic.db import ServiceDatabase
+from civic.errors import Conflict, NotFound
+from services.notifications import activity, domain, email
+from services.notifications.models import (Activity, Email, Follow, Membership, Message,
+                                           Notification, Preference, metadata)
+from tests.integration.notifications_support import envelope
+
+SETTINGS = email.MailSettings(public_url="https://civic.example", interval=1.0)
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in Jokkmokk
+
+
+def uid() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def db(civic_settings):
+    migrations.upgrade("notifications")  # only this service's database is needed
+    database = ServiceDatabase("notifications", metadata)
+    yield database
+    database.dispose()
+
+
+def handle(db, event_type, data, actor_id=None, at=T0):
+    item = dataclasses.replace(envelope(event_type, data, actor_id=actor_id), occurred_at=at)
+    with db.unit_of_work() as uow:
+        domain.handle_event(uow, item, SETTINGS, now=at)
+    return item
+
+
+def call(db, fn, *args, **kwargs):
+    with db.unit_of_work() as uow:
+        return fn(uow, *args, **kwargs)
+
+
+def inbox(db, account_id):
+    return call(db, domain.list_notifications, account_id, per_page=100)
+
+
+def register(db, locale="sv"):
+    account_id = uid()
+    handle(db, "account_registered", {"account_id": account_id, "display_name": "A",
+                                      "locale": locale}, actor_id=account_id)
+    return account_id
+
+
+def group_with(db, admin, members=(), name="Skidklubben", kind="association"):
+    group_id = uid()
+    handle(db, "group_created", {"group_id": group_id, "name": name, "kind": kind,
+                                 "open": True, "created_by": admin}, actor_id=admin)
+    handle(db, "member_joined", {"group_id": group_id, "account_id": admin,
+                                 "role": "admin"}, actor_id=admin)
+    for member in members:
+        handle(db, "member_joined", {"group_id": group_id, "account_id": member,
+                                     "role": "member"}, actor_id=member)
+    return group_id
+
+
+def count(db, model, *where):
+    with db.sessions() as session:
+        return session.execute(select(func.count()).select_from(model).where(*where)
+                               ).scalar_one()
+
+
+# --- the rules --------------------------------------------------------------------------
+
+def test_a_join_request_tells_the_group_admins_in_their_language(db):
+    admin, other_admin, asker = register(db, "sv"), register(db, "en"), register(db)
+    group_id = group_with(db, admin)
+    handle(db, "member_joined", {"group_id": group_id, "account_id": other_admin,
+                                 "role": "admin"}, actor_id=admin)
+    handle(db, "join_requested", {"group_id": group_id, "account_id": asker,
+                                  "admin_ids": [admin]}, actor_id=asker)
+
+    swedish = inbox(db, admin)
+    assert swedish["total"] == 1 and swedish["unread_count"] == 1
+    item = swedish["items"][0]
+    assert item["kind"] == "join_requested"
+    assert item["title"] == "Ny ansökan om medlemskap i Skidklubben"
+    assert item["link"] == f"/groups/{group_id}"
+    assert (item["target_type"], item["target_id"]) == ("group", group_id)
+    assert item["read_at"] is None and item["created_at"].startswith("2026-11-30T09:00")
+    english = inbox(db, other_admin)["items"]
+    assert sorted(n["title"] for n in english) == ["New request to join Skidklubben",
+                                                   "You are now a member of Skidklubben"]
+    assert inbox(db, asker)["total"] == 0
+
+
+def test_the_actor_is_never_told_of_their_own_action(db):
+    admin, member = register(db), register(db)
+    group_id = group_with(db, admin, members=[member])
+    # Joining an open group oneself: nobody is told; an admin approving: the member is.
+    assert inbox(db, member)["total"] == 0
+    approved = register(db)
+    handle(db, "member_joined", {"group_id": group_id, "account_id": approved,
+                                 "role": "member"}, actor_id=admin)
+    assert [n["kind"] for n in inbox(db, approved)["items"]] == ["member_joined"]
+    # The admin verifying their own group (staff would, but say it is them): not told.
+    handle(db, "group_verified", {"group_id": group_id}, actor_id=admin)
+    assert inbox(db, admin)["total"] == 0
+
+
+def test_one_notification_per_recipient_even_when_two_rules_name_them(db):
+    author, member = register(db), register(db)
+    group_id = group_with(db, register(db), members=[member, author])
+    proposal_id = uid()
+    handle(db, "proposal_submitted", {"proposal_id": proposal_id, "title": "Fler bänkar",
+                                      "author_id": author, "category": "leisure",
+                                      "channel": "online", "status": "submitted"},
+           actor_id=author)
+    staff = uid()
+    handle(db, "proposal_assigned", {"proposal_id": proposal_id, "title": "Fler bänkar",
+                                     "author_id": author, "group_id": group_id,
+                                     "group_name": "Skidklubben", "previous_group_id": None},
+           actor_id=staff)
+    # The author follows the group too, but hears once, as the author.
+    assert [n["kind"] for n in inbox(db, author)["items"]] == ["proposal_assigned"]
+    assert [n["kind"] for n in inbox(db, member)["items"]] == ["group_proposal_assigned"]
+    assert count(db, Activity, Activity.type == "proposal_assigned") == 1
+
+
+def test_a_large_group_is_told_in_bulk_with_emails_for_those_who_want_them(db):
+    admin = register(db)
+    members = [uid() for _ in range(150)]
+    group_id = group_with(db, admin, members=members)
+    eager, quiet, muted = members[0], members[1], members[2]
+    call(db, domain.set_preferences, eager, email="immediate")
+    call(db, domain.set_preferences, quiet, email="off")
+    call(db, domain.set_preferences, muted, muted_kinds=["event_scheduled"])
+    event_id = uid()
+    handle(db, "event_scheduled", {
+        "event_id": event_id, "title": "Städdag", "organiser_group_id": group_id,
+        "starts_at": "2026-12-05T09:00:00+00:00", "kind": "clean_up_day",
+        "ends_at": "2026-12-05T12:00:00+00:00", "location": "Torget", "capacity": None,
+        "proposal_id": None, "project_id": None, "created_by": admin}, actor_id=admin)
+
+    told = count(db, Notification, Notification.kind == "event_scheduled")
+    assert told == 150 - 1  # every member but the muted one; the admin acted
+    assert count(db, Message, Message.kind == "event_scheduled") == 1
+    assert inbox(db, muted)["total"] == 0
+    body = inbox(db, quiet)["items"][0]["body"]
+    assert body == "Skidklubben bjuder in 5 dec. 2026 kl. 10:00, Torget."
+    emails = call(db, lambda uow: uow.session.execute(select(Email)).scalars().all())
+    assert [(e.account_id, e.kind, e.subject) for e in emails] == [
+        (eager, "notification", "Nytt evenemang: ”Städdag”")]
+    assert f"https://civic.example/events/{event_id}" in emails[0].body
+    # Digest mode (the default) waits for the digest; immediate and off do not.
+    assert count(db, Notification, Notification.digest == "pending") == 149 - 2
+
+
+# --- follows ----------------------------------------------------------------------------
+
+def test_follows_automatic_and_by_hand(db):
+    admin, member, outsider = register(db), register(db), register(db)
+    group_id = group_with(db, admin, members=[member])
+    follows = call(db, domain.list_follows, member)
+    assert [(f["target_type"], f["target_id"], f["automatic"]) for f in follows["items"]] \
+        == [("group", group_id, True)]
+
+    with pytest.raises(NotFound):
+        call(db, domain.follow, outsider, "group", uid())
+    made = call(db, domain.follow, outsider, "group", group_id)
+    assert made["title"] == "Skidklubben" and made["automatic"] is False
+    with pytest.raises(Conflict):
+        call(db, domain.follow, outsider, "group", group_id)
+
+    handle(db, "member_left", {"group_id": group_id, "account_id": member},
+           actor_id=member)
+    assert call(db, domain.list_follows, member)["total"] == 0  # the automatic one ended
+    assert count(db, Membership, Membership.account_id == member) == 0
+
+    event_id = uid()
+    handle(db, "event_scheduled", {
+        "event_id": event_id, "title": "Möte", "organiser_group_id": group_id,
+        "starts_at": "2026-12-05T09:00:00+00:00", "kind": "meeting",
+        "ends_at": "2026-12-05T10:00:00+00:00", "location": "Folkets hus",
+        "capacity": 10, "proposal_id": None, "project_id": None, "created_by": admin},
+        actor_id=admin)
+    assert [n["kind"] for n in inbox(db, outsider)["items"]] == ["event_scheduled"]
+    assert inbox(db, member)["total"] == 0
+
+    call(db, domain.unfollow, outsider, "group", group_id)
+    with pytest.raises(NotFound):
+        call(db, domain.unfollow, outsider, "group", group_id)
+
+
+def test_registrants_hear_of_a_cancellation_and_a_promotion(db):
+    organiser = register(db)
+    group_id = group_with(db, organiser)
+    confirmed, waiting = register(db), register(db)
+    ref = {"event_id": uid(), "title": "Kurs", "organiser_group_id": group_id,
+           "starts_at": "2026-12-05T09:00:00+00:00"}
+    handle(db, "registration_confirmed", {**ref, "account_id": confirmed},
+           actor_id=confirmed)
+    handle(db, "registration_waitlisted", {**ref, "account_id": waiting, "position": 1},
+           actor_id=waiting)
+    handle(db, "waitlist_promoted", {**ref, "account_id": waiting}, actor_id=confirmed,
+           at=T0 + timedelta(minutes=1))
+    assert [n["title"] for n in inbox(db, waiting)["items"]] == [
+        "Du har fått en plats på ”Kurs”"]
+    handle(db, "event_cancelled", {**ref, "reason": "Sjukdom", "registrant_ids": []},
+           actor_id=organiser, at=T0 + timedelta(minutes=2))
+    for account_id in (confirmed, waiting):
+        assert inbox(db, account_id)["items"][0]["kind"] == "event_cancelled"
+
+
+# --- inbox ------------------------------------------------------------------------------
+
+def test_marking_read_one_and_all(db):
+    admin = register(db)
+    group_id = group_with(db, admin)
+    for _ in range(3):
+        handle(db, "join_requested", {"group_id": group_id, "account_id": uid(),
+                                      "admin_ids": [admin]})
+    items = inbox(db, admin)["items"]
+    read = call(db, domain.mark_read, admin, items[0]["id"])
+    assert read["read_at"] is not None
+    assert call(db, domain.mark_read, admin, items[0]["id"])["read_at"] == read["read_at"]
+    with pytest.raises(NotFound):
+        call(db, domain.mark_read, register(db), items[1]["id"])
+    assert call(db, domain.list_notifications, admin, unread=True)["total"] == 2
+    assert call(db, domain.list_notifications, admin, unread=False)["total"] == 1
+    assert call(db, domain.mark_all_read, admin) == {"marked": 2, "unread_count": 0}
+    assert inbox(db, admin)["unread_count"] == 0
+    page = call(db, domain.list_notifications, admin, page=2, per_page=2)
+    assert (page["total"], len(page["items"]), page["page"]) == (3, 1, 2)
+
+
+# --- digests ----------------------------------------------------------------------------
+
+def test_a_daily_digest_groups_everything_into_one_email_at_seven(db):
+    admin, other = register(db, "en"), register(db)
+    group_id = group_with(db, admin)
+    call(db, domain.set_preferences, other, email="off")
+    handle(db, "member_joined", {"group_id": group_id, "account_id": other,
+                                 "role": "member"}, actor_id=admin)
+    for hour in (10, 12, 14):
+        handle(db, "join_requested", {"group_id": group_id, "account_id": uid(),
+                                      "admin_ids": [admin]},
+               at=datetime(2026, 11, 30, hour, tzinfo=timezone.utc))
+
+    before_seven = datetime(2026, 12, 1, 5, 59, tzinfo=timezone.utc)  # 06:59 local
+    assert call(db, email.enqueue_due_digests, before_seven, SETTINGS) == 0
+    at_seven = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)
+    assert call(db, email.enqueue_due_digests, at_seven, SETTINGS) == 1
+    digests = call(db, lambda uow: uow.session.execute(select(Email)).scalars().all())
+    assert len(digests) == 1
+    digest = digests[0]
+    assert (digest.account_id, digest.kind, digest.locale) == (admin, "digest", "en")
+    assert digest.subject == "Civic: 3 new notifications"
+    assert digest.body.count("New request to join Skidklubben") == 3
+    # Nothing new since: no email tomorrow; `off` never gets one (and waits for none).
+    tomorrow = at_seven + timedelta(days=1)
+    assert call(db, email.enqueue_due_digests, tomorrow, SETTINGS) == 0
+    assert count(db, Notification, Notification.digest == "pending") == 0
+    assert count(db, Email) == 1
+
+
+def test_a_weekly_digest_waits_for_monday(db):
+    admin = register(db)
+    group_id = group_with(db, admin)
+    call(db, domain.set_preferences, admin, email="weekly")
+    handle(db, "join_requested", {"group_id": group_id, "account_id": uid(),
+                                  "admin_ids": [admin]})  # Monday 30 November
+    saturday = datetime(2026, 12, 5, 8, tzinfo=timezone.utc)
+    assert call(db, email.enqueue_due_digests, saturday, SETTINGS) == 0
+    monday = datetime(2026, 12, 7, 6, 30, tzinfo=timezone.utc)
+    assert call(db, email.enqueue_due_digests, monday, SETTINGS) == 1
+
+
+# --- preferences, unsubscribing, activity, erasure ----------------------------------------
+
+def test_preferences_and_the_unsubscribe_token(db):
+    account_id = register(db)
+    assert call(db, domain.get_preferences, account_id) == {"email": "daily",
+                                                            "muted_kinds": []}
+    changed = call(db, domain.set_preferences, account_id, email="immediate",
+                   muted_kinds=["comment_added", "proposal_supported", "comment_added"])
+    assert changed == {"email": "immediate",
+                       "muted_kinds": ["comment_added", "proposal_supported"]}
+    assert call(db, domain.set_preferences, account_id, email="weekly")["muted_kinds"] == [
+        "comment_added", "proposal_supported"]
+    token = email.unsubscribe_token(account_id)
+    assert call(db, domain.unsubscribe, token) == {"email": "off"}
+    assert call(db, domain.get_preferences, account_id)["email"] == "off"
+    with pytest.raises(NotFound):
+        call(db, domain.unsubscribe, token[:-2] + "xx")
+
+
+def test_the_activity_feed_has_every_event(db):
+    admin = register(db)
+    group_id = group_with(db, admin, name="Byalaget")
+    later = T0 + timedelta(hours=1)
+    verified = handle(db, "group_verified", {"group_id": group_id}, actor_id=uid(), at=later)
+    feed = call(db, activity.list_entries, since=T0)
+    assert sorted(entry["type"] for entry in feed["items"]) == [
+        "account_registered", "group_created", "group_verified", "member_joined"]
+    entry = call(db, activity.list_entries, since=later)["items"][0]
+    assert entry["id"] == verified.id and entry["correlation_id"] == verified.correlation_id
+    assert entry["subject_type"] == "group" and entry["subject_id"] == group_id
+    assert entry["summary"] == "Group verified: “Byalaget”"
+    assert call(db, activity.list_entries, type="group_created")["total"] == 1
+    # The service's own events are in it too, recorded as they were published.
+    (delivered,) = call(db, activity.list_entries, type="notification_delivered")["items"]
+    assert delivered["subject_type"] is None
+    assert call(db, activity.list_entries)["total"] == 5
+
+
+def test_erasure_deletes_the_accounts_inbox_follows_and_preferences(db):
+    admin, keeper = register(db), register(db)
+    group_id = group_with(db, admin, members=[keeper])
+    call(db, domain.set_preferences, admin, email="immediate", muted_kinds=["comment_added"])
+    for _ in range(2):
+        handle(db, "join_requested", {"group_id": group_id, "account_id": uid(),
+                                      "admin_ids": [admin, keeper]})
+    assert count(db, Email, Email.account_id == admin) == 2
+    handle(db, "account_erased", {"account_id": admin}, actor_id=admin)
+    for model in (Notification, Email, Follow, Preference):
+        assert count(db, model, model.account_id == admin) == 0, model
+    assert count(db, Membership, Membership.account_id == admin) == 0
+    assert inbox(db, keeper)["total"] == 2  # others keep theirs
+    assert count(db, Activity, Activity.type == "account_erased") == 1
