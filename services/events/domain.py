@@ -22,8 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from civic.db import new_id, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.events import schemas
+from civic.readmodels import GroupFacts
 from services.events.models import (CheckIn, Event, KnownGroup, KnownMembership,
                                     Registration)
+
+GROUP_FACTS = GroupFacts(group=KnownGroup, membership=KnownMembership)
 
 REMINDER_LEAD = timedelta(hours=24)
 # The organiser may start checking people in a little before the start.
@@ -660,34 +663,4 @@ def erase_account(uow, account_id: str, now: datetime | None = None) -> None:
     session.execute(delete(CheckIn).where(CheckIn.account_id == account_id))
     session.execute(update(Event).where(Event.created_by == account_id)
                     .values(created_by=None).execution_options(synchronize_session=False))
-    # Kept as inactive rather than deleted, so a late, older member_joined cannot bring
-    # an erased account back as an admin.
-    session.execute(update(KnownMembership).where(KnownMembership.account_id == account_id)
-                    .values(active=False).execution_options(synchronize_session=False))
-
-
-# --- read models, from the groups service's events --------------------------------------
-
-def apply_group_created(session, group_id: str, name: str, kind: str) -> None:
-    group = session.get(KnownGroup, group_id)
-    if group is None:
-        session.add(KnownGroup(group_id=group_id, name=name, kind=kind))
-    else:
-        group.name, group.kind = name, kind
-
-
-def apply_membership(session, group_id: str, account_id: str, occurred_at: datetime, *,
-                     active: bool, role: str | None = None) -> None:
-    """A membership fact; facts arrive on separate queues, so an older one arriving late
-    must not undo a newer one."""
-    row = session.get(KnownMembership, (group_id, account_id))
-    if row is None:
-        session.add(KnownMembership(group_id=group_id, account_id=account_id,
-                                    role=role or "member", active=active,
-                                    as_of=occurred_at))
-        return
-    if row.as_of > occurred_at:
-        return
-    row.active, row.as_of = active, occurred_at
-    if role is not None:
-        row.role = role
+    GROUP_FACTS.account_erased(session, account_id)

@@ -174,17 +174,18 @@ class EventsService(ServiceBase):
     @event_handler("groups", "group_created")
     def on_group_created(self, envelope):
         data = envelope.data
-        domain.apply_group_created(self.db.session, data["group_id"], data["name"],
-                                   data["kind"])
+        domain.GROUP_FACTS.group_created(self.db.session, data["group_id"], data["name"],
+                                         data["kind"])
 
     @event_handler("groups", "member_joined")
     def on_member_joined(self, envelope):
         data = envelope.data
-        domain.apply_membership(self.db.session, data["group_id"], data["account_id"],
-                                envelope.occurred_at, active=True, role=data["role"])
+        domain.GROUP_FACTS.member_joined(self.db.session, data["group_id"],
+                                         data["account_id"], data["role"],
+                                         envelope.occurred_at)
 
     @event_handler("groups", "member_left")
     def on_member_left(self, envelope):
         data = envelope.data
-        domain.apply_membership(self.db.session, data["group_id"], data["account_id"],
-                                envelope.occurred_at, active=False)
+        domain.GROUP_FACTS.member_left(self.db.session, data["group_id"], data["account_id"],
+                                       envelope.occurred_at)

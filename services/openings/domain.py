@@ -560,7 +560,7 @@ def export_account(uow, account_id: str) -> dict:
 def erase_account(session, account_id: str) -> None:
     """What an erased account leaves here: nothing of its own. Its profile, expressions
     of interest and matches go; openings it posted stay (they are the business's)."""
-    readmodels.apply_account_erased(session, account_id)
+    readmodels.FACTS.account_erased(session, account_id)
     _remove_profile_rows(session, account_id)
     session.execute(delete(ReturneeProfile).where(ReturneeProfile.account_id == account_id))
     session.execute(delete(Interest).where(Interest.account_id == account_id))

@@ -673,7 +673,7 @@ def erase_account(session, account_id: str) -> None:
     """What an erased account leaves here: its proposals and comments stay, nameless;
     its supports stay counted and its reports stay, with no link to it; the contact
     lines of its proposals go."""
-    readmodels.apply_account_erased(session, account_id)
+    readmodels.FACTS.account_erased(session, account_id)
     session.execute(update(Proposal).where(Proposal.author_id == account_id)
                     .values(contact=None))
     session.execute(update(Support).where(Support.account_id == account_id)

@@ -8,71 +8,14 @@ functions also tolerate facts arriving out of order (different queues).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import select
 
-from sqlalchemy import delete, select
-
+from civic.readmodels import GroupFacts
 from services.proposals.models import KnownAccount, KnownGroup, KnownMembership
 
 FORMER_RESIDENT = "former resident"
 
-
-# --- applying the groups service's facts ------------------------------------------------
-
-def apply_account_registered(session, account_id: str, display_name: str) -> None:
-    account = session.get(KnownAccount, account_id)
-    if account is None:
-        session.add(KnownAccount(account_id=account_id, display_name=display_name,
-                                 erased=False))
-    elif not account.erased:  # an erasure that overtook its registration stays
-        account.display_name = display_name
-
-
-def apply_account_erased(session, account_id: str) -> None:
-    account = session.get(KnownAccount, account_id)
-    if account is None:
-        session.add(KnownAccount(account_id=account_id, display_name=None, erased=True))
-    else:
-        account.display_name = None
-        account.erased = True
-    # An erased account administers nothing (groups also sends member_left for each).
-    session.execute(delete(KnownMembership).where(KnownMembership.account_id == account_id))
-
-
-def apply_group_created(session, group_id: str, name: str, kind: str) -> None:
-    group = session.get(KnownGroup, group_id)
-    if group is None:
-        session.add(KnownGroup(group_id=group_id, name=name, kind=kind))
-    else:
-        group.name, group.kind = name, kind
-
-
-def _apply_membership(session, group_id: str, account_id: str, occurred_at: datetime,
-                      *, active: bool, role: str | None = None) -> None:
-    row = session.get(KnownMembership, (group_id, account_id))
-    if row is None:
-        session.add(KnownMembership(group_id=group_id, account_id=account_id,
-                                    role=role or "member", active=active,
-                                    as_of=occurred_at))
-        return
-    if row.as_of > occurred_at:
-        return  # a newer fact about this membership is already here
-    row.active, row.as_of = active, occurred_at
-    if role is not None:
-        row.role = role
-
-
-def apply_member_joined(session, group_id: str, account_id: str, role: str,
-                        occurred_at: datetime) -> None:
-    account = session.get(KnownAccount, account_id)
-    if account is not None and account.erased:
-        return  # a join that arrives after the erasure (it was retried) is stale
-    _apply_membership(session, group_id, account_id, occurred_at, active=True, role=role)
-
-
-def apply_member_left(session, group_id: str, account_id: str,
-                      occurred_at: datetime) -> None:
-    _apply_membership(session, group_id, account_id, occurred_at, active=False)
+FACTS = GroupFacts(account=KnownAccount, group=KnownGroup, membership=KnownMembership)
 
 
 # --- asking ------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ class ProposalsService(ServiceBase):
 
     @event_handler("groups", "account_registered")
     def on_account_registered(self, envelope):
-        readmodels.apply_account_registered(self.db.session, envelope.data["account_id"],
+        readmodels.FACTS.account_registered(self.db.session, envelope.data["account_id"],
                                             envelope.data["display_name"])
 
     @event_handler("groups", "account_erased")
@@ -182,17 +182,17 @@ class ProposalsService(ServiceBase):
     @event_handler("groups", "group_created")
     def on_group_created(self, envelope):
         data = envelope.data
-        readmodels.apply_group_created(self.db.session, data["group_id"], data["name"],
+        readmodels.FACTS.group_created(self.db.session, data["group_id"], data["name"],
                                        data["kind"])
 
     @event_handler("groups", "member_joined")
     def on_member_joined(self, envelope):
         data = envelope.data
-        readmodels.apply_member_joined(self.db.session, data["group_id"], data["account_id"],
+        readmodels.FACTS.member_joined(self.db.session, data["group_id"], data["account_id"],
                                        data["role"], envelope.occurred_at)
 
     @event_handler("groups", "member_left")
     def on_member_left(self, envelope):
         data = envelope.data
-        readmodels.apply_member_left(self.db.session, data["group_id"], data["account_id"],
+        readmodels.FACTS.member_left(self.db.session, data["group_id"], data["account_id"],
                                      envelope.occurred_at)

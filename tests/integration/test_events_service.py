@@ -212,7 +212,7 @@ def test_each_reminder_is_sent_once_by_two_instances(migrated, container_factory
     staff = actor("Maria", staff=True)
     due = {}
     with events_db.unit_of_work() as uow:
-        domain.apply_group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
+        domain.GROUP_FACTS.group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
     for hours in (2, 5, 23):
         starts_at = utcnow() + timedelta(hours=hours)
         with events_db.unit_of_work() as uow:

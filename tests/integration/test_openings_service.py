@@ -77,9 +77,9 @@ def openings(migrated, published, container_factory, client):
 
 def verified_business(session, group_id=PORJUS, admin_id=ADMIN, name="Vattenfall Porjus"):
     """What groups' events would have told openings about a verified business."""
-    readmodels.apply_group_created(session, group_id, name, "business")
-    readmodels.apply_group_verified(session, group_id)
-    readmodels.apply_member_joined(session, group_id, admin_id, "admin", utcnow())
+    readmodels.FACTS.group_created(session, group_id, name, "business")
+    readmodels.FACTS.group_verified(session, group_id)
+    readmodels.FACTS.member_joined(session, group_id, admin_id, "admin", utcnow())
 
 
 def opening_payload(**overrides):

@@ -55,9 +55,8 @@ def person():
 @pytest.fixture
 def admin(uow):
     actor = person()
-    domain.apply_group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
-    domain.apply_membership(uow.session, GROUP, actor["account_id"], NOW, active=True,
-                            role="admin")
+    domain.GROUP_FACTS.group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
+    domain.GROUP_FACTS.member_joined(uow.session, GROUP, actor["account_id"], "admin", NOW)
     return actor
 
 
@@ -80,8 +79,7 @@ def waitlist(uow, event_id):
 
 def test_only_admins_of_the_organiser_group_or_staff_schedule(uow, admin):
     member = person()
-    domain.apply_membership(uow.session, GROUP, member["account_id"], NOW, active=True,
-                            role="member")
+    domain.GROUP_FACTS.member_joined(uow.session, GROUP, member["account_id"], "member", NOW)
     with pytest.raises(Forbidden):
         schedule(uow, member)
     staff = {**person(), "is_staff": True}
@@ -100,11 +98,9 @@ def test_only_admins_of_the_organiser_group_or_staff_schedule(uow, admin):
 
 
 def test_an_admin_who_left_may_no_longer_schedule(uow, admin):
-    domain.apply_membership(uow.session, GROUP, admin["account_id"], NOW + timedelta(1),
-                            active=False)
+    domain.GROUP_FACTS.member_left(uow.session, GROUP, admin["account_id"], NOW + timedelta(1))
     # An older fact arriving late does not undo the newer one.
-    domain.apply_membership(uow.session, GROUP, admin["account_id"], NOW, active=True,
-                            role="admin")
+    domain.GROUP_FACTS.member_joined(uow.session, GROUP, admin["account_id"], "admin", NOW)
     with pytest.raises(Forbidden):
         schedule(uow, admin)
 

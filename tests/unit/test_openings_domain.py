@@ -34,16 +34,16 @@ def db(tmp_path):
     with database.unit_of_work() as uow:
         s = uow.session
         for account_id in (ANNA, BO, CIA, DAN, EVA):
-            readmodels.apply_account_registered(s, account_id, account_id[2:].title())
-        readmodels.apply_group_created(s, PARK, "Jokkmokks viltpark", "business")
-        readmodels.apply_group_verified(s, PARK)
-        readmodels.apply_group_created(s, NEWCO, "Nystartat AB", "business")
-        readmodels.apply_group_created(s, CLUB, "Skidklubben", "association")
-        readmodels.apply_group_verified(s, CLUB)
-        readmodels.apply_member_joined(s, PARK, BO, "admin", T0)
-        readmodels.apply_member_joined(s, PARK, CIA, "member", T0)
-        readmodels.apply_member_joined(s, NEWCO, DAN, "admin", T0)
-        readmodels.apply_member_joined(s, CLUB, BO, "admin", T0)
+            readmodels.FACTS.account_registered(s, account_id, account_id[2:].title())
+        readmodels.FACTS.group_created(s, PARK, "Jokkmokks viltpark", "business")
+        readmodels.FACTS.group_verified(s, PARK)
+        readmodels.FACTS.group_created(s, NEWCO, "Nystartat AB", "business")
+        readmodels.FACTS.group_created(s, CLUB, "Skidklubben", "association")
+        readmodels.FACTS.group_verified(s, CLUB)
+        readmodels.FACTS.member_joined(s, PARK, BO, "admin", T0)
+        readmodels.FACTS.member_joined(s, PARK, CIA, "member", T0)
+        readmodels.FACTS.member_joined(s, NEWCO, DAN, "admin", T0)
+        readmodels.FACTS.member_joined(s, CLUB, BO, "admin", T0)
     yield database
     database.dispose()
 
@@ -128,20 +128,20 @@ def test_only_an_admin_of_a_verified_business_may_post(db):
 def test_a_business_whose_verification_arrived_first_is_known_once_created(db):
     late = "0c6b1b2e-5d8a-4d55-9a57-3f2a3a3c0009"
     with db.unit_of_work() as uow:
-        readmodels.apply_group_verified(uow.session, late)
-        readmodels.apply_member_joined(uow.session, late, EVA, "admin", T0)
+        readmodels.FACTS.group_verified(uow.session, late)
+        readmodels.FACTS.member_joined(uow.session, late, EVA, "admin", T0)
     with pytest.raises(ValidationError):            # its kind is not known yet
         post(db, actor_id=EVA, business_group_id=late)
     with db.unit_of_work() as uow:
-        readmodels.apply_group_created(uow.session, late, "Porjus kraft", "business")
+        readmodels.FACTS.group_created(uow.session, late, "Porjus kraft", "business")
     assert post(db, actor_id=EVA, business_group_id=late)["business_name"] == "Porjus kraft"
 
 
 def test_an_admin_who_left_may_post_no_more_and_a_late_old_fact_changes_nothing(db):
     with db.unit_of_work() as uow:
-        readmodels.apply_member_left(uow.session, PARK, BO, T0 + timedelta(minutes=2))
+        readmodels.FACTS.member_left(uow.session, PARK, BO, T0 + timedelta(minutes=2))
         # The join of a minute earlier, redelivered late: the leaving stands.
-        readmodels.apply_member_joined(uow.session, PARK, BO, "admin",
+        readmodels.FACTS.member_joined(uow.session, PARK, BO, "admin",
                                        T0 + timedelta(minutes=1))
     with pytest.raises(Forbidden):
         post(db)

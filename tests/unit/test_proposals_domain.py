@@ -36,15 +36,15 @@ def db(tmp_path):
     database.create_all()
     with database.unit_of_work() as uow:
         for actor in (ANNA, BO, CIA, DAN, STAFF):
-            readmodels.apply_account_registered(uow.session, actor["account_id"],
+            readmodels.FACTS.account_registered(uow.session, actor["account_id"],
                                                 actor["display_name"])
-        readmodels.apply_group_created(uow.session, WORKING, "Kultur och fritid",
+        readmodels.FACTS.group_created(uow.session, WORKING, "Kultur och fritid",
                                        "working_group")
-        readmodels.apply_group_created(uow.session, CLUB, "Skidklubben", "association")
-        readmodels.apply_group_created(uow.session, HEMBYGD, "Hembygdsföreningen",
+        readmodels.FACTS.group_created(uow.session, CLUB, "Skidklubben", "association")
+        readmodels.FACTS.group_created(uow.session, HEMBYGD, "Hembygdsföreningen",
                                        "association")
-        readmodels.apply_member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
-        readmodels.apply_member_joined(uow.session, CLUB, CIA["account_id"], "member", T0)
+        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
+        readmodels.FACTS.member_joined(uow.session, CLUB, CIA["account_id"], "member", T0)
     yield database
     database.dispose()
 
@@ -447,14 +447,14 @@ def test_projects_belong_to_the_admins_of_their_lead_group(db):
 
 def test_a_former_admin_runs_nothing(db):
     with db.unit_of_work() as uow:
-        readmodels.apply_member_left(uow.session, CLUB, BO["account_id"],
+        readmodels.FACTS.member_left(uow.session, CLUB, BO["account_id"],
                                      T0 + timedelta(seconds=1))
         # A stale join arriving late (another queue) does not bring the admin back.
-        readmodels.apply_member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
+        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
     with pytest.raises(Forbidden):
         register(db, BO)
     with db.unit_of_work() as uow:
-        readmodels.apply_member_joined(uow.session, CLUB, BO["account_id"], "admin",
+        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin",
                                        T0 + timedelta(seconds=2))
     assert register(db, BO)["lead_group_id"] == CLUB
 
@@ -495,7 +495,7 @@ def test_export_and_erasure(db):
         assert session.execute(select(KnownMembership).where(
             KnownMembership.account_id == BO["account_id"])).first() is None
     with db.unit_of_work() as uow:  # a late, retried join of the erased account
-        readmodels.apply_member_joined(uow.session, CLUB, BO["account_id"], "admin",
+        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin",
                                        T0 + timedelta(days=1))
     with pytest.raises(Forbidden):
         register(db, BO)
