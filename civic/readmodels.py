@@ -16,6 +16,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, update
 
+from civic.messaging import event_handler
+
 
 class GroupFacts:
     """Applies groups' facts to a service's `account`, `group` and `membership` models
@@ -65,6 +67,8 @@ class GroupFacts:
             group.name, group.kind = name, kind
 
     def group_verified(self, session, group_id: str) -> None:
+        if not hasattr(self.group, "verified"):
+            return
         group = session.get(self.group, group_id)
         if group is None:
             session.add(self.group(group_id=group_id, name=None, kind=None, verified=True))
@@ -97,3 +101,37 @@ class GroupFacts:
         row.active, row.as_of = active, occurred_at
         if role is not None:
             row.role = role
+
+
+class KeepsGroupFacts:
+    """Service mixin: keeps the service's `group_facts` (a GroupFacts) up to date from
+    groups' events. Erasure stays with each service, which has more to erase."""
+
+    group_facts: GroupFacts
+
+    @event_handler("groups", "account_registered")
+    def on_account_registered(self, envelope):
+        self.group_facts.account_registered(self.db.session, envelope.data["account_id"],
+                                            envelope.data["display_name"])
+
+    @event_handler("groups", "group_created")
+    def on_group_created(self, envelope):
+        data = envelope.data
+        self.group_facts.group_created(self.db.session, data["group_id"], data["name"],
+                                       data["kind"])
+
+    @event_handler("groups", "group_verified")
+    def on_group_verified(self, envelope):
+        self.group_facts.group_verified(self.db.session, envelope.data["group_id"])
+
+    @event_handler("groups", "member_joined")
+    def on_member_joined(self, envelope):
+        data = envelope.data
+        self.group_facts.member_joined(self.db.session, data["group_id"], data["account_id"],
+                                       data["role"], envelope.occurred_at)
+
+    @event_handler("groups", "member_left")
+    def on_member_left(self, envelope):
+        data = envelope.data
+        self.group_facts.member_left(self.db.session, data["group_id"], data["account_id"],
+                                     envelope.occurred_at)

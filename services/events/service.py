@@ -19,6 +19,7 @@ from __future__ import annotations
 from civic.db import Database, utcnow
 from civic.log import get_logger
 from civic.messaging import event_handler
+from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc, timer
 from civic.validation import clean_id, load
 from services.events import domain, feeds, schemas
@@ -31,8 +32,9 @@ log = get_logger(__name__)
 
 
 
-class EventsService(ServiceBase):
+class EventsService(KeepsGroupFacts, ServiceBase):
     name = "events"
+    group_facts = domain.GROUP_FACTS
     db = Database(metadata)
 
     # --- reading ------------------------------------------------------------------------
@@ -165,27 +167,8 @@ class EventsService(ServiceBase):
         with self.db as uow:
             return domain.export_account(uow, account_id)
 
-    # --- read models, from the groups service's events ----------------------------------
+    # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased")
     def on_account_erased(self, envelope):
         domain.erase_account(self.db, envelope.data["account_id"])
-
-    @event_handler("groups", "group_created")
-    def on_group_created(self, envelope):
-        data = envelope.data
-        domain.GROUP_FACTS.group_created(self.db.session, data["group_id"], data["name"],
-                                         data["kind"])
-
-    @event_handler("groups", "member_joined")
-    def on_member_joined(self, envelope):
-        data = envelope.data
-        domain.GROUP_FACTS.member_joined(self.db.session, data["group_id"],
-                                         data["account_id"], data["role"],
-                                         envelope.occurred_at)
-
-    @event_handler("groups", "member_left")
-    def on_member_left(self, envelope):
-        data = envelope.data
-        domain.GROUP_FACTS.member_left(self.db.session, data["group_id"], data["account_id"],
-                                       envelope.occurred_at)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from civic.db import Database, utcnow
 from civic.log import get_logger
 from civic.messaging import event_handler
+from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc, timer
 from civic.validation import clean_id, load
 from services.openings import domain, readmodels, schemas
@@ -36,8 +37,9 @@ def _actor_id(actor_id, required: bool = True) -> str | None:
     return clean_id("actor_id", actor_id)
 
 
-class OpeningsService(ServiceBase):
+class OpeningsService(KeepsGroupFacts, ServiceBase):
     name = "openings"
+    group_facts = readmodels.FACTS
     db = Database(metadata)
 
     # --- openings -----------------------------------------------------------------------
@@ -144,35 +146,8 @@ class OpeningsService(ServiceBase):
         with self.db as uow:
             return domain.export_account(uow, account_id)
 
-    # --- read models, from the groups service's events ----------------------------------
-
-    @event_handler("groups", "account_registered")
-    def on_account_registered(self, envelope):
-        readmodels.FACTS.account_registered(self.db.session, envelope.data["account_id"],
-                                            envelope.data["display_name"])
+    # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased")
     def on_account_erased(self, envelope):
         domain.erase_account(self.db.session, envelope.data["account_id"])
-
-    @event_handler("groups", "group_created")
-    def on_group_created(self, envelope):
-        data = envelope.data
-        readmodels.FACTS.group_created(self.db.session, data["group_id"], data["name"],
-                                       data["kind"])
-
-    @event_handler("groups", "group_verified")
-    def on_group_verified(self, envelope):
-        readmodels.FACTS.group_verified(self.db.session, envelope.data["group_id"])
-
-    @event_handler("groups", "member_joined")
-    def on_member_joined(self, envelope):
-        data = envelope.data
-        readmodels.FACTS.member_joined(self.db.session, data["group_id"], data["account_id"],
-                                       data["role"], envelope.occurred_at)
-
-    @event_handler("groups", "member_left")
-    def on_member_left(self, envelope):
-        data = envelope.data
-        readmodels.FACTS.member_left(self.db.session, data["group_id"], data["account_id"],
-                                     envelope.occurred_at)

@@ -9,6 +9,7 @@ answering while groups is down.
 """
 from civic.db import Database
 from civic.messaging import event_handler
+from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc
 from civic.validation import clean_id, load, load_actor
 from services.proposals import domain, readmodels, schemas
@@ -17,8 +18,9 @@ from services.proposals.models import metadata
 __all__ = ["ProposalsService", "metadata"]
 
 
-class ProposalsService(ServiceBase):
+class ProposalsService(KeepsGroupFacts, ServiceBase):
     name = "proposals"
+    group_facts = readmodels.FACTS
     db = Database(metadata)
 
     # --- proposals: reading -------------------------------------------------------------
@@ -168,31 +170,8 @@ class ProposalsService(ServiceBase):
         with self.db as uow:
             return domain.export_account(uow, account_id)
 
-    # --- read models, from the groups service's events ----------------------------------
-
-    @event_handler("groups", "account_registered")
-    def on_account_registered(self, envelope):
-        readmodels.FACTS.account_registered(self.db.session, envelope.data["account_id"],
-                                            envelope.data["display_name"])
+    # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased")
     def on_account_erased(self, envelope):
         domain.erase_account(self.db.session, envelope.data["account_id"])
-
-    @event_handler("groups", "group_created")
-    def on_group_created(self, envelope):
-        data = envelope.data
-        readmodels.FACTS.group_created(self.db.session, data["group_id"], data["name"],
-                                       data["kind"])
-
-    @event_handler("groups", "member_joined")
-    def on_member_joined(self, envelope):
-        data = envelope.data
-        readmodels.FACTS.member_joined(self.db.session, data["group_id"], data["account_id"],
-                                       data["role"], envelope.occurred_at)
-
-    @event_handler("groups", "member_left")
-    def on_member_left(self, envelope):
-        data = envelope.data
-        readmodels.FACTS.member_left(self.db.session, data["group_id"], data["account_id"],
-                                     envelope.occurred_at)
