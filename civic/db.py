@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, insert, select, text)
+                        create_engine, event, insert, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.schema import CreateSchema, DropSchema
 from sqlalchemy.types import TypeDecorator
 
 from civic import config as civic_config
@@ -120,7 +121,7 @@ def ensure_schema(url: str, schema: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{_safe_ident(schema)}"'))
+            connection.execute(CreateSchema(_safe_ident(schema), if_not_exists=True))
     finally:
         engine.dispose()
 
@@ -131,13 +132,13 @@ def drop_schema(url: str, schema: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{_safe_ident(schema)}" CASCADE'))
+            connection.execute(DropSchema(_safe_ident(schema), cascade=True, if_exists=True))
     finally:
         engine.dispose()
 
 
 def _safe_ident(name: str) -> str:
-    # Identifiers cannot be bound parameters; only plain names are accepted.
+    # Schema names come from configuration: only plain names are accepted.
     if not name.replace("_", "").isalnum() or len(name) > 63:
         raise civic_config.ConfigError(f"not a usable schema name: {name!r}")
     return name
