@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, insert, select)
+                        create_engine, event, func, insert, select)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateSchema, DropSchema
@@ -23,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 from civic import config as civic_config
 from civic.contracts import Envelope, new_envelope
+from civic.errors import Conflict
 from civic.log import get_logger
 
 log = get_logger(__name__)
@@ -55,6 +57,29 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def one_of(column: str, values) -> str:
+    """A CHECK constraint's text: `column IN ('a', 'b')`.
+
+    The values are the code's own constants (kinds, statuses), never input."""
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+def flush_unique(session: Session, message: str) -> None:
+    """Flush; a unique constraint that trips (a concurrent twin got there first) is a
+    Conflict. The transaction is then unusable and the caller's `with` rolls it back."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(message) from None
+
+
+def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, int]:
+    """One page of `query`'s rows (scalars) and the total count."""
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars()
+    return list(rows), total
 
 
 def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:

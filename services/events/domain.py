@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
-from civic.db import new_id, utcnow
+from civic.db import flush_unique, new_id, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.events import schemas
 from civic.readmodels import GroupFacts
@@ -412,7 +411,7 @@ def check_in(uow, actor: dict, event_id: str, account_id: str,
                         checked_in_by=actor["account_id"]))
     event.attendance_count += 1
     event.updated_at = now
-    _flush_unique(session, "this attendee is checked in already")
+    flush_unique(session, "this attendee is checked in already")
     uow.publish("attendee_checked_in", {**_ref(event), "account_id": account_id,
                                         "attendance_count": event.attendance_count},
                 actor_id=actor["account_id"])
@@ -421,13 +420,6 @@ def check_in(uow, actor: dict, event_id: str, account_id: str,
         "attendance_count": event.attendance_count})
 
 
-def _flush_unique(session, message: str) -> None:
-    """Flush; a primary key that trips (a concurrent twin got there first) is a
-    Conflict."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
 
 
 # --- registrations ----------------------------------------------------------------------
@@ -449,7 +441,7 @@ def register(uow, actor: dict, event_id: str, now: datetime | None = None) -> di
                                     status="confirmed", position=None, created_at=now,
                                     confirmed_at=now)
         session.add(registration)
-        _flush_unique(session, "already registered for this event")
+        flush_unique(session, "already registered for this event")
         uow.publish("registration_confirmed", {**_ref(event), "account_id": account_id},
                     actor_id=account_id)
     else:
@@ -458,7 +450,7 @@ def register(uow, actor: dict, event_id: str, now: datetime | None = None) -> di
                                     status="waitlisted", position=position,
                                     created_at=now, confirmed_at=None)
         session.add(registration)
-        _flush_unique(session, "already registered for this event")
+        flush_unique(session, "already registered for this event")
         uow.publish("registration_waitlisted", {**_ref(event), "account_id": account_id,
                                                 "position": position},
                     actor_id=account_id)

@@ -14,7 +14,7 @@ from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
-from civic.db import UTCDateTime, kernel_tables
+from civic.db import UTCDateTime, kernel_tables, one_of
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
 metadata = MetaData(naming_convention={
@@ -30,9 +30,6 @@ EVENT_STATUSES = ("scheduled", "cancelled", "completed")
 ROLES = ("admin", "member")
 
 
-def _one_of(column: str, values) -> str:
-    # Literal values from constants above, never user input.
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Base(DeclarativeBase):
@@ -42,8 +39,8 @@ class Base(DeclarativeBase):
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
-        CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),
-        CheckConstraint(_one_of("status", EVENT_STATUSES), name="status"),
+        CheckConstraint(one_of("kind", EVENT_KINDS), name="kind"),
+        CheckConstraint(one_of("status", EVENT_STATUSES), name="status"),
         CheckConstraint("capacity IS NULL OR capacity >= 1", name="capacity"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("attendance_count >= 0", name="attendance_count"),
@@ -90,7 +87,7 @@ class Registration(Base):
     next in line). Positions are kept contiguous while the event row is locked."""
     __tablename__ = "registrations"
     __table_args__ = (
-        CheckConstraint(_one_of("status", REGISTRATION_STATUSES), name="status"),
+        CheckConstraint(one_of("status", REGISTRATION_STATUSES), name="status"),
         CheckConstraint("(status = 'waitlisted') = (position IS NOT NULL)",
                         name="position_iff_waitlisted"),
         Index("ix_registrations_event_status_position", "event_id", "status", "position"),
@@ -128,7 +125,7 @@ class KnownMembership(Base):
     """A membership as last heard of; `as_of` (the fact's time) keeps a late, older fact
     from undoing a newer one."""
     __tablename__ = "known_memberships"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
 
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

@@ -14,9 +14,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
-from civic.db import new_id, utcnow
+from civic.db import flush_unique, new_id, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from civic.validation import load
 from services.groups import schemas
@@ -172,12 +171,6 @@ def _admin_ids(session, group_id: str) -> list[str]:
         .order_by(Membership.created_at, Membership.account_id)).scalars())
 
 
-def _flush_unique(session, message: str) -> None:
-    """Flush; a unique index that trips (a concurrent twin got there first) is a Conflict."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
 
 
 # --- accounts and sessions --------------------------------------------------------------
@@ -193,7 +186,7 @@ def _new_account(uow, email: str, password: str, display_name: str, locale: str,
                       display_name=display_name, locale=locale, is_staff=is_staff,
                       created_at=utcnow())
     session.add(account)
-    _flush_unique(session, "email already registered")
+    flush_unique(session, "email already registered")
     uow.publish("account_registered", {"account_id": account.id,
                                        "display_name": display_name, "locale": locale},
                 actor_id=account.id)
@@ -405,7 +398,7 @@ def create_group(uow, actor_id: str, name: str, kind: str, description: str = ""
                   open=open, verified=kind in TRUSTED_KINDS, created_by=actor.id,
                   created_at=now)
     session.add(group)
-    _flush_unique(session, "a group with this name already exists")
+    flush_unique(session, "a group with this name already exists")
     session.add(Membership(group_id=group.id, account_id=actor.id, role="admin",
                            status="active", created_at=now))
     session.flush()
@@ -438,7 +431,7 @@ def join_group(uow, actor_id: str, group_id: str) -> dict:
                             status="active" if group.open else "pending",
                             created_at=utcnow())
     session.add(membership)
-    _flush_unique(session, "already a member of this group")
+    flush_unique(session, "already a member of this group")
     if group.open:
         uow.publish("member_joined", {"group_id": group.id, "account_id": actor.id,
                                       "role": "member"}, actor_id=actor.id)
@@ -517,7 +510,7 @@ def join_network(uow, actor_id: str, group_id: str, network_id: str) -> dict:
     if session.get(NetworkLink, (group.id, network.id)) is not None:
         raise Conflict("the group is in this network already")
     session.add(NetworkLink(group_id=group.id, network_id=network.id, created_at=utcnow()))
-    _flush_unique(session, "the group is in this network already")
+    flush_unique(session, "the group is in this network already")
     uow.publish("group_joined_network", {"group_id": group.id, "network_id": network.id},
                 actor_id=actor_id)
     return group_view(session, group)

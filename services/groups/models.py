@@ -12,7 +12,7 @@ from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, MetaData, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS
-from civic.db import UTCDateTime, kernel_tables
+from civic.db import UTCDateTime, kernel_tables, one_of
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
 metadata = MetaData(naming_convention={
@@ -29,9 +29,6 @@ ROLES = ("admin", "member")
 STATUSES = ("active", "pending")
 
 
-def _one_of(column: str, values) -> str:
-    # Literal values from constants above, never user input.
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Base(DeclarativeBase):
@@ -40,7 +37,7 @@ class Base(DeclarativeBase):
 
 class Account(Base):
     __tablename__ = "accounts"
-    __table_args__ = (CheckConstraint(_one_of("locale", LOCALES), name="locale"),)
+    __table_args__ = (CheckConstraint(one_of("locale", LOCALES), name="locale"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -65,7 +62,7 @@ class SessionToken(Base):
 
 class Group(Base):
     __tablename__ = "groups"
-    __table_args__ = (CheckConstraint(_one_of("kind", GROUP_KINDS), name="kind"),
+    __table_args__ = (CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),
                       Index("ix_groups_kind_name_key", "kind", "name_key"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -83,8 +80,8 @@ class Group(Base):
 class Membership(Base):
     """An active membership, or a pending request to join a closed group."""
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),
-                      CheckConstraint(_one_of("status", STATUSES), name="status"))
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),
+                      CheckConstraint(one_of("status", STATUSES), name="status"))
 
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True,

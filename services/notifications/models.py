@@ -17,7 +17,7 @@ from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, MetaData, S
                         Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from civic.db import UTCDateTime, kernel_tables
+from civic.db import UTCDateTime, kernel_tables, one_of
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
 metadata = MetaData(naming_convention={
@@ -39,9 +39,6 @@ EMAIL_STATUSES = ("queued", "sent", "failed")
 DIGEST_PENDING = "pending"
 
 
-def _one_of(column: str, values) -> str:
-    # Literal values from constants above, never user input.
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Base(DeclarativeBase):
@@ -53,7 +50,7 @@ class Base(DeclarativeBase):
 class Account(Base):
     """An account this service has heard of (account_registered): only its locale."""
     __tablename__ = "accounts"
-    __table_args__ = (CheckConstraint(_one_of("locale", LOCALES), name="locale"),)
+    __table_args__ = (CheckConstraint(one_of("locale", LOCALES), name="locale"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     locale: Mapped[str] = mapped_column(String(5))
@@ -87,7 +84,7 @@ class Registration(Base):
 class Target(Base):
     """Something one can follow, as its events made it known."""
     __tablename__ = "targets"
-    __table_args__ = (CheckConstraint(_one_of("type", TARGET_TYPES), name="type"),)
+    __table_args__ = (CheckConstraint(one_of("type", TARGET_TYPES), name="type"),)
 
     type: Mapped[str] = mapped_column(String(12), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -98,8 +95,8 @@ class Target(Base):
 
 class Follow(Base):
     __tablename__ = "follows"
-    __table_args__ = (CheckConstraint(_one_of("target_type", TARGET_TYPES), name="target_type"),
-                      CheckConstraint(_one_of("source", FOLLOW_SOURCES), name="source"),
+    __table_args__ = (CheckConstraint(one_of("target_type", TARGET_TYPES), name="target_type"),
+                      CheckConstraint(one_of("source", FOLLOW_SOURCES), name="source"),
                       Index("ix_follows_target", "target_type", "target_id"))
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -112,7 +109,7 @@ class Follow(Base):
 class Preference(Base):
     """An account's email choice; an account without a row has the defaults."""
     __tablename__ = "preferences"
-    __table_args__ = (CheckConstraint(_one_of("email_mode", EMAIL_MODES), name="email_mode"),)
+    __table_args__ = (CheckConstraint(one_of("email_mode", EMAIL_MODES), name="email_mode"),)
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     email_mode: Mapped[str] = mapped_column(String(10))
@@ -169,9 +166,9 @@ class Notification(Base):
 class Email(Base):
     """An email to send: the timer sends what is due, retrying with backoff."""
     __tablename__ = "emails"
-    __table_args__ = (CheckConstraint(_one_of("kind", EMAIL_KINDS), name="kind"),
-                      CheckConstraint(_one_of("status", EMAIL_STATUSES), name="status"),
-                      CheckConstraint(_one_of("locale", LOCALES), name="locale"),
+    __table_args__ = (CheckConstraint(one_of("kind", EMAIL_KINDS), name="kind"),
+                      CheckConstraint(one_of("status", EMAIL_STATUSES), name="status"),
+                      CheckConstraint(one_of("locale", LOCALES), name="locale"),
                       Index("ix_emails_status_next", "status", "next_attempt_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -23,10 +23,9 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from civic import config
-from civic.db import new_id, utcnow
+from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.openings import matching, readmodels, schemas
 from services.openings.models import (Interest, Opening, OpeningMatch,
@@ -49,20 +48,8 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
-def _flush_unique(session, message: str) -> None:
-    """Flush; a unique constraint that trips (a concurrent twin got there first) is a
-    Conflict. The transaction is then unusable, and is rolled back by the caller."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
 
 
-def _page(session, query, page: int, per_page: int):
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)
-                           ).scalars().all()
-    return list(rows), total
 
 
 # --- openings: state ---------------------------------------------------------------------
@@ -162,7 +149,7 @@ def list_openings(uow, actor_id: str | None, sector: str | None = None,
     if employment_type is not None:
         query = query.where(Opening.employment_type == employment_type)
     query = query.order_by(Opening.created_at.desc(), Opening.id.desc())
-    openings, total = _page(session, query, page, per_page)
+    openings, total = paginate(session, query, page, per_page)
     return _page_view(_opening_views(session, openings, actor_id, now), total, page,
                       per_page)
 
@@ -176,7 +163,7 @@ def list_group_openings(uow, actor_id: str | None, group_id: str, page: int = 1,
     if not readmodels.is_group_admin(session, group_id, actor_id):
         query = query.where(_open_now(now))
     query = query.order_by(Opening.created_at.desc(), Opening.id.desc())
-    openings, total = _page(session, query, page, per_page)
+    openings, total = paginate(session, query, page, per_page)
     return _page_view(_opening_views(session, openings, actor_id, now), total, page,
                       per_page)
 
@@ -354,7 +341,7 @@ def register_interest(uow, actor_id: str, opening_id: str, message: str | None =
     interest = Interest(id=new_id(), opening_id=opening.id, account_id=actor_id,
                         message=message, created_at=now)
     session.add(interest)
-    _flush_unique(session, "you registered interest in this opening already")
+    flush_unique(session, "you registered interest in this opening already")
     uow.publish("interest_registered", {
         **_ref(opening), "account_id": actor_id,
         "admin_ids": readmodels.admin_ids(session, opening.business_group_id)},
@@ -372,7 +359,7 @@ def list_interest(uow, actor_id: str, opening_id: str, page: int = 1,
         raise Forbidden("only the business's admins see who is interested")
     query = (select(Interest).where(Interest.opening_id == opening.id)
              .order_by(Interest.created_at.desc(), Interest.id.desc()))
-    interests, total = _page(session, query, page, per_page)
+    interests, total = paginate(session, query, page, per_page)
     names = readmodels.display_names(session, [i.account_id for i in interests])
     schema = schemas.InterestEntrySchema()
     items = [schema.dump({"id": i.id, "opening_id": i.opening_id,

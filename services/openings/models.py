@@ -16,7 +16,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integ
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
-from civic.db import UTCDateTime, kernel_tables
+from civic.db import UTCDateTime, kernel_tables, one_of
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
 metadata = MetaData(naming_convention={
@@ -31,9 +31,6 @@ outbox, inbox = kernel_tables(metadata)
 ROLES = ("admin", "member")
 
 
-def _one_of(column: str, values) -> str:
-    # Literal values from constants, never user input.
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Base(DeclarativeBase):
@@ -45,9 +42,9 @@ class Base(DeclarativeBase):
 class Opening(Base):
     __tablename__ = "openings"
     __table_args__ = (
-        CheckConstraint(_one_of("status", OPENING_STATUSES), name="status"),
-        CheckConstraint(_one_of("sector", SECTORS), name="sector"),
-        CheckConstraint(_one_of("employment_type", EMPLOYMENT_TYPES),
+        CheckConstraint(one_of("status", OPENING_STATUSES), name="status"),
+        CheckConstraint(one_of("sector", SECTORS), name="sector"),
+        CheckConstraint(one_of("employment_type", EMPLOYMENT_TYPES),
                         name="employment_type"),
         CheckConstraint("salary_min IS NULL OR salary_max IS NULL "
                         "OR salary_min <= salary_max", name="salary_range"),
@@ -123,7 +120,7 @@ class ProfileSector(Base):
     """One sector of a profile: a row each, so "every profile in this sector" is an
     index lookup."""
     __tablename__ = "returnee_profile_sectors"
-    __table_args__ = (CheckConstraint(_one_of("sector", SECTORS), name="sector"),
+    __table_args__ = (CheckConstraint(one_of("sector", SECTORS), name="sector"),
                       Index("ix_returnee_profile_sectors_sector", "sector", "account_id"))
 
     account_id: Mapped[str] = mapped_column(ForeignKey("returnee_profiles.account_id"),
@@ -133,7 +130,7 @@ class ProfileSector(Base):
 
 class ProfileEmploymentType(Base):
     __tablename__ = "returnee_profile_employment_types"
-    __table_args__ = (CheckConstraint(_one_of("employment_type", EMPLOYMENT_TYPES),
+    __table_args__ = (CheckConstraint(one_of("employment_type", EMPLOYMENT_TYPES),
                                       name="employment_type"),)
 
     account_id: Mapped[str] = mapped_column(ForeignKey("returnee_profiles.account_id"),
@@ -165,7 +162,7 @@ class KnownGroup(Base):
 
 class KnownMembership(Base):
     __tablename__ = "known_memberships"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
 
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

@@ -15,9 +15,8 @@ writers anyway) and the counters move by atomic `count = count ± 1` updates.
 from __future__ import annotations
 
 from sqlalchemy import delete, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
-from civic.db import new_id, utcnow
+from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.proposals import lifecycle, readmodels, schemas
 from services.proposals.lifecycle import AUTHOR, STAFF
@@ -56,13 +55,6 @@ def search_words(q: str | None) -> list[str]:
     return q.casefold().split()[:MAX_SEARCH_WORDS]
 
 
-def _flush_unique(session, message: str) -> None:
-    """Flush; a unique constraint that trips (a concurrent twin got there first) is a
-    Conflict. The transaction is then unusable, and is rolled back by the caller."""
-    try:
-        session.flush()
-    except IntegrityError:
-        raise Conflict(message) from None
 
 
 # --- lookups -----------------------------------------------------------------------------
@@ -231,11 +223,6 @@ def _project_views(session, projects: list[Project]) -> list[dict]:
     }) for project in projects]
 
 
-def _page(session, query, order_by, page: int, per_page: int):
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    items = session.execute(query.order_by(*order_by).offset((page - 1) * per_page)
-                            .limit(per_page)).scalars().all()
-    return list(items), total
 
 
 def _ref(proposal: Proposal) -> dict:
@@ -263,7 +250,7 @@ def list_proposals(uow, actor, status=None, category=None, q=None, sort="newest"
                  Proposal.id.desc())
     else:
         order = (Proposal.created_at.desc(), Proposal.id.desc())
-    items, total = _page(session, query, order, page, per_page)
+    items, total = paginate(session, query.order_by(*order), page, per_page)
     return {"items": _proposal_views(session, items, actor, full=False), "total": total,
             "page": page, "per_page": per_page}
 
@@ -313,7 +300,7 @@ def support(uow, actor, proposal_id: str) -> dict:
         raise Conflict("you support this proposal already")
     session.add(Support(id=new_id(), proposal_id=proposal.id, account_id=me,
                         created_at=utcnow()))
-    _flush_unique(session, "you support this proposal already")
+    flush_unique(session, "you support this proposal already")
     proposal.support_count = Proposal.support_count + 1
     session.flush()
     count = proposal.support_count  # read back: the value the UPDATE left
@@ -377,7 +364,7 @@ def report(uow, actor, proposal_id: str, reason: str) -> dict:
         raise Conflict("you reported this proposal already")
     session.add(Report(id=new_id(), proposal_id=proposal.id, reporter_id=me,
                        reason=reason, created_at=utcnow()))
-    _flush_unique(session, "you reported this proposal already")
+    flush_unique(session, "you reported this proposal already")
     proposal.report_count = Proposal.report_count + 1
     session.flush()
     count = proposal.report_count
@@ -533,8 +520,8 @@ def list_projects(uow, actor, status=None, group_id=None, page=1, per_page=20) -
         partner = exists().where(ProjectPartner.project_id == Project.id,
                                  ProjectPartner.group_id == group_id)
         query = query.where(or_(Project.lead_group_id == group_id, partner))
-    items, total = _page(session, query, (Project.created_at.desc(), Project.id.desc()),
-                         page, per_page)
+    items, total = paginate(session, query.order_by(Project.created_at.desc(),
+                                                    Project.id.desc()), page, per_page)
     return {"items": _project_views(session, items), "total": total, "page": page,
             "per_page": per_page}
 
@@ -596,7 +583,7 @@ def add_partner(uow, actor, project_id: str, group_id: str) -> dict:
         raise Conflict("this group is a partner already")
     now = utcnow()
     session.add(ProjectPartner(project_id=project.id, group_id=group.group_id, added_at=now))
-    _flush_unique(session, "this group is a partner already")
+    flush_unique(session, "this group is a partner already")
     project.updated_at = now
     uow.publish("project_partner_added", {"project_id": project.id, "title": project.title,
                                           "group_id": group.group_id,

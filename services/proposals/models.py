@@ -14,7 +14,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Double, ForeignKey, Index, Int
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS
-from civic.db import UTCDateTime, kernel_tables
+from civic.db import UTCDateTime, kernel_tables, one_of
 from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
@@ -33,9 +33,6 @@ CHANNELS = ("online", "drop_in", "town_hall")
 ROLES = ("admin", "member")
 
 
-def _one_of(column: str, values) -> str:
-    # Literal values from constants above, never user input.
-    return f"{column} IN ({', '.join(repr(value) for value in values)})"
 
 
 class Base(DeclarativeBase):
@@ -47,9 +44,9 @@ class Base(DeclarativeBase):
 class Proposal(Base):
     __tablename__ = "proposals"
     __table_args__ = (
-        CheckConstraint(_one_of("status", PROPOSAL_STATUSES), name="status"),
-        CheckConstraint(_one_of("category", CATEGORIES), name="category"),
-        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(one_of("status", PROPOSAL_STATUSES), name="status"),
+        CheckConstraint(one_of("category", CATEGORIES), name="category"),
+        CheckConstraint(one_of("channel", CHANNELS), name="channel"),
         CheckConstraint("support_count >= 0", name="support_count"),
         Index("ix_proposals_listed_created", "hidden", "merged_into_id", "created_at"),
         Index("ix_proposals_listed_supports", "hidden", "merged_into_id", "support_count"),
@@ -143,7 +140,7 @@ class Report(Base):
 
 class Project(Base):
     __tablename__ = "projects"
-    __table_args__ = (CheckConstraint(_one_of("status", PROJECT_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(one_of("status", PROJECT_STATUSES), name="status"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     title: Mapped[str] = mapped_column(String(150))
@@ -190,7 +187,7 @@ class KnownAccount(Base):
 class KnownGroup(Base):
     """From group_created: which groups exist, and of what kind."""
     __tablename__ = "known_groups"
-    __table_args__ = (CheckConstraint(_one_of("kind", GROUP_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),)
 
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -202,7 +199,7 @@ class KnownMembership(Base):
     may come first: each row remembers when the fact it holds happened, and an older fact
     never overwrites a newer one."""
     __tablename__ = "known_memberships"
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
 
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
