@@ -59,6 +59,21 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> MetaData:
+    """A service's MetaData, with the constraint names every migration relies on."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
 def one_of(column: str, values) -> str:
     """A CHECK constraint's text: `column IN ('a', 'b')`.
 

@@ -9,27 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, MetaData,
+from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer,
                         String, Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
-from civic.db import UTCDateTime, kernel_tables, one_of
+from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
 
-# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
 
 EVENT_STATUSES = ("scheduled", "cancelled", "completed")
 ROLES = ("admin", "member")
-
-
 
 
 class Base(DeclarativeBase):

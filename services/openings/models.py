@@ -12,25 +12,16 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
-from civic.db import UTCDateTime, kernel_tables, one_of
+from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
 
-# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
 
 ROLES = ("admin", "member")
-
-
 
 
 class Base(DeclarativeBase):

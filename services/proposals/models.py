@@ -10,29 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (Boolean, CheckConstraint, Double, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint)
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS
-from civic.db import UTCDateTime, kernel_tables, one_of
+from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
 from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
 
-# Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
 
 CATEGORIES = ("environment", "leisure", "culture", "business", "infrastructure", "housing",
               "other")
 CHANNELS = ("online", "drop_in", "town_hall")
 ROLES = ("admin", "member")
-
-
 
 
 class Base(DeclarativeBase):
