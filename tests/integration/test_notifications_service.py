@@ -147,6 +147,8 @@ def test_a_refusing_smtp_server_still_gets_the_email_once(world, smtp, runner_fa
                 "open": False})
             client.groups.join_group(asker["id"], group["id"])
             wait_for(lambda: server.messages(), timeout=30, message="the email")
+            # The server has the message a moment before the service commits "sent".
+            wait_for(lambda: count(world, Email, Email.status == "sent"), message="sent")
     sent = rows(world, Email.status, Email.attempts, Email.account_id)
     assert [tuple(row) for row in sent] == [("sent", 3, admin["id"])]
     assert server.refused() == 2
@@ -188,6 +190,8 @@ def test_email_waits_while_the_groups_service_is_away(world, smtp, runner_factor
 
         runner_factory(GroupsService).start()
         wait_for(lambda: server.messages(), timeout=30, message="the email, at last")
+        # The server has the message a moment before the service commits "sent".
+        wait_for(lambda: count(world, Email, Email.status == "sent"), message="sent")
     assert server.messages()[0]["To"] == admin["email"]
     assert [tuple(r) for r in rows(world, Email.status)] == [("sent",)]
 
