@@ -521,6 +521,20 @@ def create_staff(email: str, password: str, display_name: str,
         database.dispose()
 
 
+def confirm_emails(account_ids: list[str], correlation_id: str | None = None) -> int:
+    """Confirm accounts' email addresses straight in the groups database (the demo)."""
+    from civic.db import ServiceDatabase
+    from services.groups import domain
+    from services.groups.models import metadata
+    database = ServiceDatabase("groups", metadata)
+    try:
+        context = {"correlation_id": correlation_id or str(uuid.uuid4())}
+        with database.unit_of_work(context) as uow:
+            return domain.confirm_emails_directly(uow, account_ids)
+    finally:
+        database.dispose()
+
+
 def cmd_staff_create(args) -> int:
     password = args.password
     if password is None:
@@ -565,7 +579,8 @@ def seed(settings: dict) -> bool:
         proxy = client.start()
         loader = demo.DemoLoader(
             proxy["groups"], functools.partial(create_staff, correlation_id=correlation_id),
-            password, say=say)
+            password, say=say,
+            confirm_emails=functools.partial(confirm_emails, correlation_id=correlation_id))
         loaded = loader.load()
     except UnknownService:
         raise CommandError("the groups service is not running: start it with `civic up`")

@@ -93,6 +93,23 @@ def _mailbox(env, name, default):
     return value
 
 
+def _networks(env, name, default) -> list[str]:
+    """Comma-separated networks in CIDR notation (`10.0.0.0/8,::1/128`; an address alone
+    is a network of one), normalised; an empty value is no network at all."""
+    import ipaddress
+    raw = env.get(name, default)
+    networks = []
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{name} must be networks in CIDR notation separated by "
+                              f"commas (e.g. 127.0.0.0/8,::1/128), got {part!r}") from None
+    return networks
+
+
 def _smtp_credentials(env):
     user = env.get("CIVIC_SMTP_USER") or None
     password = env.get("CIVIC_SMTP_PASSWORD") or None
@@ -155,8 +172,18 @@ def from_env(env=None) -> dict:
         # One delay per retry; after the last one the message is dead-lettered.
         "CIVIC_RETRY_DELAYS": retry_delays,
         "CIVIC_MAX_BODY_BYTES": _positive_int(env, "CIVIC_MAX_BODY_BYTES", "65536"),
+        # Who may scrape /metrics besides staff: client addresses in these networks.
+        "CIVIC_METRICS_ALLOW": _networks(env, "CIVIC_METRICS_ALLOW", "127.0.0.0/8,::1/128"),
         "CIVIC_SIGNIN_LIMIT": _positive_int(env, "CIVIC_SIGNIN_LIMIT", "5"),
         "CIVIC_SIGNIN_WINDOW": _positive_float(env, "CIVIC_SIGNIN_WINDOW", "300"),
+        # Registrations per client address per window (each costs a password hash).
+        "CIVIC_SIGNUP_LIMIT": _positive_int(env, "CIVIC_SIGNUP_LIMIT", "10"),
+        "CIVIC_SIGNUP_WINDOW": _positive_float(env, "CIVIC_SIGNUP_WINDOW", "3600"),
+        # Email confirmation: how long an emailed link is valid (seconds, 72 h), and how
+        # long an unconfirmed account may still write (seconds, 7 days; 0: not at all).
+        "CIVIC_CONFIRMATION_TTL": _positive_float(env, "CIVIC_CONFIRMATION_TTL", "259200"),
+        "CIVIC_CONFIRMATION_GRACE": _non_negative_float(env, "CIVIC_CONFIRMATION_GRACE",
+                                                        "604800"),
         "CIVIC_TIMEZONE": env.get("CIVIC_TIMEZONE", "Europe/Stockholm"),
         # Email (the notifications service): where to send, as whom, and how often.
         "CIVIC_SMTP_HOST": env.get("CIVIC_SMTP_HOST") or "127.0.0.1",

@@ -82,8 +82,14 @@ def get_contract(type_: str) -> Contract:
 
 
 def new_envelope(type_: str, data: dict, *, producer: str, correlation_id: str | None,
-                 actor_id: str | None = None) -> Envelope:
-    """Build a validated envelope; raises ContractError if `data` breaks the contract."""
+                 actor_id: str | None = None,
+                 occurred_at: datetime | None = None) -> Envelope:
+    """Build a validated envelope; raises ContractError if `data` breaks the contract.
+
+    `occurred_at` is when the fact happened: the caller's clock (a domain function's
+    injected `now`), the wall clock if not given. It must be timezone-aware."""
+    if occurred_at is not None and occurred_at.utcoffset() is None:
+        raise ContractError("occurred_at must be timezone-aware")
     found = get_contract(type_)
     if found.producer != producer:
         raise ContractError(f"{producer!r} may not publish {type_!r} "
@@ -93,7 +99,7 @@ def new_envelope(type_: str, data: dict, *, producer: str, correlation_id: str |
     except ValidationError as exc:
         raise ContractError(f"{type_} data breaks its contract: {exc.messages}") from None
     return Envelope(id=str(uuid.uuid4()), type=type_, version=found.version,
-                    occurred_at=datetime.now(timezone.utc), producer=producer,
+                    occurred_at=occurred_at or datetime.now(timezone.utc), producer=producer,
                     correlation_id=correlation_id or str(uuid.uuid4()),
                     actor_id=actor_id, data=clean)
 
@@ -142,6 +148,21 @@ class AccountErased(Schema):
     account_id = _id()
 
 
+@contract("email_confirmation_requested", "groups",
+          "An account's email address is to be confirmed (it registered, or asked for a "
+          "new link): the notifications service sends the confirmation email in `locale`, "
+          "whatever the account's email preference.")
+class EmailConfirmationRequested(Schema):
+    account_id = _id()
+    locale = fields.String(required=True, validate=validate.OneOf(["sv", "en"]))
+
+
+@contract("email_confirmed", "groups",
+          "An account confirmed its email address (it followed the emailed link).")
+class EmailConfirmed(Schema):
+    account_id = _id()
+
+
 @contract("group_created", "groups", "A group was created; its creator is its admin.")
 class GroupCreated(Schema):
     group_id = _id()
@@ -182,6 +203,28 @@ class GroupJoinedNetwork(Schema):
     network_id = _id()
 
 
+ADMIN_APPOINTMENT_REASONS = ("handover", "staff")
+
+
+@contract("admin_appointed", "groups",
+          "An account became an admin of a group: `handover` when the last admin left "
+          "(or was erased) and the longest-standing member took over, `staff` when staff "
+          "appointed it. The account is an active member (a member_joined came first if "
+          "it was not one).")
+class AdminAppointed(Schema):
+    group_id = _id()
+    account_id = _id()
+    reason = fields.String(required=True,
+                           validate=validate.OneOf(ADMIN_APPOINTMENT_REASONS))
+
+
+@contract("group_needs_admin", "groups",
+          "The last member of a group left or was erased: nobody can take over as admin, "
+          "so the group waits for staff to appoint one.")
+class GroupNeedsAdmin(Schema):
+    group_id = _id()
+
+
 # --- proposals ----------------------------------------------------------------------
 # One event per change. A proposal's events carry its id, title and author_id (whom
 # notifications tell), and the working group it is assigned to where it matters; the
@@ -205,7 +248,7 @@ def _title():
 class _ProposalRef(Schema):
     proposal_id = _id()
     title = _title()
-    author_id = _id()
+    author_id = _maybe_id()  # null once the author's account is erased
 
 
 @contract("proposal_submitted", "proposals",
@@ -298,7 +341,7 @@ class ProposalRemoved(_ProposalRef):
 class ProposalMerged(_ProposalRef):
     into_id = _id()
     into_title = _title()
-    into_author_id = _id()
+    into_author_id = _maybe_id()
     support_count = fields.Integer(required=True)
 
 
@@ -534,11 +577,12 @@ class NotificationDelivered(Schema):
 
 
 @contract("email_failed", "notifications",
-          "An email (one notification, or a digest) could not be sent after its last "
-          "attempt; it stays in the email queue, marked failed.")
+          "An email (one notification, a digest, or an address confirmation) could not "
+          "be sent after its last attempt; it stays in the email queue, marked failed.")
 class EmailFailed(Schema):
     email_id = _id()
     account_id = _id()
-    kind = fields.String(required=True, validate=validate.OneOf(["notification", "digest"]))
+    kind = fields.String(required=True,
+                         validate=validate.OneOf(["notification", "digest", "confirmation"]))
     attempts = fields.Integer(required=True)
     reason = fields.String(required=True, validate=validate.Length(max=200))

@@ -255,14 +255,17 @@ class UnitOfWork:
             raise RuntimeError("use the unit of work inside `with self.db:`")
         return self.session
 
-    def publish(self, event_type: str, data: dict, actor_id: str | None = None) -> Envelope:
-        """Write an event to the outbox, in this transaction."""
+    def publish(self, event_type: str, data: dict, actor_id: str | None = None,
+                occurred_at: datetime | None = None) -> Envelope:
+        """Write an event to the outbox, in this transaction. `occurred_at` is the
+        caller's clock (a domain function's injected `now`); the wall clock if not given."""
         import json
         session = self._require_session()
         envelope = new_envelope(
             event_type, data, producer=self.database.service,
             correlation_id=self.context_data.get("correlation_id"),
             actor_id=actor_id if actor_id is not None else self.context_data.get("actor_id"),
+            occurred_at=occurred_at,
         )
         session.execute(insert(self.database.outbox).values(
             id=envelope.id, type=envelope.type, envelope=json.dumps(envelope.to_dict()),

@@ -50,6 +50,13 @@ class Forbidden(CivicError):
 
 
 @_register
+class EmailUnconfirmed(Forbidden):
+    """A write by an account whose email address is still unconfirmed after the grace
+    period (CIVIC_CONFIRMATION_GRACE)."""
+    code = "email_unconfirmed"
+
+
+@_register
 class NotFound(CivicError):
     code, status = "not_found", 404
 

@@ -89,6 +89,12 @@ class GroupFacts:
                     occurred_at: datetime) -> None:
         self._membership(session, group_id, account_id, occurred_at, active=False)
 
+    def admin_appointed(self, session, group_id: str, account_id: str,
+                        occurred_at: datetime) -> None:
+        """The account is an active admin of the group from then on (a handover or
+        staff's appointment); like a join, it is stale after the account's erasure."""
+        self.member_joined(session, group_id, account_id, "admin", occurred_at)
+
     def _membership(self, session, group_id, account_id, occurred_at, *, active, role=None):
         row = session.get(self.membership, (group_id, account_id))
         if row is None:
@@ -135,3 +141,9 @@ class KeepsGroupFacts:
         data = envelope.data
         self.group_facts.member_left(self.db.session, data["group_id"], data["account_id"],
                                      envelope.occurred_at)
+
+    @event_handler("groups", "admin_appointed")
+    def on_admin_appointed(self, envelope):
+        data = envelope.data
+        self.group_facts.admin_appointed(self.db.session, data["group_id"],
+                                         data["account_id"], envelope.occurred_at)

@@ -6,6 +6,7 @@ with per-field messages, which the gateway turns into a 400 with `fields`.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError as MarshmallowError, fields,
                          validate)
@@ -13,7 +14,14 @@ from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError as MarshmallowE
 from civic.errors import Unauthenticated, ValidationError
 
 PER_PAGE_MAX = 100
+PER_PAGE_DEFAULT = 20
+# Far beyond any list Civic holds, and small enough for every database's OFFSET.
+PAGE_MAX = 100_000
 ID_MAX = 64
+# Times and dates outside these years are typing errors, and near the ends of the
+# calendar (year 1 or 9999) converting one to UTC overflows: refused as input.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9000
+DATETIME_TEXT_MAX = 40
 
 
 class UUIDString(fields.UUID):
@@ -26,6 +34,110 @@ class UUIDString(fields.UUID):
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
+
+
+# --- pagination: the query of every list ------------------------------------------------
+
+def page_field() -> fields.Integer:
+    """`?page=`: 1 to PAGE_MAX (a larger number is a 400, never a database error)."""
+    return fields.Integer(load_default=1, validate=validate.Range(min=1, max=PAGE_MAX),
+                          metadata={"description": "Which page, from 1"})
+
+
+def per_page_field(default: int = PER_PAGE_DEFAULT) -> fields.Integer:
+    """`?per_page=`: 1 to PER_PAGE_MAX, `default` when not given."""
+    return fields.Integer(load_default=default,
+                          validate=validate.Range(min=1, max=PER_PAGE_MAX),
+                          metadata={"description": f"Items per page (default {default})"})
+
+
+class PageQuerySchema(StrictSchema):
+    """`?page=` and `?per_page=`, the pagination of API.md, for every list.
+
+    A list query schema inherits from this one; a list with another default page size
+    says `per_page = per_page_field(N)`.
+    """
+    page = page_field()
+    per_page = per_page_field()
+
+
+# --- times and dates ----------------------------------------------------------------------
+
+class AwareDateTime(fields.DateTime):
+    """ISO 8601 date and time in; an aware datetime in UTC loaded.
+
+    A time given with an offset (or `Z`) is taken as given. One given without is read
+    in the zone `naive_zone()` returns (refused when a daylight-saving change makes it
+    ambiguous or non-existent there), or refused when `naive_zone` is None. Times outside
+    the years `earliest_year` to `latest_year`, as given or in UTC, are refused: every
+    time field of every service's input uses this field, so none can overflow later.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 date and time.",
+        "naive": "Give the time with its UTC offset (e.g. +01:00 or Z).",
+        "range": "Give a time between {earliest} and {latest}.",
+        "gap_or_overlap": "This local time does not exist or happens twice (a daylight-"
+                          "saving change): give it with its UTC offset.",
+    }
+
+    def __init__(self, *, naive_zone=None, earliest_year: int = EARLIEST_YEAR,
+                 latest_year: int = LATEST_YEAR, **kwargs):
+        super().__init__(**kwargs)
+        self.naive_zone = naive_zone
+        self.earliest_year, self.latest_year = earliest_year, latest_year
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, str) and 0 < len(value) <= DATETIME_TEXT_MAX:
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise self.make_error("invalid") from None
+        else:
+            raise self.make_error("invalid")
+        if parsed.tzinfo is None:
+            if self.naive_zone is None:
+                raise self.make_error("naive")
+            parsed = _aware_in(parsed, self.naive_zone())
+            if parsed is None:
+                raise self.make_error("gap_or_overlap")
+        try:
+            utc = parsed.astimezone(timezone.utc)
+        except OverflowError:
+            utc = None
+        if utc is None or not all(self.earliest_year <= moment.year <= self.latest_year
+                                  for moment in (parsed, utc)):
+            raise self.make_error("range", earliest=self.earliest_year,
+                                  latest=self.latest_year)
+        return utc
+
+
+def _aware_in(naive: datetime, zone) -> datetime | None:
+    """A naive time made aware in `zone`; None when it is skipped or repeated by a
+    change of offset (which one was meant cannot be known)."""
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    try:
+        if first.utcoffset() != second.utcoffset():
+            return None
+    except OverflowError:
+        return None
+    return first
+
+
+class BoundedDate(fields.Date):
+    """An ISO 8601 date (`2027-06-15`) between the years EARLIEST_YEAR and LATEST_YEAR."""
+
+    default_error_messages = {
+        "range": "Give a date between {earliest} and {latest}.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        loaded = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= loaded.year <= LATEST_YEAR:
+            raise self.make_error("range", earliest=EARLIEST_YEAR, latest=LATEST_YEAR)
+        return loaded
 
 
 def strip_blanks(data, names):

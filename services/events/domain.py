@@ -642,7 +642,8 @@ def export_account(uow, account_id: str) -> dict:
 
 def erase_account(uow, account_id: str, now: datetime | None = None) -> None:
     """Remove the account's registrations (a freed place goes to the waiting list at
-    once) and check-ins; forget that it created events; drop it from the read model."""
+    once) and check-ins; forget that it created events or checked anyone in; drop it
+    from the read model."""
     session = uow.session
     now = now or utcnow()
     event_ids = sorted(session.execute(select(Registration.event_id).where(
@@ -653,6 +654,8 @@ def erase_account(uow, account_id: str, now: datetime | None = None) -> None:
         if registration is not None:
             _remove_registration(uow, event, registration, now, actor_id=None)
     session.execute(delete(CheckIn).where(CheckIn.account_id == account_id))
+    session.execute(update(CheckIn).where(CheckIn.checked_in_by == account_id)
+                    .values(checked_in_by=None).execution_options(synchronize_session=False))
     session.execute(update(Event).where(Event.created_by == account_id)
                     .values(created_by=None).execution_options(synchronize_session=False))
     GROUP_FACTS.account_erased(session, account_id)

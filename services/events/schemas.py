@@ -12,7 +12,7 @@ or non-existent.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
@@ -20,8 +20,9 @@ from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pr
 
 from civic import config
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
-from civic.validation import (PER_PAGE_MAX, StrictSchema, UUIDString, blank_is_none, load,
-                              strip_blanks, text)
+from civic.validation import (PER_PAGE_MAX, AwareDateTime, PageQuerySchema, StrictSchema,
+                              UUIDString, blank_is_none, load, per_page_field, strip_blanks,
+                              text)
 
 __all__ = ["EVENT_KINDS", "REGISTRATION_STATUSES", "load", "local_zone"]
 
@@ -46,48 +47,19 @@ def to_local(value: datetime | None) -> datetime | None:
     return value.astimezone(local_zone()) if value is not None else None
 
 
-class LocalDateTime(fields.DateTime):
-    """ISO 8601 in, aware UTC datetime loaded; shown in local time with its offset."""
+class LocalDateTime(AwareDateTime):
+    """The kernel's time field (civic.validation.AwareDateTime), reading a time without
+    offset as local time and refusing years outside EARLIEST_YEAR..LATEST_YEAR; shown in
+    local time with its offset."""
 
-    default_error_messages = {
-        "invalid": "Not a valid ISO 8601 date and time.",
-        "range": f"Give a time between {EARLIEST_YEAR} and {LATEST_YEAR}.",
-        "gap_or_overlap": "This local time does not exist or happens twice (a daylight-"
-                          "saving change): give it with its UTC offset.",
-    }
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, datetime):
-            parsed = value
-        elif isinstance(value, str) and 0 < len(value) <= 40:
-            try:
-                parsed = datetime.fromisoformat(value.strip())
-            except ValueError:
-                raise self.make_error("invalid") from None
-        else:
-            raise self.make_error("invalid")
-        if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
-            raise self.make_error("range")
-        if parsed.tzinfo is None:
-            parsed = _from_local(parsed)
-            if parsed is None:
-                raise self.make_error("gap_or_overlap")
-        return parsed.astimezone(timezone.utc)
+    def __init__(self, **kwargs):
+        super().__init__(naive_zone=local_zone, earliest_year=EARLIEST_YEAR,
+                         latest_year=LATEST_YEAR, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
         return to_local(value).isoformat()
-
-
-def _from_local(naive: datetime) -> datetime | None:
-    """A naive local time made aware; None when it is skipped or repeated by a change of
-    offset (which one was meant cannot be known)."""
-    zone = local_zone()
-    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        return None
-    return first
 
 
 def times_problem(starts_at: datetime, ends_at: datetime) -> str | None:
@@ -169,7 +141,7 @@ class EventChangeSchema(StrictSchema.from_dict(_event_fields(required=False),
             _check_times(data["starts_at"], data["ends_at"])
 
 
-class EventListQuerySchema(StrictSchema):
+class EventListQuerySchema(PageQuerySchema):
     starts_from = LocalDateTime(data_key="from", load_default=None, allow_none=True,
                                 metadata={"description": "Events that end after this time "
                                                          "(a date means local midnight)"})
@@ -180,9 +152,6 @@ class EventListQuerySchema(StrictSchema):
                          validate=validate.OneOf(EVENT_KINDS))
     group_id = UUIDString(load_default=None, allow_none=True,
                           metadata={"description": "Events this group organises"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20,
-                              validate=validate.Range(min=1, max=PER_PAGE_MAX))
 
     @pre_load
     def _blanks(self, data, **kwargs):
@@ -195,10 +164,8 @@ class EventListQuerySchema(StrictSchema):
             raise MarshmallowError("`to` must come after `from`.", "to")
 
 
-class RegistrantQuerySchema(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=PER_PAGE_MAX,
-                              validate=validate.Range(min=1, max=PER_PAGE_MAX))
+class RegistrantQuerySchema(PageQuerySchema):
+    per_page = per_page_field(PER_PAGE_MAX)
 
 
 class EventCancelSchema(StrictSchema):

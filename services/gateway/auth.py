@@ -1,7 +1,8 @@
 """Who is calling: the bearer token, checked by the groups service.
 
 `self.auth.resident(request)` in an entrypoint returns the principal
-`{account_id, display_name, locale, is_staff}` or raises Unauthenticated (401);
+`{account_id, display_name, locale, is_staff, email_confirmed, created_at}` or raises
+Unauthenticated (401);
 `self.auth.staff(request)` also raises Forbidden (403) for a non-staff account. Once
 known, the account id goes into the worker's `context_data` as `actor_id` (so every RPC
 call and event the request causes names its actor) and into the log context.
@@ -10,12 +11,18 @@ call and event the request causes names its actor) and into the log context.
 caller (e.g. `supported_by_me`): like `optional`, but when the groups service cannot be
 asked right now the request is served as to anyone rather than failing.
 
+Email confirmation is enforced here, in one place: a write (POST, PUT, PATCH, DELETE)
+by an account whose email is still unconfirmed CIVIC_CONFIRMATION_GRACE (7 days) after
+it registered is refused with 403 `email_unconfirmed` — except signing out, asking for a
+new confirmation email and erasing the account (`UNCONFIRMED_MAY`). Reads are never
+refused for it.
+
 Principals are cached for CIVIC_AUTH_CACHE_SECONDS (60 s; 0 turns the cache off), keyed
 by the SHA-256 of the token, so a brief groups outage does not sign out everyone who was
 active a moment ago, and a busy client does not cost one groups call per request. Signing
-out and erasing the account through this gateway forget the token at once; anything else
-(a sign-out at another gateway process, a staff role taken away) takes effect here within
-the cache lifetime.
+out, erasing the account and confirming its email through this gateway forget the
+account's cached tokens at once; anything else (a sign-out or confirmation at another
+gateway process, a staff role taken away) takes effect here within the cache lifetime.
 """
 from __future__ import annotations
 
@@ -23,18 +30,27 @@ import hashlib
 import re
 import time
 from collections import OrderedDict
+from datetime import datetime, timedelta
 
 import structlog
 from nameko.extensions import DependencyProvider
 
-from civic.errors import Forbidden, RateLimited, Unauthenticated, Unavailable
+from civic.db import utcnow
+from civic.errors import (EmailUnconfirmed, Forbidden, RateLimited, Unauthenticated,
+                          Unavailable)
 from civic.log import get_logger
 from civic.rpc import Services
+from services.gateway.ratelimit import SignInLimiter, SlidingWindow, whole_seconds
 
 log = get_logger(__name__)
 
 DEFAULT_CACHE_SECONDS = 60.0
 DEFAULT_CACHE_ENTRIES = 10_000
+DEFAULT_CONFIRMATION_GRACE = 7 * 24 * 3600.0
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Entrypoints (method names) an account may call however long its email is unconfirmed.
+UNCONFIRMED_MAY = frozenset({"delete_session", "resend_confirmation_email", "erase_me"})
 
 # RFC 6750's b64token characters; a bounded length keeps junk out of the RPC.
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]{1,512}=*)", re.IGNORECASE)
@@ -147,6 +163,31 @@ class PrincipalCache:
             del self._entries[key]
 
 
+# --- email confirmation --------------------------------------------------------------
+
+def confirm_by(principal: dict, grace: timedelta) -> datetime | None:
+    """Until when the account may write without having confirmed its email; None when
+    confirmed (or when groups did not say: an older groups service)."""
+    if principal.get("email_confirmed", True):
+        return None
+    created_at = principal.get("created_at")
+    if not created_at:
+        return None
+    return datetime.fromisoformat(created_at) + grace
+
+
+def check_confirmed(principal: dict, method: str, entrypoint: str, now: datetime,
+                    grace: timedelta) -> None:
+    """Refuse a write of an account unconfirmed past its grace period (403)."""
+    if method.upper() not in WRITE_METHODS or entrypoint in UNCONFIRMED_MAY:
+        return
+    deadline = confirm_by(principal, grace)
+    if deadline is not None and now >= deadline:
+        raise EmailUnconfirmed("confirm your email address first: follow the link in the "
+                               "confirmation email, or ask for a new one with "
+                               "POST /api/v1/me/confirmation-email")
+
+
 # --- the caller of one request -------------------------------------------------------
 
 def actor_of(principal: dict | None) -> dict | None:
@@ -159,10 +200,14 @@ def actor_of(principal: dict | None) -> dict | None:
 
 
 class RequestAuth:
-    def __init__(self, worker_ctx, services_provider, cache: PrincipalCache):
+    def __init__(self, worker_ctx, services_provider, cache: PrincipalCache,
+                 grace: timedelta = timedelta(seconds=DEFAULT_CONFIRMATION_GRACE),
+                 clock=utcnow):
         self._worker_ctx = worker_ctx
         self._services_provider = services_provider
         self._cache = cache
+        self._grace = grace
+        self._clock = clock
         self._principal = None
 
     def _services(self):
@@ -173,7 +218,10 @@ class RequestAuth:
         token = bearer_token(request)
         if token is None:
             return None
-        return self._authenticate(token)
+        principal = self._authenticate(token)
+        check_confirmed(principal, request.method, self._worker_ctx.entrypoint.method_name,
+                        self._clock(), self._grace)
+        return principal
 
     def resident(self, request) -> dict:
         """The principal; 401 without a valid token."""
@@ -200,7 +248,7 @@ class RequestAuth:
 
     def forget(self, token: str | None, account_id: str | None = None) -> None:
         """Stop trusting the cached principal of `token` (signed out), or every cached
-        token of `account_id` (erased)."""
+        token of `account_id` (erased, or its email confirmed)."""
         if token is not None:
             self._cache.forget(token)
         if account_id is not None:
@@ -222,7 +270,12 @@ class RequestAuth:
 class Authentication(DependencyProvider):
     """`self.auth`: the caller of the current request. Needs a `Services()` dependency
     on the same service (it makes its calls through it). Holds the process's
-    `PrincipalCache` (CIVIC_AUTH_CACHE_SECONDS, CIVIC_AUTH_CACHE_ENTRIES)."""
+    `PrincipalCache` (CIVIC_AUTH_CACHE_SECONDS, CIVIC_AUTH_CACHE_ENTRIES) and the
+    grace period of unconfirmed accounts (CIVIC_CONFIRMATION_GRACE)."""
+
+    def __init__(self, clock=utcnow, **kwargs):
+        super().__init__(**kwargs)
+        self.clock = clock
 
     def setup(self):
         from civic import config
@@ -233,20 +286,23 @@ class Authentication(DependencyProvider):
         self.cache = PrincipalCache(
             float(config.get("CIVIC_AUTH_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)),
             int(config.get("CIVIC_AUTH_CACHE_ENTRIES", DEFAULT_CACHE_ENTRIES)))
+        self.grace = timedelta(seconds=float(config.get("CIVIC_CONFIRMATION_GRACE",
+                                                        DEFAULT_CONFIRMATION_GRACE)))
 
     def get_dependency(self, worker_ctx):
-        return RequestAuth(worker_ctx, self._services_provider, self.cache)
+        return RequestAuth(worker_ctx, self._services_provider, self.cache, self.grace,
+                           self.clock)
 
 
-# --- signing in, with limits -------------------------------------------------------
+# --- rate limits: signing in, registering, confirmation emails ------------------------
 
 class SignInLimits(DependencyProvider):
-    """`self.signin_limits`: the process's sign-in limiter (CIVIC_SIGNIN_LIMIT failures
-    per CIVIC_SIGNIN_WINDOW seconds per email, four times that per client address)."""
+    """`self.signin_limits`: the process's sign-in limiter. Failures only count:
+    CIVIC_SIGNIN_LIMIT per CIVIC_SIGNIN_WINDOW seconds per account and address, four
+    times that per address, ten times that per account from everywhere."""
 
     def setup(self):
         from civic import config
-        from services.gateway.ratelimit import SignInLimiter
         self.limiter = SignInLimiter(int(config.get("CIVIC_SIGNIN_LIMIT", 5)),
                                      float(config.get("CIVIC_SIGNIN_WINDOW", 300)))
 
@@ -254,19 +310,65 @@ class SignInLimits(DependencyProvider):
         return self.limiter
 
 
-def sign_in(groups, limiter, credentials: dict, address: str) -> dict:
-    """`groups.sign_in`, unless this email or address has tried too often lately."""
-    email = credentials["email"]
-    wait = limiter.retry_after(email, address)
+class SignUpLimits(DependencyProvider):
+    """`self.signup_limits`: registrations per client address (CIVIC_SIGNUP_LIMIT per
+    CIVIC_SIGNUP_WINDOW seconds; 10 per hour)."""
+
+    def setup(self):
+        from civic import config
+        self.window = SlidingWindow(int(config.get("CIVIC_SIGNUP_LIMIT", 10)),
+                                    float(config.get("CIVIC_SIGNUP_WINDOW", 3600)))
+
+    def get_dependency(self, worker_ctx):
+        return self.window
+
+
+class ConfirmationEmailLimits(DependencyProvider):
+    """`self.confirmation_email_limits`: new confirmation emails per account (`LIMIT`
+    per `WINDOW` seconds): enough for a lost or late email, too few to flood a mailbox."""
+
+    LIMIT, WINDOW = 3, 3600.0
+
+    def setup(self):
+        self.window = SlidingWindow(self.LIMIT, self.WINDOW)
+
+    def get_dependency(self, worker_ctx):
+        return self.window
+
+
+def _refuse_if_limited(wait, what: str) -> None:
     if wait is not None:
-        error = RateLimited(f"too many sign-in attempts; try again in {wait} seconds")
+        error = RateLimited(f"too many {what}; try again in {wait} seconds")
         error.retry_after = wait
         raise error
-    limiter.attempted(address)
+
+
+def sign_in(groups, limiter, credentials: dict, address: str) -> dict:
+    """`groups.sign_in`, unless this email has failed too often lately (from this
+    address, or from everywhere) or this address has."""
+    email = credentials["email"]
+    _refuse_if_limited(limiter.retry_after(email, address), "sign-in attempts")
     try:
         session = groups.sign_in(email, credentials["password"])
     except Unauthenticated:
-        limiter.failed(email)
+        limiter.failed(email, address)
         raise
-    limiter.succeeded(email)
+    limiter.succeeded(email, address)
     return session
+
+
+def register(groups, window, payload: dict, address: str) -> dict:
+    """`groups.register_account`, unless this address has registered too often lately.
+    Every attempt that reaches groups counts (a taken email costs a password hash too)."""
+    key = address or "unknown"
+    _refuse_if_limited(whole_seconds([window.retry_after(key)]), "registrations")
+    window.hit(key)
+    return groups.register_account(payload)
+
+
+def request_confirmation_email(groups, window, account_id: str) -> None:
+    """`groups.request_confirmation_email`, a few times an hour per account at most."""
+    _refuse_if_limited(whole_seconds([window.retry_after(account_id)]),
+                       "confirmation emails")
+    window.hit(account_id)
+    groups.request_confirmation_email(account_id)

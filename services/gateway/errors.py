@@ -23,7 +23,12 @@ DEFAULT_RATE_LIMIT_RETRY_AFTER = 60
 
 # werkzeug's HTTP errors (raised by routing) by status, with the code API.md gives them.
 _HTTP_CODES = {400: "validation_error", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large"}
+               413: "too_large", 415: "unsupported_media_type"}
+
+
+class UnsupportedMediaType(CivicError):
+    """A request body in another format than the route takes (API.md: JSON)."""
+    code, status = "unsupported_media_type", 415
 
 
 def json_response(payload, status: int = 200, headers=None) -> Response:

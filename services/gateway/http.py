@@ -5,7 +5,16 @@
 - a correlation id (the client's `X-Correlation-ID` when it is a sane one, else a new
   uuid4) put into the worker's `context_data`, so it follows every RPC call and event,
   and echoed in the response's `X-Correlation-ID` — for errors and unknown paths too;
-- a bounded body (`CIVIC_MAX_BODY_BYTES`: announced and actual length → 413);
+- a bounded body (`CIVIC_MAX_BODY_BYTES`: announced and actual length → 413, after
+  reading and discarding what the client still sends, so that it reads the answer);
+- bodies in JSON only (`application/json`, any charset parameter: else 415), and text
+  any database can store: a lone surrogate or a control character (other than tab,
+  line feed, and carriage return as part of `\r\n`) anywhere in a JSON body, a query
+  string or a path is a 400 naming the field (see `text_problems`);
+- security headers on every answer (`X-Content-Type-Options: nosniff`,
+  `Referrer-Policy: no-referrer`), and `Cache-Control: no-store` on private ones: any
+  answer to a request with an Authorization header, and every answer under the paths of
+  personal data (`PRIVATE_PATHS`);
 - errors in the API.md format (see `errors`), never a traceback;
 - one `http_request` access line and Prometheus metrics per request;
 - the route's documentation (`RouteDoc`), from which `openapi` builds the spec.
@@ -16,6 +25,7 @@ brings its own `ApiServer`, and nameko would bind a second server for plain `@ht
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -23,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 
+import eventlet
 from eventlet.event import Event
 from marshmallow import RAISE
 from marshmallow import ValidationError as SchemaValidationError
@@ -33,9 +44,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from civic import config
-from civic.errors import CivicError, TooLarge, Unavailable, ValidationError
+from civic.errors import CivicError, NotFound, TooLarge, Unavailable, ValidationError
 from civic.log import get_logger, new_correlation_id
 from services.gateway import errors, metrics
+from services.gateway.errors import UnsupportedMediaType
 
 log = get_logger("civic.gateway.http")
 
@@ -47,6 +59,17 @@ _CONTEXT_KEY = "civic.context_data"
 _BODY_KEY = "civic.body"
 # Path values that must not reach the access log (e.g. an emailed unsubscribe token).
 _SECRET_PATH_VALUES = ("token", "secret")
+JSON_MIMETYPE = "application/json"
+# Answers under these paths carry personal data: never stored by a cache.
+PRIVATE_PATHS = (API_PREFIX + "/me", API_PREFIX + "/notifications", API_PREFIX + "/staff/",
+                 API_PREFIX + "/unsubscribe/", API_PREFIX + "/follows",
+                 API_PREFIX + "/sessions", API_PREFIX + "/accounts", "/metrics")
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+# A body over the limit is still read (and thrown away) up to this much, for this long,
+# so that the client gets to read its 413 instead of a reset connection.
+DISCARD_MAX_BYTES = 8 * 1024 * 1024
+DISCARD_SECONDS = 5.0
+_DISCARD_CHUNK = 64 * 1024
 
 
 def correlation_id_from(headers) -> str:
@@ -70,6 +93,8 @@ class RouteDoc:
     content_type: str = "application/json"   # of the success responses
     description: str = ""
     local: bool = False                       # answered by the gateway alone (no 503)
+    # Media types of request bodies the route takes (an empty body is always fine).
+    accepts: tuple = (JSON_MIMETYPE,)
 
 
 AUTH_LEVELS = ("anyone", "optional", "resident", "staff")
@@ -98,6 +123,7 @@ class ApiWsgiApp(WsgiApp):
         except Exception as exc:  # pragma: no cover - handle_request catches its own
             response = errors.response_for_exception(exc)
         response.headers[CORRELATION_HEADER] = correlation_id
+        protect(request, response)
         seconds = time.perf_counter() - started
         metrics.observe(request.method, route, response.status_code, seconds)
         context_data = environ.get(_CONTEXT_KEY) or {}
@@ -107,6 +133,13 @@ class ApiWsgiApp(WsgiApp):
                  path=_loggable_path(request.path, values), route=route,
                  status=response.status_code, duration_ms=round(seconds * 1000, 2))
         return response(environ, start_response)
+
+
+def protect(request, response) -> None:
+    """The headers every answer carries, and `no-store` on private ones."""
+    response.headers.update(SECURITY_HEADERS)
+    if "Authorization" in request.headers or request.path.startswith(PRIVATE_PATHS):
+        response.headers["Cache-Control"] = "no-store"
 
 
 def _loggable_path(path: str, values: dict) -> str:
@@ -147,7 +180,14 @@ class ApiHandler(HttpRequestHandler):
         context_data = {"correlation_id": request.environ[_CORRELATION_KEY]}
         request.environ[_CONTEXT_KEY] = context_data
         try:
-            read_body(request)
+            if text_problems(request.path_values):
+                raise NotFound("no such resource")  # no name holds such characters
+            body = read_body(request)
+            accepts = self.doc.accepts if self.doc is not None else (JSON_MIMETYPE,)
+            if body and request.mimetype not in accepts:
+                raise UnsupportedMediaType(
+                    f"send the request body as {' or '.join(accepts)}, "
+                    f"not {request.mimetype or 'without a Content-Type'}")
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             done = Event()
@@ -163,7 +203,7 @@ class ApiHandler(HttpRequestHandler):
 def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None,
         query=None, responses=None, errors=(), tags=(), description: str = "",
         content_type: str = "application/json", local: bool = False,
-        prefix: str = API_PREFIX):
+        accepts: tuple = (JSON_MIMETYPE,), prefix: str = API_PREFIX):
     """Declare an HTTP entrypoint at `prefix + path`, documented for OpenAPI.
 
     `auth` is documentation and the gateway's promise: the handler itself enforces it
@@ -174,7 +214,7 @@ def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None
     doc = RouteDoc(summary=summary, auth=auth, body=body, query=query,
                    responses=dict(responses or {200: None}), errors=tuple(errors),
                    tags=tuple(tags), content_type=content_type, description=description,
-                   local=local)
+                   local=local, accepts=tuple(accepts))
     return ApiHandler.decorator(method, prefix + path, doc=doc)
 
 
@@ -191,35 +231,126 @@ def read_body(request) -> bytes:
         return request.environ[_BODY_KEY]
     limit = int(config.get("CIVIC_MAX_BODY_BYTES", 65536))
     length = request.content_length
-    if length is not None and length > limit:
-        raise TooLarge(f"the request body may be at most {limit} bytes")
     if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         # eventlet decodes chunked input but does not say so to werkzeug, which would
         # hand out an empty stream; read the server's stream, still bounded.
         stream = request.environ["wsgi.input"]
     else:
         stream = request.stream
+    if length is not None and length > limit:
+        if request.headers.get("Expect", "").lower() != "100-continue":
+            _discard(stream)  # (a client that waits for "100 Continue" sent nothing)
+        raise TooLarge(f"the request body may be at most {limit} bytes")
     body = stream.read(limit + 1) if (length or length is None) else b""
     if len(body) > limit:
+        _discard(stream)
         raise TooLarge(f"the request body may be at most {limit} bytes")
     request.environ[_BODY_KEY] = body
     return body
+
+
+def _discard(stream) -> None:
+    """Read and drop what the client still sends, up to DISCARD_MAX_BYTES or
+    DISCARD_SECONDS: closing a socket with unread data resets the connection, and a
+    client that is still sending then never reads its 413."""
+    left = DISCARD_MAX_BYTES
+    with eventlet.Timeout(DISCARD_SECONDS, False):
+        while left > 0:
+            try:
+                chunk = stream.read(min(_DISCARD_CHUNK, left))
+            except (OSError, ValueError):
+                return
+            if not chunk:
+                return
+            left -= len(chunk)
 
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999: no database stores it
+        raise ValueError("number out of range")
+    return value
+
+
+# What no text field may hold: C0 controls but tab (\t) and line feed (\n), a carriage
+# return not followed by a line feed (\r\n, a Windows line end, is text), DEL, C1
+# controls, and UTF-16 surrogates, which are not characters (a JSON escape like \ud800
+# alone decodes to one; PostgreSQL refuses NUL, and no UTF-8 encoder takes a surrogate).
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|\r(?!\n)")
+
+
+def _text_problem(text: str) -> str | None:
+    found = _NOT_TEXT.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    if char == "\r":
+        return "A carriage return is allowed only before a line feed (\\r\\n)."
+    if "\ud800" <= char <= "\udfff":
+        return f"Not valid text: a lone surrogate (U+{ord(char):04X})."
+    return f"Control characters are not allowed (U+{ord(char):04X})."
+
+
+def text_problems(value) -> dict:
+    """Per field, each string of `value` (parsed JSON, a query string, path values) that
+    holds something that is not text, nested like marshmallow's messages (list items by
+    index). A field name that is not text is reported escaped (`\\ud800`), so that the
+    answer itself can be encoded."""
+    problems: dict = {}
+    if isinstance(value, str):
+        problem = _text_problem(value)
+        return {"_body": [problem]} if problem else {}
+    if not isinstance(value, (dict, list)):
+        return problems  # a number, true, false or null
+    pending = [((), value)]
+    while pending:  # no recursion: a deeply nested body must not exhaust the stack
+        path, container = pending.pop()
+        items = (container.items() if isinstance(container, dict)
+                 else ((str(index), item) for index, item in enumerate(container)))
+        for key, item in items:
+            key = str(key)
+            if _text_problem(key) is not None:
+                _put(problems, path + (ascii(key)[1:-1],),
+                     "A field name with characters that are not allowed.")
+            elif isinstance(item, str):
+                problem = _text_problem(item)
+                if problem is not None:
+                    _put(problems, path + (key,), problem)
+            elif isinstance(item, (dict, list)):
+                pending.append((path + (key,), item))
+    return problems
+
+
+def _put(problems: dict, path: tuple, message: str) -> None:
+    for name in path[:-1]:
+        nested = problems.get(name)
+        if not isinstance(nested, dict):  # (an escaped name may equal a real one)
+            nested = problems[name] = {}
+        problems = nested
+    problems[path[-1]] = [message]
+
+
 def json_body(request):
-    """The parsed JSON body; an empty body is an empty object."""
+    """The parsed JSON body; an empty body is an empty object. Strings that hold what no
+    text field may hold are a 400 naming their fields (see `text_problems`)."""
     raw = read_body(request)
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                          parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ValidationError("the request body is not valid JSON",
                               fields={"_body": ["Not valid JSON."]}) from None
+    problems = text_problems(data)
+    if problems:
+        raise ValidationError("the request body holds characters that are not allowed",
+                              fields=problems)
+    return data
 
 
 def _fields_of(error: SchemaValidationError) -> dict:
@@ -262,6 +393,10 @@ def no_body(request) -> None:
 def load_query(request, schema_cls) -> dict:
     """The query string validated by `schema_cls`; unknown parameters are an error."""
     params = {name: request.args.getlist(name) for name in request.args}
+    problems = text_problems({name: values[0] for name, values in params.items()})
+    if problems:
+        raise ValidationError("the query string holds characters that are not allowed",
+                              fields=problems)
     repeated = {name: ["Give this parameter once."]
                 for name, values in params.items() if len(values) > 1}
     if repeated:

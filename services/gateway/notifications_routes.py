@@ -27,6 +27,9 @@ from services.notifications.schemas import (ActivityListSchema, ActivityQuerySch
                                             ReadAllResultSchema, UnsubscribeResultSchema)
 
 TAGS = ("notifications",)
+# What mail clients send a one-click unsubscribe as (RFC 8058), besides JSON.
+ONE_CLICK_TYPES = ("application/json", "application/x-www-form-urlencoded",
+                   "multipart/form-data")
 UNSUBSCRIBED_PAGE = """<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -150,7 +153,7 @@ class NotificationRoutes:
         return _unsubscribed(request, self.services.notifications.unsubscribe(token))
 
     @api("POST", "/unsubscribe/<token>", summary="One-click unsubscribe (RFC 8058)",
-         responses={200: UnsubscribeResultSchema}, tags=TAGS,
+         responses={200: UnsubscribeResultSchema}, tags=TAGS, accepts=ONE_CLICK_TYPES,
          description="What mail clients send for the emails' List-Unsubscribe header "
                      "(with the body `List-Unsubscribe=One-Click`, which is not read).")
     def unsubscribe_one_click(self, request, token):

@@ -4,8 +4,9 @@ Every `api`/`route` entrypoint carries a `RouteDoc`; this module walks the servi
 turns werkzeug rules into OpenAPI paths and lets apispec's MarshmallowPlugin describe
 the very schemas that validate requests. Error responses follow from what a route does:
 a body or query string can be invalid (400), signing in is required (401), staff only
-(403), an id in the path may name nothing (404), a body may be too large (413), a
-service may not answer (503).
+or a write by an account still unconfirmed after its grace period (403), an id in the
+path may name nothing (404), a body may be too large (413) or not JSON (415), a service
+may not answer (503).
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from http import HTTPStatus
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import ValidationError as MarshmallowValidationError
 
 import civic
+from services.gateway.auth import UNCONFIRMED_MAY, WRITE_METHODS
 from services.gateway.http import ApiHandler
 from services.gateway.schemas import ErrorSchema
 
@@ -25,10 +28,12 @@ _RULE_PART = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 _ERROR_DESCRIPTIONS = {
     400: "The input is not valid (`validation_error`, with `fields`)",
     401: "Not signed in, or the token is not valid (`unauthenticated`)",
-    403: "Signed in, but not allowed (`forbidden`)",
+    403: "Signed in, but not allowed (`forbidden`); a write by an account whose email "
+         "is still unconfirmed after the grace period (`email_unconfirmed`)",
     404: "No such resource (`not_found`)",
     409: "Conflicts with the current state (`conflict`)",
     413: "The request body is too large (`too_large`)",
+    415: "The request body is not `application/json` (`unsupported_media_type`)",
     429: "Too many attempts (`rate_limited`); see Retry-After",
     500: "Something went wrong on the server (`internal_error`)",
     503: "A service did not answer in time (`unavailable`); see Retry-After",
@@ -82,7 +87,7 @@ def _error_statuses(method: str, doc, has_path_params: bool, local: bool) -> set
     if has_path_params:
         statuses.add(404)
     if method in ("POST", "PUT", "PATCH"):
-        statuses.update({400, 413})
+        statuses.update({400, 413, 415})
     if not local:
         statuses.add(503)
     return statuses
@@ -101,6 +106,10 @@ def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict
     if doc.body is not None:
         operation["requestBody"] = {"required": True,
                                     "content": {"application/json": {"schema": doc.body}}}
+    elif set(doc.accepts) - {"application/json"}:
+        # A body the route takes but does not read (e.g. RFC 8058's one-click form).
+        operation["requestBody"] = {"required": False, "content": {
+            media_type: {"schema": {"type": "object"}} for media_type in doc.accepts}}
     operation["security"] = {"anyone": [], "optional": [{}, {"bearerAuth": []}],
                              "resident": [{"bearerAuth": []}],
                              "staff": [{"bearerAuth": []}]}[doc.auth]
@@ -109,7 +118,11 @@ def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict
         if schema is not None and status != 204:
             response["content"] = _content(schema, doc.content_type)
         operation["responses"][str(status)] = response
-    for status in sorted(_error_statuses(method, doc, bool(path_parameters), doc.local)):
+    statuses = _error_statuses(method, doc, bool(path_parameters), doc.local)
+    if (method in WRITE_METHODS and doc.auth in ("optional", "resident", "staff")
+            and name not in UNCONFIRMED_MAY):
+        statuses.add(403)  # email_unconfirmed
+    for status in sorted(statuses):
         headers = dict(_CORRELATION)
         if status in (429, 503):
             headers.update(_RETRY_AFTER)
@@ -137,15 +150,37 @@ def build(service_cls) -> dict:
         "type": "http", "scheme": "bearer",
         "description": "The token from POST /api/v1/sessions"})
     paths: dict[str, dict] = {}
+    queries: dict[tuple, type] = {}
     for method, rule, name, doc in routes(service_cls):
         if doc is None:
             continue
         path, path_parameters = openapi_path(rule)
+        if doc.query is not None:
+            queries[(path, method.lower())] = doc.query
         paths.setdefault(path, {})[method.lower()] = _operation(method, name, doc,
                                                                 path_parameters)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    _mark_empty_query_values(document, queries)
+    return document
+
+
+def _mark_empty_query_values(document: dict, queries: dict) -> None:
+    """`allowEmptyValue` on each query parameter whose validator takes `?name=` (as
+    "any": `?kind=` lists every kind), so that the document says what the API does."""
+    for (path, method), query in queries.items():
+        for parameter in document["paths"][path][method].get("parameters", []):
+            if parameter["in"] == "query" and _takes_empty(query, parameter["name"]):
+                parameter["allowEmptyValue"] = True
+
+
+def _takes_empty(query_schema, name: str) -> bool:
+    try:
+        query_schema().load({name: ""})
+    except MarshmallowValidationError as exc:
+        return name not in exc.messages
+    return True
 
 
 @lru_cache(maxsize=4)

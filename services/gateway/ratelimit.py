@@ -1,4 +1,5 @@
-"""Sign-in rate limits: a sliding window per key, kept in the gateway's memory.
+"""Rate limits (sign-in, registration, confirmation emails): a sliding window per key,
+kept in the gateway's memory.
 
 Pure Python with an injectable clock, so the rules are unit-tested without nameko. The
 gateway runs its workers as green threads of one process: nothing here yields, so no
@@ -75,38 +76,61 @@ class SlidingWindow:
 
 
 class SignInLimiter:
-    """Failed sign-ins per email, and all sign-in attempts per client address.
+    """Failed sign-ins, counted three ways; successful ones are not counted at all, so a
+    town-hall meeting signing in over one Wi-Fi address is never held up by its own
+    numbers.
 
-    `limit` failures per `window` seconds lock an email (a success clears its count); an
-    address gets `ADDRESS_FACTOR` times as many attempts, failed or not, so one client
-    cannot try many emails either.
+    - per account and address: `limit` failures per `window` seconds stop that email
+      from that address (a success there clears the count). One address cannot lock an
+      account for everyone else: its owner still signs in from elsewhere.
+    - per address: `ADDRESS_FACTOR` times as many failures, whatever the emails, stop the
+      address, so one client cannot try many accounts either.
+    - per account from everywhere: `EMAIL_FACTOR` times as many failures stop the email
+      for everyone — guessing spread over many addresses. One address contributes at
+      most `limit` failures per window, so this takes EMAIL_FACTOR addresses at once.
     """
 
     ADDRESS_FACTOR = 4
+    EMAIL_FACTOR = 10
 
     def __init__(self, limit: int, window: float,
                  clock: Callable[[], float] = time.monotonic):
-        self.by_email = SlidingWindow(limit, window, clock)
+        self.by_pair = SlidingWindow(limit, window, clock)
         self.by_address = SlidingWindow(limit * self.ADDRESS_FACTOR, window, clock)
+        self.by_email = SlidingWindow(limit * self.EMAIL_FACTOR, window, clock)
 
     @staticmethod
     def email_key(email) -> str:
         return str(email or "").strip().lower()
 
-    def retry_after(self, email, address: str) -> int | None:
+    @staticmethod
+    def address_key(address) -> str:
+        return address or "unknown"
+
+    def _pair_key(self, email, address) -> str:
+        # A newline is in neither an address nor a (validated) email: no two pairs meet.
+        return f"{self.address_key(address)}\n{self.email_key(email)}"
+
+    def retry_after(self, email, address) -> int | None:
         """Whole seconds to wait before this attempt is allowed, or None if allowed."""
-        waits = [wait for wait in (self.by_email.retry_after(self.email_key(email)),
-                                   self.by_address.retry_after(address or "unknown"))
-                 if wait is not None]
-        if not waits:
-            return None
-        return max(1, math.ceil(max(waits)))
+        return whole_seconds((self.by_pair.retry_after(self._pair_key(email, address)),
+                              self.by_address.retry_after(self.address_key(address)),
+                              self.by_email.retry_after(self.email_key(email))))
 
-    def attempted(self, address: str) -> None:
-        self.by_address.hit(address or "unknown")
-
-    def failed(self, email) -> None:
+    def failed(self, email, address) -> None:
+        self.by_pair.hit(self._pair_key(email, address))
+        self.by_address.hit(self.address_key(address))
         self.by_email.hit(self.email_key(email))
 
-    def succeeded(self, email) -> None:
-        self.by_email.reset(self.email_key(email))
+    def succeeded(self, email, address) -> None:
+        """The right password from this address: its earlier typos there are forgiven.
+        (The address's and the account's counts stay: they watch for guessing.)"""
+        self.by_pair.reset(self._pair_key(email, address))
+
+
+def whole_seconds(waits) -> int | None:
+    """The longest of these waits in whole seconds (at least 1); None if there are none."""
+    waits = [wait for wait in waits if wait is not None]
+    if not waits:
+        return None
+    return max(1, math.ceil(max(waits)))

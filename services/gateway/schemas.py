@@ -5,11 +5,10 @@ schemas (services.groups.schemas), the same ones that validate its input.
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields
 
 from civic.config import DOMAIN_SERVICES
-
-PER_PAGE_MAX = 100
+from civic.validation import PER_PAGE_MAX, per_page_field
 
 
 class StrictSchema(Schema):
@@ -20,8 +19,8 @@ class StrictSchema(Schema):
 class ErrorDetailSchema(Schema):
     code = fields.String(required=True, metadata={
         "description": "validation_error, unauthenticated, forbidden, not_found, conflict, "
-                       "too_large, rate_limited, unavailable, method_not_allowed or "
-                       "internal_error"})
+                       "too_large, unsupported_media_type, rate_limited, unavailable, "
+                       "method_not_allowed or internal_error"})
     message = fields.String(required=True)
     field_errors = fields.Dict(data_key="fields", keys=fields.String(), metadata={
         "description": "per field (or `_schema`, `_body`), the list of what is wrong"})
@@ -32,8 +31,7 @@ class ErrorSchema(Schema):
 
 
 class DeadLetterQuerySchema(StrictSchema):
-    per_page = fields.Integer(load_default=PER_PAGE_MAX,
-                              validate=validate.Range(min=1, max=PER_PAGE_MAX))
+    per_page = per_page_field(PER_PAGE_MAX)
 
 
 class LivenessSchema(Schema):
@@ -52,6 +50,14 @@ AccountExportSchema = Schema.from_dict(
 class ErasureSchema(Schema):
     status = fields.String(metadata={"example": "erasure_requested"})
     account_id = fields.String()
+
+
+class ConfirmationEmailSchema(Schema):
+    status = fields.String(metadata={"example": "confirmation_email_requested"})
+
+
+class ConfirmedSchema(Schema):
+    email_confirmed = fields.Boolean(metadata={"example": True})
 
 
 class QueueSchema(Schema):

@@ -15,6 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select, update
 
+from civic import signing
 from civic.db import flush_unique, new_id, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from civic.validation import load
@@ -92,7 +93,9 @@ def membership_view(membership: Membership) -> dict:
 
 
 def _group_views(session, groups: list[Group]) -> list[dict]:
-    """Groups with their member count, admins and networks, in three queries in all."""
+    """Groups with their member count, admins and networks, in four queries in all.
+
+    An erased creator is not shown (null): nothing in the answer links back to it."""
     ids = [group.id for group in groups]
     if not ids:
         return []
@@ -115,11 +118,15 @@ def _group_views(session, groups: list[Group]) -> list[dict]:
             .where(NetworkLink.group_id.in_(ids))
             .order_by(Group.name_key)):
         networks[group_id].append({"id": network_id, "name": network_name})
+    erased_creators = set(session.execute(
+        select(Account.id).where(Account.id.in_({group.created_by for group in groups}),
+                                 Account.erased_at.is_not(None))).scalars())
     schema = schemas.GroupSchema()
     return [schema.dump({
         "id": group.id, "name": group.name, "kind": group.kind,
         "description": group.description, "open": group.open, "verified": group.verified,
-        "created_by": group.created_by, "created_at": group.created_at,
+        "created_by": None if group.created_by in erased_creators else group.created_by,
+        "created_at": group.created_at, "needs_admin": group.needs_admin,
         "member_count": counts.get(group.id, 0), "admins": admins[group.id],
         "networks": networks[group.id],
     }) for group in groups]
@@ -171,26 +178,103 @@ def _admin_ids(session, group_id: str) -> list[str]:
         .order_by(Membership.created_at, Membership.account_id)).scalars())
 
 
+# --- admins: handing over, appointing ---------------------------------------------------
+
+def successor(members) -> str | None:
+    """Who takes over a group whose last admin goes: of the active members that stay,
+    given as (membership created_at, account_id), the longest-standing one (ties: the
+    smaller id, so the choice never depends on row order); None when nobody stays."""
+    staying = sorted(members, key=lambda member: (member[0], member[1]))
+    return staying[0][1] if staying else None
+
+
+def _hand_over(uow, group: Group, leaving_id: str, actor_id: str | None) -> None:
+    """Before (or as) an active admin's membership goes: if no other admin stays, the
+    longest-standing active member becomes admin; with nobody left, the group waits
+    for staff to appoint one (needs_admin, and group_needs_admin for staff to see)."""
+    session = uow.session
+    if any(admin_id != leaving_id for admin_id in _admin_ids(session, group.id)):
+        return
+    chosen = successor(session.execute(
+        select(Membership.created_at, Membership.account_id)
+        .where(Membership.group_id == group.id, Membership.status == "active",
+               Membership.account_id != leaving_id)).all())
+    if chosen is None:
+        group.needs_admin = True
+        uow.publish("group_needs_admin", {"group_id": group.id}, actor_id=actor_id)
+        return
+    _membership(session, group.id, chosen).role = "admin"
+    uow.publish("admin_appointed", {"group_id": group.id, "account_id": chosen,
+                                    "reason": "handover"}, actor_id=actor_id)
+
+
+def appoint_admin(uow, actor_id: str, group_id: str, account_id: str) -> dict:
+    """Staff make an account an admin of a group (joining it first if need be), e.g. a
+    group left without members (needs_admin, which this clears)."""
+    session = uow.session
+    if not _actor(session, actor_id).is_staff:
+        raise Forbidden("only staff appoint group admins")
+    group = _group(session, group_id)
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("no such account")
+    if account.erased_at is not None:
+        raise Conflict("an erased account cannot be an admin")
+    membership = _membership(session, group.id, account.id)
+    if (membership is not None and membership.status == "active"
+            and membership.role == "admin"):
+        raise Conflict("the account is an admin of this group already")
+    joins = membership is None or membership.status != "active"
+    if membership is None:
+        membership = Membership(group_id=group.id, account_id=account.id, role="admin",
+                                status="active", created_at=utcnow())
+        session.add(membership)
+        flush_unique(session, "the account is a member of this group already")
+    membership.status, membership.role = "active", "admin"
+    group.needs_admin = False
+    if joins:
+        uow.publish("member_joined", {"group_id": group.id, "account_id": account.id,
+                                      "role": "admin"}, actor_id=actor_id)
+    uow.publish("admin_appointed", {"group_id": group.id, "account_id": account.id,
+                                    "reason": "staff"}, actor_id=actor_id)
+    return group_view(session, group)
 
 
 # --- accounts and sessions --------------------------------------------------------------
 
 def _new_account(uow, email: str, password: str, display_name: str, locale: str,
-                 is_staff: bool = False) -> Account:
+                 is_staff: bool = False, confirmed: bool = False) -> Account:
+    """A new account; unless `confirmed` (staff made by the CLI), it is asked to confirm
+    its email address (the notifications service sends the link)."""
     session = uow.session
     # Hash before touching the database: the connection is not held during the work.
     password_hash = hash_password(password)
     if session.execute(select(Account.id).where(Account.email == email)).first():
         raise Conflict("email already registered")
+    now = utcnow()
     account = Account(id=new_id(), email=email, password_hash=password_hash,
                       display_name=display_name, locale=locale, is_staff=is_staff,
-                      created_at=utcnow())
+                      created_at=now, email_confirmed_at=now if confirmed else None)
     session.add(account)
     flush_unique(session, "email already registered")
     uow.publish("account_registered", {"account_id": account.id,
                                        "display_name": display_name, "locale": locale},
                 actor_id=account.id)
+    if not confirmed:
+        _ask_for_confirmation(uow, account)
     return account
+
+
+def _ask_for_confirmation(uow, account: Account) -> None:
+    uow.publish("email_confirmation_requested",
+                {"account_id": account.id, "locale": account.locale}, actor_id=account.id)
+
+
+def _confirmed(uow, account: Account, now) -> None:
+    """Mark the account's email confirmed (once: confirming again changes nothing)."""
+    if account.email_confirmed_at is None:
+        account.email_confirmed_at = now
+        uow.publish("email_confirmed", {"account_id": account.id}, actor_id=account.id)
 
 
 def register_account(uow, email: str, password: str, display_name: str,
@@ -233,7 +317,9 @@ def authenticate(uow, token) -> dict:
         raise Unauthenticated("not signed in, or the session has ended")
     return schemas.PrincipalSchema().dump({
         "account_id": account.id, "display_name": account.display_name,
-        "locale": account.locale, "is_staff": account.is_staff})
+        "locale": account.locale, "is_staff": account.is_staff,
+        "email_confirmed": account.email_confirmed_at is not None,
+        "created_at": account.created_at})
 
 
 def sign_out(uow, token) -> None:
@@ -254,6 +340,7 @@ def get_me(uow, account_id: str) -> dict:
         .order_by(Group.name_key)).all()
     return schemas.MeSchema().dump({
         **account_view(account), "created_at": account.created_at,
+        "email_confirmed": account.email_confirmed_at is not None,
         "roles": ["resident", "staff"] if account.is_staff else ["resident"],
         "memberships": [{"group_id": group_id, "group_name": name, "kind": kind,
                          "role": role, "status": status}
@@ -284,6 +371,7 @@ def export_account(uow, account_id: str) -> dict:
 
     return {
         "account": {**account_view(account), "is_staff": account.is_staff,
+                    "email_confirmed_at": iso(account.email_confirmed_at),
                     "erased_at": iso(account.erased_at)},
         "memberships": [{"group_id": m.group_id, "group_name": name, "kind": kind,
                          "role": m.role, "created_at": iso(m.created_at)}
@@ -302,8 +390,10 @@ def export_account(uow, account_id: str) -> dict:
 def erase_account(uow, account_id: str) -> None:
     """Remove the personal data; the account row stays as a tombstone for other ids.
 
-    Groups the account created stay (they belong to their members). A group whose only
-    admin is erased is left without an admin: erasure is a right and is not refused.
+    Groups the account created stay (they belong to their members; the API shows no
+    creator for them any more). A group whose last admin is erased is handed over to its
+    longest-standing member, or waits for staff (needs_admin) when nobody is left:
+    erasure is a right and is not refused.
     """
     session = uow.session
     account = session.get(Account, account_id)
@@ -323,6 +413,9 @@ def erase_account(uow, account_id: str) -> None:
         if membership.status == "active":
             uow.publish("member_left", {"group_id": membership.group_id,
                                         "account_id": account.id}, actor_id=account.id)
+            if membership.role == "admin":
+                _hand_over(uow, _group(session, membership.group_id), account.id,
+                           account.id)
     session.execute(delete(Membership).where(Membership.account_id == account.id))
     account.email = tombstone_email(account.id)
     account.display_name = ERASED_NAME
@@ -331,6 +424,48 @@ def erase_account(uow, account_id: str) -> None:
     account.erased_at = now
     uow.publish("account_erased", {"account_id": account.id}, actor_id=account.id)
     return None
+
+
+# --- email confirmation -----------------------------------------------------------------
+
+INVALID_CONFIRMATION = "this confirmation link is not valid"
+EXPIRED_CONFIRMATION = "this confirmation link has expired: sign in and ask for a new one"
+
+
+def confirm_email(uow, token: str, now=None) -> dict:
+    """Follow the emailed link: the account's email is confirmed. Following it again is
+    fine; an expired link, a link of an erased account or anything we did not sign is
+    refused (400)."""
+    found = signing.email_confirmation_of(token)
+    if found is None:
+        raise ValidationError(INVALID_CONFIRMATION, fields={"token": ["Not valid."]})
+    if found.expired(now or utcnow()):
+        raise ValidationError(EXPIRED_CONFIRMATION, fields={"token": ["Expired."]})
+    account = uow.session.get(Account, found.account_id)
+    if account is None or account.erased_at is not None:
+        raise ValidationError(INVALID_CONFIRMATION, fields={"token": ["Not valid."]})
+    _confirmed(uow, account, now or utcnow())
+    return {"account_id": account.id}
+
+
+def request_confirmation_email(uow, account_id: str) -> None:
+    """Send a new confirmation link (the old ones stay valid until they expire)."""
+    account = _actor(uow.session, account_id)
+    if account.email_confirmed_at is not None:
+        raise Conflict("the email address is confirmed already")
+    _ask_for_confirmation(uow, account)
+
+
+def confirm_emails_directly(uow, account_ids: list[str]) -> int:
+    """Confirm accounts without a link (the demo's residents, from the command line);
+    returns how many were not confirmed before."""
+    now = utcnow()
+    accounts = uow.session.execute(select(Account).where(
+        Account.id.in_(sorted(set(account_ids))), Account.erased_at.is_(None),
+        Account.email_confirmed_at.is_(None))).scalars().all()
+    for account in accounts:
+        _confirmed(uow, account, now)
+    return len(accounts)
 
 
 def get_accounts(uow, account_ids: list[str]) -> dict:
@@ -357,7 +492,8 @@ def create_or_promote_staff(uow, email: str, password: str,
                             display_name: str) -> tuple[dict, bool]:
     """Make the account with this email staff, creating it if needed (for the CLI).
 
-    An existing account keeps its password and name: promoting is not resetting.
+    An existing account keeps its password and name: promoting is not resetting. Either
+    way its email counts as confirmed: whoever runs the command vouches for it.
     """
     clean = load(schemas.AccountCreateSchema, {
         "email": email, "password": password, "display_name": display_name})
@@ -365,19 +501,23 @@ def create_or_promote_staff(uow, email: str, password: str,
         Account.email == clean["email"], Account.erased_at.is_(None))).scalar_one_or_none()
     if existing is not None:
         existing.is_staff = True
+        _confirmed(uow, existing, utcnow())
         return account_view(existing), False
     account = _new_account(uow, clean["email"], clean["password"], clean["display_name"],
-                           clean["locale"], is_staff=True)
+                           clean["locale"], is_staff=True, confirmed=True)
     return account_view(account), True
 
 
 # --- groups -----------------------------------------------------------------------------
 
-def list_groups(uow, kind: str | None = None, page: int = 1, per_page: int = 20) -> dict:
+def list_groups(uow, kind: str | None = None, page: int = 1, per_page: int = 20,
+                needs_admin: bool | None = None) -> dict:
     session = uow.session
     query = select(Group)
     if kind is not None:
         query = query.where(Group.kind == kind)
+    if needs_admin is not None:
+        query = query.where(Group.needs_admin.is_(needs_admin))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     groups = session.execute(query.order_by(Group.name_key, Group.id)
                              .offset((page - 1) * per_page).limit(per_page)).scalars().all()
@@ -459,7 +599,7 @@ def approve_member(uow, actor_id: str, group_id: str, account_id: str) -> dict:
 def remove_member(uow, actor_id: str, group_id: str, account_id: str) -> None:
     """Leave a group, withdraw or decline a request, or remove a member (admins).
 
-    A group always keeps at least one admin: the last one must name another first.
+    When the last admin leaves, the longest-standing member takes over (see _hand_over).
     """
     session = uow.session
     group = _group(session, group_id)
@@ -468,14 +608,14 @@ def remove_member(uow, actor_id: str, group_id: str, account_id: str) -> None:
     membership = _membership(session, group.id, account_id)
     if membership is None:
         raise NotFound("not a member of this group, and no pending request")
-    if (membership.status == "active" and membership.role == "admin"
-            and _admin_ids(session, group.id) == [account_id]):
-        raise Conflict("the last admin of a group cannot leave it")
     was_active = membership.status == "active"
+    was_admin = was_active and membership.role == "admin"
     session.delete(membership)
     if was_active:
         uow.publish("member_left", {"group_id": group.id, "account_id": account_id},
                     actor_id=actor_id)
+    if was_admin:
+        _hand_over(uow, group, account_id, actor_id)
     return None
 
 

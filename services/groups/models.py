@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, String,
-                        Text)
+                        Text, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS
@@ -39,6 +39,8 @@ class Account(Base):
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the owner followed the emailed confirmation link (null: not yet confirmed).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SessionToken(Base):
@@ -66,6 +68,10 @@ class Group(Base):
     verified: Mapped[bool] = mapped_column(Boolean)
     created_by: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the group lost its last member (no admin can be handed over): staff
+    # appoint one. Cleared when an admin is appointed.
+    needs_admin: Mapped[bool] = mapped_column(Boolean, default=False,
+                                              server_default=false())
 
 
 class Membership(Base):

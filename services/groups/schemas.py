@@ -6,10 +6,10 @@ Unknown fields are refused everywhere.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from civic.contracts import GROUP_KINDS
-from civic.validation import ID_MAX, PER_PAGE_MAX, StrictSchema, UUIDString, strip_blanks
+from civic.validation import ID_MAX, PageQuerySchema, StrictSchema, UUIDString, strip_blanks
 
 LOCALES = ("sv", "en")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
@@ -17,10 +17,39 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 5000
 
 
+# RFC 5321 (4.5.3.1): a local part of at most 64 octets, a domain label of at most 63, a
+# whole address of at most 254 (a 256-octet path less its angle brackets).
+EMAIL_MAX, EMAIL_LOCAL_MAX, EMAIL_LABEL_MAX = 254, 64, 63
+CONFIRMATION_TOKEN_MAX = 300
+
+
+def _within_smtp_limits(value: str) -> None:
+    local, _, domain = value.rpartition("@")
+    if len(value.encode("utf-8")) > EMAIL_MAX:
+        raise ValidationError(f"An email address is at most {EMAIL_MAX} characters long.")
+    if len(local.encode("utf-8")) > EMAIL_LOCAL_MAX:
+        raise ValidationError("The part before the @ is at most "
+                              f"{EMAIL_LOCAL_MAX} characters long.")
+    for label in domain.split("."):
+        try:
+            encoded = label.encode("idna")
+        except UnicodeError:
+            encoded = label.encode("utf-8")
+        if len(encoded) > EMAIL_LABEL_MAX:
+            raise ValidationError("Each part of the domain is at most "
+                                  f"{EMAIL_LABEL_MAX} characters long.")
+
+
+def email_field() -> fields.Email:
+    """An account's email address (registering, signing in): valid, and within the
+    limits every SMTP server keeps to."""
+    return fields.Email(required=True, validate=_within_smtp_limits)
+
+
 # --- inputs -----------------------------------------------------------------------------
 
 class AccountCreateSchema(StrictSchema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = email_field()
     password = fields.String(required=True, load_only=True,
                              validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX))
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
@@ -35,7 +64,7 @@ class AccountCreateSchema(StrictSchema):
 
 
 class SessionCreateSchema(StrictSchema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = email_field()
     # No minimum length here: saying "too short" would tell nothing and help no one.
     password = fields.String(required=True, load_only=True,
                              validate=validate.Length(min=1, max=PASSWORD_MAX))
@@ -64,16 +93,27 @@ class GroupCreateSchema(StrictSchema):
         return data
 
 
+class ConfirmationSchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(
+        min=1, max=CONFIRMATION_TOKEN_MAX), metadata={
+        "description": "the token of the emailed confirmation link"})
+
+
 class NetworkJoinSchema(StrictSchema):
     network_id = UUIDString(required=True)
 
 
-class GroupListQuerySchema(StrictSchema):
+class AdminAppointSchema(StrictSchema):
+    """Staff appoint an admin of a group."""
+    account_id = UUIDString(required=True)
+
+
+class GroupListQuerySchema(PageQuerySchema):
     kind = fields.String(load_default=None, allow_none=True,
                          validate=validate.OneOf(GROUP_KINDS))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1,
-                                                                       max=PER_PAGE_MAX))
+    needs_admin = fields.Boolean(load_default=None, allow_none=True, metadata={
+        "description": "true: only groups left without a member, waiting for staff to "
+                       "appoint an admin"})
 
     @pre_load
     def _blank_kind_is_any(self, data, **kwargs):
@@ -120,8 +160,11 @@ class GroupSchema(Schema):
     description = fields.String()
     open = fields.Boolean()
     verified = fields.Boolean()
-    created_by = fields.String()
+    created_by = fields.String(allow_none=True, metadata={
+        "description": "null once the creator's account is erased"})
     created_at = fields.AwareDateTime()
+    needs_admin = fields.Boolean(metadata={
+        "description": "the group lost its last member: staff are to appoint an admin"})
     member_count = fields.Integer()
     admins = fields.List(fields.Nested(PublicAccountSchema))
     networks = fields.List(fields.Nested(NetworkRefSchema))
@@ -156,6 +199,8 @@ class MyMembershipSchema(Schema):
 
 
 class MeSchema(AccountSchema):
+    email_confirmed = fields.Boolean(metadata={
+        "description": "the owner followed the emailed confirmation link"})
     roles = fields.List(fields.String())
     memberships = fields.List(fields.Nested(MyMembershipSchema))
 
@@ -165,3 +210,5 @@ class PrincipalSchema(Schema):
     display_name = fields.String()
     locale = fields.String()
     is_staff = fields.Boolean()
+    email_confirmed = fields.Boolean()
+    created_at = fields.AwareDateTime()

@@ -41,6 +41,19 @@ class GroupsService(ServiceBase):
             return domain.sign_out(uow, token)
 
     @rpc
+    def confirm_email(self, token):
+        """The emailed confirmation link's token: {account_id} of the confirmed account."""
+        data = load(schemas.ConfirmationSchema, {"token": token})
+        with self.db as uow:
+            return domain.confirm_email(uow, data["token"])
+
+    @rpc
+    def request_confirmation_email(self, account_id):
+        account_id = clean_id("account_id", account_id)
+        with self.db as uow:
+            return domain.request_confirmation_email(uow, account_id)
+
+    @rpc
     def get_me(self, account_id):
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
@@ -75,9 +88,10 @@ class GroupsService(ServiceBase):
     # --- groups -------------------------------------------------------------------------
 
     @rpc
-    def list_groups(self, kind=None, page=1, per_page=20):
+    def list_groups(self, kind=None, page=1, per_page=20, needs_admin=None):
         query = load(schemas.GroupListQuerySchema,
-                     {"kind": kind, "page": page, "per_page": per_page})
+                     {"kind": kind, "page": page, "per_page": per_page,
+                      "needs_admin": needs_admin})
         with self.db as uow:
             return domain.list_groups(uow, **query)
 
@@ -113,6 +127,14 @@ class GroupsService(ServiceBase):
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
             return domain.remove_member(uow, actor_id, group_id, account_id)
+
+    @rpc
+    def appoint_admin(self, actor_id, group_id, account_id):
+        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
+        account_id = load(schemas.AdminAppointSchema,
+                          {"account_id": account_id})["account_id"]
+        with self.db as uow:
+            return domain.appoint_admin(uow, actor_id, group_id, account_id)
 
     @rpc
     def verify_group(self, actor_id, group_id):

@@ -2,15 +2,20 @@
 
 Every event this service receives is recorded as it is handled; the service's own
 events (which it does not receive back) are recorded as they are published.
+
+An erased account leaves no trace here: its id is taken out of the entries it acted in
+or was the subject of (`forget`), and an event that names it as actor after its erasure
+(another queue, a retry) is recorded without it. Nothing ties its entries together.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from civic.contracts import Envelope
 from civic.db import utcnow
+from services.notifications import readmodels
 from services.notifications.models import Activity, Group
 
 # Which id in an event's data says what the event is about, most specific first.
@@ -39,8 +44,16 @@ def summary_of(envelope: Envelope, group_name: str | None) -> str:
     return what
 
 
+def actor_of(session, envelope: Envelope) -> str | None:
+    """The envelope's actor, unless that account has been erased."""
+    actor_id = envelope.actor_id
+    return None if readmodels.is_erased(session, actor_id) else actor_id
+
+
 def record(session, envelope: Envelope, now: datetime) -> None:
     subject_type, subject_id = subject_of(envelope.data)
+    if subject_type == "account" and readmodels.is_erased(session, subject_id):
+        subject_id = None
     group_name = None
     if subject_type == "group":
         group_name = session.execute(select(Group.name).where(
@@ -49,9 +62,19 @@ def record(session, envelope: Envelope, now: datetime) -> None:
         return  # recorded already (the same envelope through another route)
     session.add(Activity(
         id=envelope.id, type=envelope.type, producer=envelope.producer,
-        actor_id=envelope.actor_id, occurred_at=envelope.occurred_at,
+        actor_id=actor_of(session, envelope), occurred_at=envelope.occurred_at,
         correlation_id=envelope.correlation_id, subject_type=subject_type,
         subject_id=subject_id, summary=summary_of(envelope, group_name), recorded_at=now))
+
+
+def forget(session, account_id: str) -> None:
+    """Take an erased account's id out of the feed: the entries stay (what happened,
+    to which public thing), with no actor and no account subject."""
+    session.execute(update(Activity).where(Activity.actor_id == account_id)
+                    .values(actor_id=None).execution_options(synchronize_session=False))
+    session.execute(update(Activity).where(Activity.subject_type == "account",
+                                           Activity.subject_id == account_id)
+                    .values(subject_id=None).execution_options(synchronize_session=False))
 
 
 def view(entry: Activity) -> dict:
@@ -81,6 +104,6 @@ def publish(uow, event_type: str, data: dict, actor_id: str | None = None,
             now: datetime | None = None) -> Envelope:
     """Publish one of this service's own events, and put it in the activity feed at
     once: the service does not receive its own events back."""
-    published = uow.publish(event_type, data, actor_id=actor_id)
+    published = uow.publish(event_type, data, actor_id=actor_id, occurred_at=now)
     record(uow.session, published, now or utcnow())
     return published

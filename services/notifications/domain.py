@@ -2,9 +2,10 @@
 
 Every event reaches `handle_event` (one handler for every catalogued type): it goes
 into the staff activity feed, the rules table (rules.py) decides who is told and how,
-the read models and automatic follows move on (readmodels.py), and an erased account's
-data is deleted. Telling many people is a handful of queries and batched inserts, not
-one round trip per recipient.
+the read models and automatic follows move on (readmodels.py), a confirmation email is
+queued when the groups service asks for one, and an erased account's data is deleted.
+Telling many people is a handful of queries and batched inserts, not one round trip per
+recipient.
 
 Functions take an entered unit of work (`uow.session`, `uow.publish`) and validated
 values; broken rules raise civic.errors, and the caller's `with` rolls everything back.
@@ -20,7 +21,7 @@ from civic.db import new_id, utcnow
 from civic.errors import Conflict, NotFound
 from services.notifications import activity, email, readmodels, rules
 from services.notifications.models import (DEFAULT_EMAIL_MODE, DIGEST_PENDING, Account,
-                                           Email, Follow, Group, Membership,
+                                           Email, ErasedAccount, Follow, Group, Membership,
                                            Message, MutedKind, Notification, Preference,
                                            Registration, Target)
 
@@ -50,14 +51,30 @@ def handle_event(uow, envelope: Envelope, settings: email.MailSettings,
     session = uow.session
     activity.record(session, envelope, now)
     told, kinds = notify(uow, envelope, settings, now)
+    transactional_email(session, envelope, settings, now)
     readmodels.apply(session, envelope, now)
     if envelope.type == "account_erased":
         erase_account(session, envelope.data["account_id"])
     if told:
         activity.publish(uow, "notification_delivered", {
             "source_event_id": envelope.id, "source_event_type": envelope.type,
-            "kinds": kinds, "recipient_count": told}, actor_id=envelope.actor_id, now=now)
+            "kinds": kinds, "recipient_count": told},
+            actor_id=activity.actor_of(session, envelope), now=now)
     return told
+
+
+def transactional_email(session, envelope: Envelope, settings: email.MailSettings,
+                        now: datetime) -> None:
+    """Emails that are not notifications: sent whatever the account's preferences, and
+    never in the inbox. The groups service asks for a confirmation email (registration,
+    resend); once the address is confirmed, one still waiting is not sent."""
+    if envelope.type == "email_confirmation_requested":
+        if readmodels.is_erased(session, envelope.data["account_id"]):
+            return  # erased since it asked: there is no address to confirm any more
+        email.enqueue_confirmation(session, envelope.data["account_id"],
+                                   envelope.data["locale"], settings, now)
+    elif envelope.type == "email_confirmed":
+        email.drop_queued_confirmations(session, envelope.data["account_id"])
 
 
 def recipients(session, audiences, data: dict) -> set[str]:
@@ -350,7 +367,12 @@ def export_account(uow, account_id: str) -> dict:
 
 def erase_account(session, account_id: str) -> None:
     """Delete what this service holds about the account. The activity feed keeps its
-    entries (ids and public titles only): it is the platform's audit trail."""
+    entries (public ids and titles only: it is the platform's audit trail) but not the
+    account's id in them; the id alone is kept, as a tombstone, so a late event about
+    the account is recorded without it and brings nothing back."""
+    if session.get(ErasedAccount, account_id) is None:
+        session.add(ErasedAccount(account_id=account_id))
+    activity.forget(session, account_id)
     for model in (Notification, Email, Follow, Preference, MutedKind):
         session.execute(delete(model).where(model.account_id == account_id))
     session.execute(delete(Membership).where(Membership.account_id == account_id))

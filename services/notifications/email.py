@@ -13,28 +13,31 @@ tick: an email is never lost and never blocks the inbox.
 Digests: an account on `daily` (or `weekly`) email gets, at CIVIC_DIGEST_HOUR (07:00)
 in the town's time zone (on Mondays for weekly), one email grouping every notification
 that waited for it since the last digest — none when nothing waited.
+
+Confirmation emails (kind `confirmation`, asked for by the groups service's
+`email_confirmation_requested`) go through the same queue, whatever the account's email
+preference: they are transactional, carry no unsubscribe link and never reach the inbox.
+The row holds the words with a placeholder; the signed, expiring link (valid
+CIVIC_CONFIRMATION_TTL from the row's creation) is put in when the email is sent, so no
+live token is kept in the table.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
-from civic import config
+from civic import config, signing
 from civic.db import new_id
 from civic.errors import Unavailable
 from civic.log import get_logger
+from civic.signing import signing_key
 from services.notifications import activity
 from services.notifications.models import (DEFAULT_EMAIL_MODE, DIGEST_PENDING, Account,
                                            Email, Message, Notification, Preference)
@@ -47,8 +50,8 @@ LEASE = timedelta(minutes=5)       # a claimed batch is not claimed again before
 BATCH = 50
 SMTP_TIMEOUT = 30.0
 DIGEST_ITEMS_MAX = 200             # more than this in one digest are counted, not listed
-TOKEN_PURPOSE = b"civic-unsubscribe-v1:"
-KEY_FILE = "notifications-secret.key"
+CONFIRMATION = "confirmation"     # the kind of a confirmation email (sent whatever the
+                                  # account's email preference: it is transactional)
 
 
 # --- settings -------------------------------------------------------------------------
@@ -65,6 +68,7 @@ class MailSettings:
     interval: float = 10.0
     digest_hour: int = 7
     timezone: str = "Europe/Stockholm"
+    confirmation_ttl: float = 72 * 3600.0   # seconds a confirmation link stays valid
 
     @classmethod
     def from_config(cls) -> "MailSettings":
@@ -77,7 +81,9 @@ class MailSettings:
                    public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
                    interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
                    digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
-                   timezone=config.get("CIVIC_TIMEZONE", cls.timezone))
+                   timezone=config.get("CIVIC_TIMEZONE", cls.timezone),
+                   confirmation_ttl=float(config.get("CIVIC_CONFIRMATION_TTL",
+                                                     cls.confirmation_ttl)))
 
     @property
     def tz(self) -> ZoneInfo:
@@ -88,67 +94,17 @@ class MailSettings:
 
 
 # --- unsubscribe tokens ---------------------------------------------------------------
-
-_dev_key: bytes | None = None
-
-
-def signing_key() -> bytes:
-    """CIVIC_SECRET_KEY; without one (development), a random key kept in the var dir,
-    so links stay valid across restarts of this machine's processes."""
-    global _dev_key
-    configured = config.get("CIVIC_SECRET_KEY")
-    if configured:
-        return configured.encode("utf-8")
-    path = Path(config.get("CIVIC_VAR_DIR", "var")) / KEY_FILE
-    if _dev_key is not None and path.exists():
-        return _dev_key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(path, "x", encoding="ascii") as handle:  # first process wins
-                handle.write(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        except FileExistsError:
-            pass
-        log.warning("secret_key_generated", hint="set CIVIC_SECRET_KEY in production; "
-                    "unsubscribe links are signed with a development key", file=str(path))
-    _dev_key = path.read_text(encoding="ascii").strip().encode("utf-8")
-    return _dev_key
-
-
-def _signature(account_id: str, key: bytes) -> bytes:
-    return hmac.new(key, TOKEN_PURPOSE + account_id.encode("utf-8"), hashlib.sha256).digest()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
+# Signed with the kernel's key (civic.signing), which every emailed link shares.
 
 def unsubscribe_token(account_id: str, key: bytes | None = None) -> str:
     """`<account id, base64url>.<HMAC-SHA256, base64url>`: valid until the key changes."""
-    key = key or signing_key()
-    return f"{_b64(account_id.encode('utf-8'))}.{_b64(_signature(account_id, key))}"
+    return signing.sign(signing.UNSUBSCRIBE, account_id, key or signing_key())
 
 
 def account_of_token(token, key: bytes | None = None) -> str | None:
     """The account a token was made for; None for anything not signed by us (compared
     whole and in constant time, so only the one canonical spelling passes)."""
-    if not isinstance(token, str) or len(token) > 300 or token.count(".") != 1:
-        return None
-    try:
-        account_id = _unb64(token.split(".")[0]).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not account_id:
-        return None
-    expected = unsubscribe_token(account_id, key or signing_key())
-    if not hmac.compare_digest(token.encode("utf-8"), expected.encode("utf-8")):
-        return None
-    return account_id
+    return signing.unsign(signing.UNSUBSCRIBE, token, key or signing_key())
 
 
 def unsubscribe_url(settings: MailSettings, account_id: str) -> str:
@@ -171,6 +127,25 @@ DIGEST_INTRO = {"sv": "Det här har hänt sedan förra sammanfattningen:",
                 "en": "This happened since your last digest:"}
 DIGEST_MORE = {"sv": "… och {count} till. Se alla: {url}",
                "en": "… and {count} more. See them all: {url}"}
+
+
+CONFIRMATION_LINK = "[[confirmation-link]]"   # replaced by the link when sent
+CONFIRMATION_SUBJECT = {"sv": "Bekräfta din e-postadress för Civic",
+                        "en": "Confirm your email address for Civic"}
+CONFIRMATION_BODY = {
+    "sv": "Hej!\n\nBekräfta din e-postadress för ditt konto i Civic genom att "
+          "öppna länken:\n\n{link}\n\nLänken gäller i {hours} timmar. Har den gått ut "
+          "kan du be om en ny när du har loggat in.\n\nHar du inte skapat något konto "
+          "i Civic kan du bortse från det här mejlet.",
+    "en": "Hello,\n\nConfirm the email address of your Civic account by opening "
+          "this link:\n\n{link}\n\nThe link is valid for {hours} hours. If it has "
+          "expired, sign in and ask for a new one.\n\nIf you did not create an account "
+          "on Civic, you can ignore this email.",
+}
+CONFIRMATION_FOOTER = {
+    "sv": "Det här mejlet skickas bara för att bekräfta adressen; det är ingen avisering.",
+    "en": "This email is only sent to confirm the address; it is not a notification.",
+}
 
 
 def locale_of(value) -> str:
@@ -199,8 +174,45 @@ def digest_email(messages: list[Message], locale: str, settings: MailSettings) -
     return subject, "\n".join(lines).rstrip()
 
 
+def confirmation_url(settings: MailSettings, account_id: str, requested_at: datetime) -> str:
+    """The emailed link: valid CIVIC_CONFIRMATION_TTL from when it was asked for."""
+    expires_at = requested_at + timedelta(seconds=settings.confirmation_ttl)
+    token = signing.email_confirmation_token(account_id, expires_at, signing_key())
+    return settings.link(f"/api/v1/accounts/confirmations/{token}")
+
+
+def confirmation_email(account_id: str, locale: str, settings: MailSettings) -> dict:
+    """An email row (without id and times) asking the account to confirm its address;
+    the link goes in when it is sent."""
+    locale = locale_of(locale)
+    hours = max(1, round(settings.confirmation_ttl / 3600))
+    return {"account_id": account_id, "kind": CONFIRMATION, "locale": locale,
+            "subject": CONFIRMATION_SUBJECT[locale],
+            "body": CONFIRMATION_BODY[locale].format(link=CONFIRMATION_LINK, hours=hours)}
+
+
 def build_message(row: Email, address: str, settings: MailSettings) -> EmailMessage:
+    if row.kind == CONFIRMATION:
+        return _confirmation_message(row, address, settings)
     url = unsubscribe_url(settings, row.account_id)
+    message = _headers(row, address, settings)
+    # RFC 2369 and RFC 8058: mail clients offer (and may POST) a one-click unsubscribe.
+    message["List-Unsubscribe"] = f"<{url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    footer = FOOTER[locale_of(row.locale)].format(url=url)
+    message.set_content(f"{row.body}\n\n-- \n{footer}\n")
+    return message
+
+
+def _confirmation_message(row: Email, address: str, settings: MailSettings) -> EmailMessage:
+    message = _headers(row, address, settings)
+    link = confirmation_url(settings, row.account_id, row.created_at)
+    footer = CONFIRMATION_FOOTER[locale_of(row.locale)]
+    message.set_content(f"{row.body.replace(CONFIRMATION_LINK, link)}\n\n-- \n{footer}\n")
+    return message
+
+
+def _headers(row: Email, address: str, settings: MailSettings) -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = row.subject
     message["From"] = settings.sender
@@ -209,11 +221,6 @@ def build_message(row: Email, address: str, settings: MailSettings) -> EmailMess
     domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(idstring=row.id.replace("-", ""), domain=domain)
     message["Auto-Submitted"] = "auto-generated"
-    # RFC 2369 and RFC 8058: mail clients offer (and may POST) a one-click unsubscribe.
-    message["List-Unsubscribe"] = f"<{url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    footer = FOOTER[locale_of(row.locale)].format(url=url)
-    message.set_content(f"{row.body}\n\n-- \n{footer}\n")
     return message
 
 
@@ -223,6 +230,20 @@ def queue_rows(rows: list[dict], now: datetime) -> list[dict]:
     """Complete email rows (account_id, kind, locale, subject, body) for insertion."""
     return [{"id": new_id(), "status": "queued", "attempts": 0, "next_attempt_at": now,
              "created_at": now, "sent_at": None, "last_error": None, **row} for row in rows]
+
+
+def enqueue_confirmation(session, account_id: str, locale: str, settings: MailSettings,
+                         now: datetime) -> None:
+    """Queue a confirmation email, whatever the account's email preference."""
+    session.execute(insert(Email), queue_rows(
+        [confirmation_email(account_id, locale, settings)], now))
+
+
+def drop_queued_confirmations(session, account_id: str) -> int:
+    """The account confirmed: confirmation emails still waiting are not sent."""
+    return session.execute(delete(Email).where(
+        Email.account_id == account_id, Email.kind == CONFIRMATION,
+        Email.status == "queued")).rowcount or 0
 
 
 # --- digests ----------------------------------------------------------------------------

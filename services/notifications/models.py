@@ -27,7 +27,7 @@ EMAIL_MODES = ("immediate", "daily", "weekly", "off")
 DEFAULT_EMAIL_MODE = "daily"
 TARGET_TYPES = ("proposal", "project", "group", "event")
 FOLLOW_SOURCES = ("auto", "manual")
-EMAIL_KINDS = ("notification", "digest")
+EMAIL_KINDS = ("notification", "digest", "confirmation")
 EMAIL_STATUSES = ("queued", "sent", "failed")
 DIGEST_PENDING = "pending"
 
@@ -45,6 +45,14 @@ class Account(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     locale: Mapped[str] = mapped_column(String(5))
+
+
+class ErasedAccount(Base):
+    """An erased account's id, and nothing else: events about it that arrive after its
+    erasure (other queues, retries) are recorded without it and change no read model."""
+    __tablename__ = "erased_accounts"
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Group(Base):
@@ -177,14 +185,16 @@ class Email(Base):
 
 
 class Activity(Base):
-    """The staff audit feed: one row per domain event, never changed."""
+    """The staff audit feed: one row per domain event, never changed but for erasure,
+    which takes the account's id out of it (actor, account subject)."""
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_type_occurred", "type", "occurred_at"),)
+    __table_args__ = (Index("ix_activity_type_occurred", "type", "occurred_at"),
+                      Index("ix_activity_subject", "subject_type", "subject_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the envelope id
     type: Mapped[str] = mapped_column(String(100))
     producer: Mapped[str] = mapped_column(String(50))
-    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     correlation_id: Mapped[str] = mapped_column(String(100))
     subject_type: Mapped[str | None] = mapped_column(String(20), nullable=True)

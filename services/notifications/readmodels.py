@@ -2,10 +2,12 @@
 
 Recipients are found here, never by asking another service while an event is handled:
 accounts' locales (account_registered), groups' names and kinds, memberships and admins
-(member_joined/left), event registrations, and the things one can follow (proposals,
-projects, events, groups). An author follows their proposal, a registrant their event,
-a member their group, the creator of a project their project — automatically; leaving a
-group or giving up a place ends the automatic follow (a follow made by hand stays).
+(member_joined/left, admin_appointed), event registrations, and the things one can
+follow (proposals, projects, events, groups). An author follows their proposal, a
+registrant their event, a member their group, the creator of a project their project —
+automatically; leaving a group or giving up a place ends the automatic follow (a follow
+made by hand stays). Erased accounts are remembered by id only (`erased_accounts`), so
+a fact about one that arrives late brings nothing back.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 
 from civic.contracts import Envelope
-from services.notifications.models import (Account, Follow, Group, Membership,
-                                           Registration, Target)
+from services.notifications.models import (Account, ErasedAccount, Follow, Group,
+                                           Membership, Registration, Target)
 
 REGISTERED = ("registration_confirmed", "registration_waitlisted", "waitlist_promoted")
 
@@ -29,6 +31,10 @@ def _put(session, model, key: dict, **values) -> None:
     else:
         for name, value in values.items():
             setattr(found, name, value)
+
+
+def is_erased(session, account_id: str | None) -> bool:
+    return bool(account_id) and session.get(ErasedAccount, account_id) is not None
 
 
 def auto_follow(session, account_id: str, target_type: str, target_id: str,
@@ -57,9 +63,12 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
         _put(session, Group, {"id": data["group_id"]}, name=data["name"][:200],
              kind=data["kind"])
         _target(session, "group", data["group_id"], data["name"])
-    elif kind == "member_joined":
+    elif kind in ("member_joined", "admin_appointed"):
+        if is_erased(session, data["account_id"]):
+            return  # a late fact about an erased account must not bring it back
+        role = "admin" if kind == "admin_appointed" else data["role"]
         _put(session, Membership, {"group_id": data["group_id"],
-                                   "account_id": data["account_id"]}, role=data["role"])
+                                   "account_id": data["account_id"]}, role=role)
         auto_follow(session, data["account_id"], "group", data["group_id"], now)
     elif kind == "member_left":
         session.execute(delete(Membership).where(
@@ -67,6 +76,8 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
             Membership.account_id == data["account_id"]))
         end_auto_follow(session, data["account_id"], "group", data["group_id"])
     elif kind in REGISTERED:
+        if is_erased(session, data["account_id"]):
+            return
         status = "waitlisted" if kind == "registration_waitlisted" else "confirmed"
         _put(session, Registration, {"event_id": data["event_id"],
                                      "account_id": data["account_id"]}, status=status)

@@ -107,7 +107,27 @@ RULES: tuple[Rule, ...] = (
     Rule("member_joined", "member_joined", (Account("account_id"),),
          Words("Du är nu medlem i {group_name}", "You are now a member of {group_name}"),
          Words("Välkommen till {group_name}!", "Welcome to {group_name}!"),
-         GROUP, ("group", "group_id")),
+         GROUP, ("group", "group_id"),
+         # An admin who joins is the group's creator (told nothing of their own act) or
+         # one staff appointed, who reads admin_appointed's words instead.
+         when=lambda data: data.get("role") != "admin"),
+    Rule("admin_appointed", "admin_appointed", (Account("account_id"),),
+         Words("Du är nu administratör för {group_name}",
+               "You are now an admin of {group_name}"),
+         Words("Den sista administratören har lämnat {group_name}. Som den medlem som "
+               "varit med längst är du nu administratör: du godkänner nya medlemmar och "
+               "företräder gruppen.",
+               "The last admin has left {group_name}. As its longest-standing member you "
+               "are now its admin: you approve new members and act for the group."),
+         GROUP, ("group", "group_id"), when=lambda data: data.get("reason") == "handover"),
+    Rule("admin_appointed", "admin_appointed", (Account("account_id"),),
+         Words("Du är nu administratör för {group_name}",
+               "You are now an admin of {group_name}"),
+         Words("Personalen har utsett dig till administratör för {group_name}: du "
+               "godkänner nya medlemmar och företräder gruppen.",
+               "Staff appointed you admin of {group_name}: you approve new members and "
+               "act for the group."),
+         GROUP, ("group", "group_id"), when=lambda data: data.get("reason") != "handover"),
     Rule("member_left", "member_removed", (Account("account_id"),),
          Words("Du är inte längre medlem i {group_name}",
                "You are no longer a member of {group_name}"),

@@ -8,19 +8,11 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from civic.contracts import CATALOGUE
-from civic.validation import PER_PAGE_MAX, StrictSchema, UUIDString
+from civic.validation import AwareDateTime, PageQuerySchema, StrictSchema, UUIDString
 from services.notifications.models import EMAIL_MODES, TARGET_TYPES
 from services.notifications.rules import KINDS
 
 TOKEN_MAX = 300
-
-
-def _page():
-    return fields.Integer(load_default=1, validate=validate.Range(min=1))
-
-
-def _per_page():
-    return fields.Integer(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
 
 
 def _catalogued(value):
@@ -30,11 +22,9 @@ def _catalogued(value):
 
 # --- inputs -----------------------------------------------------------------------------
 
-class NotificationListQuerySchema(StrictSchema):
+class NotificationListQuerySchema(PageQuerySchema):
     unread = fields.Boolean(load_default=None, allow_none=True, metadata={
         "description": "true: only unread; false: only read; absent: all"})
-    page = _page()
-    per_page = _per_page()
 
 
 class PreferencesSchema(StrictSchema):
@@ -61,19 +51,16 @@ class FollowTargetSchema(FollowCreateSchema):
     """The path of DELETE /follows/{target_type}/{target_id}."""
 
 
-class FollowListQuerySchema(StrictSchema):
-    page = _page()
-    per_page = _per_page()
+class FollowListQuerySchema(PageQuerySchema):
+    pass
 
 
-class ActivityQuerySchema(StrictSchema):
+class ActivityQuerySchema(PageQuerySchema):
     type = fields.String(load_default=None, allow_none=True, validate=_catalogued,
                          metadata={"description": "only events of this type"})
-    since = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+    since = AwareDateTime(load_default=None, allow_none=True, metadata={
         "description": "only events that occurred at or after this time (ISO 8601 with "
                        "offset)"})
-    page = _page()
-    per_page = _per_page()
 
 
 class TokenSchema(StrictSchema):

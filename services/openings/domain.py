@@ -546,8 +546,11 @@ def export_account(uow, account_id: str) -> dict:
 
 def erase_account(session, account_id: str) -> None:
     """What an erased account leaves here: nothing of its own. Its profile, expressions
-    of interest and matches go; openings it posted stay (they are the business's)."""
+    of interest and matches go; openings it posted stay (they are the business's), with
+    no link to it."""
     readmodels.FACTS.account_erased(session, account_id)
+    session.execute(update(Opening).where(Opening.created_by == account_id)
+                    .values(created_by=None).execution_options(synchronize_session=False))
     _remove_profile_rows(session, account_id)
     session.execute(delete(ReturneeProfile).where(ReturneeProfile.account_id == account_id))
     session.execute(delete(Interest).where(Interest.account_id == account_id))

@@ -65,7 +65,9 @@ class Opening(Base):
     # The end of the apply-by day in the town's time zone, in UTC: the timer expires
     # what is still open after it.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by: Mapped[str] = mapped_column(String(64), index=True)
+    # The admin who posted it; null once that account is erased (the opening stays: it
+    # is the business's).
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When it stopped being open (closed by an admin, or expired).
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

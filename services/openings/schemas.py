@@ -12,7 +12,8 @@ from marshmallow import (Schema, ValidationError as MarshmallowError, fields, po
                          pre_load, validate, validates_schema)
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
-from civic.validation import PER_PAGE_MAX, StrictSchema, UUIDString, blank_is_none, strip_blanks
+from civic.validation import (BoundedDate, PageQuerySchema, StrictSchema, UUIDString,
+                              blank_is_none, strip_blanks)
 
 __all__ = ["EMPLOYMENT_TYPES", "OPENING_STATUSES", "SECTORS"]
 
@@ -31,14 +32,6 @@ SALARY_MAX = 1_000_000
 def _dedupe(values):
     """The values in their first order, each once (a repeated choice means nothing more)."""
     return list(dict.fromkeys(values))
-
-
-def _page_fields():
-    return {
-        "page": fields.Integer(load_default=1, validate=validate.Range(min=1)),
-        "per_page": fields.Integer(load_default=20,
-                                   validate=validate.Range(min=1, max=PER_PAGE_MAX)),
-    }
 
 
 # --- inputs: openings -----------------------------------------------------------------------
@@ -63,11 +56,11 @@ class OpeningCreateSchema(StrictSchema):
                                        "example": "Jokkmokk"})
     remote = fields.Boolean(load_default=False,
                             metadata={"description": "the work can be done remotely"})
-    apply_by = fields.Date(required=True, metadata={
+    apply_by = BoundedDate(required=True, metadata={
         "description": "the last day to apply (the town's calendar); today or later. The "
                        "opening expires by itself once this day has ended.",
         "example": "2026-12-31"})
-    start_date = fields.Date(load_default=None, allow_none=True, metadata={
+    start_date = BoundedDate(load_default=None, allow_none=True, metadata={
         "description": "when the work starts; returnees available by then are matched"})
     salary_min = fields.Integer(load_default=None, allow_none=True,
                                 validate=validate.Range(min=0, max=SALARY_MAX),
@@ -97,22 +90,19 @@ class OpeningCreateSchema(StrictSchema):
             raise MarshmallowError(errors)
 
 
-class OpeningListQuerySchema(StrictSchema):
+class OpeningListQuerySchema(PageQuerySchema):
     sector = fields.String(load_default=None, allow_none=True,
                            validate=validate.OneOf(SECTORS))
     employment_type = fields.String(load_default=None, allow_none=True,
                                     validate=validate.OneOf(EMPLOYMENT_TYPES))
-    page = _page_fields()["page"]
-    per_page = _page_fields()["per_page"]
 
     @pre_load
     def _normalise(self, data, **kwargs):
         return blank_is_none(data, ("sector", "employment_type"))
 
 
-class OpeningPageQuerySchema(StrictSchema):
-    page = _page_fields()["page"]
-    per_page = _page_fields()["per_page"]
+class OpeningPageQuerySchema(PageQuerySchema):
+    pass
 
 
 class InterestCreateSchema(StrictSchema):
@@ -136,7 +126,7 @@ class ReturneeProfileSaveSchema(StrictSchema):
                                    required=True,
                                    validate=validate.Length(min=1, max=CHOICES_MAX),
                                    metadata={"example": ["full_time", "seasonal"]})
-    available_from = fields.Date(required=True, metadata={
+    available_from = BoundedDate(required=True, metadata={
         "description": "from when the returnee can start", "example": "2027-06-15"})
     message = fields.String(load_default=None, allow_none=True,
                             validate=validate.Length(max=PROFILE_MESSAGE_MAX),

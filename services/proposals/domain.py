@@ -657,13 +657,19 @@ def export_account(uow, account_id: str) -> dict:
 
 
 def erase_account(session, account_id: str) -> None:
-    """What an erased account leaves here: its proposals and comments stay, nameless;
-    its supports stay counted and its reports stay, with no link to it; the contact
-    lines of its proposals go."""
+    """What an erased account leaves here: its proposals and comments stay, by a
+    "former resident"; its supports stay counted and its reports stay; the steps it took
+    (history, answers) and the projects it registered stay. None of them keeps its id
+    (null), so nothing ties them to one another; the contact lines of its proposals
+    go. Only the read model's tombstone keeps the id, tied to nothing."""
     readmodels.FACTS.account_erased(session, account_id)
-    session.execute(update(Proposal).where(Proposal.author_id == account_id)
-                    .values(contact=None))
-    session.execute(update(Support).where(Support.account_id == account_id)
-                    .values(account_id=None))
-    session.execute(update(Report).where(Report.reporter_id == account_id)
-                    .values(reporter_id=None))
+    for column, values in ((Proposal.author_id, {"author_id": None, "contact": None}),
+                           (Proposal.answered_by, {"answered_by": None}),
+                           (Comment.author_id, {"author_id": None}),
+                           (Support.account_id, {"account_id": None}),
+                           (Report.reporter_id, {"reporter_id": None}),
+                           (ProposalStep.actor_id, {"actor_id": None}),
+                           (Project.created_by, {"created_by": None}),
+                           (ProjectStep.actor_id, {"actor_id": None})):
+        session.execute(update(column.class_).where(column == account_id).values(**values)
+                        .execution_options(synchronize_session=False))

@@ -52,8 +52,9 @@ class Proposal(Base):
     category: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     # The account that filed it: the resident, or the staff member who filed a visitor's
-    # drop-in or town-hall proposal. Kept after erasure (the name is what goes).
-    author_id: Mapped[str] = mapped_column(String(64), index=True)
+    # drop-in or town-hall proposal. Null once that account is erased: the proposal
+    # stays, shown as a former resident's, with nothing that ties it to the rest.
+    author_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     channel: Mapped[str] = mapped_column(String(20))
     # How staff can reach the visitor of a drop-in or town-hall proposal; staff only.
     contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -85,7 +86,7 @@ class ProposalStep(Base):
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     to_status: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # null: erased
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -104,11 +105,12 @@ class Support(Base):
 
 
 class Comment(Base):
+    """A comment; it stays when its author is erased, with no author (null)."""
     __tablename__ = "comments"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
-    author_id: Mapped[str] = mapped_column(String(64), index=True)
+    author_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -140,7 +142,7 @@ class Project(Base):
     lead_group_id: Mapped[str] = mapped_column(String(64), index=True)
     origin_proposal_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"),
                                                            nullable=True, index=True)
-    created_by: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # null: erased
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -160,7 +162,7 @@ class ProjectStep(Base):
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     to_status: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # null: erased
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -37,14 +37,17 @@ def is_group_admin(session, group_id: str, account_id: str) -> bool:
     return row is not None and row.active and row.role == "admin"
 
 
-def author_names(session, account_ids) -> dict[str, str | None]:
+def author_names(session, account_ids) -> dict[str | None, str | None]:
     """The names to show beside what these accounts wrote: the display name, "former
-    resident" once erased, None while the account is not known here yet."""
+    resident" once erased (and for None: erasure took the author's id off what they
+    wrote), None while the account is not known here yet."""
+    names: dict[str | None, str | None] = {None: FORMER_RESIDENT}
     wanted = {account_id for account_id in account_ids if account_id}
     if not wanted:
-        return {}
+        return names
     rows = session.execute(select(KnownAccount.account_id, KnownAccount.display_name,
                                   KnownAccount.erased)
                            .where(KnownAccount.account_id.in_(wanted))).all()
-    return {account_id: (FORMER_RESIDENT if erased else display_name)
-            for account_id, display_name, erased in rows}
+    names.update((account_id, FORMER_RESIDENT if erased else display_name)
+                 for account_id, display_name, erased in rows)
+    return names

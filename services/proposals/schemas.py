@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
                          validate, validates_schema)
 
-from civic.validation import (PER_PAGE_MAX, StrictSchema, UUIDString, blank_is_none,
+from civic.validation import (PageQuerySchema, StrictSchema, UUIDString, blank_is_none,
                               strip_blanks, text)
 from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
 from services.proposals.models import CATEGORIES, CHANNELS
@@ -75,7 +75,7 @@ class ProposalCreateSchema(StrictSchema):
                                    "proposal.", "contact")
 
 
-class ProposalListQuerySchema(StrictSchema):
+class ProposalListQuerySchema(PageQuerySchema):
     status = fields.String(load_default=None, allow_none=True,
                            validate=validate.OneOf(PROPOSAL_STATUSES))
     category = fields.String(load_default=None, allow_none=True,
@@ -83,9 +83,6 @@ class ProposalListQuerySchema(StrictSchema):
     q = text(1, QUERY_MAX, load_default=None, allow_none=True,
               metadata={"description": "Words to find in the title or body"})
     sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1,
-                                                                       max=PER_PAGE_MAX))
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -167,14 +164,11 @@ class ProjectTransitionSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(PROJECT_STATUSES))
 
 
-class ProjectListQuerySchema(StrictSchema):
+class ProjectListQuerySchema(PageQuerySchema):
     status = fields.String(load_default=None, allow_none=True,
                            validate=validate.OneOf(PROJECT_STATUSES))
     group_id = UUIDString(load_default=None, allow_none=True,
                           metadata={"description": "Projects this group leads or partners"})
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1,
-                                                                       max=PER_PAGE_MAX))
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -191,9 +185,13 @@ class LocationOutSchema(Schema):
     lon = fields.Float(allow_none=True)
 
 
+ERASED = {"description": "null once that account is erased: what it wrote or did stays, "
+                         "with nothing that ties it to the rest"}
+
+
 class CommentSchema(Schema):
     id = fields.String()
-    author_id = fields.String()
+    author_id = fields.String(allow_none=True, metadata=ERASED)
     author_name = fields.String(allow_none=True)
     body = fields.String()
     created_at = fields.AwareDateTime()
@@ -201,7 +199,7 @@ class CommentSchema(Schema):
 
 class AnswerSchema(Schema):
     body = fields.String()
-    answered_by = fields.String()
+    answered_by = fields.String(allow_none=True, metadata=ERASED)
     answered_at = fields.AwareDateTime()
 
 
@@ -209,7 +207,7 @@ class ProposalStepSchema(Schema):
     from_status = fields.String(allow_none=True,
                                 metadata={"description": "null for the submission"})
     to_status = fields.String()
-    actor_id = fields.String()
+    actor_id = fields.String(allow_none=True, metadata=ERASED)
     at = fields.AwareDateTime()
     answer = fields.String(metadata={"description": "with accepted and rejected only"})
 
@@ -225,7 +223,7 @@ class ProposalSchema(Schema):
     body = fields.String()
     category = fields.String()
     status = fields.String()
-    author_id = fields.String()
+    author_id = fields.String(allow_none=True, metadata=ERASED)
     author_name = fields.String(allow_none=True, metadata={
         "description": "\"former resident\" once the author's account is erased"})
     channel = fields.String()
@@ -254,7 +252,7 @@ class ProposalSchema(Schema):
 class ProjectStepSchema(Schema):
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
-    actor_id = fields.String()
+    actor_id = fields.String(allow_none=True, metadata=ERASED)
     at = fields.AwareDateTime()
 
 
@@ -268,6 +266,6 @@ class ProjectSchema(Schema):
     partner_group_ids = fields.List(fields.String())
     origin_proposal_id = fields.String(allow_none=True)
     history = fields.List(fields.Nested(ProjectStepSchema))
-    created_by = fields.String()
+    created_by = fields.String(allow_none=True, metadata=ERASED)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()

@@ -85,6 +85,13 @@ class SmtpServer:
                 "CIVIC_SMTP_TLS": "none"}
 
 
+def without_confirmations(messages: list) -> list:
+    """The messages but the address confirmations that every registration sends."""
+    from services.notifications.email import CONFIRMATION_SUBJECT
+    return [message for message in messages
+            if message["Subject"] not in CONFIRMATION_SUBJECT.values()]
+
+
 # --- events as their producers publish them ----------------------------------------------
 
 def envelope(event_type: str, data: dict, actor_id: str | None = None) -> Envelope:

@@ -118,7 +118,9 @@ def test_staff_create_creates_then_promotes(migrated, groups_service):
     assert "created staff account chief@jokkmokk.example" in created.stdout
     assert password not in created.stdout + created.stderr
     session = groups_service.sign_in("chief@jokkmokk.example", password)
-    assert groups_service.authenticate(session["token"])["is_staff"] is True
+    principal = groups_service.authenticate(session["token"])
+    assert principal["is_staff"] is True
+    assert principal["email_confirmed"] is True  # staff made here need no emailed link
 
     resident_password = "resident-password"
     groups_service.register_account({"email": "karin@jokkmokk.example",
@@ -126,11 +128,13 @@ def test_staff_create_creates_then_promotes(migrated, groups_service):
                                       "display_name": "Karin Labba"})
     token = groups_service.sign_in("karin@jokkmokk.example", resident_password)["token"]
     assert groups_service.authenticate(token)["is_staff"] is False
+    assert groups_service.authenticate(token)["email_confirmed"] is False
     promoted = civic(migrated, "staff", "create", "--email", "karin@jokkmokk.example",
                      "--display-name", "Karin Labba", "--password", "another-password")
     assert promoted.returncode == 0, promoted.stderr
     assert "is staff now" in promoted.stdout
     assert groups_service.authenticate(token)["is_staff"] is True
+    assert groups_service.authenticate(token)["email_confirmed"] is True
     # Promoting is not resetting: the resident's own password still works.
     groups_service.sign_in("karin@jokkmokk.example", resident_password)
 
@@ -249,6 +253,19 @@ def test_up_serves_the_platform_traces_a_request_and_down_stops_it(platform):
     code, listing = http_get(f"{base}/api/v1/groups?per_page=100", "after-seed")
     names = {group["name"] for group in listing["items"]}
     assert {"Trafik och gator", "Jokkmokks skidklubb", "Jokkmokks föreningsnätverk"} <= names
+    # Nobody reads the demo's mailboxes: its residents count as confirmed.
+    from civic.demo import DEFAULT_PASSWORD as demo_password  # CIVIC_* is not passed on
+    signed_in = urllib.request.Request(
+        f"{base}/api/v1/sessions", method="POST",
+        data=json.dumps({"email": "karin.labba@jokkmokk.example",
+                         "password": demo_password}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(signed_in, timeout=10) as response:
+        token = json.loads(response.read())["token"]
+    me = urllib.request.Request(f"{base}/api/v1/me",
+                                headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(me, timeout=10) as response:
+        assert json.loads(response.read())["email_confirmed"] is True
     reseeded = civic(settings, "seed", **extra)
     assert reseeded.returncode == 0
     assert "already loaded" in reseeded.stdout

@@ -91,17 +91,20 @@ def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
     assert session["account"] == account and len(session["token"]) >= 43
     assert rpc.authenticate(session["token"]) == {
         "account_id": account["id"], "display_name": "Anna", "locale": "en",
-        "is_staff": False}
+        "is_staff": False, "email_confirmed": False, "created_at": account["created_at"]}
     assert rpc.sign_out(session["token"]) is None
     with pytest.raises(Unauthenticated):
         rpc.authenticate(session["token"])
 
-    [event] = wait_for_events(published, 1)
+    event, confirmation = wait_for_events(published, 2)
     assert event["type"] == "account_registered" and event["producer"] == "groups"
     assert event["data"] == {"account_id": account["id"], "display_name": "Anna",
                              "locale": "en"}
     assert event["correlation_id"] == CORRELATION_ID
     assert event["actor_id"] == account["id"]
+    # The notifications service is asked to send a confirmation link, in English.
+    assert confirmation["type"] == "email_confirmation_requested"
+    assert confirmation["data"] == {"account_id": account["id"], "locale": "en"}
 
     def all_sent():
         with groups_db.sessions() as db_session:
@@ -123,8 +126,9 @@ def test_registration_errors_change_nothing(rpc, published, groups_db):
     with pytest.raises(ValidationError):
         rpc.register_account("bo@example.org")
     with groups_db.sessions() as db_session:
-        assert len(db_session.execute(select(outbox.c.id)).all()) == 1
-    assert [e["type"] for e in wait_for_events(published, 1)] == ["account_registered"]
+        assert len(db_session.execute(select(outbox.c.id)).all()) == 2
+    assert [e["type"] for e in wait_for_events(published, 2)] == [
+        "account_registered", "email_confirmation_requested"]
 
 
 def test_sign_in_refusals(rpc):
@@ -220,14 +224,15 @@ def test_groups_are_created_listed_and_found(rpc, published):
         rpc.get_group(42)
     assert caught.value.fields == {"group_id": ["Not a valid id."]}
 
-    events = wait_for_events(published, 5)
-    assert [e["type"] for e in events] == ["account_registered", "group_created",
+    events = wait_for_events(published, 6)
+    assert [e["type"] for e in events] == ["account_registered",
+                                           "email_confirmation_requested", "group_created",
                                            "member_joined", "group_created",
                                            "member_joined"]
-    assert events[1]["data"] == {"group_id": group["id"], "name": "Skidklubben",
+    assert events[2]["data"] == {"group_id": group["id"], "name": "Skidklubben",
                                  "kind": "association", "open": False,
                                  "created_by": anna["id"]}
-    assert events[2]["data"] == {"group_id": group["id"], "account_id": anna["id"],
+    assert events[3]["data"] == {"group_id": group["id"], "account_id": anna["id"],
                                  "role": "admin"}
 
 
@@ -258,8 +263,6 @@ def test_joining_approving_and_leaving(rpc, published):
 
     with pytest.raises(Forbidden):
         rpc.remove_member(cia["id"], open_group["id"], bo["id"])
-    with pytest.raises(Conflict):
-        rpc.remove_member(anna["id"], open_group["id"], anna["id"])
     with pytest.raises(NotFound):
         rpc.remove_member(cia["id"], open_group["id"], cia["id"])
     assert rpc.remove_member(bo["id"], open_group["id"], bo["id"]) is None
@@ -267,8 +270,8 @@ def test_joining_approving_and_leaving(rpc, published):
     assert rpc.is_group_admin(bo["id"], closed["id"]) is False
     assert rpc.get_me(bo["id"])["memberships"] == []
 
-    events = wait_for_events(published, 12)
-    assert [(e["type"], e["data"]) for e in events[7:]] == [
+    events = wait_for_events(published, 15)  # each registration: two events
+    assert [(e["type"], e["data"]) for e in events[10:]] == [
         ("member_joined", {"group_id": open_group["id"], "account_id": bo["id"],
                            "role": "member"}),
         ("join_requested", {"group_id": closed["id"], "account_id": bo["id"],
@@ -278,6 +281,46 @@ def test_joining_approving_and_leaving(rpc, published):
         ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
         ("member_left", {"group_id": closed["id"], "account_id": bo["id"]})]
     assert events[-1]["actor_id"] == anna["id"]
+
+
+def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published, groups_db):
+    anna, bo = register(rpc), register(rpc, "bo")
+    staff = make_staff(groups_db, "staff")
+    group = rpc.create_group(anna["id"], {"name": "Handed", "kind": "association",
+                                          "description": "", "open": True})
+    rpc.join_group(bo["id"], group["id"])
+    assert rpc.remove_member(anna["id"], group["id"], anna["id"]) is None  # last admin
+    assert rpc.get_group(group["id"])["admins"] == [{"id": bo["id"], "display_name": "Bo"}]
+    assert rpc.remove_member(bo["id"], group["id"], bo["id"]) is None  # last member
+    flagged = rpc.list_groups(needs_admin=True)
+    assert [g["id"] for g in flagged["items"]] == [group["id"]]
+    assert flagged["items"][0]["needs_admin"] is True
+
+    with pytest.raises(Forbidden):
+        rpc.appoint_admin(anna["id"], group["id"], anna["id"])
+    with pytest.raises(ValidationError):
+        rpc.appoint_admin(staff["id"], group["id"], "not-a-uuid")
+    with pytest.raises(NotFound):
+        rpc.appoint_admin(staff["id"], group["id"], MISSING_ID)
+    appointed = rpc.appoint_admin(staff["id"], group["id"], anna["id"])
+    assert appointed["needs_admin"] is False
+    assert appointed["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
+    assert rpc.list_groups(needs_admin=True)["total"] == 0
+    with pytest.raises(Conflict):
+        rpc.appoint_admin(staff["id"], group["id"], anna["id"])
+
+    wanted = ("admin_appointed", "group_needs_admin")
+
+    def facts():
+        found = [(e["type"], e["data"], e["actor_id"]) for e in published()
+                 if e["type"] in wanted]
+        return found if len(found) == 3 else None
+    assert wait_for(facts, message="the handover, the flag and the appointment") == [
+        ("admin_appointed", {"group_id": group["id"], "account_id": bo["id"],
+                             "reason": "handover"}, anna["id"]),
+        ("group_needs_admin", {"group_id": group["id"]}, bo["id"]),
+        ("admin_appointed", {"group_id": group["id"], "account_id": anna["id"],
+                             "reason": "staff"}, staff["id"])]
 
 
 def test_verification_and_networks(rpc, published, groups_db):

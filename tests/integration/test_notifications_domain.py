@@ -92,9 +92,9 @@ def test_a_join_request_tells_the_group_admins_in_their_language(db):
     assert item["link"] == f"/groups/{group_id}"
     assert (item["target_type"], item["target_id"]) == ("group", group_id)
     assert item["read_at"] is None and item["created_at"].startswith("2026-11-30T09:00")
+    # Joining as an admin says no "welcome" (an appointed admin reads admin_appointed).
     english = inbox(db, other_admin)["items"]
-    assert sorted(n["title"] for n in english) == ["New request to join Skidklubben",
-                                                   "You are now a member of Skidklubben"]
+    assert sorted(n["title"] for n in english) == ["New request to join Skidklubben"]
     assert inbox(db, asker)["total"] == 0
 
 
@@ -282,6 +282,40 @@ def test_a_weekly_digest_waits_for_monday(db):
 
 # --- preferences, unsubscribing, activity, erasure ----------------------------------------
 
+def test_a_confirmation_email_is_queued_whatever_the_preference_and_not_in_the_inbox(db):
+    account_id = register(db, locale="en")
+    call(db, domain.set_preferences, account_id, email="off")
+    requested = {"account_id": account_id, "locale": "en"}
+    handle(db, "email_confirmation_requested", requested, actor_id=account_id)
+    handle(db, "email_confirmation_requested", requested, actor_id=account_id,
+           at=T0 + timedelta(minutes=5))  # asked for a new one
+    queued = call(db, lambda uow: uow.session.execute(
+        select(Email).order_by(Email.created_at)).scalars().all())
+    assert [(e.kind, e.locale, e.subject, e.status) for e in queued] == [
+        ("confirmation", "en", "Confirm your email address for Civic", "queued")] * 2
+    assert queued[0].created_at == T0
+    assert count(db, Notification) == 0 and inbox(db, account_id)["total"] == 0
+    assert {entry.type for entry in call(db, lambda uow: uow.session.execute(
+        select(Activity)).scalars().all())} >= {"email_confirmation_requested"}
+
+    # Confirmed: what still waits is not sent; what was sent stays in the export.
+    call(db, lambda uow: uow.session.execute(
+        Email.__table__.update().where(Email.id == queued[0].id).values(status="sent")))
+    handle(db, "email_confirmed", {"account_id": account_id}, actor_id=account_id)
+    assert [(e.kind, e.status) for e in call(db, lambda uow: uow.session.execute(
+        select(Email)).scalars().all())] == [("confirmation", "sent")]
+    assert [e["kind"] for e in call(db, domain.export_account, account_id)["emails"]] == [
+        "confirmation"]
+
+
+def test_no_confirmation_email_for_an_account_erased_meanwhile(db):
+    account_id = register(db)
+    handle(db, "account_erased", {"account_id": account_id}, actor_id=account_id)
+    handle(db, "email_confirmation_requested", {"account_id": account_id, "locale": "sv"},
+           actor_id=account_id)
+    assert count(db, Email) == 0
+
+
 def test_preferences_and_the_unsubscribe_token(db):
     account_id = register(db)
     assert call(db, domain.get_preferences, account_id) == {"email": "daily",
@@ -306,8 +340,14 @@ def test_the_activity_feed_has_every_event(db):
     verified = handle(db, "group_verified", {"group_id": group_id}, actor_id=uid(), at=later)
     feed = call(db, activity.list_entries, since=T0)
     assert sorted(entry["type"] for entry in feed["items"]) == [
-        "account_registered", "group_created", "group_verified", "member_joined"]
-    entry = call(db, activity.list_entries, since=later)["items"][0]
+        "account_registered", "group_created", "group_verified", "member_joined",
+        "notification_delivered"]
+    # Telling the admins happened when the verification was handled (the injected
+    # clock, not the wall clock): both are in the feed from `later` on.
+    recent = call(db, activity.list_entries, since=later)["items"]
+    assert sorted(entry["type"] for entry in recent) == [
+        "group_verified", "notification_delivered"]
+    (entry,) = [entry for entry in recent if entry["type"] == "group_verified"]
     assert entry["id"] == verified.id and entry["correlation_id"] == verified.correlation_id
     assert entry["subject_type"] == "group" and entry["subject_id"] == group_id
     assert entry["summary"] == "Group verified: “Byalaget”"
@@ -315,6 +355,8 @@ def test_the_activity_feed_has_every_event(db):
     # The service's own events are in it too, recorded as they were published.
     (delivered,) = call(db, activity.list_entries, type="notification_delivered")["items"]
     assert delivered["subject_type"] is None
+    assert datetime.fromisoformat(delivered["occurred_at"]) == later
+    assert call(db, activity.list_entries, since=later + timedelta(seconds=1))["total"] == 0
     assert call(db, activity.list_entries)["total"] == 5
 
 
@@ -332,3 +374,82 @@ def test_erasure_deletes_the_accounts_inbox_follows_and_preferences(db):
     assert count(db, Membership, Membership.account_id == admin) == 0
     assert inbox(db, keeper)["total"] == 2  # others keep theirs
     assert count(db, Activity, Activity.type == "account_erased") == 1
+
+
+def test_erasure_takes_the_accounts_id_out_of_the_activity_feed(db):
+    gone, keeper = register(db), register(db)
+    group_id = group_with(db, gone, members=[keeper])
+    handle(db, "proposal_submitted", {"proposal_id": uid(), "title": "Fler bänkar",
+                                      "author_id": gone, "category": "leisure",
+                                      "channel": "online", "status": "submitted"},
+           actor_id=gone)
+    handle(db, "member_left", {"group_id": group_id, "account_id": gone}, actor_id=gone)
+    handle(db, "admin_appointed", {"group_id": group_id, "account_id": keeper,
+                                   "reason": "handover"}, actor_id=gone)
+    assert count(db, Activity, Activity.actor_id == gone) >= 5
+
+    handle(db, "account_erased", {"account_id": gone}, actor_id=gone)
+    # A late event naming it (another queue, a retry) is recorded without it too.
+    late = handle(db, "proposal_supported", {"proposal_id": uid(), "title": "Fler bänkar",
+                                             "author_id": None, "account_id": gone,
+                                             "support_count": 1}, actor_id=gone)
+    assert count(db, Activity, Activity.actor_id == gone) == 0
+    assert count(db, Activity, Activity.subject_id == gone) == 0
+    feed = call(db, activity.list_entries, per_page=100)["items"]
+    assert {entry["type"] for entry in feed} >= {
+        "account_registered", "proposal_submitted", "member_left", "admin_appointed",
+        "account_erased", "proposal_supported"}
+    assert all(gone not in (entry["actor_id"], entry["subject_id"]) for entry in feed)
+    (registered,) = [entry for entry in feed if entry["type"] == "account_registered"
+                     and entry["subject_id"] is None]
+    assert registered["subject_type"] == "account"
+    assert late.id in {entry["id"] for entry in feed}
+    # The keeper's own entries keep their actor.
+    assert count(db, Activity, Activity.actor_id == keeper) >= 2
+
+
+def test_the_new_admin_is_told_and_acts_as_admin_here(db):
+    leaver, elder, newer = register(db), register(db, "en"), register(db)
+    group_id = group_with(db, leaver, members=[elder, newer], name="Byalaget")
+    handle(db, "member_left", {"group_id": group_id, "account_id": leaver},
+           actor_id=leaver)
+    handle(db, "admin_appointed", {"group_id": group_id, "account_id": elder,
+                                   "reason": "handover"}, actor_id=leaver)
+    (told,) = inbox(db, elder)["items"]
+    assert told["kind"] == "admin_appointed" and told["target_id"] == group_id
+    assert told["title"] == "You are now an admin of Byalaget"
+    assert "longest-standing member" in told["body"]
+    assert inbox(db, newer)["total"] == 0
+    # As an admin here, the elder hears of the next join request.
+    handle(db, "join_requested", {"group_id": group_id, "account_id": uid(),
+                                  "admin_ids": []})
+    assert sorted(item["kind"] for item in inbox(db, elder)["items"]) == [
+        "admin_appointed", "join_requested"]
+
+    staff, appointed = uid(), register(db)
+    handle(db, "member_joined", {"group_id": group_id, "account_id": appointed,
+                                 "role": "admin"}, actor_id=staff)
+    handle(db, "admin_appointed", {"group_id": group_id, "account_id": appointed,
+                                   "reason": "staff"}, actor_id=staff)
+    # One notification: the appointment's words, not a second "welcome".
+    (only,) = inbox(db, appointed)["items"]
+    assert only["kind"] == "admin_appointed"
+    assert only["title"] == "Du är nu administratör för Byalaget"
+    assert only["body"].startswith("Personalen har utsett dig")
+    assert count(db, Membership, Membership.account_id == appointed,
+                 Membership.role == "admin") == 1
+    # A late appointment of an erased account brings no membership back.
+    handle(db, "account_erased", {"account_id": elder}, actor_id=elder)
+    handle(db, "admin_appointed", {"group_id": group_id, "account_id": elder,
+                                   "reason": "staff"}, actor_id=staff)
+    assert count(db, Membership, Membership.account_id == elder) == 0
+    assert count(db, Follow, Follow.account_id == elder) == 0
+
+
+def test_a_group_needing_an_admin_is_in_the_feed_by_name(db):
+    admin = register(db)
+    group_id = group_with(db, admin, name="Tomma gruppen")
+    handle(db, "group_needs_admin", {"group_id": group_id}, actor_id=admin)
+    (entry,) = call(db, activity.list_entries, type="group_needs_admin")["items"]
+    assert (entry["subject_type"], entry["subject_id"]) == ("group", group_id)
+    assert entry["summary"] == "Group needs admin: “Tomma gruppen”"

@@ -11,13 +11,17 @@ import uuid
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 from nameko import config as nameko_config
 
 from services.gateway.http import API_PREFIX, ApiHandler
 from tests.conftest import wait_for
 
-# Small limits, so the edge tests reach them with little traffic.
+# Small limits, so the edge tests reach them with little traffic; registrations are not
+# limited in practice (tests register many accounts from 127.0.0.1), but for the test of
+# that limit, which sets its own.
 SIGNIN_LIMIT = 3
+SIGNUP_LIMIT = 10_000
 MAX_BODY_BYTES = 4096
 PASSWORD = "correct horse battery"
 
@@ -25,9 +29,16 @@ PASSWORD = "correct horse battery"
 class ApiClient:
     """A small `requests` client for the gateway: paths are relative to /api/v1."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, source_address: str | None = None):
         self.base_url = base_url
         self.http = requests.Session()
+        if source_address is not None:
+            self.http.mount("http://", SourceAddressAdapter(source_address))
+
+    def from_address(self, address: str) -> "ApiClient":
+        """A client of the same gateway whose requests come from another local address
+        (127.0.0.2, …: all loopback), as another client's would."""
+        return ApiClient(self.base_url, source_address=address)
 
     def close(self):
         self.http.close()
@@ -68,6 +79,18 @@ class ApiClient:
         return account, self.sign_in(account["email"])
 
 
+class SourceAddressAdapter(HTTPAdapter):
+    """Connections from a given local address."""
+
+    def __init__(self, address: str, **kwargs):
+        self.source_address = (address, 0)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = self.source_address
+        super().init_poolmanager(*args, **kwargs)
+
+
 def gateway_port(runner) -> int:
     for container in runner.containers:
         for entrypoint in container.entrypoints:
@@ -79,6 +102,7 @@ def gateway_port(runner) -> int:
 @pytest.fixture
 def system_settings(migrated):
     overrides = {"CIVIC_SIGNIN_LIMIT": SIGNIN_LIMIT, "CIVIC_SIGNIN_WINDOW": 300.0,
+                 "CIVIC_SIGNUP_LIMIT": SIGNUP_LIMIT, "CIVIC_SIGNUP_WINDOW": 3600.0,
                  "CIVIC_MAX_BODY_BYTES": MAX_BODY_BYTES, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
     with nameko_config.patch(overrides, clear=False):
         yield {**migrated, **overrides}
@@ -118,6 +142,19 @@ def platform(start_services):
     from services.groups.service import GroupsService
     from services.proposals.service import ProposalsService
     return start_services(GatewayService, GroupsService, ProposalsService)
+
+
+@pytest.fixture
+def whole_platform(start_services):
+    """The gateway and every domain service, running."""
+    from services.events.service import EventsService
+    from services.gateway.service import GatewayService
+    from services.groups.service import GroupsService
+    from services.notifications.service import NotificationsService
+    from services.openings.service import OpeningsService
+    from services.proposals.service import ProposalsService
+    return start_services(GatewayService, GroupsService, ProposalsService, EventsService,
+                          OpeningsService, NotificationsService)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.system.conftest import (error_of, new_group, new_proposal,
                                    once_proposals_knows)
 
@@ -215,6 +216,84 @@ def test_commenting(platform):
     assert comment["created_at"].endswith("+00:00")
     shown = platform.get(f"/proposals/{proposal['id']}").json()["comments"]
     assert [c["id"] for c in shown] == [comment["id"]]
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+@pytest.fixture
+def audited(start_services):
+    """The gateway, groups, proposals, and notifications (the staff activity feed)."""
+    from services.gateway.service import GatewayService
+    from services.groups.service import GroupsService
+    from services.notifications.service import NotificationsService
+    from services.proposals.service import ProposalsService
+    return start_services(GatewayService, GroupsService, ProposalsService,
+                          NotificationsService)
+
+
+def whole_feed(client, token):
+    items, page = [], 1
+    while True:
+        found = client.get("/staff/activity", token=token,
+                           params={"page": page, "per_page": 100}).json()
+        items += found["items"]
+        if page * found["per_page"] >= found["total"]:
+            return items
+        page += 1
+
+
+def test_erasure_leaves_nothing_that_links_back(audited, make_staff):
+    """An erased author's proposal, comments and support stay, by a "former resident",
+    with no id in common: nothing ties what the person did together, nor does the staff
+    activity feed."""
+    client = audited
+    staff = client.sign_in(make_staff())
+    leaving, token = client.resident("Lena Leaving")
+    _, other = client.resident("Olle Other")
+    own = new_proposal(client, token, "A sauna by the lake")
+    theirs = new_proposal(client, other, "Lights on the ski track")
+    for proposal, body in ((own, "And a jetty."), (theirs, "Yes, please!")):
+        response = client.post(f"/proposals/{proposal['id']}/comments", token=token,
+                               json={"body": body})
+        assert response.status_code == 201, response.text
+    assert client.post(f"/proposals/{theirs['id']}/supports", token=token).status_code == 201
+
+    def recorded(count):
+        return lambda: sum(entry["actor_id"] == leaving["id"]
+                           for entry in whole_feed(client, staff)) >= count
+    # account_registered, 2 × proposal_submitted… by the time the feed has them all:
+    wait_for(recorded(5), message="the account's events in the activity feed")
+    assert client.delete("/me", token=token).status_code == 202
+
+    def unlinked():
+        seen = client.get(f"/proposals/{own['id']}").json()
+        return seen if seen["author_id"] is None else None
+    seen = wait_for(unlinked, message="the proposal unlinked from its erased author")
+    assert seen["author_name"] == "former resident"
+    assert [(c["author_id"], c["author_name"]) for c in seen["comments"]] == [
+        (None, "former resident")]
+    assert [step["actor_id"] for step in seen["history"]] == [None]
+    other_seen = client.get(f"/proposals/{theirs['id']}").json()
+    assert other_seen["author_name"] == "Olle Other"
+    assert [(c["author_id"], c["author_name"]) for c in other_seen["comments"]] == [
+        (None, "former resident")]
+    assert other_seen["support_count"] == 1  # the support stays counted, nameless
+    listed = client.get("/proposals", params={"per_page": 100}).json()["items"]
+    assert {p["author_id"] for p in listed if p["id"] in (own["id"], theirs["id"])} == {
+        None, theirs["author_id"]}
+
+    def feed_forgot():
+        feed = whole_feed(client, staff)
+        if "account_erased" not in {entry["type"] for entry in feed}:
+            return None
+        return all(leaving["id"] not in (entry["actor_id"], entry["subject_id"])
+                   for entry in feed) and feed
+    feed = wait_for(feed_forgot, message="the activity feed without the erased id")
+    types = {entry["type"] for entry in feed if entry["actor_id"] is None}
+    assert {"proposal_submitted", "comment_added", "proposal_supported",
+            "account_erased"} <= types  # the entries stay, with no actor
+    exported = client.get("/me/export", token=other).json()
+    assert leaving["id"] not in str(exported)
 
 
 # --- the lifecycle --------------------------------------------------------------------------

@@ -68,6 +68,16 @@ def test_every_service_environment_is_valid_and_points_at_the_stack(services, na
     assert database.path.lstrip("/") == postgres_env["POSTGRES_DB"]
 
 
+@pytest.mark.parametrize("name", ["groups", "notifications", "migrate"])
+def test_services_share_one_secret_key_for_emailed_links(services, name):
+    # Notifications signs confirmation links, groups reads them: in containers (no shared
+    # var directory) only a configured key is the same for both.
+    settings = config.from_env(environment(services[name]))
+    assert settings["CIVIC_SECRET_KEY"]
+    assert settings["CIVIC_SECRET_KEY"] == config.from_env(
+        environment(services["groups"]))["CIVIC_SECRET_KEY"]
+
+
 def test_migrate_runs_once_after_the_broker_and_database(services):
     migrate = services["migrate"]
     assert migrate["command"] == ["civic", "migrate"]

@@ -61,6 +61,14 @@ def test_numbers_are_read():
     assert settings["CIVIC_RETRY_DELAYS"] == [0.5, 2.0, 8.0]
 
 
+def test_abuse_limits_and_confirmation_have_defaults():
+    settings = from_env({})
+    assert (settings["CIVIC_SIGNUP_LIMIT"], settings["CIVIC_SIGNUP_WINDOW"]) == (10, 3600)
+    assert settings["CIVIC_CONFIRMATION_TTL"] == 72 * 3600
+    assert settings["CIVIC_CONFIRMATION_GRACE"] == 7 * 24 * 3600
+    assert from_env({"CIVIC_CONFIRMATION_GRACE": "0"})["CIVIC_CONFIRMATION_GRACE"] == 0
+
+
 @pytest.mark.parametrize("name, value, message", [
     ("CIVIC_RPC_TIMEOUT", "soon", "CIVIC_RPC_TIMEOUT must be a number"),
     ("CIVIC_RPC_TIMEOUT", "0", "CIVIC_RPC_TIMEOUT must be greater than zero"),
@@ -68,6 +76,10 @@ def test_numbers_are_read():
     ("CIVIC_MAX_WORKERS", "2.5", "CIVIC_MAX_WORKERS must be a whole number"),
     ("CIVIC_MAX_BODY_BYTES", "0", "CIVIC_MAX_BODY_BYTES must be greater than zero"),
     ("CIVIC_SIGNIN_LIMIT", "many", "CIVIC_SIGNIN_LIMIT must be a whole number"),
+    ("CIVIC_SIGNUP_LIMIT", "0", "CIVIC_SIGNUP_LIMIT must be greater than zero"),
+    ("CIVIC_SIGNUP_WINDOW", "hour", "CIVIC_SIGNUP_WINDOW must be a number"),
+    ("CIVIC_CONFIRMATION_TTL", "0", "CIVIC_CONFIRMATION_TTL must be greater than zero"),
+    ("CIVIC_CONFIRMATION_GRACE", "-1", "CIVIC_CONFIRMATION_GRACE must not be negative"),
     ("CIVIC_RETRY_DELAYS", "1,x", "CIVIC_RETRY_DELAYS must be seconds"),
     ("CIVIC_RETRY_DELAYS", ",", "CIVIC_RETRY_DELAYS needs at least one delay"),
     ("CIVIC_RETRY_DELAYS", "1,0", "CIVIC_RETRY_DELAYS needs at least one delay"),
@@ -105,3 +117,24 @@ def test_bad_log_format_and_level_are_refused():
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_metrics_networks_are_read_and_checked():
+    assert from_env({})["CIVIC_METRICS_ALLOW"] == ["127.0.0.0/8", "::1/128"]
+    assert from_env({"CIVIC_METRICS_ALLOW": " 10.1.0.0/16, 192.0.2.7 ,2001:db8::/32"})[
+        "CIVIC_METRICS_ALLOW"] == ["10.1.0.0/16", "192.0.2.7/32", "2001:db8::/32"]
+    assert from_env({"CIVIC_METRICS_ALLOW": ""})["CIVIC_METRICS_ALLOW"] == []
+    for bad in ("10.0.0.0/33", "localhost", "10.0.0.0/8;127.0.0.1", "::1/129"):
+        with pytest.raises(ConfigError, match="CIVIC_METRICS_ALLOW must be networks in "
+                                              "CIDR notation"):
+            from_env({"CIVIC_METRICS_ALLOW": bad})
+
+
+def test_metrics_scrapers_are_matched_by_network():
+    from services.gateway.metrics import may_scrape
+    loopback = ["127.0.0.0/8", "::1/128"]
+    for address in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"):
+        assert may_scrape(address, loopback), address
+    for address in ("10.0.0.1", "::2", "", None, "not an address"):
+        assert not may_scrape(address, loopback), address
+    assert not may_scrape("127.0.0.1", [])

@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import MetaData, select
 
 from civic.contracts import CATALOGUE, Envelope, new_envelope, parse_envelope
+from civic.db import ServiceDatabase, kernel_tables
 from civic.errors import ContractError
 
 MEMBER = {"group_id": "g-1", "account_id": "a-1", "role": "member"}
@@ -114,6 +116,45 @@ def test_new_envelope_is_complete():
     assert uuid.UUID(envelope.correlation_id)  # one is made up when none is given
     assert envelope.actor_id is None
     assert envelope.data == {"group_id": "g-1"}
+
+
+def test_new_envelope_takes_the_callers_clock():
+    # A domain function runs on an injected `now`: what it publishes happened then,
+    # not when the wall clock says (the cause of issue 9).
+    moment = datetime(2031, 2, 3, 4, 5, tzinfo=timezone.utc)
+    envelope = new_envelope("group_verified", {"group_id": "g-1"}, producer="groups",
+                            correlation_id="c", occurred_at=moment)
+    assert envelope.occurred_at == moment
+    received = parse_envelope(json.loads(json.dumps(envelope.to_dict())), "group_verified")
+    assert received.occurred_at == moment
+    with pytest.raises(ContractError, match="timezone-aware"):
+        new_envelope("group_verified", {"group_id": "g-1"}, producer="groups",
+                     correlation_id="c", occurred_at=datetime(2031, 2, 3, 4, 5))
+
+
+class _RollBack(Exception):
+    pass
+
+
+def test_the_outbox_keeps_the_callers_clock(tmp_path):
+    # uow.publish hands `occurred_at` through to the envelope written to the outbox.
+    metadata = MetaData()
+    kernel_tables(metadata)
+    database = ServiceDatabase("groups", metadata, url=f"sqlite:///{tmp_path}/groups.db",
+                               amqp_uri="memory://")
+    database.create_all()
+    moment = datetime(2031, 2, 3, 4, 5, tzinfo=timezone.utc)
+    try:
+        with pytest.raises(_RollBack):  # nothing is committed: nothing goes to a broker
+            with database.unit_of_work() as uow:
+                published = uow.publish("group_verified", {"group_id": "g-1"},
+                                        occurred_at=moment)
+                stored = uow.session.execute(select(database.outbox.c.envelope)).scalar_one()
+                raise _RollBack
+    finally:
+        database.dispose()
+    assert published.occurred_at == moment
+    assert parse_envelope(json.loads(stored), "group_verified").occurred_at == moment
 
 
 def test_unknown_fields_are_refused_on_publish():

@@ -252,6 +252,9 @@ def test_erasure_frees_the_place_and_removes_personal_data(uow, admin):
     domain.register(uow, waiting, event["id"], now=NOW)
     uow.session.add(CheckIn(event_id=event["id"], account_id=leaving["account_id"],
                             checked_in_at=NOW))
+    attendee = person()
+    uow.session.add(CheckIn(event_id=event["id"], account_id=attendee["account_id"],
+                            checked_in_at=NOW, checked_in_by=admin["account_id"]))
     exported = domain.export_account(uow, leaving["account_id"])
     assert [r["status"] for r in exported["registrations"]] == ["confirmed"]
     assert len(exported["checkins"]) == 1
@@ -264,3 +267,6 @@ def test_erasure_frees_the_place_and_removes_personal_data(uow, admin):
     domain.erase_account(uow, admin["account_id"], now=NOW)
     assert not domain.is_group_admin(uow.session, GROUP, admin["account_id"])
     assert uow.session.get(Event, event["id"]).created_by is None
+    # Nor is the erased organiser named on the check-ins it made.
+    assert uow.session.get(CheckIn, (event["id"], attendee["account_id"])).checked_in_by \
+        is None

@@ -5,12 +5,13 @@ published is read back from the outbox table.
 """
 import hashlib
 import json
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from sqlalchemy import select
 
-from civic.db import ServiceDatabase
+from civic.db import ServiceDatabase, utcnow
 from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
                           ValidationError)
 from civic.validation import clean_id, load
@@ -132,8 +133,9 @@ def test_network_id_must_be_a_uuid_and_comes_back_a_string():
 
 def test_list_query_bounds_page_size():
     assert load(schemas.GroupListQuerySchema, {"kind": ""}) == {
-        "kind": None, "page": 1, "per_page": 20}
-    for bad in ({"per_page": 101}, {"page": 0}, {"kind": "club"}):
+        "kind": None, "page": 1, "per_page": 20, "needs_admin": None}
+    assert load(schemas.GroupListQuerySchema, {"needs_admin": "true"})["needs_admin"] is True
+    for bad in ({"per_page": 101}, {"page": 0}, {"kind": "club"}, {"needs_admin": "maybe"}):
         with pytest.raises(ValidationError):
             load(schemas.GroupListQuerySchema, bad)
 
@@ -155,10 +157,13 @@ def test_register_publishes_account_registered_and_refuses_a_taken_email(db):
     assert "password" not in account and "password_hash" not in account
     assert events(db) == [("account_registered", {"account_id": account["id"],
                                                   "display_name": "Anna", "locale": "sv"},
+                           account["id"]),
+                          ("email_confirmation_requested", {"account_id": account["id"],
+                                                            "locale": "sv"},
                            account["id"])]
     with pytest.raises(Conflict, match="email already registered"):
         register(db, name="Other")
-    assert len(events(db)) == 1
+    assert len(events(db)) == 2
 
 
 def test_sign_in_returns_a_token_of_which_only_the_digest_is_kept(db):
@@ -170,7 +175,8 @@ def test_sign_in_returns_a_token_of_which_only_the_digest_is_kept(db):
     assert stored == [domain.token_digest(result["token"])]
     principal = run(db, domain.authenticate, result["token"])
     assert principal == {"account_id": account["id"], "display_name": "Anna",
-                         "locale": "sv", "is_staff": False}
+                         "locale": "sv", "is_staff": False, "email_confirmed": False,
+                         "created_at": account["created_at"]}
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(db):
@@ -297,6 +303,106 @@ def test_staff_is_created_once_then_promoted(db):
             domain.create_or_promote_staff(uow, "x@example.org", "short", "X")
 
 
+# --- email addresses and their confirmation -------------------------------------------
+
+@pytest.mark.parametrize("schema", [schemas.AccountCreateSchema, schemas.SessionCreateSchema])
+@pytest.mark.parametrize("email, valid", [
+    ("a" * 64 + "@example.org", True),
+    ("a" * 65 + "@example.org", False),                       # local part > 64 (RFC 5321)
+    ("anna@" + "d" * 63 + ".example.org", True),
+    ("anna@" + "d" * 64 + ".example.org", False),             # a label > 63
+    ("a" * 59 + "@" + ".".join(["d" * 60] * 3) + ".example.org", True),   # 254 in all
+    ("a" * 60 + "@" + ".".join(["d" * 60] * 3) + ".example.org", False),  # 255
+])
+def test_email_addresses_keep_to_smtp_limits(schema, email, valid):
+    payload = {"email": email, "password": PASSWORD}
+    if schema is schemas.AccountCreateSchema:
+        payload["display_name"] = "Anna"
+    if valid:
+        assert load(schema, payload)["email"] == email
+    else:
+        with pytest.raises(ValidationError) as caught:
+            load(schema, payload)
+        assert "email" in caught.value.fields
+
+
+@pytest.fixture
+def key():
+    from nameko import config as nameko_config
+    with nameko_config.patch({"CIVIC_SECRET_KEY": "k" * 40}, clear=False):
+        yield
+
+
+def link_token(account_id, valid_for=timedelta(hours=72), secret=b"k" * 40):
+    from civic import signing
+    return signing.email_confirmation_token(account_id, utcnow() + valid_for, secret)
+
+
+def test_following_the_link_confirms_once(db, key):
+    anna = register(db)
+    token = run(db, domain.sign_in, "anna@example.org", PASSWORD)["token"]
+    assert run(db, domain.get_me, anna["id"])["email_confirmed"] is False
+    assert run(db, domain.export_account, anna["id"])["account"]["email_confirmed_at"] is None
+    before = len(events(db))
+
+    assert run(db, domain.confirm_email, link_token(anna["id"])) == {"account_id": anna["id"]}
+    assert events(db)[before:] == [("email_confirmed", {"account_id": anna["id"]},
+                                    anna["id"])]
+    assert run(db, domain.get_me, anna["id"])["email_confirmed"] is True
+    assert run(db, domain.authenticate, token)["email_confirmed"] is True
+    assert run(db, domain.export_account, anna["id"])["account"]["email_confirmed_at"]
+    # Again (the same link, or another one): fine, and nothing new happens.
+    assert run(db, domain.confirm_email, link_token(anna["id"])) == {"account_id": anna["id"]}
+    assert len(events(db)) == before + 1
+    with pytest.raises(Conflict, match="confirmed already"):
+        run(db, domain.request_confirmation_email, anna["id"])
+
+
+def test_expired_forged_and_erased_links_are_refused(db, key):
+    anna, bo = register(db), register(db, "bo@example.org", "Bo")
+    expired = link_token(anna["id"], valid_for=timedelta(seconds=-1))
+    with pytest.raises(ValidationError, match="expired") as caught:
+        run(db, domain.confirm_email, expired)
+    assert caught.value.fields == {"token": ["Expired."]}
+    # The expiry is the token's own: a clock before it still accepts it.
+    later = link_token(anna["id"], valid_for=timedelta(hours=1))
+    with pytest.raises(ValidationError, match="expired"):
+        run(db, domain.confirm_email, later, now=utcnow() + timedelta(hours=2))
+    for forged in (link_token(anna["id"], secret=b"x" * 40), link_token("no-such-account"),
+                   "nonsense", later[:-2]):
+        with pytest.raises(ValidationError, match="not valid"):
+            run(db, domain.confirm_email, forged)
+    run(db, domain.erase_account, bo["id"])
+    with pytest.raises(ValidationError, match="not valid"):
+        run(db, domain.confirm_email, link_token(bo["id"]))
+    assert run(db, domain.get_me, anna["id"])["email_confirmed"] is False
+
+
+def test_a_new_confirmation_email_is_asked_for_in_the_account_language(db):
+    anna = register(db, locale="en")
+    before = len(events(db))
+    assert run(db, domain.request_confirmation_email, anna["id"]) is None
+    assert events(db)[before:] == [("email_confirmation_requested",
+                                    {"account_id": anna["id"], "locale": "en"}, anna["id"])]
+    run(db, domain.erase_account, anna["id"])
+    with pytest.raises(Unauthenticated):
+        run(db, domain.request_confirmation_email, anna["id"])
+
+
+def test_staff_and_directly_confirmed_accounts_are_confirmed(db):
+    with db.unit_of_work() as uow:
+        staff, _ = domain.create_or_promote_staff(uow, "staff@example.org", PASSWORD, "S")
+    assert run(db, domain.get_me, staff["id"])["email_confirmed"] is True
+    bo, cia = register(db, "bo@example.org", "Bo"), register(db, "cia@example.org", "Cia")
+    with db.unit_of_work() as uow:
+        domain.create_or_promote_staff(uow, "bo@example.org", PASSWORD, "Bo")
+    assert run(db, domain.get_me, bo["id"])["email_confirmed"] is True
+    before = len(events(db))
+    assert run(db, domain.confirm_emails_directly, [bo["id"], cia["id"], "unknown"]) == 1
+    assert events(db)[before:] == [("email_confirmed", {"account_id": cia["id"]}, cia["id"])]
+    assert run(db, domain.get_me, cia["id"])["email_confirmed"] is True
+
+
 def test_get_accounts_answers_only_for_ids_that_exist(db):
     anna = register(db)
     assert run(db, domain.get_accounts, [anna["id"], anna["id"], "missing"]) == {
@@ -321,7 +427,7 @@ def test_creator_becomes_admin_and_both_facts_are_published(db):
     assert group["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
     assert group["networks"] == [] and group["open"] is False
     assert group["created_by"] == anna["id"]
-    assert [(t, d) for t, d, _ in events(db)][1:] == [
+    assert [(t, d) for t, d, _ in events(db)][2:] == [
         ("group_created", {"group_id": group["id"], "name": "Ski Club",
                            "kind": "association", "open": False,
                            "created_by": anna["id"]}),
@@ -425,8 +531,6 @@ def test_removing_members(db, people):
     run(db, domain.join_group, cia, group["id"])
     with pytest.raises(Forbidden):
         run(db, domain.remove_member, bo, group["id"], cia)
-    with pytest.raises(Conflict, match="last admin"):
-        run(db, domain.remove_member, anna, group["id"], anna)
     assert run(db, domain.remove_member, bo, group["id"], bo) is None  # leaves
     assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": bo}, bo)
     run(db, domain.remove_member, anna, group["id"], cia)  # removed by the admin
@@ -449,6 +553,133 @@ def test_an_admin_may_leave_when_another_admin_stays(db, people):
     assert run(db, domain.is_group_admin, anna, group["id"]) is False
     assert run(db, domain.get_group, group["id"])["admins"] == [{"id": bo,
                                                                  "display_name": "Bo"}]
+
+
+def test_the_longest_standing_member_takes_over_from_the_last_admin():
+    from datetime import datetime, timedelta, timezone
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert domain.successor([]) is None
+    assert domain.successor([(t0 + timedelta(days=2), "a"), (t0, "c"),
+                             (t0 + timedelta(days=1), "b")]) == "c"
+    assert domain.successor([(t0, "b"), (t0, "a")]) == "a"  # a tie: never by row order
+
+
+def set_joined(db, group_id, account_id, days_ago):
+    from datetime import timedelta
+    with db.sessions() as session, session.begin():
+        membership = session.get(Membership, (group_id, account_id))
+        membership.created_at = domain.utcnow() - timedelta(days=days_ago)
+
+
+def test_the_last_admin_leaving_hands_over_to_the_longest_standing_member(db, people):
+    anna, bo, cia = people["anna"]["id"], people["bo"]["id"], people["cia"]["id"]
+    group = new_group(db, anna)
+    run(db, domain.join_group, cia, group["id"])
+    run(db, domain.join_group, bo, group["id"])
+    set_joined(db, group["id"], bo, days_ago=30)  # bo joined long before cia
+    set_joined(db, group["id"], cia, days_ago=3)
+    before = len(events(db))
+
+    assert run(db, domain.remove_member, anna, group["id"], anna) is None
+    assert events(db)[before:] == [
+        ("member_left", {"group_id": group["id"], "account_id": anna}, anna),
+        ("admin_appointed", {"group_id": group["id"], "account_id": bo,
+                             "reason": "handover"}, anna)]
+    seen = run(db, domain.get_group, group["id"])
+    assert seen["admins"] == [{"id": bo, "display_name": "Bo"}]
+    assert seen["member_count"] == 2 and seen["needs_admin"] is False
+    assert run(db, domain.is_group_admin, bo, group["id"])
+
+
+def test_an_admin_leaving_beside_another_admin_hands_nothing_over(db, people):
+    anna, bo, cia = people["anna"]["id"], people["bo"]["id"], people["cia"]["id"]
+    group = new_group(db, anna)
+    run(db, domain.join_group, bo, group["id"])
+    run(db, domain.join_group, cia, group["id"])
+    with db.sessions() as session, session.begin():
+        session.get(Membership, (group["id"], cia)).role = "admin"
+    before = len(events(db))
+    run(db, domain.remove_member, anna, group["id"], anna)
+    assert [t for t, _, _ in events(db)[before:]] == ["member_left"]
+    assert not run(db, domain.is_group_admin, bo, group["id"])
+
+
+def test_the_last_member_leaving_leaves_the_group_for_staff(db, people):
+    anna, bo = people["anna"]["id"], people["bo"]["id"]
+    group = new_group(db, anna, open=False)
+    run(db, domain.join_group, bo, group["id"])  # a pending request is no member
+    before = len(events(db))
+    run(db, domain.remove_member, anna, group["id"], anna)
+    assert events(db)[before:] == [
+        ("member_left", {"group_id": group["id"], "account_id": anna}, anna),
+        ("group_needs_admin", {"group_id": group["id"]}, anna)]
+    seen = run(db, domain.get_group, group["id"])
+    assert seen["needs_admin"] is True and seen["admins"] == []
+    assert seen["member_count"] == 0
+    listed = run(db, domain.list_groups, needs_admin=True)
+    assert [g["id"] for g in listed["items"]] == [group["id"]]
+    assert group["id"] not in {g["id"] for g in
+                               run(db, domain.list_groups, needs_admin=False)["items"]}
+
+
+def test_erasing_the_last_admin_hands_over_or_flags_the_group(db, people):
+    anna, bo = people["anna"]["id"], people["bo"]["id"]
+    shared = new_group(db, anna, "Shared")
+    alone = new_group(db, anna, "Alone")
+    run(db, domain.join_group, bo, shared["id"])
+    before = len(events(db))
+    run(db, domain.erase_account, anna)
+    published = [(t, d) for t, d, _ in events(db)[before:]]
+    assert ("admin_appointed", {"group_id": shared["id"], "account_id": bo,
+                                "reason": "handover"}) in published
+    assert ("group_needs_admin", {"group_id": alone["id"]}) in published
+    assert published[-1] == ("account_erased", {"account_id": anna})
+    assert run(db, domain.get_group, shared["id"])["admins"] == [{"id": bo,
+                                                                 "display_name": "Bo"}]
+    flagged = run(db, domain.get_group, alone["id"])
+    assert flagged["needs_admin"] is True
+    # The erased creator is not shown: the group does not point back at the account.
+    assert flagged["created_by"] is None and shared["created_by"] == anna
+
+
+def test_staff_appoint_an_admin(db, people):
+    anna, bo, cia = people["anna"]["id"], people["bo"]["id"], people["cia"]["id"]
+    dan = register(db, "dan@example.org", "Dan")["id"]
+    make_staff(db, cia)
+    group = new_group(db, anna, open=False)
+    run(db, domain.join_group, dan, group["id"])  # pending
+    run(db, domain.remove_member, anna, group["id"], anna)
+    assert run(db, domain.get_group, group["id"])["needs_admin"] is True
+    with pytest.raises(Forbidden):
+        run(db, domain.appoint_admin, bo, group["id"], bo)
+    with pytest.raises(NotFound):
+        run(db, domain.appoint_admin, cia, "no-such-group", bo)
+    with pytest.raises(NotFound):
+        run(db, domain.appoint_admin, cia, group["id"], "no-such-account")
+    before = len(events(db))
+
+    seen = run(db, domain.appoint_admin, cia, group["id"], bo)  # not a member yet
+    assert seen["needs_admin"] is False
+    assert seen["admins"] == [{"id": bo, "display_name": "Bo"}]
+    assert events(db)[before:] == [
+        ("member_joined", {"group_id": group["id"], "account_id": bo, "role": "admin"}, cia),
+        ("admin_appointed", {"group_id": group["id"], "account_id": bo, "reason": "staff"},
+         cia)]
+    with pytest.raises(Conflict, match="admin of this group already"):
+        run(db, domain.appoint_admin, cia, group["id"], bo)
+    # A pending request becomes an admin membership; an active member only changes role.
+    run(db, domain.appoint_admin, cia, group["id"], dan)
+    assert [t for t, _, _ in events(db)[-2:]] == ["member_joined", "admin_appointed"]
+    new_member = register(db, "eva@example.org", "Eva")["id"]
+    other = new_group(db, bo, "Other")
+    run(db, domain.join_group, new_member, other["id"])
+    before = len(events(db))
+    run(db, domain.appoint_admin, cia, other["id"], new_member)
+    assert [t for t, _, _ in events(db)[before:]] == ["admin_appointed"]
+    assert run(db, domain.get_group, group["id"])["member_count"] == 2
+    run(db, domain.erase_account, dan)
+    with pytest.raises(Conflict, match="erased"):
+        run(db, domain.appoint_admin, cia, group["id"], dan)
 
 
 def test_a_declined_or_withdrawn_request_publishes_nothing(db, people):

@@ -94,15 +94,47 @@ def test_a_digest_lists_each_notification_and_counts_the_rest():
 
 def test_a_development_key_is_made_once_and_kept(tmp_path, monkeypatch):
     from nameko import config as nameko_config
-    monkeypatch.setattr(email, "_dev_key", None)
+
+    from civic import signing
+    monkeypatch.setattr(signing, "_dev_key", None)
     with nameko_config.patch({"CIVIC_SECRET_KEY": None, "CIVIC_VAR_DIR": str(tmp_path)},
                              clear=False):
         first = email.signing_key()
-        monkeypatch.setattr(email, "_dev_key", None)
+        monkeypatch.setattr(signing, "_dev_key", None)
         assert email.signing_key() == first and len(first) >= 32
-        assert (tmp_path / email.KEY_FILE).stat().st_mode & 0o077 == 0
+        assert (tmp_path / signing.KEY_FILE).stat().st_mode & 0o077 == 0
     with nameko_config.patch({"CIVIC_SECRET_KEY": "s" * 32}, clear=False):
         assert email.signing_key() == b"s" * 32
+
+
+@pytest.mark.parametrize("locale, subject, words", [
+    ("sv", "Bekräfta din e-postadress för Civic", "Länken gäller i 72 timmar"),
+    ("en", "Confirm your email address for Civic", "The link is valid for 72 hours"),
+])
+def test_a_confirmation_email_has_a_signed_expiring_link_and_no_unsubscribe(
+        monkeypatch, locale, subject, words):
+    from civic import signing
+    monkeypatch.setattr(email, "signing_key", lambda: KEY)
+    queued_at = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    fields = email.confirmation_email("acc-1", locale, SETTINGS)
+    assert (fields["kind"], fields["locale"], fields["subject"]) == (
+        "confirmation", locale, subject)
+    assert email.CONFIRMATION_LINK in fields["body"]  # no token is stored
+    (row,) = email.queue_rows([fields], queued_at)
+    message = email.build_message(Email(**row), "anna@example.org", SETTINGS)
+    assert message["Subject"] == subject and message["To"] == "anna@example.org"
+    assert "List-Unsubscribe" not in message
+    body = message.get_content()
+    assert words in body and email.CONFIRMATION_LINK not in body
+    assert "unsubscribe" not in body
+    link = next(line for line in body.splitlines()
+                if line.startswith("https://civic.example/api/v1/accounts/confirmations/"))
+    found = signing.email_confirmation_of(link.rsplit("/", 1)[1], KEY)
+    assert found.account_id == "acc-1"
+    assert found.expires_at == queued_at + timedelta(hours=72)
+    # Sent again (a retry), the same link: it is made from the row, not the clock.
+    assert email.build_message(Email(**row), "anna@example.org", SETTINGS).get_content() \
+        == body
 
 
 def test_queue_rows_are_due_at_once():

@@ -341,13 +341,14 @@ def test_a_business_page_shows_every_opening_to_its_admins_and_open_ones_to_othe
     open_one = post(db, title="Öppen")
     closed = post(db, title="Stängd", now=T0 + timedelta(minutes=1))
     run(db, domain.close_opening, BO, closed["id"], now=T0 + timedelta(minutes=2))
-    for_admin = run(db, domain.list_group_openings, BO, PARK)
+    later = T0 + timedelta(minutes=3)  # the injected clock: apply_by has not passed
+    for_admin = run(db, domain.list_group_openings, BO, PARK, now=later)
     assert [(o["title"], o["status"]) for o in for_admin["items"]] == [
         ("Stängd", "closed"), ("Öppen", "open")]
     for viewer in (None, CIA):
-        listed = run(db, domain.list_group_openings, viewer, PARK)
+        listed = run(db, domain.list_group_openings, viewer, PARK, now=later)
         assert [o["id"] for o in listed["items"]] == [open_one["id"]]
-    assert run(db, domain.list_group_openings, None, CLUB)["total"] == 0
+    assert run(db, domain.list_group_openings, None, CLUB, now=later)["total"] == 0
 
 
 # --- personal data ---------------------------------------------------------------------------
@@ -381,6 +382,10 @@ def test_export_and_erasure_cover_the_profile_interest_and_matches(db):
         domain.erase_account(uow.session, BO)
     with pytest.raises(Forbidden):
         run(db, domain.close_opening, BO, opening["id"], now=T0)
+    # The opening stays (it is the business's), with no link to the erased poster.
+    assert run(db, domain.export_account, BO)["openings_posted"] == []
+    with db.sessions() as session:
+        assert session.get(Opening, opening["id"]).created_by is None
     with db.sessions() as session:
         assert session.get(KnownGroup, PARK).verified is True
 

@@ -461,6 +461,30 @@ def test_a_former_admin_runs_nothing(db):
 
 # --- personal data -----------------------------------------------------------------------
 
+def test_erasure_unlinks_every_trace_and_later_events_carry_no_author(db):
+    """Answers, history steps and projects of an erased account keep no id of it; the
+    events about its proposal name no author."""
+    origin = submit(db, BO)
+    project = register(db, BO, origin_proposal_id=origin["id"])
+    run(db, domain.transition_project, BO, project["id"], "active")
+    move(db, origin["id"], "under_review", actor=DAN | {"is_staff": True})
+    for gone in (BO, DAN):
+        with db.unit_of_work() as uow:
+            domain.erase_account(uow.session, gone["account_id"])
+    seen = run(db, domain.get_project, None, project["id"])
+    assert seen["created_by"] is None
+    assert [step["actor_id"] for step in seen["history"]] == [None, None]
+    answered = move(db, origin["id"], "accepted", answer="Ja, i vår.")
+    assert answered["author_id"] is None and answered["author_name"] == "former resident"
+    assert [step["actor_id"] for step in answered["history"]] == [None, None, "a-staff"]
+    assert events(db)[-1][:2] == ("proposal_answered", {
+        "proposal_id": origin["id"], "title": origin["title"], "author_id": None,
+        "from_status": "under_review", "to_status": "accepted", "answer": "Ja, i vår.",
+        "answered_by": "a-staff", "assigned_group_id": None})
+    with pytest.raises(Forbidden):  # nobody is its author any more
+        run(db, domain.withdraw, BO, origin["id"])
+
+
 def test_export_and_erasure(db):
     mine = submit(db, BO, title="Skyltar från stängda butiker")
     filed = submit(db, STAFF, title="Hundbajs på gatorna", channel="town_hall",
@@ -483,10 +507,16 @@ def test_export_and_erasure(db):
     seen = run(db, domain.get_proposal, STAFF, filed["id"])
     assert seen["support_count"] == 2 and seen["contact"] is None
     assert seen["comments"][0]["author_name"] == readmodels.FORMER_RESIDENT
-    assert run(db, domain.get_proposal, None, mine["id"])["author_name"] == "former resident"
+    assert seen["comments"][0]["author_id"] is None
+    assert seen["author_id"] is None and seen["author_name"] == "former resident"
+    assert [step["actor_id"] for step in seen["history"]] == [None]
+    own = run(db, domain.get_proposal, None, mine["id"])
+    assert (own["author_id"], own["author_name"]) == (None, "former resident")
+    # Nothing here points at the erased account any more, so nothing ties its proposal,
+    # comment, support and report together: its export is empty.
     assert run(db, domain.export_account, BO["account_id"]) == {
-        "proposals": [{**exported["proposals"][0]}], "supports": [],
-        "comments": [{**exported["comments"][0]}], "reports": [], "projects_registered": []}
+        "proposals": [], "supports": [], "comments": [], "reports": [],
+        "projects_registered": []}
     with db.sessions() as session:
         assert session.execute(select(func.count()).select_from(Support).where(
             Support.account_id.is_(None))).scalar_one() == 1
