@@ -58,7 +58,8 @@ def test_unknown_fields_and_bad_json_are_400(api):
     assert error_of(unknown, 400, "validation_error")["fields"] == {
         "is_staff": ["Unknown field."]}
 
-    for body in (b'{"email": ', b"not json at all", b'{"a": NaN}', b"\xff\xfe"):
+    for body in (b'{"email": ', b"not json at all", b'{"a": NaN}', b"\xff\xfe", b"null",
+                 b"true", b'"\\u0000"', b'{"email": 1e999}', b"[" * 2000 + b"]" * 2000):
         bad = api.post("/accounts", data=body, headers={"Content-Type": "application/json"})
         error_of(bad, 400, "validation_error")
 
@@ -253,7 +254,11 @@ def test_openapi_document_is_valid_and_complete(gateway_alone):
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     operations = document["paths"]
     register = operations["/api/v1/accounts"]["post"]
-    assert set(register["responses"]) >= {"201", "400", "409", "413", "503"}
+    assert set(register["responses"]) >= {"201", "400", "409", "413", "415", "503"}
+    assert "415" not in operations["/api/v1/groups"]["get"]["responses"]
+    assert "403" in operations["/metrics"]["get"]["responses"]
+    one_click = operations["/api/v1/unsubscribe/{token}"]["post"]["requestBody"]
+    assert "application/x-www-form-urlencoded" in one_click["content"]
     body_schema = register["requestBody"]["content"]["application/json"]["schema"]
     account_create = document["components"]["schemas"][body_schema["$ref"].split("/")[-1]]
     assert set(account_create["properties"]) == {"email", "password", "display_name",
@@ -279,6 +284,12 @@ def test_openapi_document_is_valid_and_complete(gateway_alone):
         "headers"]
     listing = operations["/api/v1/groups"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"kind", "page", "per_page"}
+    parameters = {p["name"]: p for p in listing["parameters"]}
+    assert parameters["page"]["schema"]["maximum"] == 100_000
+    assert parameters["per_page"]["schema"]["maximum"] == 100
+    # `?kind=` means any kind; `?page=` is an error: the document says which.
+    assert parameters["kind"].get("allowEmptyValue") is True
+    assert "allowEmptyValue" not in parameters["page"]
     error_ref = listing["responses"]["400"]["content"]["application/json"]["schema"]
     assert error_ref == {"$ref": "#/components/schemas/Error"}
 
