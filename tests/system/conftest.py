@@ -15,7 +15,11 @@ from requests.adapters import HTTPAdapter
 from nameko import config as nameko_config
 
 from services.gateway.http import API_PREFIX, ApiHandler
+from services.gateway.service import GatewayService
+from services.groups.service import GroupsService
+from services.notifications.service import NotificationsService
 from tests.conftest import wait_for
+from tests.integration.notifications_support import SmtpServer
 
 # Small limits, so the edge tests reach them with little traffic; registrations are not
 # limited in practice (tests register many accounts from 127.0.0.1), but for the test of
@@ -138,8 +142,6 @@ def run_services(system_settings, runner_factory):
 @pytest.fixture
 def platform(start_services):
     """The gateway, groups and proposals, running."""
-    from services.gateway.service import GatewayService
-    from services.groups.service import GroupsService
     from services.proposals.service import ProposalsService
     return start_services(GatewayService, GroupsService, ProposalsService)
 
@@ -148,9 +150,6 @@ def platform(start_services):
 def whole_platform(start_services):
     """The gateway and every domain service, running."""
     from services.events.service import EventsService
-    from services.gateway.service import GatewayService
-    from services.groups.service import GroupsService
-    from services.notifications.service import NotificationsService
     from services.openings.service import OpeningsService
     from services.proposals.service import ProposalsService
     return start_services(GatewayService, GroupsService, ProposalsService, EventsService,
@@ -160,8 +159,6 @@ def whole_platform(start_services):
 @pytest.fixture
 def api(start_services):
     """The gateway and the groups service, running."""
-    from services.gateway.service import GatewayService
-    from services.groups.service import GroupsService
     return start_services(GatewayService, GroupsService)
 
 
@@ -188,6 +185,22 @@ def make_staff(system_settings):
 
 
 # --- helpers for the proposals and projects tests ---------------------------------------
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    """A real SMTP server (aiosmtpd, in a child process) that keeps what it receives."""
+    server = SmtpServer(tmp_path / "smtp").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailing_platform(start_services, smtp):
+    """The gateway, groups and notifications, sending email to `smtp` every 0.2 s."""
+    with nameko_config.patch({**smtp.settings(), "CIVIC_EMAIL_INTERVAL": 0.2}, clear=False):
+        yield start_services(GatewayService, GroupsService, NotificationsService)
+
 
 def error_of(response, status, code):
     """The error of a response that must be `status` with error code `code`."""

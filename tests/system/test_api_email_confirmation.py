@@ -16,26 +16,15 @@ from civic.db import utcnow
 from services.gateway.service import GatewayService
 from services.groups.service import GroupsService
 from services.notifications import email
-from services.notifications.service import NotificationsService
 from tests.conftest import wait_for
-from tests.integration.notifications_support import SmtpServer
 from tests.system.conftest import PASSWORD, error_of, new_group
 
 LINK = re.compile(r"(\S+/api/v1/accounts/confirmations/(\S+))")
 
 
 @pytest.fixture
-def smtp(tmp_path):
-    server = SmtpServer(tmp_path / "smtp").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def civic(start_services, smtp):
-    """The gateway, groups and notifications, sending email to `smtp` every 0.2 s."""
-    with nameko_config.patch({**smtp.settings(), "CIVIC_EMAIL_INTERVAL": 0.2}, clear=False):
-        yield start_services(GatewayService, GroupsService, NotificationsService)
+def civic(mailing_platform):
+    return mailing_platform
 
 
 def mail_to(smtp, address, count=1):

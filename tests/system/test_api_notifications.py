@@ -7,31 +7,18 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from nameko import config as nameko_config
 from sqlalchemy import func, select
 
 from civic.db import ServiceDatabase
-from services.gateway.service import GatewayService
-from services.groups.service import GroupsService
 from services.notifications.models import Email, Follow, Notification, Preference, metadata
-from services.notifications.service import NotificationsService
 from tests.conftest import wait_for
-from tests.integration.notifications_support import SmtpServer, without_confirmations
+from tests.integration.notifications_support import without_confirmations
 from tests.system.conftest import error_of, new_group
 
 
 @pytest.fixture
-def smtp(tmp_path):
-    server = SmtpServer(tmp_path / "smtp").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def civic(start_services, smtp):
-    """The gateway, groups and notifications, sending email to `smtp` every 0.2 s."""
-    with nameko_config.patch({**smtp.settings(), "CIVIC_EMAIL_INTERVAL": 0.2}, clear=False):
-        yield start_services(GatewayService, GroupsService, NotificationsService)
+def civic(mailing_platform):
+    return mailing_platform
 
 
 @pytest.fixture
