@@ -20,8 +20,9 @@ tokens would make it valid.) Each response is checked:
 Failures are gathered for the whole run (no shrinking: every example is one request per
 caller) and reported together. The numbers (operations, examples, requests, time) appear
 in pytest's terminal summary. `CIVIC_FUZZ_EXAMPLES` (examples per operation, mode and id
-variant; default 12, about 2.5 minutes per database) and `CIVIC_FUZZ_SEED` (to replay a
-run; printed in the summary) tune it.
+variant; default 12, about 2.5 minutes per database) and `CIVIC_FUZZ_SEED` (fixed by
+default so that a gating run is repeatable; a number replays a run, `random` explores
+afresh; printed in the summary) tune it.
 
 Tokens: DELETE /me and DELETE /sessions/current end the token they are called with, which
 would turn every later request of the run into a 401. They get a token of their own on
@@ -47,12 +48,15 @@ from nameko import config as nameko_config
 
 from tests.system.conftest import ApiClient, gateway_port, new_group
 
-schemathesis = pytest.importorskip("schemathesis")
+import schemathesis  # noqa: E402
 from schemathesis import GenerationMode, checks  # noqa: E402
 from schemathesis.core.failures import FailureGroup  # noqa: E402
 
 EXAMPLES = int(os.environ.get("CIVIC_FUZZ_EXAMPLES", "12"))
-SEED = int(os.environ.get("CIVIC_FUZZ_SEED") or random.randrange(2 ** 32))
+# A fixed seed by default: the suite gates every submission, so the same tree fuzzes the
+# same way each time (a regression test). `CIVIC_FUZZ_SEED=random` explores afresh.
+_SEED_SETTING = os.environ.get("CIVIC_FUZZ_SEED") or "20261201"
+SEED = random.randrange(2 ** 32) if _SEED_SETTING == "random" else int(_SEED_SETTING)
 REQUEST_TIMEOUT = 20
 # Operations that end the token they are called with: each call gets a token of its own.
 SELF_ENDING = {("DELETE", "/api/v1/me"), ("DELETE", "/api/v1/sessions/current")}
