@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.civic-installed
 PYTEST_ARGS ?=
 
-.PHONY: venv run stop status migrate seed logs test test-sqlite test-postgresql test-future \
-	bench clean
+.PHONY: venv run stop status migrate seed logs lint test test-sqlite test-postgresql \
+	test-future bench clean
 
 venv: $(STAMP)
 
@@ -68,7 +68,14 @@ print(f"total: {passed} passed, {failed} failed, {totals['skipped']} skipped")
 endef
 export SUMMARY
 
-test: venv
+# The house rules, first in `make test`: ruff (lint, import order, format) and
+# import-linter (the contracts in pyproject.toml: who may import whom, no cycles).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+
+test: venv lint
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	$(call pytest_run,sqlite)
 	$(call pytest_run,postgresql)

@@ -15,6 +15,8 @@ DOMAIN_SERVICES = tuple(name for name in SERVICES if name != "gateway")
 ROOT = Path(__file__).resolve().parent.parent
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# The town's time zone unless CIVIC_TIMEZONE names another (see civic.clock).
+DEFAULT_TIMEZONE = "Europe/Stockholm"
 
 
 class ConfigError(ValueError):
@@ -184,7 +186,7 @@ def from_env(env=None) -> dict:
         "CIVIC_CONFIRMATION_TTL": _positive_float(env, "CIVIC_CONFIRMATION_TTL", "259200"),
         "CIVIC_CONFIRMATION_GRACE": _non_negative_float(env, "CIVIC_CONFIRMATION_GRACE",
                                                         "604800"),
-        "CIVIC_TIMEZONE": env.get("CIVIC_TIMEZONE", "Europe/Stockholm"),
+        "CIVIC_TIMEZONE": env.get("CIVIC_TIMEZONE", DEFAULT_TIMEZONE),
         # Email (the notifications service): where to send, as whom, and how often.
         "CIVIC_SMTP_HOST": env.get("CIVIC_SMTP_HOST") or "127.0.0.1",
         "CIVIC_SMTP_PORT": _int_between(env, "CIVIC_SMTP_PORT", "1025", 1, 65535),

@@ -16,6 +16,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from civic.errors import ContractError
 
 GROUP_KINDS = ("working_group", "association", "business", "network")
+# What a member is in a group (member_joined carries it).
+MEMBER_ROLES = ("admin", "member")
 
 
 class EnvelopeSchema(Schema):
@@ -176,7 +178,7 @@ class GroupCreated(Schema):
 class MemberJoined(Schema):
     group_id = _id()
     account_id = _id()
-    role = fields.String(required=True, validate=validate.OneOf(["admin", "member"]))
+    role = fields.String(required=True, validate=validate.OneOf(MEMBER_ROLES))
 
 
 @contract("member_left", "groups", "An account left (or was removed from) a group.")

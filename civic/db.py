@@ -5,58 +5,38 @@ its own in PostgreSQL (`CIVIC_DATABASE_URL`). The `Database` dependency gives ev
 worker a `UnitOfWork`; `with self.db as uow:` opens a transaction that commits when the
 block ends cleanly, inside the entrypoint, so it is committed before nameko acks the
 message. Events written with `uow.publish` go into the outbox in that same transaction
-and are published after the commit (see civic.outbox).
+and are published after the commit: the outbox table, that write and the relay are
+civic.outbox's; this module calls into it.
 """
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, event, func, insert, select)
+from sqlalchemy import (Column, MetaData, String, Table, create_engine, event, func, insert,
+                        select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateSchema, DropSchema
-from sqlalchemy.types import TypeDecorator
 
 from civic import config as civic_config
+# utcnow and UTCDateTime are also for the services: models and migrations name
+# `civic.db.UTCDateTime`, domain code `civic.db.utcnow` (both defined once, elsewhere).
+from civic.clock import utcnow
 from civic.contracts import Envelope, new_envelope
 from civic.errors import Conflict
 from civic.log import get_logger
+from civic.outbox import OutboxRelay, outbox_table, store_event
+from civic.sqltypes import UTCDateTime
 
 log = get_logger(__name__)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-class UTCDateTime(TypeDecorator):
-    """Stored as UTC everywhere (SQLite keeps no offset); always read back aware."""
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; Civic stores aware UTC times only")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
 
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.
@@ -98,24 +78,14 @@ def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, i
 
 
 def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """The outbox and inbox tables, added to a service's own metadata."""
-    outbox = Table(
-        "outbox", metadata,
-        Column("id", String(36), primary_key=True),
-        Column("type", String(100), nullable=False),
-        Column("envelope", Text, nullable=False),
-        Column("created_at", UTCDateTime, nullable=False, index=True),
-        Column("sent_at", UTCDateTime, nullable=True, index=True),
-        Column("attempts", Integer, nullable=False, default=0),
-        Column("last_error", Text, nullable=True),
-    )
+    """The outbox (civic.outbox's) and inbox tables, added to a service's own metadata."""
     inbox = Table(
         "inbox", metadata,
         Column("message_id", String(36), primary_key=True),
         Column("handler", String(200), primary_key=True),
         Column("handled_at", UTCDateTime, nullable=False),
     )
-    return outbox, inbox
+    return outbox_table(metadata), inbox
 
 
 def schema_name(service: str) -> str:
@@ -189,7 +159,6 @@ class ServiceDatabase:
 
     def __init__(self, service: str, metadata: MetaData, url: str | None = None,
                  amqp_uri: str | None = None):
-        from civic.outbox import OutboxRelay
         self.service = service
         self.metadata = metadata
         self.url = url or database_url(service)
@@ -259,7 +228,6 @@ class UnitOfWork:
                 occurred_at: datetime | None = None) -> Envelope:
         """Write an event to the outbox, in this transaction. `occurred_at` is the
         caller's clock (a domain function's injected `now`); the wall clock if not given."""
-        import json
         session = self._require_session()
         envelope = new_envelope(
             event_type, data, producer=self.database.service,
@@ -267,9 +235,7 @@ class UnitOfWork:
             actor_id=actor_id if actor_id is not None else self.context_data.get("actor_id"),
             occurred_at=occurred_at,
         )
-        session.execute(insert(self.database.outbox).values(
-            id=envelope.id, type=envelope.type, envelope=json.dumps(envelope.to_dict()),
-            created_at=utcnow(), attempts=0))
+        store_event(session, self.database.outbox, envelope)
         self._written.append(envelope.id)
         return envelope
 

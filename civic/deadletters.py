@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime, timezone
 
 from kombu import Connection, Producer
 
+from civic import clock
 from civic.errors import Conflict, NotFound, Unavailable, ValidationError
 from civic.log import get_logger
 from civic.messaging import ATTEMPTS_HEADER, dead_letter_queue
@@ -191,7 +191,7 @@ def _republish(held: _HeldMessages, message) -> dict:
     if not queue:
         raise Conflict("this dead letter does not say which queue it failed on",
                        {"id": entry["id"]})
-    replayed_at = datetime.now(timezone.utc).isoformat()
+    replayed_at = clock.iso(clock.utcnow())
     headers = {key: value for key, value in (message.headers or {}).items()
                if not key.startswith(CIVIC_HEADER_PREFIX) and key != "x-death"}
     headers[ATTEMPTS_HEADER] = 0

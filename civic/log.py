@@ -64,7 +64,11 @@ def configure(service: str, *, log_dir: str | None = None, fmt: str = "json",
     console_formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.dev.ConsoleRenderer(colors=False)],
+                    # A plain traceback: the "rich" one shows each frame's local
+                    # variables, and a password or a token may be one of them.
+                    structlog.dev.ConsoleRenderer(
+                        colors=False,
+                        exception_formatter=structlog.dev.plain_traceback)],
     )
     root = logging.getLogger()
     for handler in list(root.handlers):

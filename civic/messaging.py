@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import traceback
-from datetime import datetime, timezone
 
 from kombu import Connection, Queue, binding
 from nameko.amqp.publish import Publisher
@@ -30,7 +29,7 @@ from nameko.constants import PERSISTENT
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
 
-from civic import config
+from civic import clock, config
 from civic.contracts import CATALOGUE, get_contract, parse_envelope
 from civic.errors import ContractError
 from civic.log import get_logger
@@ -38,16 +37,36 @@ from civic.outbox import FAST_RETRY, event_exchange
 
 log = get_logger(__name__)
 
-DEAD_LETTER_QUEUE = "civic.dead-letters"
 ATTEMPTS_HEADER = "x-civic-attempts"
+
+# --- Civic's queue names -----------------------------------------------------------------
+# Civic names every queue its handlers consume from and builds the queues itself, here:
+# the subscriptions below consume from them and civic.topology declares them, so the two
+# cannot drift apart. The names must not change: deployed brokers hold these queues.
+
+DEAD_LETTER_QUEUE = "civic.dead-letters"
 
 
 def queue_name(source: str, event_type: str, service: str, method: str) -> str:
-    """nameko's own name for a service-pool event queue."""
+    """The queue of one handler (`service.method`) for one event type of one producer:
+    `evt-<source>-<event_type>--<service>.<method>`.
+
+    It is the name nameko gives a service-pool event handler's queue (built inline in
+    nameko's `EventHandler.setup`, which has no function for it), so the queues of
+    handlers written before Civic named them stay in use.
+    """
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
+def subscription_queue(source: str, event_type: str, service: str, method: str) -> Queue:
+    """That durable queue, bound to the producer's exchange with the event type."""
+    return Queue(queue_name(source, event_type, service, method),
+                 exchange=event_exchange(source), routing_key=event_type, durable=True,
+                 auto_delete=False)
+
+
 def all_events_queue_name(service: str, method: str) -> str:
+    """The one queue of an `@all_events_handler`: `evt-all--<service>.<method>`."""
     return f"evt-all--{service}.{method}"
 
 
@@ -69,6 +88,7 @@ def retry_delays() -> list[float]:
 
 
 def retry_queue_name(queue: str, delay: float) -> str:
+    """Where a message of `queue` waits `delay` seconds: `<queue>.retry-<ms>ms`."""
     return f"{queue}.retry-{int(delay * 1000)}ms"
 
 
@@ -110,7 +130,11 @@ class EventSubscription(EventHandler):
                                    retry_policy=FAST_RETRY)
 
     def _setup_queue_and_consumer(self):
-        super().setup()  # nameko's queue: one event type from one producer
+        # Civic's queue (the one civic.topology declares) instead of the one nameko's
+        # EventHandler.setup would build: the same name, binding and durability.
+        self.queue = subscription_queue(self.source_service, self.event_type,
+                                        self.container.service_name, self.method_name)
+        Consumer.setup(self)
 
     def _read(self, body):
         return parse_envelope(body, self.event_type)
@@ -183,7 +207,7 @@ class EventSubscription(EventHandler):
             "x-civic-service": self.container.service_name,
             "x-civic-handler": f"{self.container.service_name}.{self.method_name}",
             "x-civic-error": error[-2000:],
-            "x-civic-failed-at": datetime.now(timezone.utc).isoformat(),
+            "x-civic-failed-at": clock.iso(clock.utcnow()),
         })
 
     def _forward(self, message, routing_key: str, attempts: int,
@@ -246,14 +270,16 @@ def _idempotent(method):
             if not uow.claim_message(envelope.id, handler):
                 log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
                 return None
-            return method(self, envelope)
+            return method(self, envelope, uow)
     return handle
 
 
 def event_handler(source_service: str, event_type: str):
-    """Decorate a service method `(self, envelope)` as an idempotent event handler.
+    """Decorate a service method `(self, envelope, uow)` as an idempotent event handler.
 
-    The service must have its `Database` dependency at `self.db`.
+    The service must have its `Database` dependency at `self.db`; the handler is given
+    the entered unit of work (`uow`, its session at `uow.session`), the one transaction
+    that also records the envelope in the inbox — it never opens its own.
     """
     def decorate(method):
         return EventSubscription.decorator(source_service, event_type)(_idempotent(method))

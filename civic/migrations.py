@@ -43,7 +43,10 @@ def run_env(metadata) -> None:
             context.configure(connection=connection, target_metadata=metadata,
                               version_table=VERSION_TABLE,
                               render_as_batch=url.startswith("sqlite"),
-                              compare_type=True)
+                              compare_type=True,
+                              # The kernel's column types (civic.sqltypes) are written
+                              # as `civic.db.<Type>`, which every migration imports.
+                              user_module_prefix="civic.db.")
             with context.begin_transaction():
                 context.run_migrations()
     finally:

@@ -1,8 +1,11 @@
-"""The outbox relay: publishes committed events with publisher confirms.
+"""The outbox: its table, the write of an event into it, and the relay that publishes
+committed events with publisher confirms.
 
-Right after a unit of work commits, its own rows are published (`publish_now`); a
-periodic pass (`run_forever`) publishes whatever is still unsent — the broker was down,
-the process died between commit and publish. Rows are claimed with
+A unit of work (civic.db) writes each event it publishes into the `outbox` table with
+`store_event`, in its own transaction, so the event exists if and only if the change that
+caused it was committed. Right after the commit, the unit of work's own rows are
+published (`publish_now`); a periodic pass (`run_forever`) publishes whatever is still
+unsent — the broker was down, the process died between commit and publish. Rows are claimed with
 `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances of a service never
 publish the same row in the normal case; consumers are idempotent for the rest.
 """
@@ -14,9 +17,15 @@ import time
 from kombu import Exchange
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
-from sqlalchemy import select, update
+from nameko.events import get_event_exchange
+from sqlalchemy import (Column, Integer, MetaData, String, Table, Text, func, insert, select,
+                        update)
+from sqlalchemy.orm import Session
 
+from civic.clock import utcnow
+from civic.contracts import Envelope
 from civic.log import get_logger
+from civic.sqltypes import UTCDateTime
 
 log = get_logger(__name__)
 
@@ -27,9 +36,31 @@ BATCH = 100
 
 
 def event_exchange(producer: str) -> Exchange:
-    """The topic exchange nameko's own event handlers bind to."""
-    return Exchange(f"{producer}.events", type="topic", durable=True,
-                    delivery_mode=PERSISTENT)
+    """The durable topic exchange `<producer>.events` a producer's events are published
+    to: nameko's own (`get_event_exchange`), the one its event handlers bind to."""
+    return get_event_exchange(producer)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox table, added to a service's own metadata (see civic.db.kernel_tables)."""
+    return Table(
+        "outbox", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("type", String(100), nullable=False),
+        Column("envelope", Text, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False, index=True),
+        Column("sent_at", UTCDateTime, nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+    )
+
+
+def store_event(session: Session, outbox: Table, envelope: Envelope) -> None:
+    """Write an event into the outbox, in the session's transaction; the relay publishes
+    it once that transaction has committed."""
+    session.execute(insert(outbox).values(
+        id=envelope.id, type=envelope.type, envelope=json.dumps(envelope.to_dict()),
+        created_at=utcnow(), attempts=0))
 
 
 def context_headers(envelope: dict) -> dict:
@@ -67,7 +98,6 @@ class OutboxRelay:
             query = query.where(outbox.c.id.in_(ids))
         query = query.order_by(outbox.c.created_at).limit(BATCH).with_for_update(
             skip_locked=True)
-        from civic.db import utcnow
         sent: list[str] = []
         with self.database.sessions() as session, session.begin():
             for row in session.execute(query).all():
@@ -97,7 +127,6 @@ class OutboxRelay:
         )
 
     def unsent_count(self) -> int:
-        from sqlalchemy import func
         outbox = self.database.outbox
         with self.database.sessions() as session:
             return session.execute(select(func.count()).select_from(outbox).where(

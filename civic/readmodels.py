@@ -2,8 +2,10 @@
 
 Proposals, events and openings decide who administers a group (and show names) from
 their own copies of accounts, groups and memberships, built from groups' events, so they
-keep working while groups is down. Each keeps its own tables (its database is its own);
-`GroupFacts` applies the facts to them, the same way everywhere.
+keep working while groups is down. Each keeps its own tables (its database is its own),
+declared here by `declare_group_facts` on the service's declarative base, so the copies
+cannot drift apart; `GroupFacts` applies the facts to them and answers the questions
+asked of them, the same way everywhere.
 
 Every event type travels on its own queue, so facts may arrive out of order: a
 membership row remembers when the fact it holds happened and an older fact never
@@ -14,44 +16,165 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import Boolean, CheckConstraint, String, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
 
+from civic.contracts import GROUP_KINDS, MEMBER_ROLES
+from civic.db import UTCDateTime, one_of
 from civic.messaging import event_handler
+
+ADMIN = "admin"
+
+
+def declare_group_facts(base, *, with_accounts: bool = True, with_verified: bool = False,
+                        kind_check: bool = False) -> GroupFacts:
+    """Declare the read-model tables on a service's declarative `base` and return the
+    `GroupFacts` that keeps and asks them.
+
+    `known_groups` and `known_memberships` always; `known_accounts` `with_accounts`
+    (names beside what people wrote, and a record of erasures); `known_groups.verified`
+    `with_verified` (which groups staff verified); then a group's name and kind may be
+    unknown (null) for a while, since its verification may overtake its creation.
+    `kind_check` adds a CHECK that the kind is one of GROUP_KINDS. The options follow
+    what each service's migrations built: its schema stays as it is.
+    """
+
+    known_account = None
+    if with_accounts:
+        class KnownAccount(base):
+            """From account_registered / account_erased: the name shown beside what one
+            wrote."""
+            __tablename__ = "known_accounts"
+
+            account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+            # None once erased.
+            display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+            erased: Mapped[bool] = mapped_column(Boolean, default=False)
+
+        known_account = KnownAccount
+
+    class KnownGroup(base):
+        """From group_created (and group_verified): which groups exist, of what kind."""
+        __tablename__ = "known_groups"
+        __table_args__ = ((CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),)
+                          if kind_check else ())
+
+        group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+        # Unknown (None) while only its verification has arrived.
+        name: Mapped[str | None] = mapped_column(String(100), nullable=with_verified)
+        kind: Mapped[str | None] = mapped_column(String(20), nullable=with_verified)
+        if with_verified:
+            verified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    class KnownMembership(base):
+        """From member_joined / member_left / admin_appointed: a membership as last
+        heard of; `as_of` (the fact's time) keeps a late, older fact from undoing a
+        newer one."""
+        __tablename__ = "known_memberships"
+        __table_args__ = (CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),)
+
+        group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+        account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+        role: Mapped[str] = mapped_column(String(10))
+        active: Mapped[bool] = mapped_column(Boolean)
+        as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    return GroupFacts(group=KnownGroup, membership=KnownMembership, account=known_account)
 
 
 class GroupFacts:
-    """Applies groups' facts to a service's `account`, `group` and `membership` models
-    (declarative classes of that service; `account` may be None where names are not
-    needed, and `verified` is kept only where the group model has that column)."""
+    """Applies groups' facts to a service's read models and answers from them.
+
+    `known_account`, `known_group` and `known_membership` are the service's declarative
+    classes (made by `declare_group_facts`); `known_account` is None where names are not
+    needed, and `verified` is kept only where the group model has that column.
+    """
 
     def __init__(self, *, group, membership, account=None):
-        self.account = account
-        self.group = group
-        self.membership = membership
+        self.known_account = account
+        self.known_group = group
+        self.known_membership = membership
+
+    # --- asking ---------------------------------------------------------------------
+
+    def group(self, session, group_id: str):
+        """The known group, or None (unknown, or not heard of yet)."""
+        return session.get(self.known_group, group_id)
+
+    def group_names(self, session, group_ids) -> dict[str, str | None]:
+        """The names of the known groups among `group_ids` (None ones are skipped)."""
+        wanted = {group_id for group_id in group_ids if group_id}
+        if not wanted:
+            return {}
+        group = self.known_group
+        return dict(session.execute(select(group.group_id, group.name)
+                                    .where(group.group_id.in_(wanted))).all())
+
+    def is_group_admin(self, session, group_id: str, account_id: str | None) -> bool:
+        """Whether the account is an active admin of the group (never for no account)."""
+        if not account_id:
+            return False
+        row = session.get(self.known_membership, (group_id, account_id))
+        return row is not None and row.active and row.role == ADMIN
+
+    def administered(self, session, account_id: str | None, group_ids) -> set[str]:
+        """Which of these groups the account administers."""
+        wanted = {group_id for group_id in group_ids if group_id}
+        if not account_id or not wanted:
+            return set()
+        membership = self.known_membership
+        return set(session.execute(
+            select(membership.group_id)
+            .where(membership.account_id == account_id, membership.group_id.in_(wanted),
+                   membership.role == ADMIN, membership.active.is_(True))).scalars())
+
+    def admin_ids(self, session, group_id: str) -> list[str]:
+        """The group's active admins, longest-standing first."""
+        membership = self.known_membership
+        return list(session.execute(
+            select(membership.account_id)
+            .where(membership.group_id == group_id, membership.role == ADMIN,
+                   membership.active.is_(True))
+            .order_by(membership.as_of, membership.account_id)).scalars())
+
+    def display_names(self, session, account_ids,
+                      erased_as: str | None = None) -> dict[str, str | None]:
+        """The names to show for the known accounts among `account_ids`: the display
+        name, `erased_as` once erased; needs `known_account`."""
+        wanted = {account_id for account_id in account_ids if account_id}
+        if not wanted:
+            return {}
+        account = self.known_account
+        rows = session.execute(select(account.account_id, account.display_name,
+                                      account.erased)
+                               .where(account.account_id.in_(wanted))).all()
+        return {account_id: erased_as if erased else display_name
+                for account_id, display_name, erased in rows}
 
     # --- accounts -------------------------------------------------------------------
 
     def account_registered(self, session, account_id: str, display_name: str) -> None:
-        if self.account is None:
+        if self.known_account is None:
             return
-        account = session.get(self.account, account_id)
+        account = session.get(self.known_account, account_id)
         if account is None:
-            session.add(self.account(account_id=account_id, display_name=display_name,
-                                     erased=False))
+            session.add(self.known_account(account_id=account_id, display_name=display_name,
+                                           erased=False))
         elif not account.erased:  # an erasure that overtook its registration stays
             account.display_name = display_name
 
     def account_erased(self, session, account_id: str) -> None:
-        membership = self.membership
-        if self.account is None:
+        membership = self.known_membership
+        if self.known_account is None:
             # With no record of the erasure, keep the rows (inactive): a late, older
             # member_joined then cannot bring the account back as an admin.
             session.execute(update(membership).where(membership.account_id == account_id)
                             .values(active=False).execution_options(synchronize_session=False))
             return
-        account = session.get(self.account, account_id)
+        account = session.get(self.known_account, account_id)
         if account is None:
-            session.add(self.account(account_id=account_id, display_name=None, erased=True))
+            session.add(self.known_account(account_id=account_id, display_name=None,
+                                           erased=True))
         else:
             account.display_name, account.erased = None, True
         # An erased account administers nothing (groups also sends member_left for each).
@@ -60,18 +183,19 @@ class GroupFacts:
     # --- groups ---------------------------------------------------------------------
 
     def group_created(self, session, group_id: str, name: str, kind: str) -> None:
-        group = session.get(self.group, group_id)
+        group = session.get(self.known_group, group_id)
         if group is None:
-            session.add(self.group(group_id=group_id, name=name, kind=kind))
+            session.add(self.known_group(group_id=group_id, name=name, kind=kind))
         else:  # its verification came first: keep it
             group.name, group.kind = name, kind
 
     def group_verified(self, session, group_id: str) -> None:
-        if not hasattr(self.group, "verified"):
+        if not hasattr(self.known_group, "verified"):
             return
-        group = session.get(self.group, group_id)
+        group = session.get(self.known_group, group_id)
         if group is None:
-            session.add(self.group(group_id=group_id, name=None, kind=None, verified=True))
+            session.add(self.known_group(group_id=group_id, name=None, kind=None,
+                                         verified=True))
         else:
             group.verified = True
 
@@ -79,8 +203,8 @@ class GroupFacts:
 
     def member_joined(self, session, group_id: str, account_id: str, role: str,
                       occurred_at: datetime) -> None:
-        if self.account is not None:
-            account = session.get(self.account, account_id)
+        if self.known_account is not None:
+            account = session.get(self.known_account, account_id)
             if account is not None and account.erased:
                 return  # a join that arrives after the erasure (it was retried) is stale
         self._membership(session, group_id, account_id, occurred_at, active=True, role=role)
@@ -93,14 +217,14 @@ class GroupFacts:
                         occurred_at: datetime) -> None:
         """The account is an active admin of the group from then on (a handover or
         staff's appointment); like a join, it is stale after the account's erasure."""
-        self.member_joined(session, group_id, account_id, "admin", occurred_at)
+        self.member_joined(session, group_id, account_id, ADMIN, occurred_at)
 
     def _membership(self, session, group_id, account_id, occurred_at, *, active, role=None):
-        row = session.get(self.membership, (group_id, account_id))
+        row = session.get(self.known_membership, (group_id, account_id))
         if row is None:
-            session.add(self.membership(group_id=group_id, account_id=account_id,
-                                        role=role or "member", active=active,
-                                        as_of=occurred_at))
+            session.add(self.known_membership(group_id=group_id, account_id=account_id,
+                                              role=role or "member", active=active,
+                                              as_of=occurred_at))
             return
         if row.as_of > occurred_at:
             return  # a newer fact about this membership is already here
@@ -116,34 +240,34 @@ class KeepsGroupFacts:
     group_facts: GroupFacts
 
     @event_handler("groups", "account_registered")
-    def on_account_registered(self, envelope):
-        self.group_facts.account_registered(self.db.session, envelope.data["account_id"],
+    def on_account_registered(self, envelope, uow):
+        self.group_facts.account_registered(uow.session, envelope.data["account_id"],
                                             envelope.data["display_name"])
 
     @event_handler("groups", "group_created")
-    def on_group_created(self, envelope):
+    def on_group_created(self, envelope, uow):
         data = envelope.data
-        self.group_facts.group_created(self.db.session, data["group_id"], data["name"],
+        self.group_facts.group_created(uow.session, data["group_id"], data["name"],
                                        data["kind"])
 
     @event_handler("groups", "group_verified")
-    def on_group_verified(self, envelope):
-        self.group_facts.group_verified(self.db.session, envelope.data["group_id"])
+    def on_group_verified(self, envelope, uow):
+        self.group_facts.group_verified(uow.session, envelope.data["group_id"])
 
     @event_handler("groups", "member_joined")
-    def on_member_joined(self, envelope):
+    def on_member_joined(self, envelope, uow):
         data = envelope.data
-        self.group_facts.member_joined(self.db.session, data["group_id"], data["account_id"],
+        self.group_facts.member_joined(uow.session, data["group_id"], data["account_id"],
                                        data["role"], envelope.occurred_at)
 
     @event_handler("groups", "member_left")
-    def on_member_left(self, envelope):
+    def on_member_left(self, envelope, uow):
         data = envelope.data
-        self.group_facts.member_left(self.db.session, data["group_id"], data["account_id"],
+        self.group_facts.member_left(uow.session, data["group_id"], data["account_id"],
                                      envelope.occurred_at)
 
     @event_handler("groups", "admin_appointed")
-    def on_admin_appointed(self, envelope):
+    def on_admin_appointed(self, envelope, uow):
         data = envelope.data
-        self.group_facts.admin_appointed(self.db.session, data["group_id"],
+        self.group_facts.admin_appointed(uow.session, data["group_id"],
                                          data["account_id"], envelope.occurred_at)

@@ -18,7 +18,7 @@ from civic.config import DOMAIN_SERVICES
 from civic.contracts import CATALOGUE
 from civic.messaging import (AllEventsSubscription, EventSubscription, all_events_queue,
                              all_events_queue_name, dead_letter_queue, queue_name,
-                             retry_queues)
+                             retry_queues, subscription_queue)
 from civic.outbox import event_exchange
 
 
@@ -84,8 +84,8 @@ def queues(found: list[Subscription]) -> list[Queue]:
         if sub.shared_queue:
             shared.setdefault(sub.shared_queue, []).append(sub)
             continue
-        declared.append(Queue(sub.queue, exchange=event_exchange(sub.source),
-                              routing_key=sub.event_type, durable=True, auto_delete=False))
+        declared.append(subscription_queue(sub.source, sub.event_type, sub.service,
+                                           sub.method))
         declared.extend(retry_queues(sub.queue))
     for name, subs in shared.items():
         declared.append(all_events_queue(name, [(sub.source, sub.event_type)

@@ -81,3 +81,13 @@ def migrated(civic_settings):
         migrations.upgrade(service)
     topology.declare(civic_settings["AMQP_URI"])
     return civic_settings
+
+
+@pytest.fixture
+def published(migrated):
+    """What the domain services publish from now on, read from the broker:
+    `published("groups", "member_joined")` (see tests.support.Publications)."""
+    from tests.support import Publications
+    publications = Publications(migrated["AMQP_URI"])
+    yield publications
+    publications.close()

@@ -1,11 +1,13 @@
 """The rules of events, registrations, the waiting list, check-in, agenda and minutes,
-reminders, and the read models of groups, as plain functions.
+and reminders, as plain functions.
 
 Each function takes a unit of work that is already entered (`uow.session` is a
 SQLAlchemy session, `uow.publish` writes an event to the outbox in the same transaction)
-and values the caller has validated (see schemas.py); `now` can be given, so the rules
-about time are testable. A broken rule raises a civic error; the caller's `with` block
-then rolls everything back: nothing changes and nothing is published.
+and values the caller has validated (see api.py); `now` can be given, so the rules
+about time are testable. It returns data (times as datetimes), which service.py dumps
+with api.py's schemas. A broken rule raises a civic error; the caller's `with` block
+then rolls everything back: nothing changes and nothing is published. Who administers
+a group comes from the read models of groups' facts (civic.readmodels).
 
 Places and the waiting list change only while the event's row is locked
 (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite a process's one connection serialises
@@ -18,14 +20,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from civic.db import flush_unique, new_id, utcnow
+from civic.clock import iso, to_town
+from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
-from services.events import schemas
-from civic.readmodels import GroupFacts
-from services.events.models import (CheckIn, Event, KnownGroup, KnownMembership,
-                                    Registration)
-
-GROUP_FACTS = GroupFacts(group=KnownGroup, membership=KnownMembership)
+from services.events import api
+from services.events.models import CheckIn, Event, Registration, group_facts
 
 REMINDER_LEAD = timedelta(hours=24)
 # The organiser may start checking people in a little before the start.
@@ -34,10 +33,6 @@ CHECKIN_OPENS = timedelta(hours=1)
 TIME_OR_PLACE = ("starts_at", "ends_at", "location", "online_url")
 CHANGEABLE = ("title", "kind", "description", "starts_at", "ends_at", "location",
               "online_url", "capacity", "proposal_id", "project_id")
-
-
-def iso(value: datetime) -> str:
-    return value.isoformat()
 
 
 # --- views ------------------------------------------------------------------------------
@@ -67,11 +62,7 @@ def event_views(session, events: list[Event], viewer_id: str | None = None,
     now = now or utcnow()
     ids = [event.id for event in events]
     counts = _counts(session, ids)
-    names = {}
-    group_ids = {event.organiser_group_id for event in events}
-    if group_ids:
-        names = dict(session.execute(select(KnownGroup.group_id, KnownGroup.name)
-                                     .where(KnownGroup.group_id.in_(group_ids))).all())
+    names = group_facts.group_names(session, {event.organiser_group_id for event in events})
     mine = {}
     if viewer_id is not None and ids:
         # Fresh from the database: positions may have moved by a bulk UPDATE in this
@@ -80,11 +71,10 @@ def event_views(session, events: list[Event], viewer_id: str | None = None,
                 Registration.event_id.in_(ids), Registration.account_id == viewer_id)
                 .execution_options(populate_existing=True)).scalars():
             mine[registration.event_id] = registration_answer(registration)
-    schema = schemas.EventSchema()
     views = []
     for event in events:
         confirmed = counts[event.id]["confirmed"]
-        views.append(schema.dump({
+        views.append({
             "id": event.id, "kind": event.kind, "title": event.title,
             "description": event.description, "starts_at": event.starts_at,
             "ends_at": event.ends_at, "location": event.location,
@@ -103,7 +93,7 @@ def event_views(session, events: list[Event], viewer_id: str | None = None,
             "cancel_reason": event.cancel_reason, "cancelled_at": event.cancelled_at,
             "created_at": event.created_at, "updated_at": event.updated_at,
             "my_registration": mine.get(event.id),
-        }))
+        })
     return views
 
 
@@ -145,16 +135,12 @@ def _locked_event(session, event_id: str) -> Event:
     return event
 
 
-def is_group_admin(session, group_id: str, account_id: str) -> bool:
-    row = session.get(KnownMembership, (group_id, account_id))
-    return row is not None and row.active and row.role == "admin"
-
-
 def _require_organiser(session, actor: dict, event: Event, staff_too: bool,
                        what: str) -> None:
     if staff_too and actor.get("is_staff"):
         return
-    if not is_group_admin(session, event.organiser_group_id, actor["account_id"]):
+    if not group_facts.is_group_admin(session, event.organiser_group_id,
+                                      actor["account_id"]):
         who = "an admin of the organiser group or staff" if staff_too \
             else "an admin of the organiser group"
         raise Forbidden(f"only {who} may {what}")
@@ -211,11 +197,10 @@ def list_events(uow, actor: dict | None, starts_from=None, starts_to=None, kind=
         query = query.where(Event.kind == kind)
     if group_id is not None:
         query = query.where(Event.organiser_group_id == group_id)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    events = session.execute(query.order_by(Event.starts_at, Event.id)
-                             .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    events, total = paginate(session, query.order_by(Event.starts_at, Event.id), page,
+                             per_page)
     viewer = actor["account_id"] if actor else None
-    return {"items": event_views(session, list(events), viewer, now), "total": total,
+    return {"items": event_views(session, events, viewer, now), "total": total,
             "page": page, "per_page": per_page}
 
 
@@ -231,20 +216,16 @@ def list_registrants(uow, actor: dict, event_id: str, page: int = 1,
     session = uow.session
     event = _event(session, event_id)
     _require_organiser(session, actor, event, staff_too=True, what="see the registrants")
-    query = select(Registration).where(Registration.event_id == event.id)
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.order_by(Registration.status, Registration.confirmed_at,
-                                          Registration.position, Registration.account_id)
-                           .offset((page - 1) * per_page).limit(per_page)).scalars().all()
+    query = (select(Registration).where(Registration.event_id == event.id)
+             .order_by(Registration.status, Registration.confirmed_at, Registration.position,
+                       Registration.account_id))
+    rows, total = paginate(session, query, page, per_page)
     checked_in = set(session.execute(select(CheckIn.account_id).where(
         CheckIn.event_id == event.id,
         CheckIn.account_id.in_([row.account_id for row in rows]))).scalars())
-    schema = schemas.RegistrantSchema()
-    return {"items": [schema.dump({"account_id": row.account_id, "status": row.status,
-                                   "position": row.position,
-                                   "registered_at": row.created_at,
-                                   "checked_in": row.account_id in checked_in})
-                      for row in rows],
+    return {"items": [{"account_id": row.account_id, "status": row.status,
+                       "position": row.position, "registered_at": row.created_at,
+                       "checked_in": row.account_id in checked_in} for row in rows],
             "total": total, "page": page, "per_page": per_page}
 
 
@@ -257,13 +238,13 @@ def create_event(uow, actor: dict, title: str, kind: str, starts_at: datetime,
                  project_id: str | None = None, now: datetime | None = None) -> dict:
     session = uow.session
     now = now or utcnow()
-    group = session.get(KnownGroup, organiser_group_id)
+    group = group_facts.group(session, organiser_group_id)
     if group is None:
         raise ValidationError("no such group", fields={
             "organiser_group_id": ["No such group (a new group is known here a moment "
                                    "after it is created)."]})
-    if not actor.get("is_staff") and not is_group_admin(session, group.group_id,
-                                                        actor["account_id"]):
+    if not actor.get("is_staff") and not group_facts.is_group_admin(
+            session, group.group_id, actor["account_id"]):
         raise Forbidden("only an admin of the organiser group or staff may schedule "
                         "its events")
     if starts_at <= now:
@@ -301,7 +282,7 @@ def change_event(uow, actor: dict, event_id: str, changes: dict,
     if "starts_at" in changes and starts_at <= now:
         raise ValidationError("an event is moved to a time ahead", fields={
             "starts_at": ["The start must be in the future."]})
-    problem = schemas.times_problem(starts_at, ends_at)
+    problem = api.times_problem(starts_at, ends_at)
     if problem:
         raise ValidationError("the input is not valid", fields={"ends_at": [problem]})
     if "capacity" in changes and changes["capacity"] is not None:
@@ -415,9 +396,8 @@ def check_in(uow, actor: dict, event_id: str, account_id: str,
     uow.publish("attendee_checked_in", {**_ref(event), "account_id": account_id,
                                         "attendance_count": event.attendance_count},
                 actor_id=actor["account_id"])
-    return schemas.CheckInResultSchema().dump({
-        "event_id": event.id, "account_id": account_id, "checked_in_at": now,
-        "attendance_count": event.attendance_count})
+    return {"event_id": event.id, "account_id": account_id, "checked_in_at": now,
+            "attendance_count": event.attendance_count}
 
 
 
@@ -599,7 +579,7 @@ def feed_events(uow, group_id: str | None = None,
     name = "Civic"
     query = select(Event).where(Event.ends_at > now - FEED_HISTORY)
     if group_id is not None:
-        group = session.get(KnownGroup, group_id)
+        group = group_facts.group(session, group_id)
         if group is None:
             raise NotFound("no such group")
         name = group.name
@@ -624,18 +604,17 @@ def export_account(uow, account_id: str) -> dict:
     created = session.execute(select(Event.id, Event.title, Event.created_at)
                               .where(Event.created_by == account_id)
                               .order_by(Event.created_at)).all()
-    local = schemas.to_local
     return {
         "registrations": [{"event_id": r.event_id, "event_title": title,
-                           "event_starts_at": iso(local(starts_at)), "status": r.status,
+                           "event_starts_at": iso(to_town(starts_at)), "status": r.status,
                            "position": r.position,
-                           "registered_at": iso(local(r.created_at))}
+                           "registered_at": iso(to_town(r.created_at))}
                           for r, title, starts_at in rows],
         "checkins": [{"event_id": c.event_id, "event_title": title,
-                      "checked_in_at": iso(local(c.checked_in_at))}
+                      "checked_in_at": iso(to_town(c.checked_in_at))}
                      for c, title in checkins],
         "events_created": [{"event_id": event_id, "title": title,
-                            "created_at": iso(local(created_at))}
+                            "created_at": iso(to_town(created_at))}
                            for event_id, title, created_at in created],
     }
 
@@ -658,4 +637,4 @@ def erase_account(uow, account_id: str, now: datetime | None = None) -> None:
                     .values(checked_in_by=None).execution_options(synchronize_session=False))
     session.execute(update(Event).where(Event.created_by == account_id)
                     .values(created_by=None).execution_options(synchronize_session=False))
-    GROUP_FACTS.account_erased(session, account_id)
+    group_facts.account_erased(session, account_id)

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 from icalendar import Calendar, Event as VEvent, Timezone
 
+from civic.clock import town_zone
 from services.events.models import Event
-from services.events.schemas import local_zone
 
 PRODUCT_ID = "-//Civic//Civic events//EN"
 UID_DOMAIN = "civic"
@@ -25,7 +25,7 @@ def uid(event_id: str) -> str:
 
 def calendar_text(events: list[Event], name: str) -> str:
     """The feed as iCalendar text (CRLF line endings, as the standard wants)."""
-    zone = local_zone()
+    zone = town_zone()
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")

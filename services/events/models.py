@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer,
-                        String, Text)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
 from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
+from civic.readmodels import declare_group_facts
+from services.events.api import EVENT_STATUSES
 
 metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
-
-EVENT_STATUSES = ("scheduled", "cancelled", "completed")
-ROLES = ("admin", "member")
 
 
 class Base(DeclarativeBase):
@@ -103,23 +101,7 @@ class CheckIn(Base):
 
 
 # --- read models, from the groups service's events -------------------------------------
+# Groups (for their names) and memberships (who administers them); no accounts.
 
-class KnownGroup(Base):
-    __tablename__ = "known_groups"
-
-    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))
-
-
-class KnownMembership(Base):
-    """A membership as last heard of; `as_of` (the fact's time) keeps a late, older fact
-    from undoing a newer one."""
-    __tablename__ = "known_memberships"
-    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
-
-    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    role: Mapped[str] = mapped_column(String(10))
-    active: Mapped[bool] = mapped_column(Boolean)
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+group_facts = declare_group_facts(Base, with_accounts=False)
+KnownGroup, KnownMembership = group_facts.known_group, group_facts.known_membership

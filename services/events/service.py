@@ -3,9 +3,10 @@ agenda and minutes, reminders and iCalendar feeds, over RPC; a read model of gro
 memberships from the groups service's events.
 
 Entrypoints only check what they were given (nothing the gateway sends is trusted
-beyond who the actor is), open one unit of work, and let the domain decide; see
-domain.py for the rules. Nothing here calls the groups service: who administers a group
-is known from its events, so events keeps answering while groups is down.
+beyond who the actor is), open one unit of work, let the domain decide, and dump its
+answer with api.py's schemas; see domain.py for the rules. Nothing here calls the groups
+service: who administers a group is known from its events, so events keeps answering
+while groups is down.
 
 A timer (every CIVIC_REMINDER_INTERVAL seconds, 60 by default) sends the 24-hour
 reminders and records events that have ended. It is safe with several instances
@@ -14,27 +15,23 @@ the outbox row, so only the instance whose UPDATE changed the row publishes.
 """
 from __future__ import annotations
 
-
-
 from civic.db import Database, utcnow
 from civic.log import get_logger
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc, timer
-from civic.validation import clean_id, load
-from services.events import domain, feeds, schemas
+from civic.validation import clean_id, load, load_actor
+from services.events import api, domain, feeds, models
 from services.events.models import metadata
-from civic.validation import load_actor
 
 __all__ = ["EventsService", "metadata"]
 
 log = get_logger(__name__)
 
 
-
 class EventsService(KeepsGroupFacts, ServiceBase):
     name = "events"
-    group_facts = domain.GROUP_FACTS
+    group_facts = models.group_facts
     db = Database(metadata)
 
     # --- reading ------------------------------------------------------------------------
@@ -43,26 +40,29 @@ class EventsService(KeepsGroupFacts, ServiceBase):
     def list_events(self, actor, starts_from=None, starts_to=None, kind=None,
                     group_id=None, page=1, per_page=20):
         actor = load_actor(actor, required=False)
-        query = load(schemas.EventListQuerySchema, {
+        query = load(api.EventListQuerySchema, {
             "from": starts_from, "to": starts_to, "kind": kind, "group_id": group_id,
             "page": page, "per_page": per_page})
         with self.db as uow:
-            return domain.list_events(uow, actor, **query)
+            page = domain.list_events(uow, actor, **query)
+        return api.EventListSchema().dump(page)
 
     @rpc
     def get_event(self, actor, event_id):
         actor = load_actor(actor, required=False)
         event_id = clean_id("event_id", event_id)
         with self.db as uow:
-            return domain.get_event(uow, actor, event_id)
+            event = domain.get_event(uow, actor, event_id)
+        return api.EventSchema().dump(event)
 
     @rpc
     def list_registrants(self, actor, event_id, page=1, per_page=100):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
-        query = load(schemas.RegistrantQuerySchema, {"page": page, "per_page": per_page})
+        query = load(api.RegistrantQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
-            return domain.list_registrants(uow, actor, event_id, **query)
+            page = domain.list_registrants(uow, actor, event_id, **query)
+        return api.RegistrantListSchema().dump(page)
 
     @rpc
     def calendar(self, group_id=None):
@@ -78,49 +78,55 @@ class EventsService(KeepsGroupFacts, ServiceBase):
     @rpc
     def create_event(self, actor, payload):
         actor = load_actor(actor)
-        data = load(schemas.EventCreateSchema, payload)
+        data = load(api.EventCreateSchema, payload)
         with self.db as uow:
-            return domain.create_event(uow, actor, **data)
+            event = domain.create_event(uow, actor, **data)
+        return api.EventSchema().dump(event)
 
     @rpc
     def change_event(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
-        changes = load(schemas.EventChangeSchema, payload)
+        changes = load(api.EventChangeSchema, payload)
         with self.db as uow:
-            return domain.change_event(uow, actor, event_id, changes)
+            event = domain.change_event(uow, actor, event_id, changes)
+        return api.EventSchema().dump(event)
 
     @rpc
     def cancel_event(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
-        data = load(schemas.EventCancelSchema, payload)
+        data = load(api.EventCancelSchema, payload)
         with self.db as uow:
-            return domain.cancel_event(uow, actor, event_id, data["reason"])
+            event = domain.cancel_event(uow, actor, event_id, data["reason"])
+        return api.EventSchema().dump(event)
 
     @rpc
     def publish_agenda(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
-        data = load(schemas.AgendaSchema, payload)
+        data = load(api.AgendaSchema, payload)
         with self.db as uow:
-            return domain.publish_agenda(uow, actor, event_id, data["body"])
+            event = domain.publish_agenda(uow, actor, event_id, data["body"])
+        return api.EventSchema().dump(event)
 
     @rpc
     def publish_minutes(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
-        data = load(schemas.MinutesSchema, payload)
+        data = load(api.MinutesSchema, payload)
         with self.db as uow:
-            return domain.publish_minutes(uow, actor, event_id, data["body"])
+            event = domain.publish_minutes(uow, actor, event_id, data["body"])
+        return api.EventSchema().dump(event)
 
     @rpc
     def check_in(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
-        data = load(schemas.CheckInSchema, payload)
+        data = load(api.CheckInSchema, payload)
         with self.db as uow:
-            return domain.check_in(uow, actor, event_id, data["account_id"])
+            result = domain.check_in(uow, actor, event_id, data["account_id"])
+        return api.CheckInResultSchema().dump(result)
 
     # --- registrations ------------------------------------------------------------------
 
@@ -129,7 +135,8 @@ class EventsService(KeepsGroupFacts, ServiceBase):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
         with self.db as uow:
-            return domain.register(uow, actor, event_id)
+            registration = domain.register(uow, actor, event_id)
+        return api.RegistrationResultSchema().dump(registration)
 
     @rpc
     def cancel_registration(self, actor, event_id):
@@ -170,5 +177,5 @@ class EventsService(KeepsGroupFacts, ServiceBase):
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased")
-    def on_account_erased(self, envelope):
-        domain.erase_account(self.db, envelope.data["account_id"])
+    def on_account_erased(self, envelope, uow):
+        domain.erase_account(uow, envelope.data["account_id"])

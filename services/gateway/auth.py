@@ -1,15 +1,17 @@
 """Who is calling: the bearer token, checked by the groups service.
 
-`self.auth.resident(request)` in an entrypoint returns the principal
+The HTTP handler calls these for each route as its declared `auth` says (see `http`),
+and hands the route the caller as `actor_of(principal)`. `self.auth.resident(request)`
+(`auth="resident"`) returns the principal
 `{account_id, display_name, locale, is_staff, email_confirmed, created_at}` or raises
-Unauthenticated (401);
-`self.auth.staff(request)` also raises Forbidden (403) for a non-staff account. Once
-known, the account id goes into the worker's `context_data` as `actor_id` (so every RPC
-call and event the request causes names its actor) and into the log context.
+Unauthenticated (401); `self.auth.staff(request)` (`auth="staff"`) also raises Forbidden
+(403) for a non-staff account. Once known, the account id goes into the worker's
+`context_data` as `actor_id` (so every RPC call and event the request causes names its
+actor) and into the log context.
 
-`self.auth.reader(request)` is for public reads that show a little more to a signed-in
-caller (e.g. `supported_by_me`): like `optional`, but when the groups service cannot be
-asked right now the request is served as to anyone rather than failing.
+`self.auth.reader(request)` (`auth="optional"`) is for public reads that show a little
+more to a signed-in caller (e.g. `supported_by_me`): like `optional`, but when the groups
+service cannot be asked right now the request is served as to anyone rather than failing.
 
 Email confirmation is enforced here, in one place: a write (POST, PUT, PATCH, DELETE)
 by an account whose email is still unconfirmed CIVIC_CONFIRMATION_GRACE (7 days) after
@@ -35,7 +37,7 @@ from datetime import datetime, timedelta
 import structlog
 from nameko.extensions import DependencyProvider
 
-from civic.db import utcnow
+from civic.clock import utcnow
 from civic.errors import (EmailUnconfirmed, Forbidden, RateLimited, Unauthenticated,
                           Unavailable)
 from civic.log import get_logger
@@ -366,9 +368,10 @@ def register(groups, window, payload: dict, address: str) -> dict:
     return groups.register_account(payload)
 
 
-def request_confirmation_email(groups, window, account_id: str) -> None:
+def request_confirmation_email(groups, window, actor: dict) -> None:
     """`groups.request_confirmation_email`, a few times an hour per account at most."""
+    account_id = actor["account_id"]
     _refuse_if_limited(whole_seconds([window.retry_after(account_id)]),
                        "confirmation emails")
     window.hit(account_id)
-    groups.request_confirmation_email(account_id)
+    groups.request_confirmation_email(actor)

@@ -15,15 +15,40 @@
   `Referrer-Policy: no-referrer`), and `Cache-Control: no-store` on private ones: any
   answer to a request with an Authorization header, and every answer under the paths of
   personal data (`PRIVATE_PATHS`);
-- errors in the API.md format (see `errors`), never a traceback;
+- errors as `{"error": {"code", "message", "fields"?}}` (see `errors`), never a
+  traceback;
 - one `http_request` access line and Prometheus metrics per request;
-- the route's documentation (`RouteDoc`), from which `openapi` builds the spec.
+- the route's declaration (`RouteDoc`), from which `openapi` builds the spec and which
+  the handler enforces (see below).
+
+A route is declared once, in `api(...)`, and the declaration is what the handler does
+before the route runs (`enforcing`):
+
+- `auth` — `resident` and `staff` authenticate first (401, or 403 for a non-staff
+  caller or a write by an account unconfirmed past its grace period), so that a caller
+  who may not call learns nothing about the input; `optional` authenticates last, with
+  `auth.reader` (a public read goes on as for anyone while tokens cannot be checked),
+  so that bad input is a 400 before the groups service is asked; `anyone` does not look;
+- `body` — the JSON body, loaded and validated by that schema (unknown fields are an
+  error). A POST, PUT or PATCH without one takes no input (`no_body`: nothing or `{}`),
+  unless it `accepts` other media types (a body it does not read); the bodies of other
+  methods are not parsed;
+- `query` — the query string, loaded and validated by that schema; without one the
+  query string is not read.
+
+The route method is then called as `route(self, request, <path values>, *, actor, body,
+query)`, with only those keyword arguments among `actor` (the caller as domain services
+are told of it, see `auth.actor_of`; None for an anonymous reader), `body` and `query`
+that it names — and it may name only those its declaration provides (checked when the
+module is imported). A route whose rule the levels cannot say checks the caller itself
+(`own_auth=True`, e.g. /metrics); `auth` then only documents it.
 
 Every HTTP entrypoint of the gateway must use `ApiHandler` (through `api`/`route`): it
 brings its own `ApiServer`, and nameko would bind a second server for plain `@http`.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -31,7 +56,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
+from functools import partial, wraps
 
 import eventlet
 from eventlet.event import Event
@@ -44,9 +69,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from civic import config
+from civic.clock import iso
 from civic.errors import CivicError, NotFound, TooLarge, Unavailable, ValidationError
 from civic.log import get_logger, new_correlation_id
 from services.gateway import errors, metrics
+from services.gateway.auth import actor_of
 from services.gateway.errors import UnsupportedMediaType
 
 log = get_logger("civic.gateway.http")
@@ -82,7 +109,8 @@ def correlation_id_from(headers) -> str:
 
 @dataclass(frozen=True)
 class RouteDoc:
-    """What OpenAPI says about a route; see `api`."""
+    """A route's declaration: what OpenAPI says about it, and what the handler enforces
+    before the route runs (`auth`, `body`, `query`); see `api`."""
     summary: str
     auth: str = "anyone"                      # anyone | optional | resident | staff
     body: type | None = None                  # marshmallow schema of the JSON body
@@ -203,11 +231,13 @@ class ApiHandler(HttpRequestHandler):
 def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None,
         query=None, responses=None, errors=(), tags=(), description: str = "",
         content_type: str = "application/json", local: bool = False,
-        accepts: tuple = (JSON_MIMETYPE,), prefix: str = API_PREFIX):
+        accepts: tuple = (JSON_MIMETYPE,), own_auth: bool = False,
+        prefix: str = API_PREFIX):
     """Declare an HTTP entrypoint at `prefix + path`, documented for OpenAPI.
 
-    `auth` is documentation and the gateway's promise: the handler itself enforces it
-    (see `auth`), and the OpenAPI test checks that every route says who may call it.
+    `auth`, `body` and `query` are enforced here, before the route runs (see the module
+    docstring and `enforcing`): the route gets `actor`, `body` and `query` ready-made.
+    With `own_auth` the route checks its caller itself and `auth` only documents it.
     """
     if auth not in AUTH_LEVELS:
         raise ValueError(f"auth must be one of {AUTH_LEVELS}")
@@ -215,12 +245,74 @@ def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None
                    responses=dict(responses or {200: None}), errors=tuple(errors),
                    tags=tuple(tags), content_type=content_type, description=description,
                    local=local, accepts=tuple(accepts))
-    return ApiHandler.decorator(method, prefix + path, doc=doc)
+    register = ApiHandler.decorator(method, prefix + path, doc=doc)
+
+    def declare(function):
+        return register(enforcing(function, method, path, doc, own_auth=own_auth))
+
+    return declare
 
 
 def route(method: str, path: str, **kwargs):
     """An entrypoint outside /api/v1 (health check, metrics)."""
     return api(method, path, prefix="", **kwargs)
+
+
+# --- what a declaration promises, done before the route runs ------------------------
+
+# Methods whose body is read: without a `body` schema they take no input (`no_body`).
+_INPUT_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_PATH_VALUE = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def enforcing(function, method: str, path: str, doc: RouteDoc, *, own_auth: bool = False):
+    """`function` behind what `doc` declares: authentication (per `doc.auth`, through
+    the service's `auth` dependency), the body and the query string, in the order the
+    module docstring gives; `function` gets those of `actor`, `body` and `query` it
+    names. A signature that does not fit the declaration is a TypeError, at once."""
+    authenticate = None if own_auth or doc.auth == "anyone" else doc.auth
+    provided = {name for name, given in (("actor", authenticate is not None),
+                                         ("body", doc.body is not None),
+                                         ("query", doc.query is not None)) if given}
+    wanted = _route_inputs(function, path, provided)
+    takes_no_input = (doc.body is None and method.upper() in _INPUT_METHODS
+                      and set(doc.accepts) == {JSON_MIMETYPE})
+
+    @wraps(function)
+    def handle(service, request, **path_values):
+        inputs = {}
+        if authenticate in ("resident", "staff"):
+            inputs["actor"] = actor_of(getattr(service.auth, authenticate)(request))
+        if doc.body is not None:
+            inputs["body"] = load_body(request, doc.body)
+        elif takes_no_input:
+            no_body(request)
+        if doc.query is not None:
+            inputs["query"] = load_query(request, doc.query)
+        if authenticate == "optional":
+            inputs["actor"] = actor_of(service.auth.reader(request))
+        return function(service, request, **path_values,
+                        **{name: inputs[name] for name in wanted})
+
+    return handle
+
+
+def _route_inputs(function, path: str, provided: set) -> tuple:
+    """The keyword-only inputs `function` names, after checking that it takes
+    `(self, request, <the path's values>, *, <some of provided>)`."""
+    parameters = list(inspect.signature(function).parameters.values())
+    positional = [parameter.name for parameter in parameters
+                  if parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
+    named = tuple(parameter.name for parameter in parameters
+                  if parameter.kind is parameter.KEYWORD_ONLY)
+    expected = ["self", "request", *_PATH_VALUE.findall(path)]
+    if sorted(positional) != sorted(expected) or positional[:2] != ["self", "request"]:
+        raise TypeError(f"{function.__qualname__} must take ({', '.join(expected)})")
+    unknown = set(named) - provided
+    if unknown:
+        raise TypeError(f"{function.__qualname__} names {sorted(unknown)}, which its "
+                        f"declaration does not provide (it provides {sorted(provided)})")
+    return named
 
 
 # --- request bodies and query strings -----------------------------------------------
@@ -365,7 +457,7 @@ def jsonable(value):
     if isinstance(value, (list, tuple)):
         return [jsonable(item) for item in value]
     if isinstance(value, (datetime, date)):
-        return value.isoformat()
+        return iso(value)
     if isinstance(value, uuid.UUID):
         return str(value)
     return value

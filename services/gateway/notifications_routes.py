@@ -2,10 +2,11 @@
 notifications service.
 
 A mixin of `GatewayService` (nameko finds entrypoints on base classes too): it uses the
-service's `auth` and `services` dependencies. Every route but the emailed unsubscribe
-link is for the signed-in account itself (its inbox, preferences, follows); the feed of
-every domain event is for staff. A notifications service that does not answer in time
-is a 503.
+service's `auth` and `services` dependencies; the handler enforces each route's
+declaration (who may call it, the schemas of its input: see `http`). Every route but the
+emailed unsubscribe link is for the signed-in account itself (its inbox, preferences,
+follows); the feed of every domain event is for staff. A notifications service that does
+not answer in time is a 503.
 
 Extensions beyond API.md: GET /follows (what the account follows, automatically or by
 hand) and POST /unsubscribe/{token} (RFC 8058 one-click unsubscribe: what mail clients
@@ -17,8 +18,8 @@ from html import escape
 
 from werkzeug.wrappers import Response
 
-from services.gateway.http import api, load_body, load_query, no_body, no_content, ok
-from services.notifications.schemas import (ActivityListSchema, ActivityQuerySchema,
+from services.gateway.http import api, no_content, ok
+from services.notifications.api import (ActivityListSchema, ActivityQuerySchema,
                                             FollowCreateSchema, FollowListQuerySchema,
                                             FollowListSchema, FollowSchema,
                                             NotificationListQuerySchema,
@@ -62,29 +63,21 @@ class NotificationRoutes:
          description="`unread=true` lists only unread notifications. `unread_count` is "
                      "the account's unread notifications, whatever the filter. Titles and "
                      "bodies are in the account's language.")
-    def list_notifications(self, request):
-        principal = self.auth.resident(request)
-        query = load_query(request, NotificationListQuerySchema)
-        return ok(self.services.notifications.list_notifications(principal["account_id"],
-                                                                 **query))
+    def list_notifications(self, request, *, actor, query):
+        return ok(self.services.notifications.list_notifications(actor, **query))
 
     @api("POST", "/notifications/<uuid:notification_id>/read",
          summary="Mark one notification read", auth="resident",
          responses={200: NotificationSchema}, tags=TAGS,
          description="Marking a read notification again changes nothing. 404 for "
                      "another account's notification.")
-    def read_notification(self, request, notification_id):
-        principal = self.auth.resident(request)
-        no_body(request)
-        return ok(self.services.notifications.mark_read(principal["account_id"],
-                                                        notification_id))
+    def read_notification(self, request, notification_id, *, actor):
+        return ok(self.services.notifications.mark_read(actor, notification_id))
 
     @api("POST", "/notifications/read-all", summary="Mark every notification read",
          auth="resident", responses={200: ReadAllResultSchema}, tags=TAGS)
-    def read_all_notifications(self, request):
-        principal = self.auth.resident(request)
-        no_body(request)
-        return ok(self.services.notifications.mark_all_read(principal["account_id"]))
+    def read_all_notifications(self, request, *, actor):
+        return ok(self.services.notifications.mark_all_read(actor))
 
     # --- preferences ----------------------------------------------------------------------
 
@@ -92,9 +85,8 @@ class NotificationRoutes:
          auth="resident", responses={200: PreferencesViewSchema}, tags=TAGS,
          description="Without a choice made, email is a `daily` digest and nothing is "
                      "muted.")
-    def get_preferences(self, request):
-        principal = self.auth.resident(request)
-        return ok(self.services.notifications.get_preferences(principal["account_id"]))
+    def get_preferences(self, request, *, actor):
+        return ok(self.services.notifications.get_preferences(actor))
 
     @api("PUT", "/me/preferences", summary="Choose email (immediate, daily, weekly, off) "
          "and muted kinds", auth="resident", body=PreferencesSchema,
@@ -104,11 +96,8 @@ class NotificationRoutes:
                      "none when nothing happened) or `off`. `muted_kinds` replaces the "
                      "list: those kinds are neither put in the inbox nor emailed. A field "
                      "left out keeps its value.")
-    def put_preferences(self, request):
-        principal = self.auth.resident(request)
-        payload = load_body(request, PreferencesSchema)
-        return ok(self.services.notifications.set_preferences(principal["account_id"],
-                                                              payload))
+    def put_preferences(self, request, *, actor, body):
+        return ok(self.services.notifications.set_preferences(actor, body))
 
     # --- follows --------------------------------------------------------------------------
 
@@ -116,30 +105,23 @@ class NotificationRoutes:
          query=FollowListQuerySchema, responses={200: FollowListSchema}, tags=TAGS,
          description="Newest first. `automatic` follows were made for the account: its "
                      "proposals, the events it registered for, its groups.")
-    def list_follows(self, request):
-        principal = self.auth.resident(request)
-        query = load_query(request, FollowListQuerySchema)
-        return ok(self.services.notifications.list_follows(principal["account_id"],
-                                                           **query))
+    def list_follows(self, request, *, actor, query):
+        return ok(self.services.notifications.list_follows(actor, **query))
 
     @api("POST", "/follows", summary="Follow a proposal, project, group or event",
          auth="resident", body=FollowCreateSchema, responses={201: FollowSchema},
          errors=(404, 409), tags=TAGS,
          description="404 when there is no such thing to follow (yet: something just "
                      "created is followable a moment later); 409 when already following.")
-    def create_follow(self, request):
-        principal = self.auth.resident(request)
-        payload = load_body(request, FollowCreateSchema)
-        return ok(self.services.notifications.follow(principal["account_id"], payload), 201)
+    def create_follow(self, request, *, actor, body):
+        return ok(self.services.notifications.follow(actor, body), 201)
 
     @api("DELETE", "/follows/<target_type>/<uuid:target_id>",
          summary="Unfollow a proposal, project, group or event", auth="resident",
          responses={204: None}, errors=(400,), tags=TAGS,
          description="Automatic follows can be ended too. 404 when not following it.")
-    def delete_follow(self, request, target_type, target_id):
-        principal = self.auth.resident(request)
-        self.services.notifications.unfollow(principal["account_id"], target_type,
-                                             target_id)
+    def delete_follow(self, request, target_type, target_id, *, actor):
+        self.services.notifications.unfollow(actor, target_type, target_id)
         return no_content()
 
     # --- the emailed link -----------------------------------------------------------------
@@ -166,7 +148,5 @@ class NotificationRoutes:
          tags=("staff",),
          description="Newest first; `type` filters by event type, `since` (ISO 8601 with "
                      "offset) by when it occurred. Append-only.")
-    def staff_activity(self, request):
-        self.auth.staff(request)
-        query = load_query(request, ActivityQuerySchema)
-        return ok(self.services.notifications.list_activity(**query))
+    def staff_activity(self, request, *, actor, query):
+        return ok(self.services.notifications.list_activity(actor, **query))

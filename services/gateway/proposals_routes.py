@@ -2,22 +2,23 @@
 service.
 
 A mixin of `GatewayService` (nameko finds entrypoints on base classes too): it uses the
-service's `auth` and `services` dependencies. Each route checks who is calling, validates
-its input with the schemas that document it, and hands the proposals service the actor
-`{account_id, is_staff, display_name}` (None for an anonymous reader). The proposals
-service decides what the actor may do (403), what exists (404) and what the lifecycle
-allows (409); a proposals service that does not answer in time is a 503.
+service's `auth` and `services` dependencies. Each route's declaration says who may call
+it and the schemas of its input, which the handler enforces (see `http`); the route hands
+the proposals service the actor `{account_id, is_staff, display_name}` (None for an
+anonymous reader). The proposals service decides what the actor may do (403), what
+exists (404) and what the lifecycle allows (409); a proposals service that does not
+answer in time is a 503.
 
-Public reads use `auth.reader`: a signed-in reader also learns `supported_by_me`, and
-reading goes on as for anyone while the groups service cannot check tokens.
+Public reads (`auth="optional"`) use `auth.reader`: a signed-in reader also learns
+`supported_by_me`, and reading goes on as for anyone while the groups service cannot
+check tokens.
 """
 from __future__ import annotations
 
-from services.gateway.auth import actor_of
-from services.gateway.http import api, load_body, load_query, no_body, no_content, ok
+from services.gateway.http import api, no_content, ok
 from services.gateway.schemas import (CategoryListSchema, ReportResultSchema,
                                       SupportResultSchema, page_of)
-from services.proposals.schemas import (CATEGORIES, AssignmentSchema, CommentCreateSchema,
+from services.proposals.api import (CATEGORIES, AssignmentSchema, CommentCreateSchema,
                                         CommentSchema, MergeSchema, ModerationSchema,
                                         PartnerAddSchema, ProjectCreateSchema,
                                         ProjectListQuerySchema, ProjectSchema,
@@ -45,9 +46,7 @@ class ProposalRoutes:
                      "(default) or `supports`. Hidden proposals and merged duplicates are "
                      "not listed. With a token, `supported_by_me` is the caller's; "
                      "without one (or while tokens cannot be checked) it is false.")
-    def list_proposals(self, request):
-        query = load_query(request, ProposalListQuerySchema)
-        actor = actor_of(self.auth.reader(request))
+    def list_proposals(self, request, *, actor, query):
         return ok(self.services.proposals.list_proposals(actor, **query))
 
     @api("GET", "/proposals/categories", summary="The fixed list of proposal categories",
@@ -63,8 +62,7 @@ class ProposalRoutes:
          auth="optional", responses={200: ProposalSchema}, tags=TAGS,
          description="A proposal hidden for review is 404 to all but staff, who also "
                      "see `hidden`, `report_count` and `contact`.")
-    def get_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.reader(request))
+    def get_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.get_proposal(actor, proposal_id))
 
     # --- proposals: residents -----------------------------------------------------------
@@ -75,25 +73,20 @@ class ProposalRoutes:
          description="Starts as `submitted`. `channel` is `online` (default); staff file "
                      "a visitor's proposal with `drop_in` or `town_hall` (and may add a "
                      "`contact` only staff see) — 403 for anyone else.")
-    def submit_proposal(self, request):
-        actor = actor_of(self.auth.resident(request))
-        payload = load_body(request, ProposalCreateSchema)
-        return ok(self.services.proposals.submit_proposal(actor, payload), 201)
+    def submit_proposal(self, request, *, actor, body):
+        return ok(self.services.proposals.submit_proposal(actor, body), 201)
 
     @api("POST", PROPOSAL + "/supports", summary="Support a proposal", auth="resident",
          responses={201: SupportResultSchema}, errors=(409,), tags=TAGS,
          description="409 when the caller supports it already, or when it no longer "
                      "takes support (rejected, done, withdrawn).")
-    def support_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.resident(request))
-        no_body(request)
+    def support_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.support(actor, proposal_id), 201)
 
     @api("DELETE", PROPOSAL + "/supports/mine", summary="Withdraw one's support",
          auth="resident", responses={204: None}, tags=TAGS,
          description="404 when the caller does not support it.")
-    def withdraw_support(self, request, proposal_id):
-        actor = actor_of(self.auth.resident(request))
+    def withdraw_support(self, request, proposal_id, *, actor):
         self.services.proposals.withdraw_support(actor, proposal_id)
         return no_content()
 
@@ -101,18 +94,14 @@ class ProposalRoutes:
          body=CommentCreateSchema, responses={201: CommentSchema}, errors=(409,),
          tags=TAGS, description="409 when the proposal was merged into another "
                                 "or removed.")
-    def comment_on_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.resident(request))
-        payload = load_body(request, CommentCreateSchema)
-        return ok(self.services.proposals.add_comment(actor, proposal_id, payload), 201)
+    def comment_on_proposal(self, request, proposal_id, *, actor, body):
+        return ok(self.services.proposals.add_comment(actor, proposal_id, body), 201)
 
     @api("POST", PROPOSAL + "/withdraw", summary="Withdraw one's own proposal (author)",
          auth="resident", responses={200: ProposalSchema}, errors=(403, 409), tags=TAGS,
          description="Only its author; only while `submitted` or `under_review` (else "
                      "409).")
-    def withdraw_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.resident(request))
-        no_body(request)
+    def withdraw_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.withdraw(actor, proposal_id))
 
     @api("POST", PROPOSAL + "/reports", summary="Report a proposal for review",
@@ -120,10 +109,8 @@ class ProposalRoutes:
          errors=(409,), tags=TAGS,
          description="After reports from 3 different accounts the proposal is hidden "
                      "until staff review it. 409 when the caller reported it already.")
-    def report_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.resident(request))
-        payload = load_body(request, ReportSchema)
-        return ok(self.services.proposals.report(actor, proposal_id, payload), 201)
+    def report_proposal(self, request, proposal_id, *, actor, body):
+        return ok(self.services.proposals.report(actor, proposal_id, body), 201)
 
     # --- proposals: staff ---------------------------------------------------------------
 
@@ -133,10 +120,8 @@ class ProposalRoutes:
          description="`submitted → under_review → accepted | rejected`, `accepted → "
                      "in_progress → done`; `accepted` and `rejected` need an `answer` "
                      "(400 without). 409 when the lifecycle forbids the step.")
-    def transition_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.staff(request))
-        payload = load_body(request, TransitionSchema)
-        return ok(self.services.proposals.transition(actor, proposal_id, payload))
+    def transition_proposal(self, request, proposal_id, *, actor, body):
+        return ok(self.services.proposals.transition(actor, proposal_id, body))
 
     @api("POST", PROPOSAL + "/assignment",
          summary="A working group takes the proposal on (staff)", auth="staff",
@@ -144,10 +129,8 @@ class ProposalRoutes:
          tags=TAGS,
          description="400 when `group_id` is not a working group; 409 when the "
                      "proposal is final, or already assigned to that group.")
-    def assign_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.staff(request))
-        payload = load_body(request, AssignmentSchema)
-        return ok(self.services.proposals.assign(actor, proposal_id, payload))
+    def assign_proposal(self, request, proposal_id, *, actor, body):
+        return ok(self.services.proposals.assign(actor, proposal_id, body))
 
     @api("POST", PROPOSAL + "/moderation",
          summary="Review a reported proposal: restore or remove it (staff)", auth="staff",
@@ -157,10 +140,8 @@ class ProposalRoutes:
                      "clears its reports; `remove` hides it for good (its status "
                      "unchanged). 409 when restoring one that is not hidden, or acting "
                      "on one removed already.")
-    def moderate_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.staff(request))
-        payload = load_body(request, ModerationSchema)
-        return ok(self.services.proposals.moderate(actor, proposal_id, payload))
+    def moderate_proposal(self, request, proposal_id, *, actor, body):
+        return ok(self.services.proposals.moderate(actor, proposal_id, body))
 
     @api("POST", PROPOSAL + "/merge",
          summary="Merge a duplicate into another proposal (staff)", auth="staff",
@@ -170,25 +151,20 @@ class ProposalRoutes:
                      "points to it (`merged_into_id`) and leaves the lists. 400 when "
                      "`into_id` names no proposal or the duplicate itself; 409 when "
                      "either was merged or removed already.")
-    def merge_proposal(self, request, proposal_id):
-        actor = actor_of(self.auth.staff(request))
-        payload = load_body(request, MergeSchema)
-        return ok(self.services.proposals.merge(actor, proposal_id, payload))
+    def merge_proposal(self, request, proposal_id, *, actor, body):
+        return ok(self.services.proposals.merge(actor, proposal_id, body))
 
     # --- joint projects -----------------------------------------------------------------
 
     @api("GET", "/projects", summary="Joint projects", auth="optional",
          query=ProjectListQuerySchema, responses={200: ProjectListSchema},
          tags=PROJECT_TAGS)
-    def list_projects(self, request):
-        query = load_query(request, ProjectListQuerySchema)
-        actor = actor_of(self.auth.reader(request))
+    def list_projects(self, request, *, actor, query):
         return ok(self.services.proposals.list_projects(actor, **query))
 
     @api("GET", PROJECT, summary="A joint project", auth="optional",
          responses={200: ProjectSchema}, tags=PROJECT_TAGS)
-    def get_project(self, request, project_id):
-        actor = actor_of(self.auth.reader(request))
+    def get_project(self, request, project_id, *, actor):
         return ok(self.services.proposals.get_project(actor, project_id))
 
     @api("POST", "/projects", summary="Register a joint project (admin of the lead group)",
@@ -197,19 +173,15 @@ class ProposalRoutes:
          description="Starts `planned`. The caller must be an admin of `lead_group_id` "
                      "(or staff). 400 when a group is unknown, a partner is the lead or "
                      "named twice, or `origin_proposal_id` names no proposal.")
-    def register_project(self, request):
-        actor = actor_of(self.auth.resident(request))
-        payload = load_body(request, ProjectCreateSchema)
-        return ok(self.services.proposals.register_project(actor, payload), 201)
+    def register_project(self, request, *, actor, body):
+        return ok(self.services.proposals.register_project(actor, body), 201)
 
     @api("POST", PROJECT + "/partners",
          summary="Add a partner group (admin of the lead group)", auth="resident",
          body=PartnerAddSchema, responses={201: ProjectSchema}, errors=(403, 409),
          tags=PROJECT_TAGS, description="409 when the group is a partner already.")
-    def add_project_partner(self, request, project_id):
-        actor = actor_of(self.auth.resident(request))
-        payload = load_body(request, PartnerAddSchema)
-        return ok(self.services.proposals.add_partner(actor, project_id, payload), 201)
+    def add_project_partner(self, request, project_id, *, actor, body):
+        return ok(self.services.proposals.add_partner(actor, project_id, body), 201)
 
     @api("POST", PROJECT + "/transitions",
          summary="Move a project on (admin of the lead group, staff)", auth="resident",
@@ -217,7 +189,5 @@ class ProposalRoutes:
          tags=PROJECT_TAGS,
          description="`planned → active → completed`; `planned | active → cancelled`. "
                      "409 for any other step.")
-    def transition_project(self, request, project_id):
-        actor = actor_of(self.auth.resident(request))
-        payload = load_body(request, ProjectTransitionSchema)
-        return ok(self.services.proposals.transition_project(actor, project_id, payload))
+    def transition_project(self, request, project_id, *, actor, body):
+        return ok(self.services.proposals.transition_project(actor, project_id, body))

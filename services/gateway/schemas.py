@@ -1,7 +1,7 @@
 """The gateway's own schemas: its query strings, and the answers it puts together itself.
 
 Request bodies and the groups service's answers are described by the groups service's
-schemas (services.groups.schemas), the same ones that validate its input.
+schemas (services.groups.api), the same ones that validate its input.
 """
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from marshmallow import RAISE, Schema, fields
 
 from civic.config import DOMAIN_SERVICES
 from civic.validation import PER_PAGE_MAX, per_page_field
+
+
+# An answer described only as "a JSON object" (the OpenAPI document; a replayed message).
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
 
 class StrictSchema(Schema):

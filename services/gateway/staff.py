@@ -79,7 +79,7 @@ def system_health(service_clients, names, management_uri: str, amqp_uri: str,
         return _health_of(service_clients, target, timeout)
 
     *health_answers, queues = fan_out(ask, [*names, _MANAGEMENT])
-    answers = dict(zip(names, health_answers))
+    answers = dict(zip(names, health_answers, strict=True))
     if isinstance(queues, Exception):
         by_service = None
         management = {"ok": False,

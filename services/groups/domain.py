@@ -2,9 +2,10 @@
 
 Each function takes a unit of work that is already entered (`uow.session` is a
 SQLAlchemy session, `uow.publish` writes an event to the outbox in the same
-transaction) and values the caller has validated (see schemas.py). Rules that are
-broken raise civic.errors; the caller's `with` block then rolls everything back, so a
-refused request changes nothing and publishes nothing.
+transaction) and values the caller has validated (see api.py), and returns plain data
+(times as datetimes) that the entrypoint dumps with api.py's output schemas. Rules that
+are broken raise civic.errors; the caller's `with` block then rolls everything back, so
+a refused request changes nothing and publishes nothing.
 """
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select, update
 
 from civic import signing
-from civic.db import flush_unique, new_id, utcnow
+from civic.clock import iso
+from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
-from civic.validation import load
-from services.groups import schemas
 from services.groups.models import Account, Group, Membership, NetworkLink, SessionToken
 
 VERIFIABLE_KINDS = ("association", "business")
@@ -82,14 +82,17 @@ def tombstone_email(account_id: str) -> str:
     return f"erased-{account_id}@invalid"
 
 
-# --- views ------------------------------------------------------------------------------
+# --- views (plain data: api.AccountSchema, MembershipSchema, GroupSchema dump them) -----
 
 def account_view(account: Account) -> dict:
-    return schemas.AccountSchema().dump(account)
+    return {"id": account.id, "email": account.email, "display_name": account.display_name,
+            "locale": account.locale, "created_at": account.created_at}
 
 
 def membership_view(membership: Membership) -> dict:
-    return schemas.MembershipSchema().dump(membership)
+    return {"group_id": membership.group_id, "account_id": membership.account_id,
+            "role": membership.role, "status": membership.status,
+            "created_at": membership.created_at}
 
 
 def _group_views(session, groups: list[Group]) -> list[dict]:
@@ -121,15 +124,14 @@ def _group_views(session, groups: list[Group]) -> list[dict]:
     erased_creators = set(session.execute(
         select(Account.id).where(Account.id.in_({group.created_by for group in groups}),
                                  Account.erased_at.is_not(None))).scalars())
-    schema = schemas.GroupSchema()
-    return [schema.dump({
+    return [{
         "id": group.id, "name": group.name, "kind": group.kind,
         "description": group.description, "open": group.open, "verified": group.verified,
         "created_by": None if group.created_by in erased_creators else group.created_by,
         "created_at": group.created_at, "needs_admin": group.needs_admin,
         "member_count": counts.get(group.id, 0), "admins": admins[group.id],
         "networks": networks[group.id],
-    }) for group in groups]
+    } for group in groups]
 
 
 def group_view(session, group: Group) -> dict:
@@ -315,11 +317,10 @@ def authenticate(uow, token) -> dict:
     account = session.get(Account, found.account_id) if found is not None else None
     if account is None or account.erased_at is not None:
         raise Unauthenticated("not signed in, or the session has ended")
-    return schemas.PrincipalSchema().dump({
-        "account_id": account.id, "display_name": account.display_name,
-        "locale": account.locale, "is_staff": account.is_staff,
-        "email_confirmed": account.email_confirmed_at is not None,
-        "created_at": account.created_at})
+    return {"account_id": account.id, "display_name": account.display_name,
+            "locale": account.locale, "is_staff": account.is_staff,
+            "email_confirmed": account.email_confirmed_at is not None,
+            "created_at": account.created_at}
 
 
 def sign_out(uow, token) -> None:
@@ -338,18 +339,19 @@ def get_me(uow, account_id: str) -> dict:
         .join(Group, Group.id == Membership.group_id)
         .where(Membership.account_id == account.id)
         .order_by(Group.name_key)).all()
-    return schemas.MeSchema().dump({
-        **account_view(account), "created_at": account.created_at,
+    return {
+        **account_view(account),
         "email_confirmed": account.email_confirmed_at is not None,
         "roles": ["resident", "staff"] if account.is_staff else ["resident"],
         "memberships": [{"group_id": group_id, "group_name": name, "kind": kind,
                          "role": role, "status": status}
                         for group_id, name, kind, role, status in memberships],
-    })
+    }
 
 
 def export_account(uow, account_id: str) -> dict:
-    """Everything this service holds about an account (the password hash excepted)."""
+    """Everything this service holds about an account (the password hash excepted), as
+    it is sent: times already ISO 8601 text (no output schema describes an export)."""
     session = uow.session
     account = session.get(Account, account_id)
     if account is None:
@@ -365,12 +367,9 @@ def export_account(uow, account_id: str) -> dict:
         .order_by(SessionToken.created_at)).all()
     created = session.execute(select(Group).where(Group.created_by == account.id)
                               .order_by(Group.created_at)).scalars().all()
-
-    def iso(value):
-        return value.isoformat() if value is not None else None
-
     return {
-        "account": {**account_view(account), "is_staff": account.is_staff,
+        "account": {**account_view(account), "created_at": iso(account.created_at),
+                    "is_staff": account.is_staff,
                     "email_confirmed_at": iso(account.email_confirmed_at),
                     "erased_at": iso(account.erased_at)},
         "memberships": [{"group_id": m.group_id, "group_name": name, "kind": kind,
@@ -488,23 +487,23 @@ def get_emails(uow, account_ids: list[str]) -> dict:
     return {account_id: email for account_id, email in rows}
 
 
-def create_or_promote_staff(uow, email: str, password: str,
-                            display_name: str) -> tuple[dict, bool]:
-    """Make the account with this email staff, creating it if needed (for the CLI).
+def create_or_promote_staff(uow, email: str, password: str, display_name: str,
+                            locale: str = "sv") -> tuple[dict, bool]:
+    """Make the account with this email staff, creating it if needed (`civic staff
+    create`, through the create_staff_account RPC); the input is validated by the caller
+    (api.AccountCreateSchema).
 
     An existing account keeps its password and name: promoting is not resetting. Either
     way its email counts as confirmed: whoever runs the command vouches for it.
     """
-    clean = load(schemas.AccountCreateSchema, {
-        "email": email, "password": password, "display_name": display_name})
     existing = uow.session.execute(select(Account).where(
-        Account.email == clean["email"], Account.erased_at.is_(None))).scalar_one_or_none()
+        Account.email == email, Account.erased_at.is_(None))).scalar_one_or_none()
     if existing is not None:
         existing.is_staff = True
         _confirmed(uow, existing, utcnow())
         return account_view(existing), False
-    account = _new_account(uow, clean["email"], clean["password"], clean["display_name"],
-                           clean["locale"], is_staff=True, confirmed=True)
+    account = _new_account(uow, email, password, display_name, locale, is_staff=True,
+                           confirmed=True)
     return account_view(account), True
 
 
@@ -518,10 +517,9 @@ def list_groups(uow, kind: str | None = None, page: int = 1, per_page: int = 20,
         query = query.where(Group.kind == kind)
     if needs_admin is not None:
         query = query.where(Group.needs_admin.is_(needs_admin))
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    groups = session.execute(query.order_by(Group.name_key, Group.id)
-                             .offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    return {"items": _group_views(session, list(groups)), "total": total, "page": page,
+    groups, total = paginate(session, query.order_by(Group.name_key, Group.id), page,
+                             per_page)
+    return {"items": _group_views(session, groups), "total": total, "page": page,
             "per_page": per_page}
 
 

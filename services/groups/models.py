@@ -11,14 +11,13 @@ from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, String,
                         Text, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from civic.contracts import GROUP_KINDS
+from civic.contracts import GROUP_KINDS, MEMBER_ROLES
 from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
+from services.groups.api import LOCALES
 
 metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
 
-LOCALES = ("sv", "en")
-ROLES = ("admin", "member")
 STATUSES = ("active", "pending")
 
 
@@ -77,7 +76,7 @@ class Group(Base):
 class Membership(Base):
     """An active membership, or a pending request to join a closed group."""
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),
+    __table_args__ = (CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),
                       CheckConstraint(one_of("status", STATUSES), name="status"))
 
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)

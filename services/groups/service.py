@@ -1,13 +1,15 @@
 """The groups service: accounts, sessions, groups and memberships, over RPC.
 
-Entrypoints only check what they were given (nothing the gateway sends is trusted),
-open one unit of work, and let the domain decide; see domain.py for the rules.
+Entrypoints only check what they were given (nothing the gateway sends is trusted
+beyond who the caller is: the actor, through `load_actor`), open one unit of work, let
+the domain decide (domain.py holds the rules and returns plain data) and dump the answer
+with the output schema of api.py.
 """
 from civic.db import Database
 from civic.service import ServiceBase, rpc
-from services.groups import domain, schemas
+from civic.validation import clean_id, load, load_actor
+from services.groups import api, domain
 from services.groups.models import metadata
-from civic.validation import clean_id, load
 
 __all__ = ["GroupsService", "metadata"]
 
@@ -20,20 +22,23 @@ class GroupsService(ServiceBase):
 
     @rpc
     def register_account(self, payload):
-        data = load(schemas.AccountCreateSchema, payload)
+        data = load(api.AccountCreateSchema, payload)
         with self.db as uow:
-            return domain.register_account(uow, **data)
+            account = domain.register_account(uow, **data)
+        return api.AccountSchema().dump(account)
 
     @rpc
     def sign_in(self, email, password):
-        data = load(schemas.SessionCreateSchema, {"email": email, "password": password})
+        data = load(api.SessionCreateSchema, {"email": email, "password": password})
         with self.db as uow:
-            return domain.sign_in(uow, **data)
+            session = domain.sign_in(uow, **data)
+        return api.SessionSchema().dump(session)
 
     @rpc
     def authenticate(self, token):
         with self.db as uow:
-            return domain.authenticate(uow, token)
+            principal = domain.authenticate(uow, token)
+        return api.PrincipalSchema().dump(principal)
 
     @rpc
     def sign_out(self, token):
@@ -43,21 +48,22 @@ class GroupsService(ServiceBase):
     @rpc
     def confirm_email(self, token):
         """The emailed confirmation link's token: {account_id} of the confirmed account."""
-        data = load(schemas.ConfirmationSchema, {"token": token})
+        data = load(api.ConfirmationSchema, {"token": token})
         with self.db as uow:
             return domain.confirm_email(uow, data["token"])
 
     @rpc
-    def request_confirmation_email(self, account_id):
-        account_id = clean_id("account_id", account_id)
+    def request_confirmation_email(self, actor):
+        actor = load_actor(actor)
         with self.db as uow:
-            return domain.request_confirmation_email(uow, account_id)
+            return domain.request_confirmation_email(uow, actor["account_id"])
 
     @rpc
-    def get_me(self, account_id):
-        account_id = clean_id("account_id", account_id)
+    def get_me(self, actor):
+        actor = load_actor(actor)
         with self.db as uow:
-            return domain.get_me(uow, account_id)
+            me = domain.get_me(uow, actor["account_id"])
+        return api.MeSchema().dump(me)
 
     @rpc
     def export_account(self, account_id):
@@ -66,14 +72,14 @@ class GroupsService(ServiceBase):
             return domain.export_account(uow, account_id)
 
     @rpc
-    def erase_account(self, account_id):
-        account_id = clean_id("account_id", account_id)
+    def erase_account(self, actor):
+        actor = load_actor(actor)
         with self.db as uow:
-            return domain.erase_account(uow, account_id)
+            return domain.erase_account(uow, actor["account_id"])
 
     @rpc
     def get_accounts(self, account_ids):
-        data = load(schemas.AccountIdsSchema, {"account_ids": account_ids})
+        data = load(api.AccountIdsSchema, {"account_ids": account_ids})
         with self.db as uow:
             return domain.get_accounts(uow, data["account_ids"])
 
@@ -81,73 +87,103 @@ class GroupsService(ServiceBase):
     def get_emails(self, account_ids):
         """{account_id: email} of live accounts: for the notifications service, which
         asks once per batch of emails it sends."""
-        data = load(schemas.AccountIdsSchema, {"account_ids": account_ids})
+        data = load(api.AccountIdsSchema, {"account_ids": account_ids})
         with self.db as uow:
             return domain.get_emails(uow, data["account_ids"])
+
+    # --- staff accounts and the demo (internal: the gateway does not expose these) --------
+
+    @rpc
+    def create_staff_account(self, email, password, display_name):
+        """Make the account with this email staff, creating it if needed (`civic staff
+        create`): {"account": the account, "created": whether it is new}. Nothing logs
+        an RPC's arguments, so the password is in no log line."""
+        data = load(api.AccountCreateSchema, {
+            "email": email, "password": password, "display_name": display_name})
+        with self.db as uow:
+            account, created = domain.create_or_promote_staff(uow, **data)
+        return {"account": api.AccountSchema().dump(account), "created": created}
+
+    @rpc
+    def confirm_emails(self, account_ids):
+        """Confirm accounts' email addresses without a link (the demo's residents): how
+        many were not confirmed before."""
+        data = load(api.AccountIdsSchema, {"account_ids": account_ids})
+        with self.db as uow:
+            return domain.confirm_emails_directly(uow, data["account_ids"])
 
     # --- groups -------------------------------------------------------------------------
 
     @rpc
     def list_groups(self, kind=None, page=1, per_page=20, needs_admin=None):
-        query = load(schemas.GroupListQuerySchema,
+        query = load(api.GroupListQuerySchema,
                      {"kind": kind, "page": page, "per_page": per_page,
                       "needs_admin": needs_admin})
         with self.db as uow:
-            return domain.list_groups(uow, **query)
+            groups = domain.list_groups(uow, **query)
+        return api.GroupListSchema().dump(groups)
 
     @rpc
-    def create_group(self, actor_id, payload):
-        actor_id = clean_id("actor_id", actor_id)
-        data = load(schemas.GroupCreateSchema, payload)
+    def create_group(self, actor, payload):
+        actor = load_actor(actor)
+        data = load(api.GroupCreateSchema, payload)
         with self.db as uow:
-            return domain.create_group(uow, actor_id, **data)
+            group = domain.create_group(uow, actor["account_id"], **data)
+        return api.GroupSchema().dump(group)
 
     @rpc
     def get_group(self, group_id):
         group_id = clean_id("group_id", group_id)
         with self.db as uow:
-            return domain.get_group(uow, group_id)
+            group = domain.get_group(uow, group_id)
+        return api.GroupSchema().dump(group)
 
     @rpc
-    def join_group(self, actor_id, group_id):
-        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
+    def join_group(self, actor, group_id):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:
-            return domain.join_group(uow, actor_id, group_id)
+            joined = domain.join_group(uow, actor["account_id"], group_id)
+        return api.JoinResultSchema().dump(joined)
 
     @rpc
-    def approve_member(self, actor_id, group_id, account_id):
-        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
+    def approve_member(self, actor, group_id, account_id):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
-            return domain.approve_member(uow, actor_id, group_id, account_id)
+            membership = domain.approve_member(uow, actor["account_id"], group_id,
+                                               account_id)
+        return api.MembershipSchema().dump(membership)
 
     @rpc
-    def remove_member(self, actor_id, group_id, account_id):
-        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
+    def remove_member(self, actor, group_id, account_id):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
-            return domain.remove_member(uow, actor_id, group_id, account_id)
+            return domain.remove_member(uow, actor["account_id"], group_id, account_id)
 
     @rpc
-    def appoint_admin(self, actor_id, group_id, account_id):
-        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
-        account_id = load(schemas.AdminAppointSchema,
+    def appoint_admin(self, actor, group_id, account_id):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
+        account_id = load(api.AdminAppointSchema,
                           {"account_id": account_id})["account_id"]
         with self.db as uow:
-            return domain.appoint_admin(uow, actor_id, group_id, account_id)
+            group = domain.appoint_admin(uow, actor["account_id"], group_id, account_id)
+        return api.GroupSchema().dump(group)
 
     @rpc
-    def verify_group(self, actor_id, group_id):
-        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
+    def verify_group(self, actor, group_id):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:
-            return domain.verify_group(uow, actor_id, group_id)
+            group = domain.verify_group(uow, actor["account_id"], group_id)
+        return api.GroupSchema().dump(group)
 
     @rpc
-    def join_network(self, actor_id, group_id, network_id):
-        actor_id, group_id = clean_id("actor_id", actor_id), clean_id("group_id", group_id)
-        network_id = load(schemas.NetworkJoinSchema, {"network_id": network_id})["network_id"]
+    def join_network(self, actor, group_id, network_id):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
+        network_id = load(api.NetworkJoinSchema, {"network_id": network_id})["network_id"]
         with self.db as uow:
-            return domain.join_network(uow, actor_id, group_id, network_id)
+            group = domain.join_network(uow, actor["account_id"], group_id, network_id)
+        return api.GroupSchema().dump(group)
 
     @rpc
     def is_group_admin(self, account_id, group_id):

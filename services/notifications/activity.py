@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
+from civic.clock import iso
 from civic.contracts import Envelope
-from civic.db import utcnow
+from civic.db import paginate, utcnow
+from civic.errors import Forbidden
 from services.notifications import readmodels
 from services.notifications.models import Activity, Group
 
@@ -79,23 +81,24 @@ def forget(session, account_id: str) -> None:
 
 def view(entry: Activity) -> dict:
     return {"id": entry.id, "type": entry.type, "actor_id": entry.actor_id,
-            "occurred_at": entry.occurred_at.isoformat(),
+            "occurred_at": iso(entry.occurred_at),
             "correlation_id": entry.correlation_id, "subject_type": entry.subject_type,
             "subject_id": entry.subject_id, "summary": entry.summary}
 
 
-def list_entries(uow, type: str | None = None, since: datetime | None = None,
+def list_entries(uow, actor: dict, type: str | None = None, since: datetime | None = None,
                  page: int = 1, per_page: int = 20) -> dict:
-    """Newest first."""
+    """Newest first; for staff only (the actor as civic.validation.load_actor gives it)."""
+    if not actor["is_staff"]:
+        raise Forbidden("only staff may read the activity feed")
     query = select(Activity)
     if type:
         query = query.where(Activity.type == type)
     if since is not None:
         query = query.where(Activity.occurred_at >= since)
-    session = uow.session
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    entries = session.execute(query.order_by(Activity.occurred_at.desc(), Activity.id.desc())
-                              .offset((page - 1) * per_page).limit(per_page)).scalars()
+    entries, total = paginate(
+        uow.session, query.order_by(Activity.occurred_at.desc(), Activity.id.desc()),
+        page, per_page)
     return {"items": [view(entry) for entry in entries], "total": total,
             "page": page, "per_page": per_page}
 

@@ -16,8 +16,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
 
+from civic.clock import iso
 from civic.contracts import Envelope
-from civic.db import new_id, utcnow
+from civic.db import new_id, paginate, utcnow
 from civic.errors import Conflict, NotFound
 from services.notifications import activity, email, readmodels, rules
 from services.notifications.models import (DEFAULT_EMAIL_MODE, DIGEST_PENDING, Account,
@@ -204,8 +205,7 @@ def notification_view(notification: Notification, message: Message, locale: str)
             "title": getattr(message, f"title_{locale}"),
             "body": getattr(message, f"body_{locale}"), "link": message.link,
             "target_type": message.target_type, "target_id": message.target_id,
-            "created_at": notification.created_at.isoformat(),
-            "read_at": notification.read_at.isoformat() if notification.read_at else None}
+            "created_at": iso(notification.created_at), "read_at": iso(notification.read_at)}
 
 
 def unread_count(session, account_id: str) -> int:
@@ -222,15 +222,13 @@ def list_notifications(uow, account_id: str, unread: bool | None = None, page: i
         where.append(Notification.read_at.is_(None))
     elif unread is False:
         where.append(Notification.read_at.is_not(None))
-    total = session.execute(select(func.count()).select_from(Notification)
-                            .where(*where)).scalar_one()
-    rows = session.execute(
-        select(Notification, Message).join(Message, Message.id == Notification.message_id)
-        .where(*where)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .offset((page - 1) * per_page).limit(per_page)).all()
+    notifications, total = paginate(session, select(Notification).where(*where).order_by(
+        Notification.created_at.desc(), Notification.id.desc()), page, per_page)
+    messages = {message.id: message for message in session.execute(select(Message).where(
+        Message.id.in_({n.message_id for n in notifications}))).scalars()}
     locale = _locale(session, account_id)
-    return {"items": [notification_view(n, m, locale) for n, m in rows], "total": total,
+    return {"items": [notification_view(n, messages[n.message_id], locale)
+                      for n in notifications], "total": total,
             "page": page, "per_page": per_page,
             "unread_count": unread_count(session, account_id)}
 
@@ -304,7 +302,7 @@ def unsubscribe(uow, token) -> dict:
 def follow_view(follow: Follow, title: str | None) -> dict:
     return {"target_type": follow.target_type, "target_id": follow.target_id,
             "title": title, "automatic": follow.source == "auto",
-            "created_at": follow.created_at.isoformat()}
+            "created_at": iso(follow.created_at)}
 
 
 def follow(uow, account_id: str, target_type: str, target_id: str) -> dict:
@@ -330,14 +328,15 @@ def unfollow(uow, account_id: str, target_type: str, target_id: str) -> None:
 
 def list_follows(uow, account_id: str, page: int = 1, per_page: int = 20) -> dict:
     session = uow.session
-    query = select(Follow, Target.title).outerjoin(
-        Target, (Target.type == Follow.target_type) & (Target.id == Follow.target_id)
-    ).where(Follow.account_id == account_id)
-    total = session.execute(select(func.count()).select_from(Follow).where(
-        Follow.account_id == account_id)).scalar_one()
-    rows = session.execute(query.order_by(Follow.created_at.desc(), Follow.target_id)
-                           .offset((page - 1) * per_page).limit(per_page)).all()
-    return {"items": [follow_view(found, title) for found, title in rows], "total": total,
+    follows, total = paginate(session, select(Follow).where(
+        Follow.account_id == account_id).order_by(Follow.created_at.desc(), Follow.target_id),
+        page, per_page)
+    titles = {(target_type, target_id): title
+              for target_type, target_id, title in session.execute(
+                  select(Target.type, Target.id, Target.title).where(
+                      Target.id.in_({found.target_id for found in follows})))}
+    return {"items": [follow_view(found, titles.get((found.target_type, found.target_id)))
+                      for found in follows], "total": total,
             "page": page, "per_page": per_page}
 
 
@@ -359,8 +358,7 @@ def export_account(uow, account_id: str) -> dict:
         "follows": [follow_view(found, None) for found in follows],
         "notifications": [notification_view(n, m, locale) for n, m in inbox],
         "emails": [{"kind": e.kind, "subject": e.subject, "status": e.status,
-                    "created_at": e.created_at.isoformat(),
-                    "sent_at": e.sent_at.isoformat() if e.sent_at else None}
+                    "created_at": iso(e.created_at), "sent_at": iso(e.sent_at)}
                    for e in emails],
     }
 

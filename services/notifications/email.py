@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
-from civic import config, signing
+from civic import clock, config, signing
 from civic.db import new_id
 from civic.errors import Unavailable
 from civic.log import get_logger
@@ -67,7 +67,6 @@ class MailSettings:
     public_url: str = "http://127.0.0.1:8000"
     interval: float = 10.0
     digest_hour: int = 7
-    timezone: str = "Europe/Stockholm"
     confirmation_ttl: float = 72 * 3600.0   # seconds a confirmation link stays valid
 
     @classmethod
@@ -81,13 +80,14 @@ class MailSettings:
                    public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
                    interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
                    digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
-                   timezone=config.get("CIVIC_TIMEZONE", cls.timezone),
                    confirmation_ttl=float(config.get("CIVIC_CONFIRMATION_TTL",
                                                      cls.confirmation_ttl)))
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+        """The town's time zone (civic.clock), which digests are timed in and times in
+        messages are written in."""
+        return clock.town_zone()
 
     def link(self, path: str) -> str:
         return f"{self.public_url}{path}"

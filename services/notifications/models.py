@@ -18,14 +18,12 @@ from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
+from services.notifications.api import EMAIL_MODES, LOCALES, TARGET_TYPES
 
 metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
 
-LOCALES = ("sv", "en")
-EMAIL_MODES = ("immediate", "daily", "weekly", "off")
 DEFAULT_EMAIL_MODE = "daily"
-TARGET_TYPES = ("proposal", "project", "group", "event")
 FOLLOW_SOURCES = ("auto", "manual")
 EMAIL_KINDS = ("notification", "digest", "confirmation")
 EMAIL_STATUSES = ("queued", "sent", "failed")

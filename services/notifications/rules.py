@@ -20,7 +20,9 @@ from string import Formatter
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-LOCALES = ("sv", "en")
+from civic.clock import iso
+from services.notifications.api import KINDS, LOCALES
+
 TEXT_MAX = 500
 
 
@@ -73,6 +75,10 @@ class Rule:
     link: str                       # a path of the web UI, a template
     target: tuple[str, str]         # (target type, data field with its id)
     when: Callable[[dict], bool] | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.kind!r} is not one of the kinds in api.KINDS")
 
     def applies(self, data: dict) -> bool:
         return self.when is None or bool(self.when(data))
@@ -284,8 +290,6 @@ RULES: tuple[Rule, ...] = (
          OPENING, ("opening", "opening_id")),
 )
 
-KINDS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in RULES))
-
 
 def rules_for(event_type: str) -> list[Rule]:
     return [rule for rule in RULES if rule.event_type == event_type]
@@ -340,8 +344,10 @@ def context(data: dict, locale: str, group_names: dict[str, str], tz: ZoneInfo) 
     if isinstance(starts, datetime):
         values["starts"] = format_time(starts, locale, tz)
     apply_by = data.get("apply_by")
-    if isinstance(apply_by, (str, date)):
-        values["apply_by"] = str(apply_by)
+    if isinstance(apply_by, date):
+        values["apply_by"] = iso(apply_by)
+    elif isinstance(apply_by, str):
+        values["apply_by"] = apply_by
     return values
 
 

@@ -1,8 +1,9 @@
 """The notifications service: inbox, follows, preferences, email, and the staff activity
 feed — over RPC, fed by one handler of every event.
 
-Entrypoints only check what they were given, open one unit of work and let the domain
-decide (domain.py; who is told what is the table in rules.py). A timer sends the email
+Entrypoints only check what they were given (the caller through `load_actor`), open one
+unit of work and let the domain decide (domain.py; who is told what is the table in
+rules.py). A timer sends the email
 queue and the digests (email.py), asking the groups service for addresses once per
 batch.
 """
@@ -11,8 +12,8 @@ from civic.db import Database, utcnow
 from civic.messaging import all_events_handler
 from civic.rpc import Services
 from civic.service import ServiceBase, rpc, timer
-from civic.validation import clean_id, load
-from services.notifications import activity, domain, email, schemas
+from civic.validation import clean_id, load, load_actor
+from services.notifications import activity, api, domain, email
 from services.notifications.models import metadata
 
 __all__ = ["NotificationsService", "metadata"]
@@ -26,9 +27,8 @@ class NotificationsService(ServiceBase):
     # --- every event ----------------------------------------------------------------------
 
     @all_events_handler()
-    def on_event(self, envelope):
-        with self.db as uow:
-            domain.handle_event(uow, envelope, email.MailSettings.from_config())
+    def on_event(self, envelope, uow):
+        domain.handle_event(uow, envelope, email.MailSettings.from_config())
 
     # --- email ----------------------------------------------------------------------------
 
@@ -44,80 +44,81 @@ class NotificationsService(ServiceBase):
 
     @rpc
     def unsubscribe(self, token):
-        token = load(schemas.TokenSchema, {"token": token})["token"]
+        token = load(api.TokenSchema, {"token": token})["token"]
         with self.db as uow:
             return domain.unsubscribe(uow, token)
 
     # --- inbox ----------------------------------------------------------------------------
 
     @rpc
-    def list_notifications(self, account_id, unread=None, page=1, per_page=20):
-        account_id = clean_id("account_id", account_id)
-        query = load(schemas.NotificationListQuerySchema,
+    def list_notifications(self, actor, unread=None, page=1, per_page=20):
+        account_id = load_actor(actor)["account_id"]
+        query = load(api.NotificationListQuerySchema,
                      {"unread": unread, "page": page, "per_page": per_page})
         with self.db as uow:
             return domain.list_notifications(uow, account_id, **query)
 
     @rpc
-    def mark_read(self, account_id, notification_id):
-        account_id = clean_id("account_id", account_id)
+    def mark_read(self, actor, notification_id):
+        account_id = load_actor(actor)["account_id"]
         notification_id = clean_id("notification_id", notification_id)
         with self.db as uow:
             return domain.mark_read(uow, account_id, notification_id)
 
     @rpc
-    def mark_all_read(self, account_id):
-        account_id = clean_id("account_id", account_id)
+    def mark_all_read(self, actor):
+        account_id = load_actor(actor)["account_id"]
         with self.db as uow:
             return domain.mark_all_read(uow, account_id)
 
     # --- preferences ----------------------------------------------------------------------
 
     @rpc
-    def get_preferences(self, account_id):
-        account_id = clean_id("account_id", account_id)
+    def get_preferences(self, actor):
+        account_id = load_actor(actor)["account_id"]
         with self.db as uow:
             return domain.get_preferences(uow, account_id)
 
     @rpc
-    def set_preferences(self, account_id, payload):
-        account_id = clean_id("account_id", account_id)
-        data = load(schemas.PreferencesSchema, payload)
+    def set_preferences(self, actor, payload):
+        account_id = load_actor(actor)["account_id"]
+        data = load(api.PreferencesSchema, payload)
         with self.db as uow:
             return domain.set_preferences(uow, account_id, **data)
 
     # --- follows --------------------------------------------------------------------------
 
     @rpc
-    def follow(self, account_id, payload):
-        account_id = clean_id("account_id", account_id)
-        data = load(schemas.FollowCreateSchema, payload)
+    def follow(self, actor, payload):
+        account_id = load_actor(actor)["account_id"]
+        data = load(api.FollowCreateSchema, payload)
         with self.db as uow:
             return domain.follow(uow, account_id, **data)
 
     @rpc
-    def unfollow(self, account_id, target_type, target_id):
-        account_id = clean_id("account_id", account_id)
-        data = load(schemas.FollowTargetSchema,
+    def unfollow(self, actor, target_type, target_id):
+        account_id = load_actor(actor)["account_id"]
+        data = load(api.FollowTargetSchema,
                     {"target_type": target_type, "target_id": target_id})
         with self.db as uow:
             return domain.unfollow(uow, account_id, **data)
 
     @rpc
-    def list_follows(self, account_id, page=1, per_page=20):
-        account_id = clean_id("account_id", account_id)
-        query = load(schemas.FollowListQuerySchema, {"page": page, "per_page": per_page})
+    def list_follows(self, actor, page=1, per_page=20):
+        account_id = load_actor(actor)["account_id"]
+        query = load(api.FollowListQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             return domain.list_follows(uow, account_id, **query)
 
     # --- staff ----------------------------------------------------------------------------
 
     @rpc
-    def list_activity(self, type=None, since=None, page=1, per_page=20):
-        query = load(schemas.ActivityQuerySchema,
+    def list_activity(self, actor, type=None, since=None, page=1, per_page=20):
+        actor = load_actor(actor)
+        query = load(api.ActivityQuerySchema,
                      {"type": type, "since": since, "page": page, "per_page": per_page})
         with self.db as uow:
-            return activity.list_entries(uow, **query)
+            return activity.list_entries(uow, actor, **query)
 
     # --- personal data --------------------------------------------------------------------
 

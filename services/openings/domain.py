@@ -4,12 +4,14 @@ functions.
 Each function takes a unit of work that is already entered (`uow.session` is a
 SQLAlchemy session, `uow.publish` writes an event to the outbox in the same
 transaction), the caller's account id (None for an anonymous reader) and values
-validated by schemas.py. A broken rule raises a civic error; the caller's `with` block
-then rolls everything back, so a refused request changes nothing and publishes
+validated by api.py, and returns data (dates and times as such), which service.py
+dumps with api.py's schemas. A broken rule raises a civic error; the caller's `with`
+block then rolls everything back, so a refused request changes nothing and publishes
 nothing. `now` can be given (tests); it defaults to the current time.
 
 Who may post for a business, and whether staff verified it, comes from the read models
-(readmodels.py), never from a call to the groups service. Which returnees an opening is
+of groups' facts (models.group_facts, civic.readmodels), never from a call to the
+groups service. Which returnees an opening is
 for is matching.py's rule.
 
 Openings move `open → closed` (an admin of the business) or `open → expired` (the
@@ -24,32 +26,21 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from civic import config
+from civic.clock import iso, town_zone
 from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
-from services.openings import matching, readmodels, schemas
+from services.openings import api, matching
 from services.openings.models import (Interest, Opening, OpeningMatch,
                                       ProfileEmploymentType, ProfileSector,
-                                      ReturneeProfile)
+                                      ReturneeProfile, group_facts)
 
-DEFAULT_TIMEZONE = "Europe/Stockholm"
+# The kind of group that posts openings.
+BUSINESS = "business"
 # How far ahead an apply-by date may lie: openings stay current, and typos like 2206
 # for 2026 are caught.
 APPLY_BY_HORIZON = timedelta(days=2 * 366)
 # How many openings one tick of the timer expires (the next tick takes the rest).
 EXPIRY_BATCH = 200
-
-
-def town_zone() -> str:
-    return config.get("CIVIC_TIMEZONE") or DEFAULT_TIMEZONE
-
-
-def _iso(value):
-    return value.isoformat() if value is not None else None
-
-
-
-
 
 
 # --- openings: state ---------------------------------------------------------------------
@@ -97,8 +88,8 @@ def _opening_views(session, openings: list[Opening], actor_id: str | None,
         return []
     ids = [opening.id for opening in openings]
     group_ids = {opening.business_group_id for opening in openings}
-    names = readmodels.group_names(session, group_ids)
-    admin_of = readmodels.administered(session, actor_id, group_ids)
+    names = group_facts.group_names(session, group_ids)
+    admin_of = group_facts.administered(session, actor_id, group_ids)
     mine: set[str] = set()
     if actor_id:
         mine = set(session.execute(select(Interest.opening_id).where(
@@ -110,7 +101,6 @@ def _opening_views(session, openings: list[Opening], actor_id: str | None,
             select(Interest.opening_id, func.count())
             .where(Interest.opening_id.in_(administered_ids))
             .group_by(Interest.opening_id)).all())
-    schema = schemas.OpeningSchema()
     views = []
     for opening in openings:
         is_admin = opening.business_group_id in admin_of
@@ -128,7 +118,7 @@ def _opening_views(session, openings: list[Opening], actor_id: str | None,
         }
         if is_admin:
             view["interest_count"] = counts.get(opening.id, 0)
-        views.append(schema.dump(view))
+        views.append(view)
     return views
 
 
@@ -160,7 +150,7 @@ def list_group_openings(uow, actor_id: str | None, group_id: str, page: int = 1,
     everyone else."""
     session, now = uow.session, now or utcnow()
     query = select(Opening).where(Opening.business_group_id == group_id)
-    if not readmodels.is_group_admin(session, group_id, actor_id):
+    if not group_facts.is_group_admin(session, group_id, actor_id):
         query = query.where(_open_now(now))
     query = query.order_by(Opening.created_at.desc(), Opening.id.desc())
     openings, total = paginate(session, query, page, per_page)
@@ -205,17 +195,17 @@ def post_opening(uow, actor_id: str, business_group_id: str, title: str,
     """A verified business's admin posts an opening; every matching returnee is
     announced in opening_matched events."""
     session, now = uow.session, now or utcnow()
-    business = readmodels.group(session, business_group_id)
+    business = group_facts.group(session, business_group_id)
     if business is None or business.kind is None:
         raise ValidationError("no such business group", fields={
             "business_group_id": ["No such business group."]})
-    if business.kind != readmodels.BUSINESS:
+    if business.kind != BUSINESS:
         raise ValidationError("only businesses post openings", fields={
             "business_group_id": ["Not a business group."]})
     if not business.verified:
         raise Forbidden("the business is not verified yet: staff verify businesses "
                         "before they post openings")
-    if not readmodels.is_group_admin(session, business.group_id, actor_id):
+    if not group_facts.is_group_admin(session, business.group_id, actor_id):
         raise Forbidden("only an admin of the business may post openings for it")
     zone = town_zone()
     apply_by, start_date = _as_date(apply_by), _as_date(start_date)
@@ -231,7 +221,7 @@ def post_opening(uow, actor_id: str, business_group_id: str, title: str,
     session.flush()
     uow.publish("opening_posted", {
         **_ref(opening), "business_name": business.name, "sector": sector,
-        "employment_type": employment_type, "apply_by": apply_by.isoformat(),
+        "employment_type": employment_type, "apply_by": iso(apply_by),
         "created_by": actor_id}, actor_id=actor_id)
     _announce_matches(uow, opening, now)
     return _opening_views(session, [opening], actor_id, now)[0]
@@ -276,7 +266,7 @@ def _announce_matches(uow, opening: Opening, now: datetime) -> list[str]:
 def close_opening(uow, actor_id: str, opening_id: str, now: datetime | None = None) -> dict:
     session, now = uow.session, now or utcnow()
     opening = _opening(session, opening_id)
-    if not readmodels.is_group_admin(session, opening.business_group_id, actor_id):
+    if not group_facts.is_group_admin(session, opening.business_group_id, actor_id):
         raise Forbidden("only an admin of the business may close its openings")
     closed = session.execute(
         update(Opening).where(Opening.id == opening.id, _open_now(now))
@@ -314,7 +304,7 @@ def expire_opening(uow, opening_id: str, now: datetime | None = None) -> bool:
         return False
     opening = session.get(Opening, opening_id, populate_existing=True)
     uow.publish("opening_expired", {**_ref(opening),
-                                    "apply_by": opening.apply_by.isoformat()},
+                                    "apply_by": iso(opening.apply_by)},
                 actor_id=None)
     return True
 
@@ -322,7 +312,9 @@ def expire_opening(uow, opening_id: str, now: datetime | None = None) -> bool:
 # --- interest --------------------------------------------------------------------------------
 
 def _interest_view(interest: Interest) -> dict:
-    return schemas.InterestSchema().dump(interest)
+    return {"id": interest.id, "opening_id": interest.opening_id,
+            "account_id": interest.account_id, "message": interest.message,
+            "created_at": interest.created_at}
 
 
 def register_interest(uow, actor_id: str, opening_id: str, message: str | None = None,
@@ -344,7 +336,7 @@ def register_interest(uow, actor_id: str, opening_id: str, message: str | None =
     flush_unique(session, "you registered interest in this opening already")
     uow.publish("interest_registered", {
         **_ref(opening), "account_id": actor_id,
-        "admin_ids": readmodels.admin_ids(session, opening.business_group_id)},
+        "admin_ids": group_facts.admin_ids(session, opening.business_group_id)},
         actor_id=actor_id)
     return _interest_view(interest)
 
@@ -355,17 +347,14 @@ def list_interest(uow, actor_id: str, opening_id: str, page: int = 1,
     admins only."""
     session = uow.session
     opening = _opening(session, opening_id)
-    if not readmodels.is_group_admin(session, opening.business_group_id, actor_id):
+    if not group_facts.is_group_admin(session, opening.business_group_id, actor_id):
         raise Forbidden("only the business's admins see who is interested")
     query = (select(Interest).where(Interest.opening_id == opening.id)
              .order_by(Interest.created_at.desc(), Interest.id.desc()))
     interests, total = paginate(session, query, page, per_page)
-    names = readmodels.display_names(session, [i.account_id for i in interests])
-    schema = schemas.InterestEntrySchema()
-    items = [schema.dump({"id": i.id, "opening_id": i.opening_id,
-                          "account_id": i.account_id, "message": i.message,
-                          "created_at": i.created_at,
-                          "display_name": names.get(i.account_id)}) for i in interests]
+    names = group_facts.display_names(session, [i.account_id for i in interests])
+    items = [{**_interest_view(i), "display_name": names.get(i.account_id)}
+             for i in interests]
     return _page_view(items, total, page, per_page)
 
 
@@ -374,12 +363,12 @@ def list_interest(uow, actor_id: str, opening_id: str, page: int = 1,
 def _profile_view(account_id: str, sectors, employment_types, available_from: date,
                   message: str | None, created_at: datetime, updated_at: datetime) -> dict:
     # In the order of the published lists, whatever order they were given in.
-    return schemas.ReturneeProfileSchema().dump({
+    return {
         "account_id": account_id,
-        "sectors": sorted(sectors, key=schemas.SECTORS.index),
-        "employment_types": sorted(employment_types, key=schemas.EMPLOYMENT_TYPES.index),
+        "sectors": sorted(sectors, key=api.SECTORS.index),
+        "employment_types": sorted(employment_types, key=api.EMPLOYMENT_TYPES.index),
         "available_from": available_from, "message": message,
-        "created_at": created_at, "updated_at": updated_at})
+        "created_at": created_at, "updated_at": updated_at}
 
 
 def _stored_profile_view(session, profile: ReturneeProfile) -> dict:
@@ -530,25 +519,32 @@ def export_account(uow, account_id: str) -> dict:
     posted = session.execute(select(Opening).where(Opening.created_by == account_id)
                              .order_by(Opening.created_at, Opening.id)).scalars().all()
     return {
-        "returnee_profile": _stored_profile_view(session, profile) if profile else None,
+        "returnee_profile": _as_text(_stored_profile_view(session, profile)) if profile
+        else None,
         "interests": [{"opening_id": interest.opening_id, "title": title,
                        "business_group_id": group_id, "message": interest.message,
-                       "created_at": _iso(interest.created_at)}
+                       "created_at": iso(interest.created_at)}
                       for interest, title, group_id in interests],
         "matched_openings": [{"opening_id": opening_id, "title": title,
-                              "matched_at": _iso(matched_at)}
+                              "matched_at": iso(matched_at)}
                              for opening_id, title, matched_at in matches],
         "openings_posted": [{"id": o.id, "title": o.title,
                              "business_group_id": o.business_group_id,
-                             "created_at": _iso(o.created_at)} for o in posted],
+                             "created_at": iso(o.created_at)} for o in posted],
     }
+
+
+def _as_text(view: dict) -> dict:
+    """The view with its dates and times written out (ISO 8601), as an export holds them."""
+    return {key: iso(value) if isinstance(value, (date, datetime)) else value
+            for key, value in view.items()}
 
 
 def erase_account(session, account_id: str) -> None:
     """What an erased account leaves here: nothing of its own. Its profile, expressions
     of interest and matches go; openings it posted stay (they are the business's), with
     no link to it."""
-    readmodels.FACTS.account_erased(session, account_id)
+    group_facts.account_erased(session, account_id)
     session.execute(update(Opening).where(Opening.created_by == account_id)
                     .values(created_by=None).execution_options(synchronize_session=False))
     _remove_profile_rows(session, account_id)

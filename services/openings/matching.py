@@ -8,9 +8,8 @@ profile meets every open opening.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Iterable, Iterator
-from zoneinfo import ZoneInfo
 
 from civic.contracts import OPENING_MATCH_BATCH_MAX
 
@@ -58,20 +57,21 @@ def batches(account_ids: Iterable[str], size: int = MATCH_BATCH) -> Iterator[lis
 
 
 # --- dates in the town's time zone -----------------------------------------------------
+# `zone` is the town's (civic.clock.town_zone()), given by the caller.
 
-def today_in(zone: str, now: datetime) -> date:
+def today_in(zone: tzinfo, now: datetime) -> date:
     """The date it is in the town (an opening's dates are the town's calendar dates)."""
     if now.tzinfo is None:
         raise ValueError("an aware time is needed")
-    return now.astimezone(ZoneInfo(zone)).date()
+    return now.astimezone(zone).date()
 
 
-def expiry_moment(apply_by: date, zone: str) -> datetime:
+def expiry_moment(apply_by: date, zone: tzinfo) -> datetime:
     """When an opening expires: once its apply-by day has ended in the town (midnight
     that follows it, local time), as an aware UTC time."""
-    next_day = datetime.combine(apply_by + timedelta(days=1), time(0), ZoneInfo(zone))
+    next_day = datetime.combine(apply_by + timedelta(days=1), time(0), zone)
     return next_day.astimezone(timezone.utc)
 
 
-def is_past_apply_by(apply_by: date, zone: str, now: datetime) -> bool:
+def is_past_apply_by(apply_by: date, zone: tzinfo, now: datetime) -> bool:
     return now >= expiry_moment(apply_by, zone)

@@ -17,11 +17,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
 from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
+from civic.readmodels import declare_group_facts
 
 metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
-
-ROLES = ("admin", "member")
 
 
 class Base(DeclarativeBase):
@@ -132,34 +131,9 @@ class ProfileEmploymentType(Base):
 
 
 # --- read models, from the groups service's events ---------------------------------------
+# Accounts (names), groups with their verification, and memberships (who administers).
 
-class KnownAccount(Base):
-    __tablename__ = "known_accounts"
-
-    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # None once erased.
-    display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    erased: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class KnownGroup(Base):
-    __tablename__ = "known_groups"
-
-    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # Unknown (None) while only its verification has arrived (events of different
-    # types travel on different queues and may overtake one another).
-    name: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    verified: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class KnownMembership(Base):
-    __tablename__ = "known_memberships"
-    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
-
-    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    role: Mapped[str] = mapped_column(String(10))
-    active: Mapped[bool] = mapped_column(Boolean)
-    # When the fact this row holds happened: an older fact arriving late is ignored.
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+group_facts = declare_group_facts(Base, with_accounts=True, with_verified=True)
+KnownAccount = group_facts.known_account
+KnownGroup = group_facts.known_group
+KnownMembership = group_facts.known_membership

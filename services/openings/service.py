@@ -3,22 +3,21 @@ interest, over RPC; an expiry timer; read models of accounts, groups and members
 from the groups service's events.
 
 Entrypoints only check what they were given (nothing the gateway sends is trusted
-beyond who the caller is), open one unit of work, and let the domain decide; see
-domain.py for the rules and matching.py for who an opening is for. Nothing here calls
+beyond who the caller is), open one unit of work, let the domain decide, and dump its
+answer with api.py's schemas; see domain.py for the rules and matching.py for who an
+opening is for. Nothing here calls
 the groups service: whether a business is verified and who administers it come from the
 read models, so openings keeps answering while groups is down.
 """
 from __future__ import annotations
-
-
 
 from civic.db import Database, utcnow
 from civic.log import get_logger
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc, timer
-from civic.validation import clean_id, load
-from services.openings import domain, readmodels, schemas
+from civic.validation import clean_id, load, load_actor
+from services.openings import api, domain, models
 from services.openings.models import metadata
 
 __all__ = ["OpeningsService", "metadata"]
@@ -26,20 +25,17 @@ __all__ = ["OpeningsService", "metadata"]
 log = get_logger(__name__)
 
 
-
-def _actor_id(actor_id, required: bool = True) -> str | None:
-    """The caller's account id (the gateway's word); None for an anonymous reader."""
-    if actor_id is None and not required:
-        return None
-    if actor_id is None:
-        from civic.errors import Unauthenticated
-        raise Unauthenticated("sign in first")
-    return clean_id("actor_id", actor_id)
+def _load_actor_id(actor_id, required: bool = True) -> str | None:
+    """The caller's account id, checked by the kernel's `load_actor` like every
+    service's actor (the gateway tells openings the caller by id alone); None for an
+    anonymous reader."""
+    actor = load_actor(None if actor_id is None else {"account_id": actor_id}, required)
+    return actor["account_id"] if actor else None
 
 
 class OpeningsService(KeepsGroupFacts, ServiceBase):
     name = "openings"
-    group_facts = readmodels.FACTS
+    group_facts = models.group_facts
     db = Database(metadata)
 
     # --- openings -----------------------------------------------------------------------
@@ -47,78 +43,87 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
     @rpc
     def list_openings(self, actor_id=None, sector=None, employment_type=None, page=1,
                       per_page=20):
-        actor_id = _actor_id(actor_id, required=False)
-        query = load(schemas.OpeningListQuerySchema, {
+        actor_id = _load_actor_id(actor_id, required=False)
+        query = load(api.OpeningListQuerySchema, {
             "sector": sector, "employment_type": employment_type, "page": page,
             "per_page": per_page})
         with self.db as uow:
-            return domain.list_openings(uow, actor_id, **query)
+            page = domain.list_openings(uow, actor_id, **query)
+        return api.OpeningListSchema().dump(page)
 
     @rpc
     def list_group_openings(self, actor_id, group_id, page=1, per_page=20):
-        actor_id = _actor_id(actor_id, required=False)
+        actor_id = _load_actor_id(actor_id, required=False)
         group_id = clean_id("group_id", group_id)
-        query = load(schemas.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
+        query = load(api.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
-            return domain.list_group_openings(uow, actor_id, group_id, **query)
+            page = domain.list_group_openings(uow, actor_id, group_id, **query)
+        return api.OpeningListSchema().dump(page)
 
     @rpc
     def get_opening(self, actor_id, opening_id):
-        actor_id = _actor_id(actor_id, required=False)
+        actor_id = _load_actor_id(actor_id, required=False)
         opening_id = clean_id("opening_id", opening_id)
         with self.db as uow:
-            return domain.get_opening(uow, actor_id, opening_id)
+            opening = domain.get_opening(uow, actor_id, opening_id)
+        return api.OpeningSchema().dump(opening)
 
     @rpc
     def post_opening(self, actor_id, payload):
-        actor_id = _actor_id(actor_id)
-        data = load(schemas.OpeningCreateSchema, payload)
+        actor_id = _load_actor_id(actor_id)
+        data = load(api.OpeningCreateSchema, payload)
         with self.db as uow:
-            return domain.post_opening(uow, actor_id, **data)
+            opening = domain.post_opening(uow, actor_id, **data)
+        return api.OpeningSchema().dump(opening)
 
     @rpc
     def close_opening(self, actor_id, opening_id):
-        actor_id = _actor_id(actor_id)
+        actor_id = _load_actor_id(actor_id)
         opening_id = clean_id("opening_id", opening_id)
         with self.db as uow:
-            return domain.close_opening(uow, actor_id, opening_id)
+            opening = domain.close_opening(uow, actor_id, opening_id)
+        return api.OpeningSchema().dump(opening)
 
     # --- interest -----------------------------------------------------------------------
 
     @rpc
     def register_interest(self, actor_id, opening_id, payload=None):
-        actor_id = _actor_id(actor_id)
+        actor_id = _load_actor_id(actor_id)
         opening_id = clean_id("opening_id", opening_id)
-        data = load(schemas.InterestCreateSchema, payload if payload is not None else {})
+        data = load(api.InterestCreateSchema, payload if payload is not None else {})
         with self.db as uow:
-            return domain.register_interest(uow, actor_id, opening_id, **data)
+            interest = domain.register_interest(uow, actor_id, opening_id, **data)
+        return api.InterestSchema().dump(interest)
 
     @rpc
     def list_interest(self, actor_id, opening_id, page=1, per_page=20):
-        actor_id = _actor_id(actor_id)
+        actor_id = _load_actor_id(actor_id)
         opening_id = clean_id("opening_id", opening_id)
-        query = load(schemas.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
+        query = load(api.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
-            return domain.list_interest(uow, actor_id, opening_id, **query)
+            page = domain.list_interest(uow, actor_id, opening_id, **query)
+        return api.InterestListSchema().dump(page)
 
     # --- returnee profiles --------------------------------------------------------------
 
     @rpc
     def get_profile(self, actor_id):
-        actor_id = _actor_id(actor_id)
+        actor_id = _load_actor_id(actor_id)
         with self.db as uow:
-            return domain.get_profile(uow, actor_id)
+            profile = domain.get_profile(uow, actor_id)
+        return api.ReturneeProfileSchema().dump(profile)
 
     @rpc
     def save_profile(self, actor_id, payload):
-        actor_id = _actor_id(actor_id)
-        data = load(schemas.ReturneeProfileSaveSchema, payload)
+        actor_id = _load_actor_id(actor_id)
+        data = load(api.ReturneeProfileSaveSchema, payload)
         with self.db as uow:
-            return domain.save_profile(uow, actor_id, **data)
+            profile = domain.save_profile(uow, actor_id, **data)
+        return api.ReturneeProfileSchema().dump(profile)
 
     @rpc
     def delete_profile(self, actor_id):
-        actor_id = _actor_id(actor_id)
+        actor_id = _load_actor_id(actor_id)
         with self.db as uow:
             return domain.delete_profile(uow, actor_id)
 
@@ -149,5 +154,5 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased")
-    def on_account_erased(self, envelope):
-        domain.erase_account(self.db.session, envelope.data["account_id"])
+    def on_account_erased(self, envelope, uow):
+        domain.erase_account(uow.session, envelope.data["account_id"])

@@ -4,9 +4,11 @@ Each function takes a unit of work that is already entered (`uow.session` is a
 SQLAlchemy session, `uow.publish` writes an event to the outbox in the same
 transaction), the caller's actor (`{account_id, is_staff, display_name}` checked by
 civic.validation.load_actor, or None for an anonymous reader) and values validated by
-schemas.py. A broken rule raises a civic error; the caller's `with` block then rolls
+api.py, and returns data (times as datetimes), which service.py dumps with api.py's
+schemas. A broken rule raises a civic error; the caller's `with` block then rolls
 everything back, so a refused request changes nothing and publishes nothing. Every
-change publishes exactly one event.
+change publishes exactly one event. Names and group admins come from the read models
+of groups' facts (models.group_facts, civic.readmodels).
 
 Where counts must stay right under concurrent requests (supports, reports), the
 proposal's row is locked first (`SELECT … FOR UPDATE` on PostgreSQL; SQLite serialises
@@ -16,17 +18,20 @@ from __future__ import annotations
 
 from sqlalchemy import delete, exists, func, or_, select, update
 
+from civic.clock import iso
 from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
-from services.proposals import lifecycle, readmodels, schemas
+from services.proposals import lifecycle
 from services.proposals.lifecycle import AUTHOR, STAFF
 from services.proposals.models import (Comment, Project, ProjectPartner, ProjectStep,
-                                       Proposal, ProposalStep, Report, Support)
+                                       Proposal, ProposalStep, Report, Support, group_facts)
 
 # Reports from this many different accounts hide a proposal until staff review it.
 HIDE_AFTER_REPORTS = 3
 WORKING_GROUP = "working_group"
 MAX_SEARCH_WORDS = 10
+# The name shown beside what an erased account wrote.
+FORMER_RESIDENT = "former resident"
 
 
 # --- the actor ---------------------------------------------------------------------------
@@ -53,8 +58,6 @@ def search_words(q: str | None) -> list[str]:
     if not q:
         return []
     return q.casefold().split()[:MAX_SEARCH_WORDS]
-
-
 
 
 # --- lookups -----------------------------------------------------------------------------
@@ -90,10 +93,18 @@ def _project(session, project_id: str, *, lock: bool = False) -> Project:
 
 
 def _known_group(session, group_id: str, field: str):
-    group = readmodels.group(session, group_id)
+    group = group_facts.group(session, group_id)
     if group is None:
         raise ValidationError("the input is not valid", fields={field: ["No such group."]})
     return group
+
+
+def _author_names(session, account_ids) -> dict[str | None, str | None]:
+    """The names to show beside what these accounts wrote: the display name, "former
+    resident" once erased (and for None: erasure took the author's id off what they
+    wrote); an account not known here yet is left out (None)."""
+    return {None: FORMER_RESIDENT,
+            **group_facts.display_names(session, account_ids, erased_as=FORMER_RESIDENT)}
 
 
 # --- views -------------------------------------------------------------------------------
@@ -134,13 +145,12 @@ def _proposal_views(session, proposals: list[Proposal], actor: dict | None, *,
             for report in session.execute(select(Report).where(Report.proposal_id.in_(ids))
                                           .order_by(Report.created_at, Report.id)).scalars():
                 reports[report.proposal_id].append(report)
-    names = readmodels.author_names(
+    names = _author_names(
         session, [p.author_id for p in proposals]
         + [c.author_id for found in comments.values() for c in found])
-    group_names = readmodels.group_names(session, [p.assigned_group_id for p in proposals])
+    group_names = group_facts.group_names(session, [p.assigned_group_id for p in proposals])
 
     views = []
-    schema = schemas.ProposalSchema()
     for proposal in proposals:
         view = {
             "id": proposal.id, "title": proposal.title, "body": proposal.body,
@@ -172,7 +182,7 @@ def _proposal_views(session, proposals: list[Proposal], actor: dict | None, *,
             if full:
                 view["reports"] = [{"reason": r.reason, "created_at": r.created_at}
                                    for r in reports[proposal.id]]
-        views.append(schema.dump(view))
+        views.append(view)
     return views
 
 
@@ -208,9 +218,8 @@ def _project_views(session, projects: list[Project]) -> list[dict]:
     for step in session.execute(select(ProjectStep).where(ProjectStep.project_id.in_(ids))
                                 .order_by(ProjectStep.at, ProjectStep.id)).scalars():
         history[step.project_id].append(step)
-    names = readmodels.group_names(session, [project.lead_group_id for project in projects])
-    schema = schemas.ProjectSchema()
-    return [schema.dump({
+    names = group_facts.group_names(session, [project.lead_group_id for project in projects])
+    return [{
         "id": project.id, "title": project.title, "description": project.description,
         "status": project.status, "lead_group_id": project.lead_group_id,
         "lead_group_name": names.get(project.lead_group_id),
@@ -220,9 +229,7 @@ def _project_views(session, projects: list[Project]) -> list[dict]:
                      "actor_id": s.actor_id, "at": s.at} for s in history[project.id]],
         "created_by": project.created_by, "created_at": project.created_at,
         "updated_at": project.updated_at,
-    }) for project in projects]
-
-
+    } for project in projects]
 
 
 def _ref(proposal: Proposal) -> dict:
@@ -338,8 +345,7 @@ def add_comment(uow, actor, proposal_id: str, body: str) -> dict:
                                   "comment_author_id": me,
                                   "assigned_group_id": proposal.assigned_group_id},
                 actor_id=me)
-    return schemas.CommentSchema().dump(
-        _comment_view(comment, readmodels.author_names(session, [me])))
+    return _comment_view(comment, _author_names(session, [me]))
 
 
 def withdraw(uow, actor, proposal_id: str) -> dict:
@@ -418,7 +424,7 @@ def assign(uow, actor, proposal_id: str, group_id: str) -> dict:
     _require_staff(actor, "assign proposals to working groups")
     proposal = _proposal(session, proposal_id, actor, lock=True)
     _changeable(proposal)
-    group = readmodels.group(session, group_id)
+    group = group_facts.group(session, group_id)
     if group is None or group.kind != WORKING_GROUP:
         raise ValidationError("the input is not valid",
                               fields={"group_id": ["Not a known working group."]})
@@ -508,7 +514,8 @@ def merge(uow, actor, proposal_id: str, into_id: str) -> dict:
 # --- joint projects ----------------------------------------------------------------------
 
 def _may_run(session, project_lead_id: str, actor: dict) -> bool:
-    return _is_staff(actor) or readmodels.is_group_admin(session, project_lead_id, _me(actor))
+    return _is_staff(actor) or group_facts.is_group_admin(session, project_lead_id,
+                                                          _me(actor))
 
 
 def list_projects(uow, actor, status=None, group_id=None, page=1, per_page=20) -> dict:
@@ -537,7 +544,7 @@ def register_project(uow, actor, title: str, lead_group_id: str, description: st
     lead = _known_group(session, lead_group_id, "lead_group_id")
     if not _may_run(session, lead.group_id, actor):
         raise Forbidden("only an admin of the lead group (or staff) registers its project")
-    known = set(readmodels.group_names(session, partner_group_ids))
+    known = set(group_facts.group_names(session, partner_group_ids))
     unknown = [group_id for group_id in partner_group_ids if group_id not in known]
     if unknown:
         raise ValidationError("the input is not valid", fields={
@@ -620,10 +627,6 @@ def transition_project(uow, actor, project_id: str, status: str) -> dict:
 def export_account(uow, account_id: str) -> dict:
     """Everything this service holds that an account wrote or did."""
     session = uow.session
-
-    def iso(value):
-        return value.isoformat() if value is not None else None
-
     proposals = session.execute(select(Proposal).where(Proposal.author_id == account_id)
                                 .order_by(Proposal.created_at, Proposal.id)).scalars().all()
     supports = session.execute(
@@ -662,7 +665,7 @@ def erase_account(session, account_id: str) -> None:
     (history, answers) and the projects it registered stay. None of them keeps its id
     (null), so nothing ties them to one another; the contact lines of its proposals
     go. Only the read model's tombstone keeps the id, tied to nothing."""
-    readmodels.FACTS.account_erased(session, account_id)
+    group_facts.account_erased(session, account_id)
     for column, values in ((Proposal.author_id, {"author_id": None, "contact": None}),
                            (Proposal.answered_by, {"answered_by": None}),
                            (Comment.author_id, {"author_id": None}),

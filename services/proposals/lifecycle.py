@@ -4,6 +4,8 @@ Every step a proposal or a project may take is one row of a table below: where f
 where to, who may take it, and whether it needs an official answer. Anything not in a
 table is refused. The domain asks `check_proposal_step` / `check_project_step` and never
 decides a transition with ifs of its own, so the rules can be read (and tested) here.
+The statuses themselves are the event contracts' (civic.contracts); the names below
+are for reading the tables, and the tests hold them to the contracts' lists.
 
 Plain Python: no database, no nameko.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
 from civic.errors import Conflict, Forbidden, ValidationError
 
 # --- proposals ---------------------------------------------------------------------------
@@ -22,9 +25,6 @@ REJECTED = "rejected"
 IN_PROGRESS = "in_progress"
 DONE = "done"
 WITHDRAWN = "withdrawn"
-
-PROPOSAL_STATUSES = (SUBMITTED, UNDER_REVIEW, ACCEPTED, REJECTED, IN_PROGRESS, DONE,
-                     WITHDRAWN)
 
 STAFF = "staff"
 AUTHOR = "author"
@@ -98,8 +98,6 @@ PLANNED = "planned"
 ACTIVE = "active"
 COMPLETED = "completed"
 CANCELLED = "cancelled"
-
-PROJECT_STATUSES = (PLANNED, ACTIVE, COMPLETED, CANCELLED)
 
 # Who may move a project is decided before (an admin of the lead group, or staff): every
 # step is open to both.

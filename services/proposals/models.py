@@ -13,17 +13,13 @@ from sqlalchemy import (Boolean, CheckConstraint, Double, ForeignKey, Index, Int
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from civic.contracts import GROUP_KINDS
+from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
 from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
-from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
+from civic.readmodels import declare_group_facts
+from services.proposals.api import CATEGORIES, CHANNELS
 
 metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
-
-CATEGORIES = ("environment", "leisure", "culture", "business", "infrastructure", "housing",
-              "other")
-CHANNELS = ("online", "drop_in", "town_hall")
-ROLES = ("admin", "member")
 
 
 class Base(DeclarativeBase):
@@ -167,35 +163,10 @@ class ProjectStep(Base):
 
 
 # --- read models of the groups service's facts ------------------------------------------
+# Accounts (names beside what they wrote), groups (of a known kind), and memberships
+# (who administers a group).
 
-class KnownAccount(Base):
-    """From account_registered / account_erased: the name shown beside what one wrote."""
-    __tablename__ = "known_accounts"
-
-    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    erased: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class KnownGroup(Base):
-    """From group_created: which groups exist, and of what kind."""
-    __tablename__ = "known_groups"
-    __table_args__ = (CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),)
-
-    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))
-
-
-class KnownMembership(Base):
-    """From member_joined / member_left. Those two arrive on different queues, so either
-    may come first: each row remembers when the fact it holds happened, and an older fact
-    never overwrites a newer one."""
-    __tablename__ = "known_memberships"
-    __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
-
-    group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
-    role: Mapped[str] = mapped_column(String(10))
-    active: Mapped[bool] = mapped_column(Boolean)
-    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+group_facts = declare_group_facts(Base, with_accounts=True, kind_check=True)
+KnownAccount = group_facts.known_account
+KnownGroup = group_facts.known_group
+KnownMembership = group_facts.known_membership

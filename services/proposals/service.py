@@ -2,8 +2,9 @@
 groups and memberships, from the groups service's events.
 
 Entrypoints only check what they were given (nothing the gateway sends is trusted
-beyond who the actor is), open one unit of work, and let the domain decide; see
-domain.py for the rules and lifecycle.py for the lifecycles. Nothing here calls the
+beyond who the actor is), open one unit of work, let the domain decide, and dump its
+answer with api.py's schemas; see domain.py for the rules and lifecycle.py for the
+lifecycles. Nothing here calls the
 groups service: names and group admins come from the read models, so proposals keeps
 answering while groups is down.
 """
@@ -12,7 +13,7 @@ from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc
 from civic.validation import clean_id, load, load_actor
-from services.proposals import domain, readmodels, schemas
+from services.proposals import api, domain, models
 from services.proposals.models import metadata
 
 __all__ = ["ProposalsService", "metadata"]
@@ -20,7 +21,7 @@ __all__ = ["ProposalsService", "metadata"]
 
 class ProposalsService(KeepsGroupFacts, ServiceBase):
     name = "proposals"
-    group_facts = readmodels.FACTS
+    group_facts = models.group_facts
     db = Database(metadata)
 
     # --- proposals: reading -------------------------------------------------------------
@@ -29,27 +30,30 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     def list_proposals(self, actor, status=None, category=None, q=None, sort="newest",
                        page=1, per_page=20):
         actor = load_actor(actor, required=False)
-        query = load(schemas.ProposalListQuerySchema, {
+        query = load(api.ProposalListQuerySchema, {
             "status": status, "category": category, "q": q, "sort": sort, "page": page,
             "per_page": per_page})
         with self.db as uow:
-            return domain.list_proposals(uow, actor, **query)
+            page = domain.list_proposals(uow, actor, **query)
+        return api.ProposalListSchema().dump(page)
 
     @rpc
     def get_proposal(self, actor, proposal_id):
         actor = load_actor(actor, required=False)
         proposal_id = clean_id("proposal_id", proposal_id)
         with self.db as uow:
-            return domain.get_proposal(uow, actor, proposal_id)
+            proposal = domain.get_proposal(uow, actor, proposal_id)
+        return api.ProposalSchema().dump(proposal)
 
     # --- proposals: residents -----------------------------------------------------------
 
     @rpc
     def submit_proposal(self, actor, payload):
         actor = load_actor(actor)
-        data = load(schemas.ProposalCreateSchema, payload)
+        data = load(api.ProposalCreateSchema, payload)
         with self.db as uow:
-            return domain.submit_proposal(uow, actor, **data)
+            proposal = domain.submit_proposal(uow, actor, **data)
+        return api.ProposalSchema().dump(proposal)
 
     @rpc
     def support(self, actor, proposal_id):
@@ -69,22 +73,24 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     def add_comment(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
-        data = load(schemas.CommentCreateSchema, payload)
+        data = load(api.CommentCreateSchema, payload)
         with self.db as uow:
-            return domain.add_comment(uow, actor, proposal_id, **data)
+            comment = domain.add_comment(uow, actor, proposal_id, **data)
+        return api.CommentSchema().dump(comment)
 
     @rpc
     def withdraw(self, actor, proposal_id):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
         with self.db as uow:
-            return domain.withdraw(uow, actor, proposal_id)
+            proposal = domain.withdraw(uow, actor, proposal_id)
+        return api.ProposalSchema().dump(proposal)
 
     @rpc
     def report(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
-        data = load(schemas.ReportSchema, payload)
+        data = load(api.ReportSchema, payload)
         with self.db as uow:
             return domain.report(uow, actor, proposal_id, **data)
 
@@ -94,73 +100,82 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     def transition(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
-        data = load(schemas.TransitionSchema, payload)
+        data = load(api.TransitionSchema, payload)
         with self.db as uow:
-            return domain.transition(uow, actor, proposal_id, **data)
+            proposal = domain.transition(uow, actor, proposal_id, **data)
+        return api.ProposalSchema().dump(proposal)
 
     @rpc
     def assign(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
-        data = load(schemas.AssignmentSchema, payload)
+        data = load(api.AssignmentSchema, payload)
         with self.db as uow:
-            return domain.assign(uow, actor, proposal_id, **data)
+            proposal = domain.assign(uow, actor, proposal_id, **data)
+        return api.ProposalSchema().dump(proposal)
 
     @rpc
     def moderate(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
-        data = load(schemas.ModerationSchema, payload)
+        data = load(api.ModerationSchema, payload)
         with self.db as uow:
-            return domain.moderate(uow, actor, proposal_id, **data)
+            proposal = domain.moderate(uow, actor, proposal_id, **data)
+        return api.ProposalSchema().dump(proposal)
 
     @rpc
     def merge(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
-        data = load(schemas.MergeSchema, payload)
+        data = load(api.MergeSchema, payload)
         with self.db as uow:
-            return domain.merge(uow, actor, proposal_id, **data)
+            proposal = domain.merge(uow, actor, proposal_id, **data)
+        return api.ProposalSchema().dump(proposal)
 
     # --- joint projects -----------------------------------------------------------------
 
     @rpc
     def list_projects(self, actor, status=None, group_id=None, page=1, per_page=20):
         actor = load_actor(actor, required=False)
-        query = load(schemas.ProjectListQuerySchema, {
+        query = load(api.ProjectListQuerySchema, {
             "status": status, "group_id": group_id, "page": page, "per_page": per_page})
         with self.db as uow:
-            return domain.list_projects(uow, actor, **query)
+            page = domain.list_projects(uow, actor, **query)
+        return api.ProjectListSchema().dump(page)
 
     @rpc
     def get_project(self, actor, project_id):
         actor = load_actor(actor, required=False)
         project_id = clean_id("project_id", project_id)
         with self.db as uow:
-            return domain.get_project(uow, actor, project_id)
+            project = domain.get_project(uow, actor, project_id)
+        return api.ProjectSchema().dump(project)
 
     @rpc
     def register_project(self, actor, payload):
         actor = load_actor(actor)
-        data = load(schemas.ProjectCreateSchema, payload)
+        data = load(api.ProjectCreateSchema, payload)
         with self.db as uow:
-            return domain.register_project(uow, actor, **data)
+            project = domain.register_project(uow, actor, **data)
+        return api.ProjectSchema().dump(project)
 
     @rpc
     def add_partner(self, actor, project_id, payload):
         actor = load_actor(actor)
         project_id = clean_id("project_id", project_id)
-        data = load(schemas.PartnerAddSchema, payload)
+        data = load(api.PartnerAddSchema, payload)
         with self.db as uow:
-            return domain.add_partner(uow, actor, project_id, **data)
+            project = domain.add_partner(uow, actor, project_id, **data)
+        return api.ProjectSchema().dump(project)
 
     @rpc
     def transition_project(self, actor, project_id, payload):
         actor = load_actor(actor)
         project_id = clean_id("project_id", project_id)
-        data = load(schemas.ProjectTransitionSchema, payload)
+        data = load(api.ProjectTransitionSchema, payload)
         with self.db as uow:
-            return domain.transition_project(uow, actor, project_id, **data)
+            project = domain.transition_project(uow, actor, project_id, **data)
+        return api.ProjectSchema().dump(project)
 
     # --- personal data ------------------------------------------------------------------
 
@@ -173,5 +188,5 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased")
-    def on_account_erased(self, envelope):
-        domain.erase_account(self.db.session, envelope.data["account_id"])
+    def on_account_erased(self, envelope, uow):
+        domain.erase_account(uow.session, envelope.data["account_id"])

@@ -1,5 +1,4 @@
-"""Helpers for the notifications tests: a real SMTP server, and events as producers send
-them.
+"""Helpers for the notifications tests: a real SMTP server.
 
 `SmtpServer` is aiosmtpd's `Controller` on a free port, run in a child process: the
 test process is green (eventlet), and asyncio does not run under eventlet's monkey
@@ -19,11 +18,6 @@ import sys
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-
-from kombu import Connection, Producer
-
-from civic.contracts import CATALOGUE, Envelope, new_envelope
-from civic.outbox import context_headers, event_exchange
 
 READY = "smtp-ready"
 
@@ -90,28 +84,6 @@ def without_confirmations(messages: list) -> list:
     from services.notifications.email import CONFIRMATION_SUBJECT
     return [message for message in messages
             if message["Subject"] not in CONFIRMATION_SUBJECT.values()]
-
-
-# --- events as their producers publish them ----------------------------------------------
-
-def envelope(event_type: str, data: dict, actor_id: str | None = None) -> Envelope:
-    """A validated envelope of this type from its real producer."""
-    return new_envelope(event_type, data, producer=CATALOGUE[event_type].producer,
-                        correlation_id=None, actor_id=actor_id)
-
-
-def publish(amqp_uri: str, *envelopes: Envelope) -> None:
-    """Publish envelopes to their producers' exchanges, as the outbox relay does."""
-    with Connection(amqp_uri, connect_timeout=5,
-                    transport_options={"confirm_publish": True}) as connection:
-        producer = Producer(connection.default_channel)
-        for item in envelopes:
-            body = item.to_dict()
-            producer.publish(body, exchange=event_exchange(item.producer),
-                             routing_key=item.type, message_id=item.id,
-                             headers=context_headers(body), serializer="json",
-                             delivery_mode=2, retry=False,
-                             declare=[event_exchange(item.producer)])
 
 
 # --- the child process ---------------------------------------------------------------------

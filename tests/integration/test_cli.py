@@ -153,6 +153,18 @@ def test_staff_create_refuses_bad_input_and_changes_nothing(migrated, groups_ser
         groups_service.sign_in("new@jokkmokk.example", "long-enough-pw")
 
 
+def test_staff_create_needs_the_running_groups_service(migrated):
+    """The groups service owns its database: without it running, the command says so
+    (and leaves no call waiting in its queue for the next start)."""
+    password = "staff-password-1"
+    result = civic(migrated, "staff", "create", "--email", "chief@jokkmokk.example",
+                   "--display-name", "Maria Sarri", CIVIC_STAFF_PASSWORD=password)
+    assert result.returncode == 1
+    assert "the groups service is not running" in result.stderr
+    assert "`civic up`" in result.stderr and "Traceback" not in result.stderr
+    assert password not in result.stdout + result.stderr
+
+
 # --- logs ------------------------------------------------------------------------------
 
 def test_logs_trace_finds_one_request_in_the_real_log_lines(migrated, runner_factory):
@@ -254,7 +266,7 @@ def test_up_serves_the_platform_traces_a_request_and_down_stops_it(platform):
     names = {group["name"] for group in listing["items"]}
     assert {"Trafik och gator", "Jokkmokks skidklubb", "Jokkmokks föreningsnätverk"} <= names
     # Nobody reads the demo's mailboxes: its residents count as confirmed.
-    from civic.demo import DEFAULT_PASSWORD as demo_password  # CIVIC_* is not passed on
+    from demo import DEFAULT_PASSWORD as demo_password  # CIVIC_* is not passed on
     signed_in = urllib.request.Request(
         f"{base}/api/v1/sessions", method="POST",
         data=json.dumps({"email": "karin.labba@jokkmokk.example",

@@ -4,26 +4,23 @@ Its read model of groups and memberships is fed as in production: by groups even
 the `groups.events` exchange, published here as the groups service's relay would. What
 events publishes is read from queues bound to `events.events`.
 """
-import json
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from kombu import Connection, Producer, Queue
 from nameko import config as nameko_config
 from nameko.standalone.rpc import ClusterRpcClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from civic.contracts import new_envelope
 from civic.db import ServiceDatabase, utcnow
 from civic.errors import Conflict, Forbidden, ValidationError
-from civic.outbox import event_exchange
 from services.events import domain
-from services.events.models import KnownMembership, Registration, metadata, outbox
+from services.events.models import KnownMembership, Registration, group_facts, metadata
 from services.events.service import EventsService
 from tests.conftest import wait_for
 from tests.integration.conftest import read_log_lines
+from tests.support import count, envelope, outbox_envelopes, publish
 
 
 def actor(name, staff=False):
@@ -34,45 +31,6 @@ GROUP = str(uuid.uuid4())
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-class EventQueue:
-    """A queue bound to `events.events` for some event types: what the service published."""
-
-    def __init__(self, amqp_uri, name, *types):
-        self.connection = Connection(amqp_uri)
-        channel = self.connection.default_channel
-        self.queue = Queue(name, exchange=event_exchange("events"), routing_key=types[0],
-                           durable=False, auto_delete=False)(channel)
-        self.queue.declare()
-        for event_type in types[1:]:
-            self.queue.bind_to(exchange=event_exchange("events").name, routing_key=event_type)
-        self.seen: list[tuple[str, dict]] = []
-
-    def collect(self) -> list[tuple[str, dict]]:
-        while (message := self.queue.get(no_ack=True)) is not None:
-            self.seen.append((message.properties.get("message_id"), message.payload))
-        return list(self.seen)
-
-    def of(self, event_type) -> list[dict]:
-        return [body["data"] for _, body in self.collect() if body["type"] == event_type]
-
-    def close(self):
-        self.connection.release()
-
-
-@pytest.fixture
-def events_queue(migrated):
-    queues = []
-
-    def bind(*types):
-        queue = EventQueue(migrated["AMQP_URI"], f"test.events-{uuid.uuid4().hex[:8]}",
-                           *types)
-        queues.append(queue)
-        return queue
-    yield bind
-    for queue in queues:
-        queue.close()
-
 
 @pytest.fixture
 def events_db(migrated):
@@ -88,38 +46,20 @@ def client(migrated):
         yield cluster
 
 
-def publish_groups_event(settings, event_type, data):
-    """A groups event, exactly as the groups service's outbox relay would publish it."""
-    envelope = new_envelope(event_type, data, producer="groups",
-                            correlation_id="corr-groups").to_dict()
-    with Connection(settings["AMQP_URI"], transport_options={"confirm_publish": True}
-                    ) as connection:
-        Producer(connection.default_channel).publish(
-            json.dumps(envelope).encode(), exchange=event_exchange("groups").name,
-            routing_key=event_type, message_id=envelope["id"],
-            content_type="application/json", content_encoding="utf-8", delivery_mode=2)
-
-
-def count(database, model, *where):
-    with database.sessions() as session:
-        return session.execute(select(func.count()).select_from(model).where(*where)
-                               ).scalar_one()
-
-
 @pytest.fixture
 def organiser(migrated, container_factory, events_db):
     """The events service running, and an admin of GROUP it has heard of."""
     container_factory(EventsService).start()
     admin = actor("Karin")
-    publish_groups_event(migrated, "group_created", {
+    publish(migrated["AMQP_URI"], envelope("group_created", {
         "group_id": GROUP, "name": "Kultur och fritid", "kind": "working_group",
-        "open": True, "created_by": admin["account_id"]})
-    publish_groups_event(migrated, "member_joined", {
-        "group_id": GROUP, "account_id": admin["account_id"], "role": "admin"})
+        "open": True, "created_by": admin["account_id"]}))
+    publish(migrated["AMQP_URI"], envelope("member_joined", {
+        "group_id": GROUP, "account_id": admin["account_id"], "role": "admin"}))
 
     def knows_admin():
         with events_db.sessions() as session:
-            return domain.is_group_admin(session, GROUP, admin["account_id"])
+            return group_facts.is_group_admin(session, GROUP, admin["account_id"])
     wait_for(knows_admin, message="the events service to learn of the group's admin")
     return admin
 
@@ -160,9 +100,8 @@ def test_forty_register_at_once_for_ten_places(organiser, client, events_db):
 
 
 def test_a_cancelled_place_promotes_exactly_one(organiser, client, events_db,
-                                                events_queue):
+                                                published):
     rpc = client.events
-    promoted = events_queue("waitlist_promoted", "registration_cancelled")
     event = new_event(rpc, organiser, capacity=2)
     first, second, third, fourth = (actor(name) for name in ("A", "B", "C", "D"))
     for person in (first, second, third, fourth):
@@ -170,16 +109,16 @@ def test_a_cancelled_place_promotes_exactly_one(organiser, client, events_db,
 
     rpc.cancel_registration(first, event["id"])
 
-    wait_for(lambda: promoted.of("registration_cancelled"), message="the cancellation")
-    wait_for(lambda: promoted.of("waitlist_promoted"), message="the promotion")
-    assert [data["account_id"] for data in promoted.of("waitlist_promoted")] == [
+    wait_for(lambda: published("events", "registration_cancelled"), message="the cancellation")
+    wait_for(lambda: published("events", "waitlist_promoted"), message="the promotion")
+    assert [e["data"]["account_id"] for e in published("events", "waitlist_promoted")] == [
         third["account_id"]]
-    assert promoted.of("waitlist_promoted")[0]["event_id"] == event["id"]
+    assert published("events", "waitlist_promoted")[0]["data"]["event_id"] == event["id"]
     assert rpc.get_event(third, event["id"])["my_registration"] == {"status": "confirmed"}
     assert rpc.get_event(fourth, event["id"])["my_registration"] == {
         "status": "waitlisted", "position": 1}
     # Nothing more was published for the promotion: one event, one message.
-    assert count(events_db, outbox, outbox.c.type == "waitlist_promoted") == 1
+    assert len(outbox_envelopes(events_db, "waitlist_promoted")) == 1
 
 
 def test_only_organiser_admins_or_staff_schedule_and_bad_input_changes_nothing(
@@ -191,13 +130,13 @@ def test_only_organiser_admins_or_staff_schedule_and_bad_input_changes_nothing(
         rpc.create_event(organiser, {"title": "x", "kind": "party"})
     assert {"title", "kind", "starts_at", "organiser_group_id"} <= set(refused.value.fields)
     assert new_event(rpc, actor("Maria", staff=True), capacity=None)["places_left"] is None
-    assert count(events_db, outbox, outbox.c.type == "event_scheduled") == 1
+    assert len(outbox_envelopes(events_db, "event_scheduled")) == 1
 
 
 def test_an_admin_who_leaves_the_group_stops_organising(migrated, organiser, client,
                                                         events_db):
-    publish_groups_event(migrated, "member_left", {"group_id": GROUP,
-                                                   "account_id": organiser["account_id"]})
+    publish(migrated["AMQP_URI"], envelope("member_left", {
+        "group_id": GROUP, "account_id": organiser["account_id"]}))
     wait_for(lambda: count(events_db, KnownMembership, KnownMembership.active.is_(False)),
              message="the member_left to be applied")
     with pytest.raises(Forbidden):
@@ -205,14 +144,13 @@ def test_an_admin_who_leaves_the_group_stops_organising(migrated, organiser, cli
 
 
 def test_each_reminder_is_sent_once_by_two_instances(migrated, container_factory,
-                                                     events_db, events_queue):
+                                                     events_db, published):
     """Two instances of the service, each with its timer: the events due a reminder
     exist before either starts, so both race for them at once."""
-    reminders = events_queue("event_reminder_due")
     staff = actor("Maria", staff=True)
     due = {}
     with events_db.unit_of_work() as uow:
-        domain.GROUP_FACTS.group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
+        group_facts.group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
     for hours in (2, 5, 23):
         starts_at = utcnow() + timedelta(hours=hours)
         with events_db.unit_of_work() as uow:
@@ -238,38 +176,33 @@ def test_each_reminder_is_sent_once_by_two_instances(migrated, container_factory
         first, second = container_factory(EventsService), container_factory(EventsService)
         first.start()
         second.start()
-        wait_for(lambda: len(reminders.collect()) >= len(due), message="the reminders")
+        wait_for(lambda: len(published("events", "event_reminder_due")) >= len(due),
+                 message="the reminders")
         # Let both timers run several more times: nothing more may be sent.
         seen_ticks = ticks()
         wait_for(lambda: ticks() >= seen_ticks + 6, message="more timer ticks")
 
-    sent = [body["data"] for _, body in reminders.collect()]
+    sent = [body["data"] for body in published("events", "event_reminder_due")]
     assert sorted(data["event_id"] for data in sent) == sorted(due)
     assert {data["event_id"]: data["account_ids"] for data in sent} == {
         event_id: [account_id] for event_id, account_id in due.items()}
-    assert count(events_db, outbox, outbox.c.type == "event_reminder_due") == len(due)
+    assert len(outbox_envelopes(events_db, "event_reminder_due")) == len(due)
 
 
 # --- the Jokkmokk demo -------------------------------------------------------------------
 
 def test_the_demo_schedules_its_events_once(migrated, container_factory, client):
     """The events part of `civic seed`, after the demo's accounts and groups."""
-    from civic import demo
-    from civic.cli import create_staff
+    import demo
     from services.groups.service import GroupsService
     container_factory(GroupsService).start()
     container_factory(EventsService).start()
     said = []
-    loader = demo.DemoLoader(client.groups, create_staff, "correct horse battery",
-                             say=said.append)
+    loader = demo.DemoLoader(client.groups, "correct horse battery", say=said.append)
     existing = demo.all_groups(client.groups)
-    loader._staff()
-    for person in demo.RESIDENTS:
-        loader._account(person)
     organisers = {event.group for event in demo.EVENTS}
-    for group in demo.GROUPS:
-        if group.name in organisers:  # the other groups play no part here
-            loader._group(group, existing)
+    # The other groups play no part here.
+    loader.load_groups(existing, [group for group in demo.GROUPS if group.name in organisers])
     events = demo.EventsDemo(client.events, loader)
     assert events.is_loaded(existing) is False
 

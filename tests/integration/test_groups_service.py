@@ -5,40 +5,20 @@ civic's own classes; what the service publishes is read from a queue bound to it
 event exchange, and from its outbox.
 """
 import pytest
-from kombu import Connection, Queue
 from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy import select
 
 from civic.db import ServiceDatabase
 from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
                           ValidationError)
-from civic.outbox import event_exchange
-from services.groups import domain
-from services.groups.models import metadata, outbox
+from services.groups.models import metadata
 from services.groups.service import GroupsService
 from tests.conftest import wait_for
+from tests.support import outbox_envelopes
 
 PASSWORD = "correct horse battery"
 CORRELATION_ID = "corr-groups-test"
 MISSING_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
-
-
-@pytest.fixture
-def published(migrated):
-    """Every event the groups service publishes from now on, as a growing list."""
-    queue = Queue("test.groups-events", exchange=event_exchange("groups"), routing_key="#",
-                  durable=False, auto_delete=False)
-    with Connection(migrated["AMQP_URI"]) as connection:
-        bound = queue(connection.default_channel)
-        bound.declare()
-        seen: dict[str, dict] = {}
-
-        def collect() -> list[dict]:
-            while (message := bound.get(no_ack=True)) is not None:
-                # At-least-once: a rare duplicate is allowed; the id tells them apart.
-                seen.setdefault(message.properties["message_id"], message.payload)
-            return list(seen.values())
-        yield collect
 
 
 @pytest.fixture
@@ -63,9 +43,20 @@ def groups_db(migrated):
     database.dispose()
 
 
+def groups_events(published):
+    """What groups published, each event once (at least once: a rare duplicate is allowed;
+    the id tells them apart)."""
+    return published("groups", distinct=True)
+
+
 def wait_for_events(published, count):
-    return wait_for(lambda: len(published()) >= count and published(),
-                    message=f"{count} groups events")
+    return wait_for(lambda: len(groups_events(published)) >= count
+                    and groups_events(published), message=f"{count} groups events")
+
+
+def as_actor(account_id):
+    """The caller, as the gateway tells the service of it."""
+    return {"account_id": account_id, "is_staff": False, "display_name": ""}
 
 
 def register(rpc, name="anna", **extra):
@@ -73,11 +64,9 @@ def register(rpc, name="anna", **extra):
                                  "display_name": name.title(), **extra})
 
 
-def make_staff(groups_db, name):
-    with groups_db.unit_of_work() as uow:
-        account, _ = domain.create_or_promote_staff(uow, f"{name}@example.org", PASSWORD,
-                                                    name.title())
-    return account
+def make_staff(rpc, name):
+    return rpc.create_staff_account(f"{name}@example.org", PASSWORD,
+                                    name.title())["account"]
 
 
 # --- accounts and sessions --------------------------------------------------------------
@@ -108,7 +97,7 @@ def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
 
     def all_sent():
         with groups_db.sessions() as db_session:
-            return db_session.execute(select(outbox.c.sent_at)).scalars().all()
+            return db_session.execute(select(groups_db.outbox.c.sent_at)).scalars().all()
     assert all(wait_for(lambda: all(all_sent()) and all_sent(), message="outbox sent"))
 
 
@@ -125,10 +114,56 @@ def test_registration_errors_change_nothing(rpc, published, groups_db):
     assert set(caught.value.fields) == {"password", "is_staff"}
     with pytest.raises(ValidationError):
         rpc.register_account("bo@example.org")
-    with groups_db.sessions() as db_session:
-        assert len(db_session.execute(select(outbox.c.id)).all()) == 2
+    assert len(outbox_envelopes(groups_db)) == 2
     assert [e["type"] for e in wait_for_events(published, 2)] == [
         "account_registered", "email_confirmation_requested"]
+
+
+def test_staff_accounts_are_created_or_promoted_and_emails_confirmed(rpc, published):
+    made = rpc.create_staff_account(" Staff@Example.org ", PASSWORD, " Staff ")
+    assert made["created"] is True
+    staff = made["account"]
+    assert (staff["email"], staff["display_name"], staff["locale"]) == (
+        "staff@example.org", "Staff", "sv")
+    principal = rpc.authenticate(rpc.sign_in("staff@example.org", PASSWORD)["token"])
+    assert principal["is_staff"] is True and principal["email_confirmed"] is True
+
+    # An existing account is promoted: its password and name stay as they were.
+    bo = register(rpc, "bo")
+    promoted = rpc.create_staff_account("bo@example.org", "another password", "Ignored")
+    assert promoted == {"account": bo, "created": False}
+    assert rpc.authenticate(rpc.sign_in("bo@example.org", PASSWORD)["token"])["is_staff"]
+    assert rpc.get_me(as_actor(bo["id"]))["email_confirmed"] is True
+
+    cia, dan = register(rpc, "cia"), register(rpc, "dan")
+    assert rpc.confirm_emails([cia["id"], dan["id"], bo["id"], MISSING_ID]) == 2
+    assert rpc.confirm_emails([cia["id"]]) == 0
+    assert rpc.get_me(as_actor(cia["id"]))["email_confirmed"] is True
+
+    for email, password, name, field in [
+            ("not an email", PASSWORD, "X", "email"),
+            ("x@example.org", "short", "X", "password"),
+            ("x@example.org", "p" * 201, "X", "password"),
+            ("x@example.org", PASSWORD, "  ", "display_name"),
+            ("x@example.org", PASSWORD, "x" * 101, "display_name")]:
+        with pytest.raises(ValidationError) as caught:
+            rpc.create_staff_account(email, password, name)
+        assert set(caught.value.fields) == {field}
+        assert password not in str(caught.value.fields)
+    for bad in ("not a list", [None], ["x" * 65], ["id"] * 1001):
+        with pytest.raises(ValidationError):
+            rpc.confirm_emails(bad)
+
+    def confirmed():
+        found = sorted(e["data"]["account_id"] for e in groups_events(published)
+                       if e["type"] == "email_confirmed")
+        return found if len(found) == 3 else None
+    assert wait_for(confirmed, message="three confirmations") == sorted(
+        [bo["id"], cia["id"], dan["id"]])
+    # The refused input made no account.
+    assert sorted(e["data"]["account_id"] for e in groups_events(published)
+                  if e["type"] == "account_registered") == sorted(
+        [staff["id"], bo["id"], cia["id"], dan["id"]])
 
 
 def test_sign_in_refusals(rpc):
@@ -149,12 +184,12 @@ def test_sign_in_refusals(rpc):
 def test_me_export_and_erasure(rpc, published):
     anna = register(rpc)
     bo = register(rpc, "bo")
-    group = rpc.create_group(anna["id"], {"name": "Skidklubben", "kind": "association",
+    group = rpc.create_group(as_actor(anna["id"]), {"name": "Skidklubben", "kind": "association",
                                           "description": "Längdskidor", "open": True})
-    rpc.join_group(bo["id"], group["id"])
+    rpc.join_group(as_actor(bo["id"]), group["id"])
     token = rpc.sign_in("bo@example.org", PASSWORD)["token"]
 
-    me = rpc.get_me(bo["id"])
+    me = rpc.get_me(as_actor(bo["id"]))
     assert me["roles"] == ["resident"] and me["email"] == "bo@example.org"
     assert me["memberships"] == [{"group_id": group["id"], "group_name": "Skidklubben",
                                   "kind": "association", "role": "member",
@@ -164,18 +199,18 @@ def test_me_export_and_erasure(rpc, published):
     assert [m["group_id"] for m in export["memberships"]] == [group["id"]]
     assert export["sessions"]["count"] == 1
 
-    assert rpc.erase_account(bo["id"]) is None
+    assert rpc.erase_account(as_actor(bo["id"])) is None
     with pytest.raises(Unauthenticated):
         rpc.authenticate(token)
     with pytest.raises(NotFound):
-        rpc.get_me(bo["id"])
+        rpc.get_me(as_actor(bo["id"]))
     assert rpc.export_account(bo["id"])["account"]["email"] == f"erased-{bo['id']}@invalid"
     assert rpc.get_group(group["id"])["member_count"] == 1
     assert rpc.get_accounts([anna["id"], bo["id"], MISSING_ID]) == {
         anna["id"]: {"id": anna["id"], "display_name": "Anna"},
         bo["id"]: {"id": bo["id"], "display_name": "Erased account"}}
     with pytest.raises(NotFound):
-        rpc.erase_account(MISSING_ID)
+        rpc.erase_account(as_actor(MISSING_ID))
     with pytest.raises(ValidationError):
         rpc.get_accounts("not a list")
 
@@ -189,12 +224,12 @@ def test_me_export_and_erasure(rpc, published):
 
 def test_groups_are_created_listed_and_found(rpc, published):
     anna = register(rpc)
-    group = rpc.create_group(anna["id"], {"name": "Skidklubben", "kind": "association",
+    group = rpc.create_group(as_actor(anna["id"]), {"name": "Skidklubben", "kind": "association",
                                           "description": "", "open": False})
     assert group["verified"] is False and group["open"] is False
     assert group["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
     assert group["member_count"] == 1 and group["networks"] == []
-    working = rpc.create_group(anna["id"], {"name": "Bättre belysning",
+    working = rpc.create_group(as_actor(anna["id"]), {"name": "Bättre belysning",
                                             "kind": "working_group",
                                             "description": "Gatlysen", "open": True})
     assert working["verified"] is True
@@ -208,13 +243,18 @@ def test_groups_are_created_listed_and_found(rpc, published):
     assert [g["id"] for g in only["items"]] == [working["id"]] and only["total"] == 1
 
     with pytest.raises(Conflict):
-        rpc.create_group(anna["id"], {"name": "SKIDKLUBBEN", "kind": "business",
+        rpc.create_group(as_actor(anna["id"]), {"name": "SKIDKLUBBEN", "kind": "business",
                                       "description": "", "open": True})
     with pytest.raises(ValidationError) as caught:
-        rpc.create_group(anna["id"], {"name": "", "kind": "club", "colour": "red"})
+        rpc.create_group(as_actor(anna["id"]), {"name": "", "kind": "club", "colour": "red"})
     assert set(caught.value.fields) == {"name", "kind", "colour"}
     with pytest.raises(Unauthenticated):
-        rpc.create_group(MISSING_ID, {"name": "Ghosts", "kind": "association"})
+        rpc.create_group(as_actor(MISSING_ID), {"name": "Ghosts", "kind": "association"})
+    with pytest.raises(Unauthenticated):
+        rpc.create_group(None, {"name": "Ghosts", "kind": "association"})
+    with pytest.raises(ValidationError) as caught:  # the actor, not a bare account id
+        rpc.create_group(anna["id"], {"name": "Ghosts", "kind": "association"})
+    assert set(caught.value.fields) == {"actor"}
     for bad in ({"kind": "club"}, {"per_page": 101}, {"page": 0}):
         with pytest.raises(ValidationError):
             rpc.list_groups(**bad)
@@ -238,37 +278,37 @@ def test_groups_are_created_listed_and_found(rpc, published):
 
 def test_joining_approving_and_leaving(rpc, published):
     anna, bo, cia = register(rpc), register(rpc, "bo"), register(rpc, "cia")
-    open_group = rpc.create_group(anna["id"], {"name": "Open", "kind": "association",
+    open_group = rpc.create_group(as_actor(anna["id"]), {"name": "Open", "kind": "association",
                                                "description": "", "open": True})
-    closed = rpc.create_group(anna["id"], {"name": "Closed", "kind": "business",
+    closed = rpc.create_group(as_actor(anna["id"]), {"name": "Closed", "kind": "business",
                                            "description": "", "open": False})
-    joined = rpc.join_group(bo["id"], open_group["id"])
+    joined = rpc.join_group(as_actor(bo["id"]), open_group["id"])
     assert joined["status"] == "member" and joined["membership"]["status"] == "active"
-    asked = rpc.join_group(bo["id"], closed["id"])
+    asked = rpc.join_group(as_actor(bo["id"]), closed["id"])
     assert asked["status"] == "pending" and asked["membership"]["status"] == "pending"
     with pytest.raises(Conflict):
-        rpc.join_group(bo["id"], open_group["id"])
+        rpc.join_group(as_actor(bo["id"]), open_group["id"])
     with pytest.raises(Conflict):
-        rpc.join_group(bo["id"], closed["id"])
+        rpc.join_group(as_actor(bo["id"]), closed["id"])
     with pytest.raises(NotFound):
-        rpc.join_group(bo["id"], MISSING_ID)
+        rpc.join_group(as_actor(bo["id"]), MISSING_ID)
 
     with pytest.raises(Forbidden):
-        rpc.approve_member(cia["id"], closed["id"], bo["id"])
+        rpc.approve_member(as_actor(cia["id"]), closed["id"], bo["id"])
     with pytest.raises(NotFound):
-        rpc.approve_member(anna["id"], closed["id"], cia["id"])
-    approved = rpc.approve_member(anna["id"], closed["id"], bo["id"])
+        rpc.approve_member(as_actor(anna["id"]), closed["id"], cia["id"])
+    approved = rpc.approve_member(as_actor(anna["id"]), closed["id"], bo["id"])
     assert approved["status"] == "active" and approved["role"] == "member"
     assert rpc.get_group(closed["id"])["member_count"] == 2
 
     with pytest.raises(Forbidden):
-        rpc.remove_member(cia["id"], open_group["id"], bo["id"])
+        rpc.remove_member(as_actor(cia["id"]), open_group["id"], bo["id"])
     with pytest.raises(NotFound):
-        rpc.remove_member(cia["id"], open_group["id"], cia["id"])
-    assert rpc.remove_member(bo["id"], open_group["id"], bo["id"]) is None
-    assert rpc.remove_member(anna["id"], closed["id"], bo["id"]) is None
+        rpc.remove_member(as_actor(cia["id"]), open_group["id"], cia["id"])
+    assert rpc.remove_member(as_actor(bo["id"]), open_group["id"], bo["id"]) is None
+    assert rpc.remove_member(as_actor(anna["id"]), closed["id"], bo["id"]) is None
     assert rpc.is_group_admin(bo["id"], closed["id"]) is False
-    assert rpc.get_me(bo["id"])["memberships"] == []
+    assert rpc.get_me(as_actor(bo["id"]))["memberships"] == []
 
     events = wait_for_events(published, 15)  # each registration: two events
     assert [(e["type"], e["data"]) for e in events[10:]] == [
@@ -283,36 +323,36 @@ def test_joining_approving_and_leaving(rpc, published):
     assert events[-1]["actor_id"] == anna["id"]
 
 
-def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published, groups_db):
+def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published):
     anna, bo = register(rpc), register(rpc, "bo")
-    staff = make_staff(groups_db, "staff")
-    group = rpc.create_group(anna["id"], {"name": "Handed", "kind": "association",
+    staff = make_staff(rpc, "staff")
+    group = rpc.create_group(as_actor(anna["id"]), {"name": "Handed", "kind": "association",
                                           "description": "", "open": True})
-    rpc.join_group(bo["id"], group["id"])
-    assert rpc.remove_member(anna["id"], group["id"], anna["id"]) is None  # last admin
+    rpc.join_group(as_actor(bo["id"]), group["id"])
+    assert rpc.remove_member(as_actor(anna["id"]), group["id"], anna["id"]) is None  # last admin
     assert rpc.get_group(group["id"])["admins"] == [{"id": bo["id"], "display_name": "Bo"}]
-    assert rpc.remove_member(bo["id"], group["id"], bo["id"]) is None  # last member
+    assert rpc.remove_member(as_actor(bo["id"]), group["id"], bo["id"]) is None  # last member
     flagged = rpc.list_groups(needs_admin=True)
     assert [g["id"] for g in flagged["items"]] == [group["id"]]
     assert flagged["items"][0]["needs_admin"] is True
 
     with pytest.raises(Forbidden):
-        rpc.appoint_admin(anna["id"], group["id"], anna["id"])
+        rpc.appoint_admin(as_actor(anna["id"]), group["id"], anna["id"])
     with pytest.raises(ValidationError):
-        rpc.appoint_admin(staff["id"], group["id"], "not-a-uuid")
+        rpc.appoint_admin(as_actor(staff["id"]), group["id"], "not-a-uuid")
     with pytest.raises(NotFound):
-        rpc.appoint_admin(staff["id"], group["id"], MISSING_ID)
-    appointed = rpc.appoint_admin(staff["id"], group["id"], anna["id"])
+        rpc.appoint_admin(as_actor(staff["id"]), group["id"], MISSING_ID)
+    appointed = rpc.appoint_admin(as_actor(staff["id"]), group["id"], anna["id"])
     assert appointed["needs_admin"] is False
     assert appointed["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
     assert rpc.list_groups(needs_admin=True)["total"] == 0
     with pytest.raises(Conflict):
-        rpc.appoint_admin(staff["id"], group["id"], anna["id"])
+        rpc.appoint_admin(as_actor(staff["id"]), group["id"], anna["id"])
 
     wanted = ("admin_appointed", "group_needs_admin")
 
     def facts():
-        found = [(e["type"], e["data"], e["actor_id"]) for e in published()
+        found = [(e["type"], e["data"], e["actor_id"]) for e in groups_events(published)
                  if e["type"] in wanted]
         return found if len(found) == 3 else None
     assert wait_for(facts, message="the handover, the flag and the appointment") == [
@@ -323,39 +363,39 @@ def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published, grou
                              "reason": "staff"}, staff["id"])]
 
 
-def test_verification_and_networks(rpc, published, groups_db):
+def test_verification_and_networks(rpc, published):
     anna, bo = register(rpc), register(rpc, "bo")
-    staff = make_staff(groups_db, "staff")
+    staff = make_staff(rpc, "staff")
     assert rpc.authenticate(rpc.sign_in("staff@example.org", PASSWORD)["token"])["is_staff"]
-    business = rpc.create_group(anna["id"], {"name": "Jokkmokks Bageri", "kind": "business",
-                                             "description": "", "open": True})
-    network = rpc.create_group(bo["id"], {"name": "Företagarna", "kind": "network",
+    business = rpc.create_group(as_actor(anna["id"]), {
+        "name": "Jokkmokks Bageri", "kind": "business", "description": "", "open": True})
+    network = rpc.create_group(as_actor(bo["id"]), {"name": "Företagarna", "kind": "network",
                                           "description": "", "open": True})
 
     with pytest.raises(Forbidden):
-        rpc.verify_group(anna["id"], business["id"])
-    assert rpc.verify_group(staff["id"], business["id"])["verified"] is True
+        rpc.verify_group(as_actor(anna["id"]), business["id"])
+    assert rpc.verify_group(as_actor(staff["id"]), business["id"])["verified"] is True
     with pytest.raises(Conflict):
-        rpc.verify_group(staff["id"], business["id"])
+        rpc.verify_group(as_actor(staff["id"]), business["id"])
     with pytest.raises(Conflict):
-        rpc.verify_group(staff["id"], network["id"])
+        rpc.verify_group(as_actor(staff["id"]), network["id"])
     with pytest.raises(NotFound):
-        rpc.verify_group(staff["id"], MISSING_ID)
+        rpc.verify_group(as_actor(staff["id"]), MISSING_ID)
 
     with pytest.raises(Forbidden):
-        rpc.join_network(bo["id"], business["id"], network["id"])
+        rpc.join_network(as_actor(bo["id"]), business["id"], network["id"])
     with pytest.raises(NotFound):
-        rpc.join_network(anna["id"], business["id"], MISSING_ID)
+        rpc.join_network(as_actor(anna["id"]), business["id"], MISSING_ID)
     with pytest.raises(NotFound):
-        rpc.join_network(anna["id"], MISSING_ID, network["id"])
+        rpc.join_network(as_actor(anna["id"]), MISSING_ID, network["id"])
     for not_a_network in ("not-a-uuid", business["id"]):
         with pytest.raises(ValidationError) as caught:
-            rpc.join_network(anna["id"], business["id"], not_a_network)
+            rpc.join_network(as_actor(anna["id"]), business["id"], not_a_network)
         assert "network_id" in caught.value.fields
-    joined = rpc.join_network(anna["id"], business["id"], network["id"])
+    joined = rpc.join_network(as_actor(anna["id"]), business["id"], network["id"])
     assert joined["networks"] == [{"id": network["id"], "name": "Företagarna"}]
     with pytest.raises(Conflict):
-        rpc.join_network(anna["id"], business["id"], network["id"])
+        rpc.join_network(as_actor(anna["id"]), business["id"], network["id"])
 
     events = wait_for_events(published, 9)
     assert [(e["type"], e["data"], e["actor_id"]) for e in events[-2:]] == [

@@ -39,8 +39,8 @@ class ToyConsumer(ServiceBase):
     db = Database(consumer_meta)
 
     @event_handler("toyproducer", "toy_pinged")
-    def on_ping(self, envelope):
-        self.db.session.execute(insert(seen).values(n=envelope.data["n"],
+    def on_ping(self, envelope, uow):
+        uow.session.execute(insert(seen).values(n=envelope.data["n"],
                                                     corr=envelope.correlation_id))
 
 

@@ -16,7 +16,7 @@ from civic.messaging import all_events_handler
 from civic.outbox import event_exchange
 from civic.service import ServiceBase
 from tests.conftest import wait_for
-from tests.integration.notifications_support import envelope, publish
+from tests.support import envelope, publish
 
 listener_meta = MetaData()
 kernel_tables(listener_meta)
@@ -33,12 +33,12 @@ class EveryEventListener(ServiceBase):
     db = Database(listener_meta)
 
     @all_events_handler()
-    def on_event(self, envelope):
+    def on_event(self, envelope, uow):
         with _lock:
             if envelope.id in FAIL_ONCE and envelope.id not in FAILED:
                 FAILED.append(envelope.id)
                 raise RuntimeError("the first attempt fails")
-        self.db.session.execute(insert(heard).values(message_id=envelope.id,
+        uow.session.execute(insert(heard).values(message_id=envelope.id,
                                                      type=envelope.type))
 
 

@@ -7,18 +7,19 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from civic import migrations
 from civic.db import ServiceDatabase
-from civic.errors import Conflict, NotFound
+from civic.errors import Conflict, Forbidden, NotFound
 from services.notifications import activity, domain, email
 from services.notifications.models import (Activity, Email, Follow, Membership, Message,
                                            Notification, Preference, metadata)
-from tests.integration.notifications_support import envelope
+from tests.support import count, envelope
 
 SETTINGS = email.MailSettings(public_url="https://civic.example", interval=1.0)
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in Jokkmokk
+STAFF = {"account_id": "staff-account", "is_staff": True, "display_name": "Staff"}
 
 
 def uid() -> str:
@@ -66,12 +67,6 @@ def group_with(db, admin, members=(), name="Skidklubben", kind="association"):
         handle(db, "member_joined", {"group_id": group_id, "account_id": member,
                                      "role": "member"}, actor_id=member)
     return group_id
-
-
-def count(db, model, *where):
-    with db.sessions() as session:
-        return session.execute(select(func.count()).select_from(model).where(*where)
-                               ).scalar_one()
 
 
 # --- the rules --------------------------------------------------------------------------
@@ -338,26 +333,32 @@ def test_the_activity_feed_has_every_event(db):
     group_id = group_with(db, admin, name="Byalaget")
     later = T0 + timedelta(hours=1)
     verified = handle(db, "group_verified", {"group_id": group_id}, actor_id=uid(), at=later)
-    feed = call(db, activity.list_entries, since=T0)
+    feed = call(db, activity.list_entries, STAFF, since=T0)
     assert sorted(entry["type"] for entry in feed["items"]) == [
         "account_registered", "group_created", "group_verified", "member_joined",
         "notification_delivered"]
     # Telling the admins happened when the verification was handled (the injected
     # clock, not the wall clock): both are in the feed from `later` on.
-    recent = call(db, activity.list_entries, since=later)["items"]
+    recent = call(db, activity.list_entries, STAFF, since=later)["items"]
     assert sorted(entry["type"] for entry in recent) == [
         "group_verified", "notification_delivered"]
     (entry,) = [entry for entry in recent if entry["type"] == "group_verified"]
     assert entry["id"] == verified.id and entry["correlation_id"] == verified.correlation_id
     assert entry["subject_type"] == "group" and entry["subject_id"] == group_id
     assert entry["summary"] == "Group verified: “Byalaget”"
-    assert call(db, activity.list_entries, type="group_created")["total"] == 1
+    assert call(db, activity.list_entries, STAFF, type="group_created")["total"] == 1
     # The service's own events are in it too, recorded as they were published.
-    (delivered,) = call(db, activity.list_entries, type="notification_delivered")["items"]
+    (delivered,) = call(db, activity.list_entries, STAFF,
+                        type="notification_delivered")["items"]
     assert delivered["subject_type"] is None
     assert datetime.fromisoformat(delivered["occurred_at"]) == later
-    assert call(db, activity.list_entries, since=later + timedelta(seconds=1))["total"] == 0
-    assert call(db, activity.list_entries)["total"] == 5
+    assert call(db, activity.list_entries, STAFF,
+                since=later + timedelta(seconds=1))["total"] == 0
+    assert call(db, activity.list_entries, STAFF)["total"] == 5
+    assert call(db, activity.list_entries, STAFF, page=2, per_page=2)["items"] == (
+        call(db, activity.list_entries, STAFF)["items"][2:4])
+    with pytest.raises(Forbidden):
+        call(db, activity.list_entries, {**STAFF, "is_staff": False})
 
 
 def test_erasure_deletes_the_accounts_inbox_follows_and_preferences(db):
@@ -395,7 +396,7 @@ def test_erasure_takes_the_accounts_id_out_of_the_activity_feed(db):
                                              "support_count": 1}, actor_id=gone)
     assert count(db, Activity, Activity.actor_id == gone) == 0
     assert count(db, Activity, Activity.subject_id == gone) == 0
-    feed = call(db, activity.list_entries, per_page=100)["items"]
+    feed = call(db, activity.list_entries, STAFF, per_page=100)["items"]
     assert {entry["type"] for entry in feed} >= {
         "account_registered", "proposal_submitted", "member_left", "admin_appointed",
         "account_erased", "proposal_supported"}
@@ -450,6 +451,6 @@ def test_a_group_needing_an_admin_is_in_the_feed_by_name(db):
     admin = register(db)
     group_id = group_with(db, admin, name="Tomma gruppen")
     handle(db, "group_needs_admin", {"group_id": group_id}, actor_id=admin)
-    (entry,) = call(db, activity.list_entries, type="group_needs_admin")["items"]
+    (entry,) = call(db, activity.list_entries, STAFF, type="group_needs_admin")["items"]
     assert (entry["subject_type"], entry["subject_id"]) == ("group", group_id)
     assert entry["summary"] == "Group needs admin: “Tomma gruppen”"

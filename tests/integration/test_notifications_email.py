@@ -2,12 +2,11 @@
 listens on), driven with an injected clock."""
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from civic import migrations
 from civic.db import ServiceDatabase
@@ -15,6 +14,7 @@ from civic.errors import Unavailable
 from services.notifications import email
 from services.notifications.models import Activity, Email, metadata
 from tests.integration.notifications_support import SmtpServer, free_port
+from tests.support import outbox_envelopes
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 
@@ -41,11 +41,6 @@ def the_email(db, email_id) -> Email:
         return session.get(Email, email_id)
 
 
-def outbox_types(db) -> list[str]:
-    with db.sessions() as session:
-        return [row.type for row in session.execute(select(db.outbox.c.type))]
-
-
 def everyone(address="resident@example.org"):
     return lambda account_ids: {account_id: address for account_id in account_ids}
 
@@ -70,9 +65,9 @@ def test_an_unreachable_server_costs_attempts_with_backoff_then_email_failed(db)
     assert sender.send_due(now)["failed"] == 1
     row = the_email(db, email_id)
     assert (row.status, row.attempts) == ("failed", email.MAX_ATTEMPTS)
-    assert outbox_types(db) == ["email_failed"]
+    [failed] = outbox_envelopes(db)
+    assert failed["type"] == "email_failed"
     with db.sessions() as session:
-        failed = json.loads(session.execute(select(db.outbox.c.envelope)).scalar_one())
         assert failed["data"] == {"email_id": email_id, "account_id": row.account_id,
                                   "kind": "notification", "attempts": email.MAX_ATTEMPTS,
                                   "reason": "ConnectionRefusedError"}
@@ -120,7 +115,7 @@ def test_an_account_without_an_address_fails_at_once(db):
     assert sender.send_due(NOW)["failed"] == 1
     row = the_email(db, email_id)
     assert (row.status, row.last_error) == ("failed", "no email address")
-    assert outbox_types(db) == ["email_failed"]
+    assert [e["type"] for e in outbox_envelopes(db)] == ["email_failed"]
 
 
 def test_groups_gives_the_addresses_of_live_accounts_only(civic_settings):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from nameko import config as nameko_config
 from nameko.standalone.rpc import ClusterRpcClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from civic import migrations, topology
 from civic.db import ServiceDatabase
@@ -20,8 +20,8 @@ from services.notifications.models import Email, Follow, Notification, metadata
 from services.notifications.service import NotificationsService
 from tests.conftest import wait_for
 from tests.integration.conftest import read_log_lines
-from tests.integration.notifications_support import (SmtpServer, envelope, publish,
-                                                      without_confirmations)
+from tests.integration.notifications_support import SmtpServer, without_confirmations
+from tests.support import count, envelope, publish
 
 PASSWORD = "correct horse battery"
 
@@ -56,16 +56,15 @@ def rows(database, *columns, where=()):
         return session.execute(select(*columns).where(*where)).all()
 
 
-def count(database, model, *where):
-    with database.sessions() as session:
-        return session.execute(select(func.count()).select_from(model).where(*where)
-                               ).scalar_one()
-
-
 def account(client, name, locale="en"):
     return client.groups.register_account({
         "email": f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org",
         "password": PASSWORD, "display_name": name, "locale": locale})
+
+
+def as_actor(account_id):
+    """The caller, as the gateway tells a service of it."""
+    return {"account_id": account_id, "is_staff": False, "display_name": ""}
 
 
 def uid():
@@ -150,11 +149,11 @@ def test_a_refusing_smtp_server_still_gets_the_email_once(world, smtp, runner_fa
                                Email.status == "sent") == 2, message="confirmations sent")
     with nameko_config.patch(server.settings(), clear=False):
         with ClusterRpcClient() as client:
-            client.notifications.set_preferences(admin["id"], {"email": "immediate"})
-            group = client.groups.create_group(admin["id"], {
+            client.notifications.set_preferences(as_actor(admin["id"]), {"email": "immediate"})
+            group = client.groups.create_group(as_actor(admin["id"]), {
                 "name": f"Closed {uuid.uuid4().hex[:6]}", "kind": "association",
                 "open": False})
-            client.groups.join_group(asker["id"], group["id"])
+            client.groups.join_group(as_actor(asker["id"]), group["id"])
             wait_for(lambda: server.messages(), timeout=30, message="the email")
             # The server has the message a moment before the service commits "sent".
             wait_for(lambda: count(world, Email, Email.status == "sent"), message="sent")
@@ -183,7 +182,7 @@ def test_email_waits_while_the_groups_service_is_away(world, smtp, runner_factor
 
         runner_factory(NotificationsService).start()
         with ClusterRpcClient() as client:
-            client.notifications.set_preferences(admin["id"], {"email": "immediate"})
+            client.notifications.set_preferences(as_actor(admin["id"]), {"email": "immediate"})
         publish(civic_settings["AMQP_URI"], envelope(
             "join_requested", {"group_id": uid(), "account_id": uid(),
                                "admin_ids": [admin["id"]]}))
@@ -217,12 +216,12 @@ def test_a_daily_digest_of_three_events_is_one_email(world, smtp, runner_factory
         runner_factory(GroupsService, NotificationsService).start()
         with ClusterRpcClient() as client:
             admin = account(client, "Admin", locale="sv")
-            assert client.notifications.get_preferences(admin["id"])["email"] == "daily"
-            group = client.groups.create_group(admin["id"], {
+            assert client.notifications.get_preferences(as_actor(admin["id"]))["email"] == "daily"
+            group = client.groups.create_group(as_actor(admin["id"]), {
                 "name": f"Stängd {uuid.uuid4().hex[:6]}", "kind": "association",
                 "open": False})
             for name in ("Ann", "Bo", "Cia"):
-                client.groups.join_group(account(client, name)["id"], group["id"])
+                client.groups.join_group(as_actor(account(client, name)["id"]), group["id"])
         # Registering sent each account an email to confirm its address: out of the way.
         wait_for(lambda: count(world, Email, Email.kind == "confirmation",
                                Email.status == "sent") == 4, message="confirmations sent")

@@ -5,24 +5,21 @@ production: by groups events on the `groups.events` exchange, either published h
 envelopes or by the real groups service. What proposals publishes is read from a queue
 bound to `proposals.events`.
 """
-import json
 import uuid
 
 import pytest
-from kombu import Connection, Producer, Queue
+from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcClient
-from sqlalchemy import func, select
 
-from civic.contracts import new_envelope
 from civic.db import ServiceDatabase
 from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
                           ValidationError)
-from civic.outbox import event_exchange
 from services.groups.service import GroupsService
 from services.proposals.models import (KnownAccount, KnownGroup, KnownMembership, Support,
                                        metadata)
 from services.proposals.service import ProposalsService
 from tests.conftest import wait_for
+from tests.support import count, envelope, publish
 
 CORRELATION_ID = "corr-proposals-test"
 PASSWORD = "correct horse battery"
@@ -43,23 +40,6 @@ MISSING_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
 
 
 # --- fixtures ----------------------------------------------------------------------------
-
-@pytest.fixture
-def published(migrated):
-    """Every event the proposals service publishes from now on: [(message_id, body)]."""
-    queue = Queue("test.proposals-events", exchange=event_exchange("proposals"),
-                  routing_key="#", durable=False, auto_delete=False)
-    with Connection(migrated["AMQP_URI"]) as connection:
-        bound = queue(connection.default_channel)
-        bound.declare()
-        seen: list[tuple[str, dict]] = []
-
-        def collect() -> list[tuple[str, dict]]:
-            while (message := bound.get(no_ack=True)) is not None:
-                seen.append((message.properties.get("message_id"), message.payload))
-            return list(seen)
-        yield collect
-
 
 @pytest.fixture
 def proposals_db(migrated):
@@ -88,39 +68,20 @@ def rpc(client):
     return client.proposals
 
 
-def publish_groups_event(settings, event_type, data, actor_id=None):
-    """A groups event, exactly as the groups service's outbox relay would publish it."""
-    envelope = new_envelope(event_type, data, producer="groups",
-                            correlation_id="corr-groups", actor_id=actor_id).to_dict()
-    with Connection(settings["AMQP_URI"], transport_options={"confirm_publish": True}
-                    ) as connection:
-        Producer(connection.default_channel).publish(
-            json.dumps(envelope).encode(), exchange=event_exchange("groups").name,
-            routing_key=event_type, message_id=envelope["id"],
-            content_type="application/json", content_encoding="utf-8", delivery_mode=2)
-    return envelope
-
-
-def count(database, model, *where):
-    with database.sessions() as session:
-        return session.execute(select(func.count()).select_from(model).where(*where)
-                               ).scalar_one()
-
-
 @pytest.fixture
 def town(migrated, service, proposals_db):
     """Accounts, a working group and a club whose admin is Bo, known to proposals."""
     for person in (ANNA, BO, CIA, DAN, STAFF):
-        publish_groups_event(migrated, "account_registered", {
+        publish(migrated["AMQP_URI"], envelope("account_registered", {
             "account_id": person["account_id"], "display_name": person["display_name"],
-            "locale": "sv"}, actor_id=person["account_id"])
+            "locale": "sv"}, actor_id=person["account_id"]))
     for group_id, name, kind in ((WORKING, "Kultur och fritid", "working_group"),
                                  (CLUB, "Skidklubben", "association")):
-        publish_groups_event(migrated, "group_created", {
+        publish(migrated["AMQP_URI"], envelope("group_created", {
             "group_id": group_id, "name": name, "kind": kind, "open": True,
-            "created_by": BO["account_id"]}, actor_id=BO["account_id"])
-        publish_groups_event(migrated, "member_joined", {
-            "group_id": group_id, "account_id": BO["account_id"], "role": "admin"})
+            "created_by": BO["account_id"]}, actor_id=BO["account_id"]))
+        publish(migrated["AMQP_URI"], envelope("member_joined", {
+            "group_id": group_id, "account_id": BO["account_id"], "role": "admin"}))
     wait_for(lambda: count(proposals_db, KnownAccount) == 5
              and count(proposals_db, KnownGroup) == 2
              and count(proposals_db, KnownMembership) == 2, message="read models fed")
@@ -132,7 +93,10 @@ def submit(rpc, who=ANNA, title="Isbana i parken på vintern", **extra):
 
 
 def events_of(published, count_, message="proposals events"):
-    return wait_for(lambda: len(published()) >= count_ and published(), message=message)
+    """[(message_id, envelope)] of what proposals published, once there are `count_`."""
+    def deliveries():
+        return published.deliveries("proposals")
+    return wait_for(lambda: len(deliveries()) >= count_ and deliveries(), message=message)
 
 
 # --- one event per change ----------------------------------------------------------------
@@ -146,39 +110,53 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     rink = submit(rpc, location={"name": "Stadsparken", "lat": 66.6066, "lon": 19.8227})
     did("proposal_submitted")
     assert rink["author_name"] == "Anna" and rink["location"]["name"] == "Stadsparken"
-    rpc.support(BO, rink["id"]); did("proposal_supported")
-    rpc.support(CIA, rink["id"]); did("proposal_supported")
-    rpc.withdraw_support(CIA, rink["id"]); did("proposal_support_withdrawn")
-    comment = rpc.add_comment(BO, rink["id"], {"body": "Bra idé!"}); did("comment_added")
+    rpc.support(BO, rink["id"])
+    did("proposal_supported")
+    rpc.support(CIA, rink["id"])
+    did("proposal_supported")
+    rpc.withdraw_support(CIA, rink["id"])
+    did("proposal_support_withdrawn")
+    comment = rpc.add_comment(BO, rink["id"], {"body": "Bra idé!"})
+    did("comment_added")
     rpc.transition(STAFF, rink["id"], {"status": "under_review"})
     did("proposal_status_changed")
-    rpc.assign(STAFF, rink["id"], {"group_id": WORKING}); did("proposal_assigned")
+    rpc.assign(STAFF, rink["id"], {"group_id": WORKING})
+    did("proposal_assigned")
     accepted = rpc.transition(STAFF, rink["id"], {"status": "accepted",
                                                   "answer": "Kommunen spolar i vinter."})
     did("proposal_answered")
     rpc.transition(STAFF, rink["id"], {"status": "in_progress"})
     did("proposal_status_changed")
 
-    zoo = submit(rpc, BO, title="Polarzoo i Jokkmokk"); did("proposal_submitted")
-    rpc.report(ANNA, zoo["id"], {"reason": "Skämt"}); did("proposal_reported")
-    rpc.report(CIA, zoo["id"], {"reason": "Skämt"}); did("proposal_reported")
+    zoo = submit(rpc, BO, title="Polarzoo i Jokkmokk")
+    did("proposal_submitted")
+    rpc.report(ANNA, zoo["id"], {"reason": "Skämt"})
+    did("proposal_reported")
+    rpc.report(CIA, zoo["id"], {"reason": "Skämt"})
+    did("proposal_reported")
     assert rpc.report(DAN, zoo["id"], {"reason": "Skämt"})["hidden"] is True
     did("proposal_hidden")
-    rpc.moderate(STAFF, zoo["id"], {"action": "restore"}); did("proposal_restored")
-    rpc.moderate(STAFF, zoo["id"], {"action": "remove"}); did("proposal_removed")
+    rpc.moderate(STAFF, zoo["id"], {"action": "restore"})
+    did("proposal_restored")
+    rpc.moderate(STAFF, zoo["id"], {"action": "remove"})
+    did("proposal_removed")
 
-    twin = submit(rpc, CIA, title="Spola is i Stadsparken"); did("proposal_submitted")
-    rpc.merge(STAFF, twin["id"], {"into_id": rink["id"]}); did("proposal_merged")
+    twin = submit(rpc, CIA, title="Spola is i Stadsparken")
+    did("proposal_submitted")
+    rpc.merge(STAFF, twin["id"], {"into_id": rink["id"]})
+    did("proposal_merged")
     signs = submit(rpc, DAN, title="Ta ner skyltar från stängda butiker")
     did("proposal_submitted")
-    rpc.withdraw(DAN, signs["id"]); did("proposal_status_changed")
+    rpc.withdraw(DAN, signs["id"])
+    did("proposal_status_changed")
 
     project = rpc.register_project(BO, {"title": "Isbanan i Stadsparken",
                                         "description": "Föreningarna spolar och sköter.",
                                         "lead_group_id": CLUB, "partner_group_ids": [],
                                         "origin_proposal_id": rink["id"]})
     did("project_registered")
-    rpc.add_partner(BO, project["id"], {"group_id": WORKING}); did("project_partner_added")
+    rpc.add_partner(BO, project["id"], {"group_id": WORKING})
+    did("project_partner_added")
     rpc.transition_project(BO, project["id"], {"status": "active"})
     did("project_status_changed")
 
@@ -208,7 +186,7 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     events = events_of(published, len(expected))
     # Drain once more after a last successful call: nothing beyond what was done.
     assert rpc.health()["outbox_unsent"] == 0
-    events = published()
+    events = published.deliveries("proposals")
     assert [body["type"] for _, body in events] == expected
     assert len({body["id"] for _, body in events}) == len(expected)
     for message_id, body in events:
@@ -286,13 +264,14 @@ def test_reading_supporting_and_commenting_work_while_groups_is_down(
         accounts[name] = groups.register_account({
             "email": f"{name}@jokkmokk.example", "password": PASSWORD,
             "display_name": name.title()})
-    working = groups.create_group(accounts["lars"]["id"], {
+    # The groups service is told who calls by the actor, as the gateway builds it.
+    working = groups.create_group({"account_id": accounts["lars"]["id"]}, {
         "name": "Trafik och gator", "kind": "working_group", "description": "",
         "open": True})
-    club = groups.create_group(accounts["karin"]["id"], {
+    club = groups.create_group({"account_id": accounts["karin"]["id"]}, {
         "name": "Jokkmokks skidklubb", "kind": "association", "description": "",
         "open": True})
-    groups.join_group(accounts["lars"]["id"], club["id"])
+    groups.join_group({"account_id": accounts["lars"]["id"]}, club["id"])
     wait_for(lambda: count(proposals_db, KnownAccount) == 3
              and count(proposals_db, KnownGroup) == 2
              and count(proposals_db, KnownMembership) == 3,
@@ -345,10 +324,11 @@ def test_an_erased_account_leaves_its_words_but_not_its_name(migrated, rpc, town
     assert [c["body"] for c in exported["comments"]] == ["Håller med!"]
     assert [r["proposal_id"] for r in exported["reports"]] == [mine["id"]]
 
-    publish_groups_event(migrated, "account_erased", {"account_id": CIA["account_id"]},
-                         actor_id=CIA["account_id"])
-    publish_groups_event(migrated, "account_erased", {"account_id": STAFF["account_id"]},
-                         actor_id=STAFF["account_id"])
+    publish(migrated["AMQP_URI"],
+            envelope("account_erased", {"account_id": CIA["account_id"]},
+                     actor_id=CIA["account_id"]),
+            envelope("account_erased", {"account_id": STAFF["account_id"]},
+                     actor_id=STAFF["account_id"]))
     wait_for(lambda: rpc.get_proposal(None, mine["id"])["author_name"] == "former resident"
              and rpc.get_proposal(None, filed["id"])["author_name"] == "former resident",
              message="erasure handled")
@@ -401,24 +381,17 @@ def test_the_demo_files_its_proposals_once(migrated, client, container_factory):
     """The proposals part of `civic seed`: through the running groups and proposals
     services, as the demo residents; a second run finds everything and changes nothing.
     (The other services' parts of the demo are theirs to test.)"""
-    from civic import demo
-    from civic.cli import create_staff
+    import demo
     groups_container = container_factory(GroupsService)
     groups_container.start()
 
     def groups_part(loader):
         existing = demo.all_groups(loader.groups)
-        loader._staff()
-        for person in demo.RESIDENTS:
-            loader._account(person)
-        for group in demo.GROUPS:
-            loader._group(group, existing)
-        for group in demo.GROUPS:
-            loader._networks(group)
+        loader.load_groups(existing)
         return existing
 
     said = []
-    loader = demo.DemoLoader(client.groups, create_staff, PASSWORD, say=said.append)
+    loader = demo.DemoLoader(client.groups, PASSWORD, say=said.append)
     existing = groups_part(loader)
     part = demo.ProposalsDemo(loader.proposals, loader)
     assert part.is_loaded(existing) is False
@@ -436,7 +409,7 @@ def test_the_demo_files_its_proposals_once(migrated, client, container_factory):
     dog = listed["Hundbajs på gatorna"]
     assert dog["channel"] == "drop_in" and "contact" not in dog
 
-    again = demo.DemoLoader(client.groups, create_staff, PASSWORD, say=said.append)
+    again = demo.DemoLoader(client.groups, PASSWORD, say=said.append)
     existing = groups_part(again)
     second = demo.ProposalsDemo(again.proposals, again)
     assert second.is_loaded(existing) is True

@@ -115,8 +115,8 @@ class ToySink(ServiceBase):
     db = Database(sink_meta)
 
     @event_handler("toysource", "toy_noted")
-    def on_noted(self, envelope):
-        self.db.session.execute(insert(noted).values(
+    def on_noted(self, envelope, uow):
+        uow.session.execute(insert(noted).values(
             message_id=envelope.id, n=envelope.data["n"],
             correlation_id=envelope.correlation_id))
 
@@ -126,12 +126,12 @@ class ToyFlaky(ServiceBase):
     db = Database(flaky_meta)
 
     @event_handler("toysource", "toy_flaked")
-    def on_flaked(self, envelope):
+    def on_flaked(self, envelope, uow):
         attempt = FLAKY.record(envelope.id)
         if FLAKY.mode == "always_fail":
             raise ToyFailure(f"toy handler refuses n={envelope.data['n']}")
         # The effect is written before the failure, so a rollback must undo it.
-        self.db.session.execute(insert(flaked).values(message_id=envelope.id,
+        uow.session.execute(insert(flaked).values(message_id=envelope.id,
                                                       n=envelope.data["n"]))
         if FLAKY.mode == "fail_first_after_effect" and attempt == 1:
             raise ToyFailure("toy handler fails after writing its effect")
@@ -146,8 +146,8 @@ class ToyAudit(ServiceBase):
     db = Database(audit_meta)
 
     @event_handler("groups", "account_registered")
-    def on_account_registered(self, envelope):
-        self.db.session.execute(insert(registered).values(
+    def on_account_registered(self, envelope, uow):
+        uow.session.execute(insert(registered).values(
             message_id=envelope.id, account_id=envelope.data["account_id"]))
 
 

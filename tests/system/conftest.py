@@ -226,13 +226,13 @@ def new_proposal(client, token, title="More benches by the river", **fields):
     return response.json()
 
 
-def once_proposals_knows(attempt, message):
+def once_known(attempt, message):
     """Retry `attempt()` (an HTTP call) until it succeeds.
 
-    The proposals service learns of groups and their admins from the groups service's
-    events, a moment after the groups exist; until then a call naming them is refused
-    (400 unknown group, 403 not an admin of it) and changes nothing, so retrying it is
-    safe. Returns the successful response.
+    The proposals and events services learn of groups and their admins from the groups
+    service's events, a moment after the groups exist; until then a call naming them is
+    refused (400 unknown group, 403 not an admin of it) and changes nothing, so retrying
+    it is safe. Returns the successful response.
     """
     refused = []
 

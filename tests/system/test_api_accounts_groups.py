@@ -5,14 +5,7 @@ import pytest
 
 from civic.config import DOMAIN_SERVICES
 from tests.conftest import wait_for
-from tests.system.conftest import PASSWORD, once_proposals_knows
-
-
-def error_of(response, status, code):
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    return error
+from tests.system.conftest import PASSWORD, error_of, new_group, once_known
 
 
 # --- accounts and sessions --------------------------------------------------------------
@@ -103,14 +96,6 @@ def test_erasure(api):
 
 
 # --- groups -------------------------------------------------------------------------------
-
-def new_group(api, token, name, kind="working_group", open=True):
-    response = api.post("/groups", token=token, json={
-        "name": f"{name} {uuid.uuid4().hex[:6]}", "kind": kind,
-        "description": f"The {name}", "open": open})
-    assert response.status_code == 201, response.text
-    return response.json()
-
 
 def test_group_listing_and_creation(api):
     admin, token = api.resident("Group Admin")
@@ -284,7 +269,7 @@ def test_the_longest_standing_member_takes_over_from_the_last_admin(groups_platf
     assert not [item for item in client.get("/notifications", token=newer_token).json()[
         "items"] if item["kind"] == "admin_appointed"]
     # Other services know the new admin too: the elder registers the group's project.
-    project = once_proposals_knows(lambda: client.post("/projects", token=elder_token, json={
+    project = once_known(lambda: client.post("/projects", token=elder_token, json={
         "title": "New trail", "description": "", "lead_group_id": group["id"],
         "partner_group_ids": []}), "the new admin known to proposals")
     assert project.status_code == 201

@@ -3,7 +3,7 @@ gateway to the events service, with the status codes each can answer.
 
 The events service learns of groups and their admins from the groups service's events,
 a moment after they happen: a first request naming a new group is retried until the
-events service knows it (`once_events_knows`). What the events service publishes is read
+events service knows it (`once_known`). What the events service publishes is read
 from a queue bound to `events.events`.
 """
 import uuid
@@ -12,13 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
-from kombu import Connection, Queue
 from sqlalchemy import update
 
 from civic.db import ServiceDatabase
-from civic.outbox import event_exchange
 from tests.conftest import wait_for
-from tests.system.conftest import error_of, new_group
+from tests.system.conftest import error_of, new_group, once_known
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EVENT_FIELDS = {"id", "kind", "title", "starts_at", "ends_at", "location", "capacity",
@@ -35,46 +33,11 @@ def town(start_services):
 
 
 @pytest.fixture
-def published(system_settings):
-    """Events the events service publishes from now on, by type."""
-    queue = Queue(f"test.events-{uuid.uuid4().hex[:8]}", exchange=event_exchange("events"),
-                  routing_key="#", durable=False, auto_delete=True)
-    with Connection(system_settings["AMQP_URI"]) as connection:
-        bound = queue(connection.default_channel)
-        bound.declare()
-        seen = []
-
-        def of(event_type):
-            while (message := bound.get(no_ack=True)) is not None:
-                seen.append(message.payload)
-            return [body["data"] for body in seen if body["type"] == event_type]
-        yield of
-
-
-@pytest.fixture
 def events_db(system_settings):
     from services.events.models import metadata
     database = ServiceDatabase("events", metadata)
     yield database
     database.dispose()
-
-
-def once_events_knows(attempt, message):
-    """Retry `attempt()` while the events service has not yet heard of the group or its
-    admin (400 unknown group, 403 not its admin): such a refusal changes nothing."""
-    last = []
-
-    def succeeded():
-        response = attempt()
-        if response.status_code in (400, 403):
-            last[:] = [response.text]
-            return None
-        assert response.status_code < 300, response.text
-        return response
-    try:
-        return wait_for(succeeded, timeout=20, interval=0.1, message=message)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; last refusal: {last}") from None
 
 
 def local(day: date, hour: int, minute: int = 0) -> str:
@@ -125,8 +88,8 @@ def test_events_are_scheduled_listed_registered_for_and_cancelled(town, make_sta
 
     # Scheduling: admins of the organiser group and staff only.
     error_of(town.post("/events", json=body), 401, "unauthenticated")
-    created = once_events_knows(lambda: town.post("/events", token=admin_token, json=body),
-                                "the events service to know the group's admin")
+    created = once_known(lambda: town.post("/events", token=admin_token, json=body),
+                         "the events service to know the group's admin")
     assert created.status_code == 201
     event = created.json()
     assert EVENT_FIELDS <= set(event)
@@ -136,8 +99,8 @@ def test_events_are_scheduled_listed_registered_for_and_cancelled(town, make_sta
     assert event["starts_at"][-6:] in ("+01:00", "+02:00")  # shown in Stockholm time
     assert datetime.fromisoformat(event["starts_at"]) == \
         datetime.fromisoformat(body["starts_at"])
-    wait_for(lambda: published("event_scheduled"), message="event_scheduled")
-    assert published("event_scheduled")[0]["event_id"] == event["id"]
+    wait_for(lambda: published("events", "event_scheduled"), message="event_scheduled")
+    assert published("events", "event_scheduled")[0]["data"]["event_id"] == event["id"]
     error_of(town.post("/events", token=member_token, json=body), 403, "forbidden")
     error = error_of(town.post("/events", token=admin_token,
                                json={**body, "kind": "party", "surprise": True}),
@@ -187,8 +150,9 @@ def test_events_are_scheduled_listed_registered_for_and_cancelled(town, make_sta
     error_of(town.delete(f"{path}/mine", token=anna_token), 404, "not_found")
     assert town.get(f"/events/{event['id']}", token=bo_token).json()["my_registration"] \
         == {"status": "confirmed"}
-    wait_for(lambda: published("waitlist_promoted"), message="waitlist_promoted")
-    assert [d["account_id"] for d in published("waitlist_promoted")] == [bo["id"]]
+    wait_for(lambda: published("events", "waitlist_promoted"), message="waitlist_promoted")
+    assert [e["data"]["account_id"] for e in published("events", "waitlist_promoted")] == [
+        bo["id"]]
     assert town.post(path, token=anna_token).json() == {"status": "waitlisted",
                                                         "position": 1}
 
@@ -201,8 +165,8 @@ def test_events_are_scheduled_listed_registered_for_and_cancelled(town, make_sta
     assert changed.status_code == 200, changed.text
     assert changed.json()["location"] == "Folkets hus"
     assert changed.json()["confirmed_count"] == 2  # the larger capacity let Anna in
-    wait_for(lambda: published("event_changed"), message="event_changed")
-    assert sorted(published("event_changed")[0]["registrant_ids"]) == \
+    wait_for(lambda: published("events", "event_changed"), message="event_changed")
+    assert sorted(published("events", "event_changed")[0]["data"]["registrant_ids"]) == \
         sorted([anna["id"], bo["id"]])
 
     # The organiser's list and the agenda (extensions).
@@ -226,8 +190,8 @@ def test_events_are_scheduled_listed_registered_for_and_cancelled(town, make_sta
     error_of(town.post(f"/events/{event['id']}/cancel", token=staff_token, json=reason),
              409, "conflict")
     error_of(town.post(path, token=member_token), 409, "conflict")
-    wait_for(lambda: published("event_cancelled"), message="event_cancelled")
-    [told] = published("event_cancelled")
+    wait_for(lambda: published("events", "event_cancelled"), message="event_cancelled")
+    [told] = [e["data"] for e in published("events", "event_cancelled")]
     assert sorted(told["registrant_ids"]) == sorted([anna["id"], bo["id"]])
     assert told["reason"] == "Stormvarning"
     by_staff = town.post(f"/events/{town_hall['id']}/cancel", token=staff_token,
@@ -247,7 +211,7 @@ def test_calendar_feeds_round_trip_across_the_daylight_saving_change(town):
                                    ("Midsommarfika", summer, (10, 0), (12, 0))):
         body = {**event_body(group["id"]), "kind": "meeting", "title": title,
                 "starts_at": local(day, *start), "ends_at": local(day, *end)}
-        made.append(once_events_knows(
+        made.append(once_known(
             lambda body=body: town.post("/events", token=admin_token, json=body),
             "the events service to know the group").json())
     night, fika = made
@@ -287,7 +251,7 @@ def test_check_in_minutes_export_and_erasure(town, events_db, published):
     elin, elin_token = town.resident("Elin Åström")
     emma, emma_token = town.resident("Emma Andersson")
     group = new_group(town, admin_token, "Skidklubben", kind="association")
-    event = once_events_knows(
+    event = once_known(
         lambda: town.post("/events", token=admin_token,
                           json=event_body(group["id"], kind="training", capacity=1)),
         "the events service to know the group's admin").json()
@@ -319,13 +283,13 @@ def test_check_in_minutes_export_and_erasure(town, events_db, published):
     assert minutes.status_code == 201, minutes.text
     assert minutes.json()["minutes"].startswith("Elva deltog")
     assert minutes.json()["attendance_count"] == 1
-    wait_for(lambda: published("minutes_published"), message="minutes_published")
-    assert published("minutes_published")[0]["attendee_ids"] == [elin["id"]]
+    wait_for(lambda: published("events", "minutes_published"), message="minutes_published")
+    assert published("events", "minutes_published")[0]["data"]["attendee_ids"] == [elin["id"]]
     exported = town.get("/me/export", token=elin_token).json()["events"]
     assert [c["event_id"] for c in exported["checkins"]] == [event["id"]]
 
     # Erasure removes the registrations; before the start a freed place is passed on.
-    upcoming = once_events_knows(
+    upcoming = once_known(
         lambda: town.post("/events", token=admin_token,
                           json=event_body(group["id"], capacity=1)),
         "the events service to know the group's admin").json()

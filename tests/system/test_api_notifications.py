@@ -7,12 +7,12 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
 
 from civic.db import ServiceDatabase
 from services.notifications.models import Email, Follow, Notification, Preference, metadata
 from tests.conftest import wait_for
 from tests.integration.notifications_support import without_confirmations
+from tests.support import count
 from tests.system.conftest import error_of, new_group
 
 
@@ -26,12 +26,6 @@ def notifications_db(civic):
     database = ServiceDatabase("notifications", metadata)
     yield database
     database.dispose()
-
-
-def count(database, model, *where):
-    with database.sessions() as session:
-        return session.execute(select(func.count()).select_from(model).where(*where)
-                               ).scalar_one()
 
 
 def inbox(client, token, **params):

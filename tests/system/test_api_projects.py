@@ -9,8 +9,7 @@ import uuid
 import pytest
 
 from tests.conftest import wait_for
-from tests.system.conftest import (error_of, new_group, new_proposal,
-                                   once_proposals_knows)
+from tests.system.conftest import error_of, new_group, new_proposal, once_known
 
 PROJECT_FIELDS = {"id", "title", "description", "status", "lead_group_id",
                   "partner_group_ids", "origin_proposal_id", "created_at"}
@@ -30,7 +29,7 @@ def town(platform, make_staff):
     staff_token = platform.sign_in(make_staff("Project Officer"))
     # Once this succeeds, every group and the lead group's admin are known to the
     # proposals service.
-    first = once_proposals_knows(lambda: platform.post("/projects", token=admin_token, json={
+    first = once_known(lambda: platform.post("/projects", token=admin_token, json={
         "title": "Spring clean-up", "description": "Every street, one Saturday.",
         "lead_group_id": lead["id"],
         "partner_group_ids": [group["id"] for group in partners]}),

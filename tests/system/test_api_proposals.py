@@ -5,8 +5,7 @@ import uuid
 import pytest
 
 from tests.conftest import wait_for
-from tests.system.conftest import (error_of, new_group, new_proposal,
-                                   once_proposals_knows)
+from tests.system.conftest import error_of, new_group, new_proposal, once_known
 
 PROPOSAL_FIELDS = {"id", "title", "body", "category", "status", "author_id", "author_name",
                    "channel", "support_count", "supported_by_me", "comments", "answer",
@@ -409,13 +408,13 @@ def test_staff_assign_a_working_group(platform, staff_token):
     error_of(platform.post(f"/proposals/{uuid.uuid4()}/assignment", token=staff_token,
                            json={"group_id": working_group["id"]}), 404, "not_found")
 
-    assigned = once_proposals_knows(lambda: assign(working_group["id"]),
-                                    "the proposals service knows the working group")
+    assigned = once_known(lambda: assign(working_group["id"]),
+                          "the proposals service knows the working group")
     assert assigned.status_code == 200
     assert assigned.json()["assigned_group_id"] == working_group["id"]
     assert assigned.json()["assigned_group_name"] == working_group["name"]
     # Once the association is known too, it still cannot take a proposal on.
-    once_proposals_knows(
+    once_known(
         lambda: platform.post("/projects", token=staff_token, json={
             "title": "Rowing club readiness", "description": "",
             "lead_group_id": association["id"], "partner_group_ids": []}),

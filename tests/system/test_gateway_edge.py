@@ -6,15 +6,8 @@ import uuid
 import pytest
 from nameko import config as nameko_config
 
-from tests.system.conftest import MAX_BODY_BYTES, PASSWORD, SIGNIN_LIMIT, new_group
-
-
-def error_of(response, status, code):
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    error = response.json()["error"]
-    assert error["code"] == code
-    return error
+from tests.system.conftest import (MAX_BODY_BYTES, PASSWORD, SIGNIN_LIMIT, error_of,
+                                   new_group)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from civic import cli
+from civic.cli import logs
 
 NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -22,20 +23,20 @@ def write(path, *lines, newline=True):
 # --- parsing ---------------------------------------------------------------------------
 
 def test_parse_line_reads_json_objects_only():
-    assert cli.parse_line(line("2026-11-28T10:00:00Z"))["service"] == "groups"
-    assert cli.parse_line("Traceback (most recent call last):") is None
-    assert cli.parse_line('{"ts": "2026-11-28T10:00:00Z", "event": ') is None
-    assert cli.parse_line("[1, 2, 3]") is None
-    assert cli.parse_line("") is None
+    assert logs.parse_line(line("2026-11-28T10:00:00Z"))["service"] == "groups"
+    assert logs.parse_line("Traceback (most recent call last):") is None
+    assert logs.parse_line('{"ts": "2026-11-28T10:00:00Z", "event": ') is None
+    assert logs.parse_line("[1, 2, 3]") is None
+    assert logs.parse_line("") is None
 
 
 def test_parse_ts_reads_utc_z_and_offsets():
-    assert cli.parse_ts("2026-11-28T10:00:00.5Z") == datetime(
+    assert logs.parse_ts("2026-11-28T10:00:00.5Z") == datetime(
         2026, 11, 28, 10, 0, 0, 500000, tzinfo=timezone.utc)
-    assert cli.parse_ts("2026-11-28T11:00:00+01:00") == datetime(
+    assert logs.parse_ts("2026-11-28T11:00:00+01:00") == datetime(
         2026, 11, 28, 10, 0, tzinfo=timezone.utc)
-    assert cli.parse_ts("yesterday") is None
-    assert cli.parse_ts(None) is None
+    assert logs.parse_ts("yesterday") is None
+    assert logs.parse_ts(None) is None
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -48,19 +49,19 @@ def test_parse_ts_reads_utc_z_and_offsets():
     ("2026-11-28T09:00", datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)),
 ])
 def test_parse_since(value, expected):
-    assert cli.parse_since(value, now=NOW, tz="Europe/Stockholm") == expected
+    assert logs.parse_since(value, now=NOW, tz="Europe/Stockholm") == expected
 
 
 @pytest.mark.parametrize("value", ["10x", "m10", "soon", "", "-5m"])
 def test_parse_since_rejects_what_it_cannot_read(value):
     with pytest.raises(ValueError, match="--since"):
-        cli.parse_since(value, now=NOW)
+        logs.parse_since(value, now=NOW)
 
 
 # --- filtering -------------------------------------------------------------------------
 
 def test_level_filter_keeps_that_level_and_above():
-    wanted = cli.make_filter(level="WARNING")
+    wanted = logs.make_filter(level="WARNING")
     assert not wanted.matches({"level": "info"})
     assert not wanted.matches({"level": "debug"})
     assert wanted.matches({"level": "warning"})
@@ -70,11 +71,11 @@ def test_level_filter_keeps_that_level_and_above():
 
 def test_unknown_level_is_refused():
     with pytest.raises(ValueError, match="--level"):
-        cli.make_filter(level="loud")
+        logs.make_filter(level="loud")
 
 
 def test_service_trace_and_since_filters():
-    wanted = cli.make_filter(service="groups,gateway", trace="c-1", since="1h", now=NOW)
+    wanted = logs.make_filter(service="groups,gateway", trace="c-1", since="1h", now=NOW)
     base = {"service": "groups", "correlation_id": "c-1", "ts": "2026-11-28T11:30:00Z"}
     assert wanted.matches(base)
     assert wanted.matches({**base, "service": "gateway"})
@@ -85,7 +86,7 @@ def test_service_trace_and_since_filters():
 
 
 def test_an_empty_filter_keeps_everything():
-    assert cli.make_filter().matches({"event": "anything"})
+    assert logs.make_filter().matches({"event": "anything"})
 
 
 # --- reading and merging ---------------------------------------------------------------
@@ -100,21 +101,21 @@ def test_reader_merges_files_in_time_order_and_skips_garbage(tmp_path):
           line("2026-11-28T10:00:02Z", service="gateway", event="w2"),
           '{"broken": ')
     (tmp_path / "groups.out").write_text(line("2026-11-28T09:00:00Z", event="not a .log"))
-    entries = cli.merge_entries(cli.LogReader(tmp_path).poll())
+    entries = logs.merge_entries(logs.LogReader(tmp_path).poll())
     assert [e.record["event"] for e in entries] == ["w1", "g1", "w2", "g2"]
 
 
 def test_same_timestamp_keeps_file_order(tmp_path):
     write(tmp_path / "a.log", line("2026-11-28T10:00:00Z", event="first"),
           line("2026-11-28T10:00:00Z", event="second"))
-    entries = cli.merge_entries(cli.LogReader(tmp_path).poll())
+    entries = logs.merge_entries(logs.LogReader(tmp_path).poll())
     assert [e.record["event"] for e in entries] == ["first", "second"]
 
 
 def test_reader_returns_only_new_complete_lines(tmp_path):
     log = tmp_path / "groups.log"
     write(log, line("2026-11-28T10:00:00Z", event="one"))
-    reader = cli.LogReader(tmp_path)
+    reader = logs.LogReader(tmp_path)
     assert [e.record["event"] for e in reader.poll()] == ["one"]
     assert reader.poll() == []
     # A line still being written waits for its newline.
@@ -132,20 +133,20 @@ def test_reader_returns_only_new_complete_lines(tmp_path):
 def test_reader_starts_over_on_a_truncated_file(tmp_path):
     log = tmp_path / "groups.log"
     write(log, line("2026-11-28T10:00:00Z", event="old"), line("2026-11-28T10:00:01Z"))
-    reader = cli.LogReader(tmp_path)
+    reader = logs.LogReader(tmp_path)
     assert len(reader.poll()) == 2
     log.write_text(line("2026-11-28T11:00:00Z", event="after rotation") + "\n")
     assert [e.record["event"] for e in reader.poll()] == ["after rotation"]
 
 
 def test_reader_of_a_missing_directory_finds_nothing(tmp_path):
-    assert cli.LogReader(tmp_path / "nope").poll() == []
+    assert logs.LogReader(tmp_path / "nope").poll() == []
 
 
 # --- printing --------------------------------------------------------------------------
 
 def test_format_record_is_one_readable_line():
-    text = cli.format_record({
+    text = logs.format_record({
         "ts": "2026-11-28T10:00:00Z", "level": "info", "service": "groups",
         "entrypoint": "groups.create_group", "event": "worker_done",
         "correlation_id": "c-1", "actor_id": None, "duration_ms": 12.5,
@@ -160,7 +161,7 @@ def test_format_record_is_one_readable_line():
 
 
 def test_format_record_puts_a_traceback_on_following_lines():
-    text = cli.format_record({"ts": "t", "level": "error", "service": "events",
+    text = logs.format_record({"ts": "t", "level": "error", "service": "events",
                               "event": "worker_failed",
                               "exception": "Traceback:\n  boom\nValueError: x"})
     first, *rest = text.splitlines()

@@ -108,6 +108,18 @@ def test_dockerfile_builds_from_python_311_slim():
     assert "USER civic" in dockerfile
 
 
+def test_the_image_holds_every_package_the_project_installs():
+    """`pip install .` in the image installs what pyproject.toml lists (e.g. `demo`,
+    which `civic seed` imports): each must have been copied in."""
+    import tomllib
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = [pattern.rstrip("*")
+                for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    assert packages and all(f"COPY {package} ./{package}" in dockerfile
+                            for package in packages), packages
+
+
 def test_env_example_names_only_settings_that_exist():
     example = (ROOT / "deploy" / "civic.env.example").read_text(encoding="utf-8")
     values = {}

@@ -16,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 from civic.contracts import new_envelope
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.events import domain
-from services.events.models import CheckIn, Event, Registration, metadata
+from services.events.models import CheckIn, Event, Registration, group_facts, metadata
 
 NOW = datetime(2027, 5, 1, 8, 0, tzinfo=timezone.utc)
 GROUP = str(uuid.uuid4())
@@ -55,8 +55,8 @@ def person():
 @pytest.fixture
 def admin(uow):
     actor = person()
-    domain.GROUP_FACTS.group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
-    domain.GROUP_FACTS.member_joined(uow.session, GROUP, actor["account_id"], "admin", NOW)
+    group_facts.group_created(uow.session, GROUP, "Kultur och fritid", "working_group")
+    group_facts.member_joined(uow.session, GROUP, actor["account_id"], "admin", NOW)
     return actor
 
 
@@ -79,7 +79,7 @@ def waitlist(uow, event_id):
 
 def test_only_admins_of_the_organiser_group_or_staff_schedule(uow, admin):
     member = person()
-    domain.GROUP_FACTS.member_joined(uow.session, GROUP, member["account_id"], "member", NOW)
+    group_facts.member_joined(uow.session, GROUP, member["account_id"], "member", NOW)
     with pytest.raises(Forbidden):
         schedule(uow, member)
     staff = {**person(), "is_staff": True}
@@ -98,9 +98,9 @@ def test_only_admins_of_the_organiser_group_or_staff_schedule(uow, admin):
 
 
 def test_an_admin_who_left_may_no_longer_schedule(uow, admin):
-    domain.GROUP_FACTS.member_left(uow.session, GROUP, admin["account_id"], NOW + timedelta(1))
+    group_facts.member_left(uow.session, GROUP, admin["account_id"], NOW + timedelta(1))
     # An older fact arriving late does not undo the newer one.
-    domain.GROUP_FACTS.member_joined(uow.session, GROUP, admin["account_id"], "admin", NOW)
+    group_facts.member_joined(uow.session, GROUP, admin["account_id"], "admin", NOW)
     with pytest.raises(Forbidden):
         schedule(uow, admin)
 
@@ -265,7 +265,7 @@ def test_erasure_frees_the_place_and_removes_personal_data(uow, admin):
     assert uow.session.execute(select(func.count()).select_from(Registration).where(
         Registration.status == "waitlisted")).scalar_one() == 0
     domain.erase_account(uow, admin["account_id"], now=NOW)
-    assert not domain.is_group_admin(uow.session, GROUP, admin["account_id"])
+    assert not group_facts.is_group_admin(uow.session, GROUP, admin["account_id"])
     assert uow.session.get(Event, event["id"]).created_by is None
     # Nor is the erased organiser named on the check-ins it made.
     assert uow.session.get(CheckIn, (event["id"], attendee["account_id"])).checked_in_by \

@@ -10,7 +10,7 @@ from icalendar import Calendar
 
 from civic.errors import ValidationError
 from civic.validation import load
-from services.events import feeds, schemas
+from services.events import feeds, api
 from services.events.models import Event
 
 UTC = timezone.utc
@@ -33,12 +33,12 @@ def create_payload(**times):
 
 def test_local_times_are_read_in_stockholm_across_the_autumn_change():
     # 2026-10-25: clocks go back at 03:00 CEST to 02:00 CET.
-    data = load(schemas.EventCreateSchema, create_payload(
+    data = load(api.EventCreateSchema, create_payload(
         starts_at="2026-10-25T01:30", ends_at="2026-10-25T04:00"))
     assert data["starts_at"] == datetime(2026, 10, 24, 23, 30, tzinfo=UTC)  # +02:00
     assert data["ends_at"] == datetime(2026, 10, 25, 3, 0, tzinfo=UTC)      # +01:00
     assert data["ends_at"] - data["starts_at"] == timedelta(hours=3, minutes=30)
-    shown = schemas.EventSchema().dump(data)
+    shown = api.EventSchema().dump(data)
     assert shown["starts_at"] == "2026-10-25T01:30:00+02:00"
     assert shown["ends_at"] == "2026-10-25T04:00:00+01:00"
 
@@ -46,22 +46,22 @@ def test_local_times_are_read_in_stockholm_across_the_autumn_change():
 @pytest.mark.parametrize("local", ["2026-10-25T02:30", "2026-03-29T02:30"])
 def test_a_repeated_or_skipped_local_time_needs_its_offset(local):
     with pytest.raises(ValidationError) as refused:
-        load(schemas.EventCreateSchema, create_payload(starts_at=local,
+        load(api.EventCreateSchema, create_payload(starts_at=local,
                                                        ends_at="2026-10-25T05:00"))
     assert "starts_at" in refused.value.fields
     # With the offset it is clear which 02:30 is meant.
-    data = load(schemas.EventCreateSchema, create_payload(
+    data = load(api.EventCreateSchema, create_payload(
         starts_at="2026-10-25T02:30+01:00", ends_at="2026-10-25T05:00"))
     assert data["starts_at"] == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
 
 
 def test_times_that_make_no_event_are_refused():
     with pytest.raises(ValidationError) as backwards:
-        load(schemas.EventCreateSchema, create_payload(
+        load(api.EventCreateSchema, create_payload(
             starts_at="2027-06-01T12:00+02:00", ends_at="2027-06-01T11:00+02:00"))
     assert "ends_at" in backwards.value.fields
     with pytest.raises(ValidationError) as garbage:
-        load(schemas.EventCreateSchema, create_payload(starts_at="tomorrow",
+        load(api.EventCreateSchema, create_payload(starts_at="tomorrow",
                                                        ends_at="3000-01-01T00:00Z"))
     assert set(garbage.value.fields) == {"starts_at", "ends_at"}
 

@@ -61,6 +61,11 @@ def test_each_rule_fits_its_contract(rule):
 
 def test_kinds_are_listed_once_and_event_types_have_their_rules_in_order():
     assert len(rules.KINDS) == len(set(rules.KINDS))
+    # The contract lists every kind a rule gives, in the order of the rules table.
+    assert tuple(dict.fromkeys(rule.kind for rule in rules.RULES)) == rules.KINDS
+    with pytest.raises(ValueError):
+        rules.Rule("member_joined", "not_a_kind", (), rules.Words("", ""),
+                   rules.Words("", ""), "/", ("group", "group_id"))
     assert [rule.kind for rule in rules.rules_for("proposal_assigned")] == [
         "proposal_assigned", "group_proposal_assigned"]
     assert rules.rules_for("proposal_submitted") == []

@@ -14,11 +14,11 @@ class Listener(ServiceBase):
     db = Database(kernel_tables(MetaData())[0].metadata)
 
     @all_events_handler()
-    def on_anything(self, envelope):
+    def on_anything(self, envelope, uow):
         pass
 
     @event_handler("proposals", "proposal_submitted")
-    def on_submitted(self, envelope):
+    def on_submitted(self, envelope, uow):
         pass
 
 

@@ -1,13 +1,14 @@
 """The pure rules of openings: who an opening is for, batches of matches, and when an
 opening's apply-by day is over in the town."""
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from services.openings.matching import (MATCH_BATCH, Preferences, Terms, batches,
                                         expiry_moment, is_past_apply_by, matches, today_in)
 
-STOCKHOLM = "Europe/Stockholm"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 RETURNEE = Preferences(sectors=frozenset({"tourism", "culture"}),
                        employment_types=frozenset({"seasonal", "summer_job"}),
                        available_from=date(2027, 6, 1))
@@ -83,6 +84,6 @@ def test_the_apply_by_day_is_still_on_until_local_midnight():
 def test_today_is_the_towns_date_not_utcs():
     late_evening_utc = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
     assert today_in(STOCKHOLM, late_evening_utc) == date(2027, 1, 1)
-    assert today_in("UTC", late_evening_utc) == date(2026, 12, 31)
+    assert today_in(timezone.utc, late_evening_utc) == date(2026, 12, 31)
     with pytest.raises(ValueError):
         today_in(STOCKHOLM, datetime(2026, 12, 31, 12, 0))

@@ -4,7 +4,6 @@ The relay gets kombu's in-memory transport, so commits publish nowhere; what the
 published is read back from the outbox table. The read models are fed with the same
 functions the event handlers call.
 """
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,9 +12,10 @@ from sqlalchemy import func, select
 from civic.db import ServiceDatabase
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from civic.validation import load, load_actor
-from services.proposals import domain, readmodels, schemas
-from services.proposals.models import (KnownMembership, Proposal, Report, Support, metadata,
-                                       outbox)
+from services.proposals import api, domain
+from services.proposals.models import (KnownMembership, Proposal, Report, Support, group_facts,
+                                       metadata)
+from tests.unit.domain_support import events, run
 
 ANNA = {"account_id": "a-anna", "is_staff": False, "display_name": "Anna"}
 BO = {"account_id": "a-bo", "is_staff": False, "display_name": "Bo"}
@@ -36,35 +36,22 @@ def db(tmp_path):
     database.create_all()
     with database.unit_of_work() as uow:
         for actor in (ANNA, BO, CIA, DAN, STAFF):
-            readmodels.FACTS.account_registered(uow.session, actor["account_id"],
+            group_facts.account_registered(uow.session, actor["account_id"],
                                                 actor["display_name"])
-        readmodels.FACTS.group_created(uow.session, WORKING, "Kultur och fritid",
+        group_facts.group_created(uow.session, WORKING, "Kultur och fritid",
                                        "working_group")
-        readmodels.FACTS.group_created(uow.session, CLUB, "Skidklubben", "association")
-        readmodels.FACTS.group_created(uow.session, HEMBYGD, "Hembygdsföreningen",
+        group_facts.group_created(uow.session, CLUB, "Skidklubben", "association")
+        group_facts.group_created(uow.session, HEMBYGD, "Hembygdsföreningen",
                                        "association")
-        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
-        readmodels.FACTS.member_joined(uow.session, CLUB, CIA["account_id"], "member", T0)
+        group_facts.member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
+        group_facts.member_joined(uow.session, CLUB, CIA["account_id"], "member", T0)
     yield database
     database.dispose()
 
 
-def run(db, fn, *args, **kwargs):
-    with db.unit_of_work({"correlation_id": "corr-unit"}) as uow:
-        return fn(uow, *args, **kwargs)
-
-
-def events(db):
-    """(type, data, actor_id) of every event written, oldest first."""
-    with db.sessions() as session:
-        rows = session.execute(select(outbox.c.envelope)
-                               .order_by(outbox.c.created_at)).scalars().all()
-    return [(e["type"], e["data"], e["actor_id"]) for e in map(json.loads, rows)]
-
-
 def submit(db, actor=ANNA, title="Isbana i parken på vintern", body="Spola en isbana.",
            category="leisure", **extra):
-    data = load(schemas.ProposalCreateSchema,
+    data = load(api.ProposalCreateSchema,
                         {"title": title, "body": body, "category": category, **extra})
     return run(db, domain.submit_proposal, actor, **data)
 
@@ -85,7 +72,7 @@ def test_a_submitted_proposal_reads_back_with_its_history(db):
     assert proposal["project_ids"] == [] and proposal["merged_into_id"] is None
     assert [(h["from_status"], h["to_status"], h["actor_id"]) for h in proposal["history"]] \
         == [(None, "submitted", "a-anna")]
-    assert proposal["created_at"].endswith("+00:00")
+    assert api.ProposalSchema().dump(proposal)["created_at"].endswith("+00:00")
     assert "contact" not in proposal and "report_count" not in proposal
     assert run(db, domain.get_proposal, None, proposal["id"]) == proposal
     [(kind, data, actor_id)] = events(db)
@@ -106,7 +93,7 @@ def test_only_staff_file_for_visitors_and_only_staff_see_the_contact(db):
     listed = run(db, domain.list_proposals, None)["items"]
     assert "contact" not in listed[0]
     with pytest.raises(ValidationError) as caught:
-        load(schemas.ProposalCreateSchema, {"title": "Hundbajs", "body": "",
+        load(api.ProposalCreateSchema, {"title": "Hundbajs", "body": "",
                                                     "category": "environment",
                                                     "contact": "070-1"})
     assert "contact" in caught.value.fields
@@ -344,13 +331,13 @@ def test_filters_search_sort_and_pages(db):
 
 
 def test_list_query_input_is_checked():
-    assert load(schemas.ProposalListQuerySchema, {"status": "", "q": "  "}) == {
+    assert load(api.ProposalListQuerySchema, {"status": "", "q": "  "}) == {
         "status": None, "category": None, "q": None, "sort": "newest", "page": 1,
         "per_page": 20}
     for bad in ({"status": "open"}, {"category": "sport"}, {"sort": "oldest"},
                 {"per_page": 101}, {"page": 0}, {"colour": "red"}):
         with pytest.raises(ValidationError):
-            load(schemas.ProposalListQuerySchema, bad)
+            load(api.ProposalListQuerySchema, bad)
 
 
 @pytest.mark.parametrize("change, field", [
@@ -367,7 +354,7 @@ def test_list_query_input_is_checked():
 def test_bad_proposal_input_names_the_field(change, field):
     payload = {"title": "Isbana i parken", "body": "", "category": "leisure", **change}
     with pytest.raises(ValidationError) as caught:
-        load(schemas.ProposalCreateSchema, payload)
+        load(api.ProposalCreateSchema, payload)
     assert field in caught.value.fields
 
 
@@ -375,11 +362,11 @@ def test_loading_twice_gives_the_same_data():
     # The gateway loads a body with these schemas and hands over what it loaded.
     payload = {"title": " Isbana i parken ", "body": "Spola", "category": "leisure",
                "location": {"name": "Parken", "lat": 66.6, "lon": 19.8}}
-    once = load(schemas.ProposalCreateSchema, payload)
-    assert load(schemas.ProposalCreateSchema, once) == once
-    project = load(schemas.ProjectCreateSchema, {"title": "Isbanan",
+    once = load(api.ProposalCreateSchema, payload)
+    assert load(api.ProposalCreateSchema, once) == once
+    project = load(api.ProjectCreateSchema, {"title": "Isbanan",
                                                          "lead_group_id": CLUB})
-    assert load(schemas.ProjectCreateSchema, project) == project
+    assert load(api.ProjectCreateSchema, project) == project
 
 
 def test_the_actor_is_checked():
@@ -394,7 +381,7 @@ def test_the_actor_is_checked():
 # --- joint projects ----------------------------------------------------------------------
 
 def register(db, actor, **payload):
-    data = load(schemas.ProjectCreateSchema, {"title": "Isbanan i Stadsparken",
+    data = load(api.ProjectCreateSchema, {"title": "Isbanan i Stadsparken",
                                                       "lead_group_id": CLUB, **payload})
     return run(db, domain.register_project, actor, **data)
 
@@ -447,14 +434,14 @@ def test_projects_belong_to_the_admins_of_their_lead_group(db):
 
 def test_a_former_admin_runs_nothing(db):
     with db.unit_of_work() as uow:
-        readmodels.FACTS.member_left(uow.session, CLUB, BO["account_id"],
+        group_facts.member_left(uow.session, CLUB, BO["account_id"],
                                      T0 + timedelta(seconds=1))
         # A stale join arriving late (another queue) does not bring the admin back.
-        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
+        group_facts.member_joined(uow.session, CLUB, BO["account_id"], "admin", T0)
     with pytest.raises(Forbidden):
         register(db, BO)
     with db.unit_of_work() as uow:
-        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin",
+        group_facts.member_joined(uow.session, CLUB, BO["account_id"], "admin",
                                        T0 + timedelta(seconds=2))
     assert register(db, BO)["lead_group_id"] == CLUB
 
@@ -506,7 +493,7 @@ def test_export_and_erasure(db):
         domain.erase_account(uow.session, STAFF["account_id"])
     seen = run(db, domain.get_proposal, STAFF, filed["id"])
     assert seen["support_count"] == 2 and seen["contact"] is None
-    assert seen["comments"][0]["author_name"] == readmodels.FORMER_RESIDENT
+    assert seen["comments"][0]["author_name"] == domain.FORMER_RESIDENT
     assert seen["comments"][0]["author_id"] is None
     assert seen["author_id"] is None and seen["author_name"] == "former resident"
     assert [step["actor_id"] for step in seen["history"]] == [None]
@@ -525,7 +512,7 @@ def test_export_and_erasure(db):
         assert session.execute(select(KnownMembership).where(
             KnownMembership.account_id == BO["account_id"])).first() is None
     with db.unit_of_work() as uow:  # a late, retried join of the erased account
-        readmodels.FACTS.member_joined(uow.session, CLUB, BO["account_id"], "admin",
+        group_facts.member_joined(uow.session, CLUB, BO["account_id"], "admin",
                                        T0 + timedelta(days=1))
     with pytest.raises(Forbidden):
         register(db, BO)

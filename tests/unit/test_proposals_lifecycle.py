@@ -4,12 +4,12 @@ import itertools
 
 import pytest
 
+from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
 from civic.errors import Conflict, Forbidden, ValidationError
 from services.proposals import lifecycle
 from services.proposals.lifecycle import (ACCEPTED, ACTIVE, AUTHOR, CANCELLED, COMPLETED,
-                                          DONE, IN_PROGRESS, PLANNED, PROJECT_STATUSES,
-                                          PROPOSAL_STATUSES, REJECTED, STAFF, SUBMITTED,
-                                          UNDER_REVIEW, WITHDRAWN)
+                                          DONE, IN_PROGRESS, PLANNED, REJECTED, STAFF,
+                                          SUBMITTED, UNDER_REVIEW, WITHDRAWN)
 
 # API.md's lifecycle, written out independently of the table under test.
 PROPOSAL_ALLOWED = {
@@ -31,6 +31,15 @@ ALL_PROJECT_PAIRS = list(itertools.product(PROJECT_STATUSES, repeat=2))
 
 def answer_for(target):
     return "Tack! Kommunen ordnar det." if target in NEEDS_ANSWER else None
+
+
+def test_the_named_statuses_are_exactly_the_contracts_statuses():
+    # The lifecycle names the statuses civic.contracts defines once, and no others.
+    assert (SUBMITTED, UNDER_REVIEW, ACCEPTED, REJECTED, IN_PROGRESS, DONE, WITHDRAWN) == \
+        PROPOSAL_STATUSES
+    assert (PLANNED, ACTIVE, COMPLETED, CANCELLED) == PROJECT_STATUSES
+    assert lifecycle.PROPOSAL_STATUSES is PROPOSAL_STATUSES
+    assert lifecycle.PROJECT_STATUSES is PROJECT_STATUSES
 
 
 def test_the_table_is_exactly_the_documented_lifecycle():

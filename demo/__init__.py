@@ -1,10 +1,14 @@
 """The Jokkmokk demo data, loaded by `civic seed` (and `civic up`).
 
-Everything except the staff account goes through the running services over RPC (groups,
-then proposals, as the demo residents), so the events flow exactly as they would for real
-residents: the other services build their read models from them. Loading is idempotent
-step by step: what exists is found and kept, what is missing is created, so a
-half-finished load is completed by the next run and a complete one is left alone.
+An RPC client of every service, kept out of the kernel (`civic`): `civic seed` imports it
+only when it runs. Everything goes through the running services over RPC (groups, then
+proposals, openings and events, as the demo residents), so the events flow exactly as they
+would for real residents: the other services build their read models from them. The staff
+account and the residents' email confirmations go through the groups service's
+operator-only RPCs (`create_staff_account`, `confirm_emails`), which the gateway does not
+expose. Loading is idempotent step by step: what exists is found and kept, what is missing
+is created, so a half-finished load is completed by the next run and a complete one is
+left alone.
 
 Every demo account (staff included) signs in with the same password: the environment
 variable `CIVIC_DEMO_PASSWORD`, or `DEFAULT_PASSWORD` below.
@@ -14,6 +18,8 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from civic import clock
 
 DEFAULT_PASSWORD = "jokkmokk-demo-2026"
 MIN_PASSWORD_LENGTH = 10
@@ -133,20 +139,13 @@ def is_loaded(existing: dict[str, dict]) -> bool:
 
 class DemoLoader:
     """Loads the demo through `groups` (an RPC proxy to the groups service), then the
-    proposals and joint projects through `proposals` (by default a proxy to the
-    proposals service over the same connection as `groups`).
-
-    `create_staff(email, password, display_name) -> (account, created)` makes the staff
-    account straight in the groups database (staff cannot be made over the public RPC).
-    `confirm_emails(account_ids)`, when given, confirms the residents' email addresses
-    the same way (nobody reads the demo's mailboxes). `say` prints progress.
+    proposals and joint projects, openings and events through proxies to those services
+    (by default over the same connection as `groups`). `say` prints progress.
     """
 
-    def __init__(self, groups, create_staff, password: str, say=print, proposals=None,
-                 openings=None, events=None, confirm_emails=None):
+    def __init__(self, groups, password: str, say=print, proposals=None, openings=None,
+                 events=None):
         self.groups = groups
-        self.create_staff = create_staff
-        self.confirm_emails = confirm_emails
         self.password = password
         self.say = say
         # The proposals service over the same connection, unless given its own proxy.
@@ -169,24 +168,37 @@ class DemoLoader:
         if (is_loaded(existing) and proposals.is_loaded(existing)
                 and openings.is_loaded(existing) and events.is_loaded(existing)):
             return False
-        self._staff()
-        for person in RESIDENTS:
-            self._account(person)
-        if self.confirm_emails is not None:
-            self.confirm_emails([self.ids[person.key] for person in RESIDENTS])
-        for demo in GROUPS:
-            self._group(demo, existing)
-        for demo in GROUPS:
-            self._networks(demo)
+        self.load_groups(existing)
         proposals.load(existing)
         openings.load(existing)
         events.load(existing)
         return True
 
+    def load_groups(self, existing: dict[str, dict], groups=GROUPS,
+                    residents=RESIDENTS) -> None:
+        """The staff account, `residents` (their email addresses confirmed: nobody reads
+        the demo's mailboxes) and `groups` with their members, verification and the
+        networks among them. `existing` (groups by case-folded name) gains what is made.
+
+        The other parts of the demo need this first; their tests load just the people
+        and groups they use.
+        """
+        self._staff()
+        for person in residents:
+            self._account(person)
+        self.groups.confirm_emails([self.ids[person.key] for person in residents])
+        for demo in groups:
+            self._group(demo, existing)
+        names = {demo.name for demo in groups}
+        for demo in groups:
+            self._networks(demo, names)
+
     def _staff(self) -> None:
-        account, created = self.create_staff(STAFF.email, self.password, STAFF.display_name)
-        self.ids[STAFF.key] = account["id"]
-        self._report(created, f"staff account {STAFF.email}")
+        # Staff cannot be made over the public API: the groups service's operator RPC.
+        answer = self.groups.create_staff_account(STAFF.email, self.password,
+                                                  STAFF.display_name)
+        self.ids[STAFF.key] = answer["account"]["id"]
+        self._report(answer["created"], f"staff account {STAFF.email}")
 
     def _account(self, person: Person) -> None:
         from civic.errors import Conflict, Unauthenticated
@@ -209,46 +221,55 @@ class DemoLoader:
 
     def _group(self, demo: DemoGroup, existing: dict[str, dict]) -> None:
         from civic.errors import Conflict, NotFound
-        admin_id = self.ids[demo.admin]
+        admin = self.actor(demo.admin)
         group = existing.get(demo.name.casefold())
         created = group is None
         if created:
-            group = self.groups.create_group(admin_id, {
+            group = self.groups.create_group(admin, {
                 "name": demo.name, "kind": demo.kind, "description": demo.description,
                 "open": demo.open})
             existing[demo.name.casefold()] = group
         self._report(created, f"group {demo.name}")
         for key in demo.members:
-            account_id = self.ids[key]
             try:
-                joined = self.groups.join_group(account_id, group["id"])
+                joined = self.groups.join_group(self.actor(key), group["id"])
                 pending = joined["status"] == "pending"
                 self.created += 1
             except Conflict:  # already a member, or already asked to join
                 pending = True
             if pending and not demo.open:
                 try:
-                    self.groups.approve_member(admin_id, group["id"], account_id)
+                    self.groups.approve_member(admin, group["id"], self.ids[key])
                 except NotFound:  # no pending request: already an active member
                     pass
         if demo.verified and not group.get("verified"):
             try:
-                self.groups.verify_group(self.ids[STAFF.key], group["id"])
+                self.groups.verify_group(self.actor(STAFF.key), group["id"])
                 self.created += 1
             except Conflict:  # verified meanwhile
                 pass
         self.ids["group:" + demo.name] = group["id"]
 
-    def _networks(self, demo: DemoGroup) -> None:
+    def _networks(self, demo: DemoGroup, loaded: set[str]) -> None:
+        """Join the networks of `demo` that are among the `loaded` group names."""
         from civic.errors import Conflict
         for network in demo.networks:
+            if network not in loaded:
+                continue
             try:
-                self.groups.join_network(self.ids[demo.admin], self.ids["group:" + demo.name],
+                self.groups.join_network(self.actor(demo.admin), self.ids["group:" + demo.name],
                                          self.ids["group:" + network])
                 self.created += 1
                 self.say(f"  {demo.name} joined {network}")
             except Conflict:  # already in it
                 pass
+
+    def actor(self, key: str) -> dict:
+        """The actor dict of a demo person (by Person.key), as the gateway would pass it
+        to a service for a signed-in account."""
+        person = STAFF if key == STAFF.key else next(p for p in RESIDENTS if p.key == key)
+        return {"account_id": self.ids[key], "is_staff": key == STAFF.key,
+                "display_name": person.display_name}
 
     def _report(self, created: bool, what: str) -> None:
         if created:
@@ -431,11 +452,6 @@ class ProposalsDemo:
 
     # --- loading ------------------------------------------------------------------------
 
-    def actor(self, key: str) -> dict:
-        person = STAFF if key == STAFF.key else next(p for p in RESIDENTS if p.key == key)
-        return {"account_id": self.loader.ids[key], "is_staff": key == STAFF.key,
-                "display_name": person.display_name}
-
     def load(self, groups: dict[str, dict]) -> None:
         with _proposals_running():
             self._load(groups)
@@ -460,7 +476,7 @@ class ProposalsDemo:
 
     def _proposal(self, demo: DemoProposal, groups: dict[str, dict]) -> dict:
         from civic.errors import Conflict, ValidationError
-        say, staff = self.loader.say, self.actor(STAFF.key)
+        say, staff = self.loader.say, self.loader.actor(STAFF.key)
         found = self._find(demo.title)
         created = found is None
         if created:
@@ -471,12 +487,12 @@ class ProposalsDemo:
                 payload["location"] = {"name": name, "lat": lat, "lon": lon}
             if demo.contact:
                 payload["contact"] = demo.contact
-            found = self.proposals.submit_proposal(self.actor(demo.author), payload)
+            found = self.proposals.submit_proposal(self.loader.actor(demo.author), payload)
         self.loader._report(created, f"proposal {demo.title}")
         proposal_id = found["id"]
         for key in demo.supporters:
             try:
-                self.proposals.support(self.actor(key), proposal_id)
+                self.proposals.support(self.loader.actor(key), proposal_id)
                 self.loader.created += 1
             except Conflict:  # supports it already
                 pass
@@ -484,7 +500,7 @@ class ProposalsDemo:
         written = {(c["author_id"], c["body"]) for c in comments}
         for key, text in demo.comments:
             if (self.loader.ids[key], text) not in written:
-                self.proposals.add_comment(self.actor(key), proposal_id, {"body": text})
+                self.proposals.add_comment(self.loader.actor(key), proposal_id, {"body": text})
                 self.loader.created += 1
         current = self.proposals.get_proposal(staff, proposal_id)
         for status in _still_to_take(current["status"], demo.steps, "submitted"):
@@ -509,7 +525,7 @@ class ProposalsDemo:
                  proposals: dict[str, dict]) -> None:
         from civic.errors import Conflict, Forbidden, ValidationError
         lead = groups[demo.lead.casefold()]
-        admin = self.actor(demo.admin)
+        admin = self.loader.actor(demo.admin)
         found = self._find_project(demo.title, lead["id"])
         created = found is None
         if created:
@@ -670,9 +686,10 @@ class OpeningsDemo:
         self._running(lambda: self._load(groups))
 
     def _load(self, groups: dict[str, dict]) -> None:
-        from datetime import date, timedelta
+        from datetime import timedelta
+
         from civic.errors import NotFound
-        today = date.today()
+        today = clock.to_town(clock.utcnow()).date()
         for demo in PROFILES:
             account_id = self.loader.ids[demo.person]
             try:
@@ -682,8 +699,8 @@ class OpeningsDemo:
                 self.openings.save_profile(account_id, {
                     "sectors": list(demo.sectors),
                     "employment_types": list(demo.employment_types),
-                    "available_from": (today + timedelta(days=demo.available_in_days)
-                                       ).isoformat(),
+                    "available_from": clock.iso(
+                        today + timedelta(days=demo.available_in_days)),
                     "message": demo.message})
                 created = True
             self.loader._report(created, f"returnee profile of {demo.person}")
@@ -701,10 +718,10 @@ class OpeningsDemo:
                        "description": demo.description, "sector": demo.sector,
                        "employment_type": demo.employment_type, "contact": demo.contact,
                        "location": demo.location, "remote": demo.remote,
-                       "apply_by": (today + timedelta(days=demo.apply_in_days)).isoformat()}
+                       "apply_by": clock.iso(today + timedelta(days=demo.apply_in_days))}
             if demo.start_in_days is not None:
-                payload["start_date"] = (today + timedelta(days=demo.start_in_days)
-                                         ).isoformat()
+                payload["start_date"] = clock.iso(
+                    today + timedelta(days=demo.start_in_days))
             if demo.salary is not None:
                 payload["salary_min"], payload["salary_max"] = demo.salary
             self._eventually(lambda: self.openings.post_opening(admin_id, payload),
@@ -733,7 +750,7 @@ class DemoEvent:
     group: str                           # name of the organiser group
     organiser: str                       # Person.key of its admin (or STAFF.key)
     days_ahead: int                      # from the day the demo is loaded
-    start: tuple[int, int]               # local (Europe/Stockholm) hour and minute
+    start: tuple[int, int]               # hour and minute in the town's time zone
     hours: float
     location: str
     capacity: int | None = None
@@ -812,11 +829,6 @@ class EventsDemo:
         self.events = events
         self.loader = loader
 
-    def actor(self, key: str) -> dict:
-        person = STAFF if key == STAFF.key else next(p for p in RESIDENTS if p.key == key)
-        return {"account_id": self.loader.ids[key], "is_staff": key == STAFF.key,
-                "display_name": person.display_name}
-
     def _find(self, demo: DemoEvent, group_id: str) -> dict | None:
         page = 1
         while True:
@@ -849,9 +861,8 @@ class EventsDemo:
 
     def _times(self, demo: DemoEvent):
         from datetime import datetime, timedelta
-        from zoneinfo import ZoneInfo
-        zone = ZoneInfo("Europe/Stockholm")
-        day = datetime.now(zone).date() + timedelta(days=demo.days_ahead)
+        zone = clock.town_zone()
+        day = clock.to_town(clock.utcnow()).date() + timedelta(days=demo.days_ahead)
         starts_at = datetime(day.year, day.month, day.day, *demo.start, tzinfo=zone)
         return starts_at, starts_at + timedelta(hours=demo.hours)
 
@@ -865,13 +876,13 @@ class EventsDemo:
             starts_at, ends_at = self._times(demo)
             payload = {"title": demo.title, "kind": demo.kind,
                        "description": demo.description,
-                       "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(),
+                       "starts_at": clock.iso(starts_at), "ends_at": clock.iso(ends_at),
                        "location": demo.location, "capacity": demo.capacity,
                        "online_url": demo.online_url, "organiser_group_id": group["id"]}
             deadline = time.monotonic() + self.READ_MODEL_WAIT
             while found is None:
                 try:
-                    found = self.events.create_event(self.actor(demo.organiser), payload)
+                    found = self.events.create_event(self.loader.actor(demo.organiser), payload)
                 except (Forbidden, ValidationError):  # the group is not known there yet
                     if time.monotonic() > deadline:
                         raise
@@ -879,7 +890,7 @@ class EventsDemo:
         self.loader._report(created, f"event {demo.title}")
         for key in demo.registrants:
             try:
-                self.events.register(self.actor(key), found["id"])
+                self.events.register(self.loader.actor(key), found["id"])
                 self.loader.created += 1
             except Conflict:  # registered already, or registration has closed
                 pass

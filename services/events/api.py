@@ -13,18 +13,19 @@ or non-existent.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
                          validate, validates_schema)
 
-from civic import config
+from civic.clock import iso, to_town, town_zone
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
 from civic.validation import (PER_PAGE_MAX, AwareDateTime, PageQuerySchema, StrictSchema,
                               UUIDString, blank_is_none, load, per_page_field, strip_blanks,
                               text)
 
-__all__ = ["EVENT_KINDS", "REGISTRATION_STATUSES", "load", "local_zone"]
+__all__ = ["EVENT_KINDS", "EVENT_STATUSES", "REGISTRATION_STATUSES", "load"]
+
+EVENT_STATUSES = ("scheduled", "cancelled", "completed")
 
 TITLE_MIN, TITLE_MAX = 3, 150
 DESCRIPTION_MAX = 10_000
@@ -35,16 +36,6 @@ REASON_MAX = 1_000
 TEXT_MAX = 20_000
 LONGEST_EVENT = timedelta(days=31)
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
-DEFAULT_ZONE = "Europe/Stockholm"
-
-
-def local_zone() -> ZoneInfo:
-    """The town's time zone: what times are shown in and naive times are read in."""
-    return ZoneInfo(config.get("CIVIC_TIMEZONE") or DEFAULT_ZONE)
-
-
-def to_local(value: datetime | None) -> datetime | None:
-    return value.astimezone(local_zone()) if value is not None else None
 
 
 class LocalDateTime(AwareDateTime):
@@ -53,13 +44,11 @@ class LocalDateTime(AwareDateTime):
     local time with its offset."""
 
     def __init__(self, **kwargs):
-        super().__init__(naive_zone=local_zone, earliest_year=EARLIEST_YEAR,
+        super().__init__(naive_zone=town_zone, earliest_year=EARLIEST_YEAR,
                          latest_year=LATEST_YEAR, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return to_local(value).isoformat()
+        return iso(to_town(value))
 
 
 def times_problem(starts_at: datetime, ends_at: datetime) -> str | None:

@@ -189,6 +189,20 @@ class InterestEntrySchema(InterestSchema):
         "description": "null while the account is not known to the openings service yet"})
 
 
+class OpeningListSchema(Schema):
+    items = fields.List(fields.Nested(OpeningSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class InterestListSchema(Schema):
+    items = fields.List(fields.Nested(InterestEntrySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 class ReturneeProfileSchema(Schema):
     account_id = fields.String()
     sectors = fields.List(fields.String())

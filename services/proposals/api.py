@@ -10,12 +10,17 @@ from __future__ import annotations
 from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
                          validate, validates_schema)
 
+from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
 from civic.validation import (PageQuerySchema, StrictSchema, UUIDString, blank_is_none,
                               strip_blanks, text)
-from services.proposals.lifecycle import PROJECT_STATUSES, PROPOSAL_STATUSES
-from services.proposals.models import CATEGORIES, CHANNELS
 
 __all__ = ["CATEGORIES", "CHANNELS", "PROPOSAL_STATUSES", "PROJECT_STATUSES"]
+
+CATEGORIES = ("environment", "leisure", "culture", "business", "infrastructure", "housing",
+              "other")
+# How a proposal reached the town: filed online by a resident, or by staff for a visitor
+# at a drop-in or a town-hall meeting.
+CHANNELS = ("online", "drop_in", "town_hall")
 
 TITLE_MIN, TITLE_MAX = 5, 150
 BODY_MAX = 10_000
@@ -249,6 +254,13 @@ class ProposalSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
+class ProposalListSchema(Schema):
+    items = fields.List(fields.Nested(ProposalSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 class ProjectStepSchema(Schema):
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
@@ -269,3 +281,10 @@ class ProjectSchema(Schema):
     created_by = fields.String(allow_none=True, metadata=ERASED)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+
+
+class ProjectListSchema(Schema):
+    items = fields.List(fields.Nested(ProjectSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

@@ -9,8 +9,21 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from civic.contracts import CATALOGUE
 from civic.validation import AwareDateTime, PageQuerySchema, StrictSchema, UUIDString
-from services.notifications.models import EMAIL_MODES, TARGET_TYPES
-from services.notifications.rules import KINDS
+
+LOCALES = ("sv", "en")
+EMAIL_MODES = ("immediate", "daily", "weekly", "off")
+# What can be followed.
+TARGET_TYPES = ("proposal", "project", "group", "event")
+# The kinds of notification (what an account can mute), in the order of the rules
+# table (rules.py), which gives each rule one of them.
+KINDS = ("join_requested", "member_joined", "admin_appointed", "member_removed",
+         "group_verified", "network_joined", "proposal_status_changed", "proposal_answered",
+         "proposal_assigned", "group_proposal_assigned", "comment_added",
+         "proposal_supported", "proposal_moderated", "proposal_merged",
+         "project_from_proposal", "group_project", "project_status_changed",
+         "event_scheduled", "event_changed", "event_cancelled", "waitlist_promoted",
+         "event_reminder", "agenda_published", "minutes_published", "opening_matched",
+         "interest_registered", "group_opening")
 
 TOKEN_MAX = 300
 
