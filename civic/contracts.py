@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from civic import clock
 from civic.errors import ContractError
 
 GROUP_KINDS = ("working_group", "association", "business", "network")
@@ -48,7 +49,7 @@ class Envelope:
     def to_dict(self) -> dict:
         return {
             "id": self.id, "type": self.type, "version": self.version,
-            "occurred_at": self.occurred_at.isoformat(), "producer": self.producer,
+            "occurred_at": clock.iso(self.occurred_at), "producer": self.producer,
             "correlation_id": self.correlation_id, "actor_id": self.actor_id,
             "data": self.data,
         }
@@ -101,7 +102,7 @@ def new_envelope(type_: str, data: dict, *, producer: str, correlation_id: str |
     except ValidationError as exc:
         raise ContractError(f"{type_} data breaks its contract: {exc.messages}") from None
     return Envelope(id=str(uuid.uuid4()), type=type_, version=found.version,
-                    occurred_at=occurred_at or datetime.now(timezone.utc), producer=producer,
+                    occurred_at=occurred_at or clock.utcnow(), producer=producer,
                     correlation_id=correlation_id or str(uuid.uuid4()),
                     actor_id=actor_id, data=clean)
 

@@ -21,6 +21,7 @@ service's own events are left out unless `include_own=True` (it knows what it sa
 from __future__ import annotations
 
 import functools
+import re
 import traceback
 
 from kombu import Connection, Queue, binding
@@ -68,6 +69,17 @@ def subscription_queue(source: str, event_type: str, service: str, method: str) 
 def all_events_queue_name(service: str, method: str) -> str:
     """The one queue of an `@all_events_handler`: `evt-all--<service>.<method>`."""
     return f"evt-all--{service}.{method}"
+
+
+# What a handler's queue name (above, or one of its retry queues below) says of its owner.
+_HANDLER_QUEUE = re.compile(r"evt-.+--(?P<service>[\w-]+)\.\w+(?:\.retry-\d+ms)?")
+
+
+def queue_owner(name: str) -> str | None:
+    """The service whose handler consumes the queue `name` (a handler's queue or one of
+    its retry queues), None for any other queue."""
+    found = _HANDLER_QUEUE.fullmatch(name)
+    return found.group("service") if found else None
 
 
 def catalogued_routes(service: str | None = None) -> list[tuple[str, str]]:

@@ -61,6 +61,21 @@ class PageQuerySchema(StrictSchema):
     per_page = per_page_field()
 
 
+def page_of(items: type[Schema] | fields.Field, name: str,
+            **more_fields: fields.Field) -> type[Schema]:
+    """The answer of every list, `{items, total, page, per_page}`, as a schema called `name`.
+
+    `items` is the schema of one item, or the `items` field itself when the items are not
+    objects (e.g. `fields.List(fields.String())`); `more_fields` go beside the four (a
+    count the list reports too). `name` is the class name, from which the OpenAPI
+    document names the component: one name, one schema.
+    """
+    items_field = items if isinstance(items, fields.Field) else fields.List(fields.Nested(items))
+    return Schema.from_dict({"items": items_field, "total": fields.Integer(),
+                             "page": fields.Integer(), "per_page": fields.Integer(),
+                             **more_fields}, name=name)
+
+
 # --- times and dates ----------------------------------------------------------------------
 
 class AwareDateTime(fields.DateTime):

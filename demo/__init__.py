@@ -16,6 +16,7 @@ variable `CIVIC_DEMO_PASSWORD`, or `DEFAULT_PASSWORD` below.
 from __future__ import annotations
 
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -98,6 +99,24 @@ GROUPS = (
               "ambulansstation.",
               admin="karin", open=False, verified=True),
 )
+
+
+# How long the demo waits for a service's read models to catch up with the groups
+# service's events (a group is known elsewhere a moment after it was created).
+READ_MODEL_WAIT = 60.0
+
+
+def eventually(call, *retry_on, wait: float = READ_MODEL_WAIT):
+    """`call()`, tried again every half second while it raises one of `retry_on`, for
+    up to `wait` seconds (then the error stands)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return call()
+        except retry_on:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def demo_password(env=None) -> str:
@@ -405,8 +424,6 @@ class ProposalsDemo:
     a moment after the groups were created: those calls are retried for a while.
     """
 
-    READ_MODEL_WAIT = 60.0
-
     def __init__(self, proposals, loader: "DemoLoader"):
         self.proposals = proposals
         self.loader = loader
@@ -463,17 +480,6 @@ class ProposalsDemo:
         for demo in PROJECTS:
             self._project(demo, groups, titles)
 
-    def _eventually(self, call, *retry_on):
-        import time
-        deadline = time.monotonic() + self.READ_MODEL_WAIT
-        while True:
-            try:
-                return call()
-            except retry_on:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
     def _proposal(self, demo: DemoProposal, groups: dict[str, dict]) -> dict:
         from civic.errors import Conflict, ValidationError
         say, staff = self.loader.say, self.loader.actor(STAFF.key)
@@ -513,7 +519,7 @@ class ProposalsDemo:
         if demo.assign_to:
             group = groups[demo.assign_to.casefold()]
             if current["assigned_group_id"] is None:  # staff may have moved it since
-                current = self._eventually(
+                current = eventually(
                     lambda: self.proposals.assign(staff, proposal_id,
                                                   {"group_id": group["id"]}),
                     ValidationError)
@@ -535,7 +541,7 @@ class ProposalsDemo:
                                              for name in demo.partners],
                        "origin_proposal_id": proposals[demo.origin]["id"] if demo.origin
                        else None}
-            found = self._eventually(
+            found = eventually(
                 lambda: self.proposals.register_project(admin, payload),
                 Forbidden, ValidationError)
         self.loader._report(created, f"project {demo.title}")
@@ -646,8 +652,6 @@ class OpeningsDemo:
     a word, so the rest of the demo still loads.
     """
 
-    READ_MODEL_WAIT = 60.0
-
     def __init__(self, openings, loader: "DemoLoader"):
         self.openings = openings
         self.loader = loader
@@ -667,8 +671,8 @@ class OpeningsDemo:
                             "returnee profiles skipped (`civic seed` again once it runs)")
             return None
 
-    def _open_titles(self, group_id: str, actor_id: str | None = None) -> set[str]:
-        listing = self.openings.list_group_openings(actor_id, group_id, per_page=100)
+    def _open_titles(self, group_id: str, actor: dict | None = None) -> set[str]:
+        listing = self.openings.list_group_openings(actor, group_id, per_page=100)
         return {item["title"] for item in listing["items"] if item["status"] == "open"}
 
     def is_loaded(self, groups: dict[str, dict]) -> bool:
@@ -691,12 +695,12 @@ class OpeningsDemo:
         from civic.errors import NotFound
         today = clock.to_town(clock.utcnow()).date()
         for demo in PROFILES:
-            account_id = self.loader.ids[demo.person]
+            returnee = self.loader.actor(demo.person)
             try:
-                self.openings.get_profile(account_id)
+                self.openings.get_profile(returnee)
                 created = False
             except NotFound:
-                self.openings.save_profile(account_id, {
+                self.openings.save_profile(returnee, {
                     "sectors": list(demo.sectors),
                     "employment_types": list(demo.employment_types),
                     "available_from": clock.iso(
@@ -711,8 +715,8 @@ class OpeningsDemo:
         from datetime import timedelta
         from civic.errors import Forbidden, ValidationError
         business = groups[demo.business.casefold()]
-        admin_id = self.loader.ids[demo.admin]
-        created = demo.title not in self._open_titles(business["id"], admin_id)
+        admin = self.loader.actor(demo.admin)
+        created = demo.title not in self._open_titles(business["id"], admin)
         if created:
             payload = {"business_group_id": business["id"], "title": demo.title,
                        "description": demo.description, "sector": demo.sector,
@@ -724,20 +728,9 @@ class OpeningsDemo:
                     today + timedelta(days=demo.start_in_days))
             if demo.salary is not None:
                 payload["salary_min"], payload["salary_max"] = demo.salary
-            self._eventually(lambda: self.openings.post_opening(admin_id, payload),
+            eventually(lambda: self.openings.post_opening(admin, payload),
                              Forbidden, ValidationError)
         self.loader._report(created, f"opening {demo.title}")
-
-    def _eventually(self, call, *retry_on):
-        import time
-        deadline = time.monotonic() + self.READ_MODEL_WAIT
-        while True:
-            try:
-                return call()
-            except retry_on:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
 
 
 # --- events ------------------------------------------------------------------------------
@@ -823,8 +816,6 @@ class EventsDemo:
     moment after the groups were created: it is retried for a while.
     """
 
-    READ_MODEL_WAIT = 60.0
-
     def __init__(self, events, loader: "DemoLoader"):
         self.events = events
         self.loader = loader
@@ -867,8 +858,6 @@ class EventsDemo:
         return starts_at, starts_at + timedelta(hours=demo.hours)
 
     def _event(self, demo: DemoEvent, group: dict) -> None:
-        import time
-
         from civic.errors import Conflict, Forbidden, ValidationError
         found = self._find(demo, group["id"])
         created = found is None
@@ -879,14 +868,9 @@ class EventsDemo:
                        "starts_at": clock.iso(starts_at), "ends_at": clock.iso(ends_at),
                        "location": demo.location, "capacity": demo.capacity,
                        "online_url": demo.online_url, "organiser_group_id": group["id"]}
-            deadline = time.monotonic() + self.READ_MODEL_WAIT
-            while found is None:
-                try:
-                    found = self.events.create_event(self.loader.actor(demo.organiser), payload)
-                except (Forbidden, ValidationError):  # the group is not known there yet
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
+            # Until the events service knows the group (Forbidden, ValidationError).
+            found = eventually(lambda: self.events.create_event(
+                self.loader.actor(demo.organiser), payload), Forbidden, ValidationError)
         self.loader._report(created, f"event {demo.title}")
         for key in demo.registrants:
             try:

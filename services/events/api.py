@@ -20,8 +20,8 @@ from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pr
 from civic.clock import iso, to_town, town_zone
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
 from civic.validation import (PER_PAGE_MAX, AwareDateTime, PageQuerySchema, StrictSchema,
-                              UUIDString, blank_is_none, load, per_page_field, strip_blanks,
-                              text)
+                              UUIDString, blank_is_none, load, page_of, per_page_field,
+                              strip_blanks, text)
 
 __all__ = ["EVENT_KINDS", "EVENT_STATUSES", "REGISTRATION_STATUSES", "load"]
 
@@ -227,11 +227,7 @@ class EventSchema(Schema):
         "description": "The caller's registration (null: none, or not signed in)"})
 
 
-class EventListSchema(Schema):
-    items = fields.List(fields.Nested(EventSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+EventListSchema = page_of(EventSchema, "EventListSchema")
 
 
 class RegistrantSchema(Schema):
@@ -242,11 +238,7 @@ class RegistrantSchema(Schema):
     checked_in = fields.Boolean()
 
 
-class RegistrantListSchema(Schema):
-    items = fields.List(fields.Nested(RegistrantSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+RegistrantListSchema = page_of(RegistrantSchema, "RegistrantListSchema")
 
 
 class CheckInResultSchema(Schema):

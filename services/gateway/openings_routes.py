@@ -3,7 +3,7 @@
 A mixin of `GatewayService` (nameko finds entrypoints on base classes too): it uses the
 service's `auth` and `services` dependencies. Each route's declaration says who may
 call it and the schemas of its input, which the handler enforces (see `http`); the route
-hands the openings service the caller's account id (None for an anonymous reader). The
+hands the openings service the actor (None for an anonymous reader). The
 openings service decides who may do what (403: only admins of a verified business post,
 only its admins close and read the interest list), what exists (404) and what the state
 allows (409); an openings service that does not answer in time is a 503.
@@ -15,29 +15,20 @@ Public reads (`auth="optional"`) use `auth.reader`: a signed-in reader also lear
 from __future__ import annotations
 
 from services.gateway.http import api, no_content, ok
-from services.gateway.schemas import page_of
 from services.openings.api import (EMPLOYMENT_TYPES, SECTORS, ChoiceListSchema,
-                                       InterestCreateSchema, InterestEntrySchema,
-                                       InterestSchema, OpeningCreateSchema,
-                                       OpeningListQuerySchema, OpeningPageQuerySchema,
-                                       OpeningSchema, ReturneeProfileSaveSchema,
-                                       ReturneeProfileSchema)
+                                   InterestCreateSchema, InterestListSchema, InterestSchema,
+                                   OpeningCreateSchema, OpeningListQuerySchema,
+                                   OpeningListSchema, OpeningPageQuerySchema, OpeningSchema,
+                                   ReturneeProfileSaveSchema, ReturneeProfileSchema)
 
 OPENING = "/openings/<uuid:opening_id>"
 PROFILE = "/me/returnee-profile"
 TAGS = ("openings",)
-OpeningListSchema = page_of(OpeningSchema, "OpeningListSchema")
-InterestListSchema = page_of(InterestEntrySchema, "InterestListSchema")
 
 
 def _choices(values) -> dict:
     return {"items": list(values), "total": len(values), "page": 1,
             "per_page": len(values)}
-
-
-def _account_id(actor: dict | None) -> str | None:
-    """What the openings service is told of the caller: its account id (None: anonymous)."""
-    return actor["account_id"] if actor else None
 
 
 class OpeningRoutes:
@@ -65,7 +56,7 @@ class OpeningRoutes:
          description="Only openings still open (not closed, apply-by day not over); "
                      "filtered by `sector` and `employment_type`.")
     def list_openings(self, request, *, actor, query):
-        return ok(self.services.openings.list_openings(_account_id(actor), **query))
+        return ok(self.services.openings.list_openings(actor, **query))
 
     @api("POST", "/openings", summary="Post an opening (admin of a verified business)",
          auth="resident", body=OpeningCreateSchema, responses={201: OpeningSchema},
@@ -75,18 +66,18 @@ class OpeningRoutes:
                      "group or one that is not a business, and an `apply_by` before "
                      "today. Every returnee whose profile matches is told.")
     def post_opening(self, request, *, actor, body):
-        return ok(self.services.openings.post_opening(_account_id(actor), body), 201)
+        return ok(self.services.openings.post_opening(actor, body), 201)
 
     @api("GET", OPENING, summary="One opening, whatever its status", auth="optional",
          responses={200: OpeningSchema}, tags=TAGS)
     def get_opening(self, request, opening_id, *, actor):
-        return ok(self.services.openings.get_opening(_account_id(actor), opening_id))
+        return ok(self.services.openings.get_opening(actor, opening_id))
 
     @api("POST", OPENING + "/close", summary="Close an opening (admin of its business)",
          auth="resident", responses={200: OpeningSchema}, errors=(403, 409), tags=TAGS,
          description="409 when it is closed or expired already.")
     def close_opening(self, request, opening_id, *, actor):
-        return ok(self.services.openings.close_opening(_account_id(actor), opening_id))
+        return ok(self.services.openings.close_opening(actor, opening_id))
 
     @api("GET", "/groups/<uuid:group_id>/openings",
          summary="A business's openings, newest first", auth="optional",
@@ -94,8 +85,7 @@ class OpeningRoutes:
          description="Every opening, whatever its status, for the business's admins; "
                      "the open ones for everyone else.")
     def list_group_openings(self, request, group_id, *, actor, query):
-        return ok(self.services.openings.list_group_openings(_account_id(actor), group_id,
-                                                             **query))
+        return ok(self.services.openings.list_group_openings(actor, group_id, **query))
 
     # --- interest -----------------------------------------------------------------------
 
@@ -106,8 +96,8 @@ class OpeningRoutes:
                      "once closed or expired). The business's admins are told; only "
                      "they read the message.")
     def register_interest(self, request, opening_id, *, actor, body):
-        return ok(self.services.openings.register_interest(_account_id(actor), opening_id,
-                                                           body), 201)
+        return ok(self.services.openings.register_interest(actor, opening_id, body),
+                  201)
 
     @api("GET", OPENING + "/interest",
          summary="Who expressed interest, with their messages (the business's admins)",
@@ -115,8 +105,7 @@ class OpeningRoutes:
          responses={200: InterestListSchema}, errors=(403,), tags=TAGS,
          description="Newest first. 403 for everyone but the business's admins.")
     def list_interest(self, request, opening_id, *, actor, query):
-        return ok(self.services.openings.list_interest(_account_id(actor), opening_id,
-                                                       **query))
+        return ok(self.services.openings.list_interest(actor, opening_id, **query))
 
     # --- returnee profile ---------------------------------------------------------------
 
@@ -124,7 +113,7 @@ class OpeningRoutes:
          responses={200: ReturneeProfileSchema}, errors=(404,), tags=TAGS,
          description="404 when the caller has none.")
     def get_returnee_profile(self, request, *, actor):
-        return ok(self.services.openings.get_profile(_account_id(actor)))
+        return ok(self.services.openings.get_profile(actor))
 
     @api("PUT", PROFILE, summary="Create or replace one's returnee profile",
          auth="resident", body=ReturneeProfileSaveSchema,
@@ -133,11 +122,11 @@ class OpeningRoutes:
                      "matches (sector, employment type, available by its start date), "
                      "and at once of matching openings already open.")
     def save_returnee_profile(self, request, *, actor, body):
-        return ok(self.services.openings.save_profile(_account_id(actor), body))
+        return ok(self.services.openings.save_profile(actor, body))
 
     @api("DELETE", PROFILE, summary="Remove one's returnee profile", auth="resident",
          responses={204: None}, errors=(404,), tags=TAGS,
          description="No more matches are announced. 404 when the caller has none.")
     def delete_returnee_profile(self, request, *, actor):
-        self.services.openings.delete_profile(_account_id(actor))
+        self.services.openings.delete_profile(actor)
         return no_content()

@@ -16,21 +16,18 @@ check tokens.
 from __future__ import annotations
 
 from services.gateway.http import api, no_content, ok
-from services.gateway.schemas import (CategoryListSchema, ReportResultSchema,
-                                      SupportResultSchema, page_of)
-from services.proposals.api import (CATEGORIES, AssignmentSchema, CommentCreateSchema,
-                                        CommentSchema, MergeSchema, ModerationSchema,
-                                        PartnerAddSchema, ProjectCreateSchema,
-                                        ProjectListQuerySchema, ProjectSchema,
-                                        ProjectTransitionSchema, ProposalCreateSchema,
-                                        ProposalListQuerySchema, ProposalSchema,
-                                        ReportSchema, TransitionSchema)
+from services.proposals.api import (CATEGORIES, AssignmentSchema, CategoryListSchema,
+                                    CommentCreateSchema, CommentSchema, MergeSchema,
+                                    ModerationSchema, PartnerAddSchema, ProjectCreateSchema,
+                                    ProjectListQuerySchema, ProjectListSchema, ProjectSchema,
+                                    ProjectTransitionSchema, ProposalCreateSchema,
+                                    ProposalListQuerySchema, ProposalListSchema,
+                                    ProposalSchema, ReportResultSchema, ReportSchema,
+                                    SupportResultSchema, TransitionSchema)
 
 PROPOSAL = "/proposals/<uuid:proposal_id>"
 PROJECT = "/projects/<uuid:project_id>"
 TAGS = ("proposals",)
-ProposalListSchema = page_of(ProposalSchema, "ProposalListSchema")
-ProjectListSchema = page_of(ProjectSchema, "ProjectListSchema")
 PROJECT_TAGS = ("projects",)
 
 

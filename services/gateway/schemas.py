@@ -1,23 +1,18 @@
 """The gateway's own schemas: its query strings, and the answers it puts together itself.
 
-Request bodies and the groups service's answers are described by the groups service's
-schemas (services.groups.api), the same ones that validate its input.
+Request bodies and the domain services' answers (their lists included) are described by
+each service's contract module, services.<name>.api: one definition for both edges.
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import Schema, fields
 
 from civic.config import DOMAIN_SERVICES
-from civic.validation import PER_PAGE_MAX, per_page_field
+from civic.validation import PER_PAGE_MAX, StrictSchema, page_of, per_page_field
 
 
 # An answer described only as "a JSON object" (the OpenAPI document; a replayed message).
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class ErrorDetailSchema(Schema):
@@ -95,40 +90,4 @@ class StaffHealthSchema(Schema):
     management = fields.Nested(ManagementStatusSchema)
 
 
-class DeadLetterListSchema(Schema):
-    items = fields.List(fields.Dict())
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-
-
-# --- proposals and joint projects: answers of the proposals service -------------------
-# The proposals service's own schemas describe proposals and projects; these describe
-# the smaller answers and the list pages around them.
-
-def page_of(item_schema, name: str):
-    """The list shape of API.md: `{items, total, page, per_page}`."""
-    return Schema.from_dict({"items": fields.List(fields.Nested(item_schema)),
-                             "total": fields.Integer(), "page": fields.Integer(),
-                             "per_page": fields.Integer()}, name=name)
-
-
-class SupportResultSchema(Schema):
-    proposal_id = fields.String()
-    support_count = fields.Integer()
-
-
-class ReportResultSchema(Schema):
-    proposal_id = fields.String()
-    report_count = fields.Integer()
-    hidden = fields.Boolean(metadata={
-        "description": "true once reports from 3 accounts hid it for review"})
-
-
-class CategoryListSchema(Schema):
-    items = fields.List(fields.String(), metadata={
-        "example": ["environment", "leisure", "culture", "business", "infrastructure",
-                    "housing", "other"]})
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+DeadLetterListSchema = page_of(fields.List(fields.Dict()), "DeadLetterListSchema")

@@ -6,12 +6,13 @@ API; when that cannot be asked, the services are still reported, with `queues: n
 """
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
+from nameko.rpc import RPC_QUEUE_TEMPLATE
 
 from civic.log import get_logger
+from civic.messaging import queue_owner
 from services.gateway.fanout import fan_out
 
 log = get_logger(__name__)
@@ -28,11 +29,10 @@ def vhost_of(amqp_uri: str) -> str:
 
 
 def owns_queue(service: str, queue: str) -> bool:
-    """RPC queue `rpc-<service>`, or an event queue `...--<service>.<method>` (and its
-    `.retry-<ms>ms` queues, where failed messages wait for their next attempt)."""
-    if queue == f"rpc-{service}":
-        return True
-    return re.search(rf"--{re.escape(service)}\.\w+(\.retry-\d+ms)?$", queue) is not None
+    """The service's RPC queue (nameko's `rpc-<service>`), or an event queue
+    `...--<service>.<method>` (and its `.retry-<ms>ms` queues, where failed messages wait
+    for their next attempt)."""
+    return queue == RPC_QUEUE_TEMPLATE.format(service) or queue_owner(queue) == service
 
 
 def management_queues(management_uri: str, amqp_uri: str,

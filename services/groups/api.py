@@ -9,7 +9,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from civic.contracts import GROUP_KINDS
-from civic.validation import ID_MAX, PageQuerySchema, StrictSchema, UUIDString, strip_blanks
+from civic.validation import (ID_MAX, PageQuerySchema, StrictSchema, UUIDString, page_of,
+                              strip_blanks)
 
 LOCALES = ("sv", "en")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
@@ -170,11 +171,7 @@ class GroupSchema(Schema):
     networks = fields.List(fields.Nested(NetworkRefSchema))
 
 
-class GroupListSchema(Schema):
-    items = fields.List(fields.Nested(GroupSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+GroupListSchema = page_of(GroupSchema, "GroupListSchema")
 
 
 class MembershipSchema(Schema):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from civic.contracts import CATALOGUE
-from civic.validation import AwareDateTime, PageQuerySchema, StrictSchema, UUIDString
+from civic.validation import AwareDateTime, PageQuerySchema, StrictSchema, UUIDString, page_of
 
 LOCALES = ("sv", "en")
 EMAIL_MODES = ("immediate", "daily", "weekly", "off")
@@ -95,12 +95,8 @@ class NotificationSchema(Schema):
     read_at = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
-class NotificationListSchema(Schema):
-    items = fields.List(fields.Nested(NotificationSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    unread_count = fields.Integer()
+NotificationListSchema = page_of(NotificationSchema, "NotificationListSchema",
+                                 unread_count=fields.Integer())
 
 
 class ReadAllResultSchema(Schema):
@@ -122,11 +118,7 @@ class FollowSchema(Schema):
     created_at = fields.String(metadata={"format": "date-time"})
 
 
-class FollowListSchema(Schema):
-    items = fields.List(fields.Nested(FollowSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+FollowListSchema = page_of(FollowSchema, "FollowListSchema")
 
 
 class UnsubscribeResultSchema(Schema):
@@ -144,8 +136,4 @@ class ActivitySchema(Schema):
     summary = fields.String()
 
 
-class ActivityListSchema(Schema):
-    items = fields.List(fields.Nested(ActivitySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+ActivityListSchema = page_of(ActivitySchema, "ActivityListSchema")

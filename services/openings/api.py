@@ -13,7 +13,7 @@ from marshmallow import (Schema, ValidationError as MarshmallowError, fields, po
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
 from civic.validation import (BoundedDate, PageQuerySchema, StrictSchema, UUIDString,
-                              blank_is_none, strip_blanks)
+                              blank_is_none, page_of, strip_blanks)
 
 __all__ = ["EMPLOYMENT_TYPES", "OPENING_STATUSES", "SECTORS"]
 
@@ -189,18 +189,10 @@ class InterestEntrySchema(InterestSchema):
         "description": "null while the account is not known to the openings service yet"})
 
 
-class OpeningListSchema(Schema):
-    items = fields.List(fields.Nested(OpeningSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+OpeningListSchema = page_of(OpeningSchema, "OpeningListSchema")
 
 
-class InterestListSchema(Schema):
-    items = fields.List(fields.Nested(InterestEntrySchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+InterestListSchema = page_of(InterestEntrySchema, "InterestListSchema")
 
 
 class ReturneeProfileSchema(Schema):
@@ -213,10 +205,6 @@ class ReturneeProfileSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class ChoiceListSchema(Schema):
-    """A fixed list the API publishes (sectors, employment types)."""
-    items = fields.List(fields.String())
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+# A fixed list the API publishes (sectors, employment types).
+ChoiceListSchema = page_of(fields.List(fields.String()), "ChoiceListSchema")
 

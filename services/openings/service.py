@@ -5,9 +5,11 @@ from the groups service's events.
 Entrypoints only check what they were given (nothing the gateway sends is trusted
 beyond who the caller is), open one unit of work, let the domain decide, and dump its
 answer with api.py's schemas; see domain.py for the rules and matching.py for who an
-opening is for. Nothing here calls
-the groups service: whether a business is verified and who administers it come from the
-read models, so openings keeps answering while groups is down.
+opening is for. Like every service's RPCs, they take the actor through `load_actor`;
+the domain is told only its account id (None for an anonymous reader), since no rule
+here asks whether the caller is staff. Nothing here calls the groups service: whether a
+business is verified and who administers it come from the read models, so openings
+keeps answering while groups is down.
 """
 from __future__ import annotations
 
@@ -25,14 +27,6 @@ __all__ = ["OpeningsService", "metadata"]
 log = get_logger(__name__)
 
 
-def _load_actor_id(actor_id, required: bool = True) -> str | None:
-    """The caller's account id, checked by the kernel's `load_actor` like every
-    service's actor (the gateway tells openings the caller by id alone); None for an
-    anonymous reader."""
-    actor = load_actor(None if actor_id is None else {"account_id": actor_id}, required)
-    return actor["account_id"] if actor else None
-
-
 class OpeningsService(KeepsGroupFacts, ServiceBase):
     name = "openings"
     group_facts = models.group_facts
@@ -41,91 +35,94 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
     # --- openings -----------------------------------------------------------------------
 
     @rpc
-    def list_openings(self, actor_id=None, sector=None, employment_type=None, page=1,
+    def list_openings(self, actor, sector=None, employment_type=None, page=1,
                       per_page=20):
-        actor_id = _load_actor_id(actor_id, required=False)
+        actor = load_actor(actor, required=False)
+        viewer_id = actor["account_id"] if actor else None
         query = load(api.OpeningListQuerySchema, {
             "sector": sector, "employment_type": employment_type, "page": page,
             "per_page": per_page})
         with self.db as uow:
-            page = domain.list_openings(uow, actor_id, **query)
+            page = domain.list_openings(uow, viewer_id, **query)
         return api.OpeningListSchema().dump(page)
 
     @rpc
-    def list_group_openings(self, actor_id, group_id, page=1, per_page=20):
-        actor_id = _load_actor_id(actor_id, required=False)
+    def list_group_openings(self, actor, group_id, page=1, per_page=20):
+        actor = load_actor(actor, required=False)
+        viewer_id = actor["account_id"] if actor else None
         group_id = clean_id("group_id", group_id)
         query = load(api.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
-            page = domain.list_group_openings(uow, actor_id, group_id, **query)
+            page = domain.list_group_openings(uow, viewer_id, group_id, **query)
         return api.OpeningListSchema().dump(page)
 
     @rpc
-    def get_opening(self, actor_id, opening_id):
-        actor_id = _load_actor_id(actor_id, required=False)
+    def get_opening(self, actor, opening_id):
+        actor = load_actor(actor, required=False)
+        viewer_id = actor["account_id"] if actor else None
         opening_id = clean_id("opening_id", opening_id)
         with self.db as uow:
-            opening = domain.get_opening(uow, actor_id, opening_id)
+            opening = domain.get_opening(uow, viewer_id, opening_id)
         return api.OpeningSchema().dump(opening)
 
     @rpc
-    def post_opening(self, actor_id, payload):
-        actor_id = _load_actor_id(actor_id)
+    def post_opening(self, actor, payload):
+        actor = load_actor(actor)
         data = load(api.OpeningCreateSchema, payload)
         with self.db as uow:
-            opening = domain.post_opening(uow, actor_id, **data)
+            opening = domain.post_opening(uow, actor["account_id"], **data)
         return api.OpeningSchema().dump(opening)
 
     @rpc
-    def close_opening(self, actor_id, opening_id):
-        actor_id = _load_actor_id(actor_id)
+    def close_opening(self, actor, opening_id):
+        actor = load_actor(actor)
         opening_id = clean_id("opening_id", opening_id)
         with self.db as uow:
-            opening = domain.close_opening(uow, actor_id, opening_id)
+            opening = domain.close_opening(uow, actor["account_id"], opening_id)
         return api.OpeningSchema().dump(opening)
 
     # --- interest -----------------------------------------------------------------------
 
     @rpc
-    def register_interest(self, actor_id, opening_id, payload=None):
-        actor_id = _load_actor_id(actor_id)
+    def register_interest(self, actor, opening_id, payload=None):
+        actor = load_actor(actor)
         opening_id = clean_id("opening_id", opening_id)
         data = load(api.InterestCreateSchema, payload if payload is not None else {})
         with self.db as uow:
-            interest = domain.register_interest(uow, actor_id, opening_id, **data)
+            interest = domain.register_interest(uow, actor["account_id"], opening_id, **data)
         return api.InterestSchema().dump(interest)
 
     @rpc
-    def list_interest(self, actor_id, opening_id, page=1, per_page=20):
-        actor_id = _load_actor_id(actor_id)
+    def list_interest(self, actor, opening_id, page=1, per_page=20):
+        actor = load_actor(actor)
         opening_id = clean_id("opening_id", opening_id)
         query = load(api.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
-            page = domain.list_interest(uow, actor_id, opening_id, **query)
+            page = domain.list_interest(uow, actor["account_id"], opening_id, **query)
         return api.InterestListSchema().dump(page)
 
     # --- returnee profiles --------------------------------------------------------------
 
     @rpc
-    def get_profile(self, actor_id):
-        actor_id = _load_actor_id(actor_id)
+    def get_profile(self, actor):
+        actor = load_actor(actor)
         with self.db as uow:
-            profile = domain.get_profile(uow, actor_id)
+            profile = domain.get_profile(uow, actor["account_id"])
         return api.ReturneeProfileSchema().dump(profile)
 
     @rpc
-    def save_profile(self, actor_id, payload):
-        actor_id = _load_actor_id(actor_id)
+    def save_profile(self, actor, payload):
+        actor = load_actor(actor)
         data = load(api.ReturneeProfileSaveSchema, payload)
         with self.db as uow:
-            profile = domain.save_profile(uow, actor_id, **data)
+            profile = domain.save_profile(uow, actor["account_id"], **data)
         return api.ReturneeProfileSchema().dump(profile)
 
     @rpc
-    def delete_profile(self, actor_id):
-        actor_id = _load_actor_id(actor_id)
+    def delete_profile(self, actor):
+        actor = load_actor(actor)
         with self.db as uow:
-            return domain.delete_profile(uow, actor_id)
+            return domain.delete_profile(uow, actor["account_id"])
 
     # --- expiry -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pr
 
 from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
 from civic.validation import (PageQuerySchema, StrictSchema, UUIDString, blank_is_none,
-                              strip_blanks, text)
+                              page_of, strip_blanks, text)
 
 __all__ = ["CATEGORIES", "CHANNELS", "PROPOSAL_STATUSES", "PROJECT_STATUSES"]
 
@@ -180,8 +180,6 @@ class ProjectListQuerySchema(PageQuerySchema):
         return blank_is_none(data, ("status", "group_id"))
 
 
-# --- the caller, as the gateway describes it --------------------------------------------
-
 # --- outputs ----------------------------------------------------------------------------
 
 class LocationOutSchema(Schema):
@@ -254,11 +252,22 @@ class ProposalSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class ProposalListSchema(Schema):
-    items = fields.List(fields.Nested(ProposalSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+ProposalListSchema = page_of(ProposalSchema, "ProposalListSchema")
+
+CategoryListSchema = page_of(fields.List(fields.String(), metadata={"example": list(CATEGORIES)}),
+                             "CategoryListSchema")
+
+
+class SupportResultSchema(Schema):
+    proposal_id = fields.String()
+    support_count = fields.Integer()
+
+
+class ReportResultSchema(Schema):
+    proposal_id = fields.String()
+    report_count = fields.Integer()
+    hidden = fields.Boolean(metadata={
+        "description": "true once reports from 3 accounts hid it for review"})
 
 
 class ProjectStepSchema(Schema):
@@ -283,8 +292,4 @@ class ProjectSchema(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class ProjectListSchema(Schema):
-    items = fields.List(fields.Nested(ProjectSchema))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
+ProjectListSchema = page_of(ProjectSchema, "ProjectListSchema")
