@@ -10,6 +10,7 @@ plain-kombu echo responder, then measures at each concurrency:
 and prints p50/p99 latency, throughput and the Civic/baseline ratios. Everything it
 started is stopped, and the vhost deleted, whatever happens.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,8 @@ from bench.environment import BenchError, Environment
 from bench.load import run_load
 from bench.stats import comparison_rows, format_table, summarize
 
-DEFAULT_REQUESTS = {1: 300, 10: 1000}   # timed requests per scenario at that concurrency
-FALLBACK_REQUESTS_PER_CLIENT = 100      # for other concurrencies
+DEFAULT_REQUESTS = {1: 300, 10: 1000}  # timed requests per scenario at that concurrency
+FALLBACK_REQUESTS_PER_CLIENT = 100  # for other concurrencies
 ECHO_QUEUE = "bench-echo"
 CIVIC_PATH = "/api/v1/groups?per_page=1"
 REQUEST_TIMEOUT = 10.0
@@ -59,7 +60,9 @@ def concurrency_list(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas: {text!r}"
+        ) from None
     if not values or any(value < 1 for value in values):
         raise argparse.ArgumentTypeError(f"each concurrency must be at least 1: {text!r}")
     return values
@@ -69,18 +72,40 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Civic (HTTP → gateway → groups RPC) against a raw kombu "
-                    "request/reply baseline on the same broker.")
-    parser.add_argument("--requests", type=positive_int, default=None, metavar="N",
-                        help="timed requests per scenario at each concurrency "
-                             "(default: 300 with 1 client, 1000 with 10)")
-    parser.add_argument("--warmup", type=non_negative_int, default=10, metavar="N",
-                        help="untimed requests per client before timing (default 10)")
-    parser.add_argument("--concurrency", type=concurrency_list, default=[1, 10],
-                        metavar="C[,C...]", help="concurrent clients (default 1,10)")
-    parser.add_argument("--timeout", type=positive_float, default=600.0, metavar="SECONDS",
-                        help="give up (and clean up) after this long (default 600)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temp var dir (service output, SQLite files)")
+        "request/reply baseline on the same broker.",
+    )
+    parser.add_argument(
+        "--requests",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="timed requests per scenario at each concurrency "
+        "(default: 300 with 1 client, 1000 with 10)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=non_negative_int,
+        default=10,
+        metavar="N",
+        help="untimed requests per client before timing (default 10)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency_list,
+        default=[1, 10],
+        metavar="C[,C...]",
+        help="concurrent clients (default 1,10)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="give up (and clean up) after this long (default 600)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp var dir (service output, SQLite files)"
+    )
     return parser.parse_args(argv)
 
 
@@ -107,11 +132,16 @@ def start_platform(env: Environment, deadline: float) -> str:
     base_url = f"http://127.0.0.1:{env.port}"
     startup = min(STARTUP_TIMEOUT, remaining(deadline))
 
-    env.wait_until(lambda: requests.get(base_url + "/healthz", timeout=2).status_code == 200,
-                   startup, "the gateway's GET /healthz")
-    env.wait_until(lambda: requests.get(base_url + CIVIC_PATH, timeout=5).status_code == 200,
-                   min(STARTUP_TIMEOUT, remaining(deadline)),
-                   f"GET {CIVIC_PATH} to return 200 (gateway → groups)")
+    env.wait_until(
+        lambda: requests.get(base_url + "/healthz", timeout=2).status_code == 200,
+        startup,
+        "the gateway's GET /healthz",
+    )
+    env.wait_until(
+        lambda: requests.get(base_url + CIVIC_PATH, timeout=5).status_code == 200,
+        min(STARTUP_TIMEOUT, remaining(deadline)),
+        f"GET {CIVIC_PATH} to return 200 (gateway → groups)",
+    )
 
     def echo_answers() -> bool:
         client = AmqpClient(env.amqp_uri, ECHO_QUEUE, timeout=1.0)
@@ -121,38 +151,47 @@ def start_platform(env: Environment, deadline: float) -> str:
         finally:
             client.close()
 
-    env.wait_until(echo_answers, min(STARTUP_TIMEOUT, remaining(deadline)),
-                   "the echo responder")
+    env.wait_until(echo_answers, min(STARTUP_TIMEOUT, remaining(deadline)), "the echo responder")
     return base_url
 
 
-def measure(name: str, make_client, concurrency: int, total: int, warmup: int,
-            deadline: float):
+def measure(name: str, make_client, concurrency: int, total: int, warmup: int, deadline: float):
     result = run_load(make_client, concurrency, total, warmup, deadline)
     if result.unfinished:
-        raise BenchError(f"{name} at concurrency {concurrency}: the total --timeout ran "
-                         f"out with {result.unfinished} of {total} requests not sent")
+        raise BenchError(
+            f"{name} at concurrency {concurrency}: the total --timeout ran "
+            f"out with {result.unfinished} of {total} requests not sent"
+        )
     if not result.latencies:
-        raise BenchError(f"{name} at concurrency {concurrency}: every request failed, "
-                         f"first error: {result.first_error}")
+        raise BenchError(
+            f"{name} at concurrency {concurrency}: every request failed, "
+            f"first error: {result.first_error}"
+        )
     if result.errors:
-        print(f"warning: {name} at concurrency {concurrency}: {result.errors} failed "
-              f"requests, first: {result.first_error}", file=sys.stderr)
+        print(
+            f"warning: {name} at concurrency {concurrency}: {result.errors} failed "
+            f"requests, first: {result.first_error}",
+            file=sys.stderr,
+        )
     return summarize(name, concurrency, result.latencies, result.elapsed, result.errors)
 
 
 def header(args, env: Environment, base_url: str) -> str:
-    counts = ", ".join(f"{c} client{'s' if c > 1 else ''}: {requests_for(c, args.requests)}"
-                       for c in args.concurrency)
-    return "\n".join([
-        "Civic benchmark",
-        f"  civic     GET {base_url}{CIVIC_PATH}  (HTTP → gateway → groups RPC, SQLite)",
-        f"  baseline  kombu request/reply to a plain echo responder, queue {ECHO_QUEUE!r}",
-        f"  broker    {env.amqp_uri.rsplit('@', 1)[-1]} (throwaway vhost)",
-        f"  requests  timed per scenario — {counts}; warm-up {args.warmup} per client",
-        f"  clients   threads in one process (requests.Session / kombu connection each); "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
-    ])
+    counts = ", ".join(
+        f"{c} client{'s' if c > 1 else ''}: {requests_for(c, args.requests)}"
+        for c in args.concurrency
+    )
+    return "\n".join(
+        [
+            "Civic benchmark",
+            f"  civic     GET {base_url}{CIVIC_PATH}  (HTTP → gateway → groups RPC, SQLite)",
+            f"  baseline  kombu request/reply to a plain echo responder, queue {ECHO_QUEUE!r}",
+            f"  broker    {env.amqp_uri.rsplit('@', 1)[-1]} (throwaway vhost)",
+            f"  requests  timed per scenario — {counts}; warm-up {args.warmup} per client",
+            f"  clients   threads in one process (requests.Session / kombu connection each); "
+            f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
+        ]
+    )
 
 
 def run(args) -> int:
@@ -160,28 +199,45 @@ def run(args) -> int:
     env = Environment()
     failed = True
     try:
-        print(f"bench: starting groups, gateway and the echo responder in vhost "
-              f"{env.vhost} ...", file=sys.stderr)
+        print(
+            f"bench: starting groups, gateway and the echo responder in vhost {env.vhost} ...",
+            file=sys.stderr,
+        )
         base_url = start_platform(env, deadline)
         url = base_url + CIVIC_PATH
         rows = []
         for concurrency in args.concurrency:
             total = requests_for(concurrency, args.requests)
-            print(f"bench: measuring {total} requests per scenario with {concurrency} "
-                  f"client(s) ...", file=sys.stderr)
-            civic = measure("civic http→gateway→rpc", lambda: HttpClient(url, REQUEST_TIMEOUT),
-                            concurrency, total, args.warmup, deadline)
-            baseline = measure("baseline kombu echo",
-                               lambda: AmqpClient(env.amqp_uri, ECHO_QUEUE, REQUEST_TIMEOUT),
-                               concurrency, total, args.warmup, deadline)
+            print(
+                f"bench: measuring {total} requests per scenario with {concurrency} client(s) ...",
+                file=sys.stderr,
+            )
+            civic = measure(
+                "civic http→gateway→rpc",
+                lambda: HttpClient(url, REQUEST_TIMEOUT),
+                concurrency,
+                total,
+                args.warmup,
+                deadline,
+            )
+            baseline = measure(
+                "baseline kombu echo",
+                lambda: AmqpClient(env.amqp_uri, ECHO_QUEUE, REQUEST_TIMEOUT),
+                concurrency,
+                total,
+                args.warmup,
+                deadline,
+            )
             rows.extend(comparison_rows(civic, baseline))
             env.check_running()
         print(header(args, env, base_url))
         print()
         print(format_table(rows))
         print()
-        print("ratio = civic / baseline: above 1x for latency is slower, "
-              "below 1x for req/s is fewer requests per second")
+        print(
+            "ratio = civic / baseline: above 1x for latency is slower, "
+            "below 1x for req/s is fewer requests per second"
+        )
         failed = False
         return 0
     except BenchError as exc:

@@ -1,8 +1,8 @@
 """One client per benchmark thread: each holds its own connection and makes one request
 per `call()`, raising `RequestFailed` when the answer is not the expected one."""
+
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 
@@ -30,8 +30,9 @@ class HttpClient:
         except requests.RequestException as exc:
             raise RequestFailed(f"GET {self.url}: {exc}") from exc
         if response.status_code != 200:
-            raise RequestFailed(f"GET {self.url}: HTTP {response.status_code} "
-                                f"{response.text[:200]}")
+            raise RequestFailed(
+                f"GET {self.url}: HTTP {response.status_code} {response.text[:200]}"
+            )
         body = response.json()
         if "items" not in body:
             raise RequestFailed(f"GET {self.url}: not a list: {response.text[:200]}")
@@ -51,12 +52,17 @@ class AmqpClient:
         self.connection.connect()
         try:
             channel = self.connection.channel()
-            self.reply_queue = Queue(f"bench-reply-{uuid.uuid4().hex}", durable=False,
-                                     exclusive=True, auto_delete=True)
+            self.reply_queue = Queue(
+                f"bench-reply-{uuid.uuid4().hex}", durable=False, exclusive=True, auto_delete=True
+            )
             self.replies: dict[str, object] = {}
-            self.consumer = Consumer(channel, queues=[self.reply_queue],
-                                     callbacks=[self._on_reply], no_ack=True,
-                                     accept=["json"])
+            self.consumer = Consumer(
+                channel,
+                queues=[self.reply_queue],
+                callbacks=[self._on_reply],
+                no_ack=True,
+                accept=["json"],
+            )
             self.consumer.consume()
             self.producer = Producer(channel, serializer="json")
         except Exception:
@@ -69,9 +75,13 @@ class AmqpClient:
     def call(self) -> None:
         correlation_id = uuid.uuid4().hex
         request = {"id": correlation_id}
-        self.producer.publish(request, routing_key=self.queue,
-                              reply_to=self.reply_queue.name,
-                              correlation_id=correlation_id, delivery_mode=PERSISTENT)
+        self.producer.publish(
+            request,
+            routing_key=self.queue,
+            reply_to=self.reply_queue.name,
+            correlation_id=correlation_id,
+            delivery_mode=PERSISTENT,
+        )
         deadline = time.monotonic() + self.timeout
         while correlation_id not in self.replies:
             remaining = deadline - time.monotonic()
@@ -79,7 +89,7 @@ class AmqpClient:
                 raise RequestFailed(f"no reply from {self.queue!r} in {self.timeout}s")
             try:
                 self.connection.drain_events(timeout=remaining)
-            except socket.timeout:
+            except TimeoutError:
                 pass
         reply = self.replies.pop(correlation_id)
         self.replies.clear()  # late replies to earlier, timed-out requests

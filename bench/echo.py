@@ -7,12 +7,12 @@ queue, persistence and ack timing mirror what a nameko RPC service does (durable
 the broker round trip Civic cannot go below, not a cheaper variant of it.
 Broker: CIVIC_AMQP_URI. Stops cleanly on SIGTERM/SIGINT.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import signal
-import socket
 import sys
 
 from kombu import Connection, Consumer, Producer, Queue
@@ -38,18 +38,27 @@ def serve(amqp_uri: str, queue_name: str) -> None:
         def on_request(body, message):
             reply_to = message.properties.get("reply_to")
             if reply_to:
-                producer.publish(body, routing_key=reply_to, delivery_mode=PERSISTENT,
-                                 correlation_id=message.properties.get("correlation_id"))
+                producer.publish(
+                    body,
+                    routing_key=reply_to,
+                    delivery_mode=PERSISTENT,
+                    correlation_id=message.properties.get("correlation_id"),
+                )
             message.ack()
 
         queue = Queue(queue_name, durable=True, auto_delete=False)
-        consumer = Consumer(channel, queues=[queue], callbacks=[on_request],
-                            accept=["json"], prefetch_count=PREFETCH)
+        consumer = Consumer(
+            channel,
+            queues=[queue],
+            callbacks=[on_request],
+            accept=["json"],
+            prefetch_count=PREFETCH,
+        )
         with consumer:
             while not stopping:
                 try:
                     connection.drain_events(timeout=0.5)
-                except socket.timeout:
+                except TimeoutError:
                     pass  # nothing arrived; look at `stopping` again
         queue(channel).delete()
 

@@ -3,6 +3,7 @@
 Everything created here is removed again by `Environment.close()`, which the caller runs
 in a `finally`: child processes are stopped (SIGTERM, then SIGKILL), the vhost deleted.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,9 @@ def vhost_uri(amqp_uri: str, vhost: str) -> str:
 class Environment:
     """One benchmark's vhost, temp directory and child processes."""
 
-    def __init__(self, amqp_uri: str = DEFAULT_AMQP,
-                 management_uri: str = DEFAULT_MANAGEMENT) -> None:
+    def __init__(
+        self, amqp_uri: str = DEFAULT_AMQP, management_uri: str = DEFAULT_MANAGEMENT
+    ) -> None:
         self.vhost = f"civic-bench-{uuid.uuid4().hex[:12]}"
         self.amqp_uri = vhost_uri(amqp_uri, self.vhost)
         self._management, self._management_base = _management_session(management_uri)
@@ -76,11 +78,15 @@ class Environment:
             self._vhost_created = True
             response = self._management.put(
                 self._vhost_url("permissions") + "/" + quote(user, safe=""),
-                json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10)
+                json={"configure": ".*", "write": ".*", "read": ".*"},
+                timeout=10,
+            )
             response.raise_for_status()
         except requests.RequestException as exc:
-            raise BenchError(f"could not create RabbitMQ vhost {self.vhost!r} through the "
-                             f"management API at {self._management_base}: {exc}") from exc
+            raise BenchError(
+                f"could not create RabbitMQ vhost {self.vhost!r} through the "
+                f"management API at {self._management_base}: {exc}"
+            ) from exc
 
     def delete_vhost(self) -> None:
         if not self._vhost_created:
@@ -94,15 +100,16 @@ class Environment:
     def child_env(self, **extra: str) -> dict[str, str]:
         """The environment for a child: ours, minus any CIVIC_* setting of the caller's
         shell (so a CIVIC_DATABASE_URL can't point the bench at a real database)."""
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith("CIVIC_")}
-        env.update({
-            "CIVIC_AMQP_URI": self.amqp_uri,
-            "CIVIC_VAR_DIR": str(self.var_dir),
-            "CIVIC_WEB_ADDRESS": f"127.0.0.1:{self.port}",
-            "CIVIC_LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
+        env.update(
+            {
+                "CIVIC_AMQP_URI": self.amqp_uri,
+                "CIVIC_VAR_DIR": str(self.var_dir),
+                "CIVIC_WEB_ADDRESS": f"127.0.0.1:{self.port}",
+                "CIVIC_LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra)
         return env
 
@@ -113,12 +120,18 @@ class Environment:
         """Run `python <args>` to completion; fail with its output if it fails."""
         with open(self.output_path(name), "wb") as output:
             try:
-                completed = subprocess.run([sys.executable, *args], cwd=ROOT,
-                                           env=self.child_env(), stdout=output,
-                                           stderr=subprocess.STDOUT, timeout=timeout)
+                completed = subprocess.run(
+                    [sys.executable, *args],
+                    cwd=ROOT,
+                    env=self.child_env(),
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                )
             except subprocess.TimeoutExpired:
-                raise BenchError(f"{name} did not finish within {timeout:.0f}s:\n"
-                                 f"{self.tail(name)}") from None
+                raise BenchError(
+                    f"{name} did not finish within {timeout:.0f}s:\n{self.tail(name)}"
+                ) from None
         if completed.returncode != 0:
             raise BenchError(f"{name} exited with {completed.returncode}:\n{self.tail(name)}")
 
@@ -128,9 +141,14 @@ class Environment:
         try:
             # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop
             # the children in order from `close()`.
-            process = subprocess.Popen([sys.executable, *args], cwd=ROOT,
-                                       env=self.child_env(), stdout=output,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=ROOT,
+                env=self.child_env(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             output.close()
         self.processes[name] = process
@@ -139,8 +157,9 @@ class Environment:
     def check_running(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
-                raise BenchError(f"{name} exited early with {process.returncode}:\n"
-                                 f"{self.tail(name)}")
+                raise BenchError(
+                    f"{name} exited early with {process.returncode}:\n{self.tail(name)}"
+                )
 
     def tail(self, name: str, lines: int = 30) -> str:
         try:

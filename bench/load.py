@@ -5,12 +5,14 @@ then all threads start together at a barrier and take requests from one shared c
 until the total is reached, so every thread stays busy to the end. The clock for
 throughput runs from the barrier to the last reply.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from bench.environment import BenchError
 
@@ -26,11 +28,16 @@ class LoadResult:
     errors: int = 0
     first_error: str | None = None
     elapsed: float = 0.0
-    unfinished: int = 0   # requests never started because the deadline passed
+    unfinished: int = 0  # requests never started because the deadline passed
 
 
-def run_load(make_client: Callable[[], Client], concurrency: int, total: int,
-             warmup_per_client: int, deadline: float) -> LoadResult:
+def run_load(
+    make_client: Callable[[], Client],
+    concurrency: int,
+    total: int,
+    warmup_per_client: int,
+    deadline: float,
+) -> LoadResult:
     """Run `total` timed requests over `concurrency` threads; `deadline` is monotonic."""
     if concurrency < 1 or total < 1 or warmup_per_client < 0:
         raise ValueError("concurrency and total must be positive, warmup not negative")
@@ -87,8 +94,10 @@ def run_load(make_client: Callable[[], Client], concurrency: int, total: int,
                 result.latencies.extend(latencies)
                 state["last_done"] = max(state["last_done"], finished)
 
-    threads = [threading.Thread(target=worker, name=f"bench-client-{index}", daemon=True)
-               for index in range(concurrency)]
+    threads = [
+        threading.Thread(target=worker, name=f"bench-client-{index}", daemon=True)
+        for index in range(concurrency)
+    ]
     for thread in threads:
         thread.start()
     try:

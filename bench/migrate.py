@@ -4,6 +4,7 @@ Runs in a child process (configured by the CIVIC_* environment the bench sets) s
 benchmark client itself never imports nameko or eventlet: every domain service's
 database is migrated to head, then the whole topology is declared.
 """
+
 import sys
 
 from nameko import config as nameko_config

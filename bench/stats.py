@@ -3,11 +3,12 @@
 Pure functions over plain numbers, so they can be unit-tested without a broker.
 Latencies come in as seconds and are shown in milliseconds.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 
 def percentile(samples: Iterable[float], pct: float) -> float:
@@ -41,17 +42,23 @@ def throughput(completed: int, elapsed_seconds: float) -> float:
 @dataclass(frozen=True)
 class Summary:
     """One measured setting: a scenario at one concurrency."""
+
     scenario: str
     concurrency: int
-    requests: int          # successful, timed requests
+    requests: int  # successful, timed requests
     errors: int
     p50_ms: float
     p99_ms: float
     requests_per_second: float
 
 
-def summarize(scenario: str, concurrency: int, latencies_seconds: Sequence[float],
-              elapsed_seconds: float, errors: int = 0) -> Summary:
+def summarize(
+    scenario: str,
+    concurrency: int,
+    latencies_seconds: Sequence[float],
+    elapsed_seconds: float,
+    errors: int = 0,
+) -> Summary:
     """Summary of one run from each successful request's latency and the run's wall time."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
@@ -92,19 +99,30 @@ COLUMNS = ("concurrency", "scenario", "requests", "errors", "p50 ms", "p99 ms", 
 def comparison_rows(civic: Summary, baseline: Summary) -> list[tuple[str, ...]]:
     """Three table rows for one concurrency: Civic, the baseline, and Civic/baseline."""
     if civic.concurrency != baseline.concurrency:
-        raise ValueError("compare runs at the same concurrency "
-                         f"({civic.concurrency} != {baseline.concurrency})")
+        raise ValueError(
+            f"compare runs at the same concurrency ({civic.concurrency} != {baseline.concurrency})"
+        )
 
     def measured(summary: Summary) -> tuple[str, ...]:
-        return (str(summary.concurrency), summary.scenario, str(summary.requests),
-                str(summary.errors), f"{summary.p50_ms:.2f}", f"{summary.p99_ms:.2f}",
-                f"{summary.requests_per_second:.1f}")
+        return (
+            str(summary.concurrency),
+            summary.scenario,
+            str(summary.requests),
+            str(summary.errors),
+            f"{summary.p50_ms:.2f}",
+            f"{summary.p99_ms:.2f}",
+            f"{summary.requests_per_second:.1f}",
+        )
 
-    ratios = ("", "ratio civic/baseline", "", "",
-              format_ratio(ratio(civic.p50_ms, baseline.p50_ms)),
-              format_ratio(ratio(civic.p99_ms, baseline.p99_ms)),
-              format_ratio(ratio(civic.requests_per_second,
-                                 baseline.requests_per_second)))
+    ratios = (
+        "",
+        "ratio civic/baseline",
+        "",
+        "",
+        format_ratio(ratio(civic.p50_ms, baseline.p50_ms)),
+        format_ratio(ratio(civic.p99_ms, baseline.p99_ms)),
+        format_ratio(ratio(civic.requests_per_second, baseline.requests_per_second)),
+    )
     return [measured(civic), measured(baseline), ratios]
 
 
@@ -114,12 +132,14 @@ def format_table(rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS
     for row in rows:
         if len(row) != len(columns):
             raise ValueError(f"row has {len(row)} cells, the table {len(columns)} columns")
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
     left_aligned = {1}  # the scenario name
 
     def line(cells):
-        return "  ".join(cell.ljust(width) if index in left_aligned else cell.rjust(width)
-                         for index, (cell, width) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            cell.ljust(width) if index in left_aligned else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(columns), rule] + [line(row) for row in rows])

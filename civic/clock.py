@@ -4,9 +4,10 @@ Times are stored and sent in UTC; people read them in the town's zone
 (`CIVIC_TIMEZONE`, Europe/Stockholm by default), and a time given without an offset is
 read in that zone. Every service takes the zone and the ISO formatting from here.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from civic import config
@@ -31,7 +32,7 @@ def to_town(value: datetime | None) -> datetime | None:
 
 def utcnow() -> datetime:
     """Now, as an aware UTC time."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(value: datetime | date | None) -> str | None:

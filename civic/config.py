@@ -3,6 +3,7 @@
 Every process builds one nameko config dict from the environment (`from_env`); the
 kernel's extensions read their settings from `nameko.config`, so tests can patch it.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,11 +88,11 @@ def _int_between(env, name, default, low, high):
 
 def _mailbox(env, name, default):
     from email.utils import parseaddr
+
     value = env.get(name, default)
     _, address = parseaddr(value)
     if "@" not in address or any(c in value for c in "\r\n"):
-        raise ConfigError(f"{name} must be an email address (`Name <a@b>` or `a@b`), "
-                          f"got {value!r}")
+        raise ConfigError(f"{name} must be an email address (`Name <a@b>` or `a@b`), got {value!r}")
     return value
 
 
@@ -99,6 +100,7 @@ def _networks(env, name, default) -> list[str]:
     """Comma-separated networks in CIDR notation (`10.0.0.0/8,::1/128`; an address alone
     is a network of one), normalised; an empty value is no network at all."""
     import ipaddress
+
     raw = env.get(name, default)
     networks = []
     for part in (part.strip() for part in raw.split(",")):
@@ -107,8 +109,10 @@ def _networks(env, name, default) -> list[str]:
         try:
             networks.append(str(ipaddress.ip_network(part, strict=False)))
         except ValueError:
-            raise ConfigError(f"{name} must be networks in CIDR notation separated by "
-                              f"commas (e.g. 127.0.0.0/8,::1/128), got {part!r}") from None
+            raise ConfigError(
+                f"{name} must be networks in CIDR notation separated by "
+                f"commas (e.g. 127.0.0.0/8,::1/128), got {part!r}"
+            ) from None
     return networks
 
 
@@ -116,8 +120,9 @@ def _smtp_credentials(env):
     user = env.get("CIVIC_SMTP_USER") or None
     password = env.get("CIVIC_SMTP_PASSWORD") or None
     if (user is None) != (password is None):
-        raise ConfigError("CIVIC_SMTP_USER and CIVIC_SMTP_PASSWORD go together: "
-                          "set both or neither")
+        raise ConfigError(
+            "CIVIC_SMTP_USER and CIVIC_SMTP_PASSWORD go together: set both or neither"
+        )
     return user, password
 
 
@@ -126,8 +131,7 @@ def _secret_key(env):
     warns); a key that is set must be long enough to sign with."""
     value = env.get("CIVIC_SECRET_KEY") or None
     if value is not None and len(value) < SECRET_KEY_MIN:
-        raise ConfigError(f"CIVIC_SECRET_KEY must be at least {SECRET_KEY_MIN} "
-                          "characters")
+        raise ConfigError(f"CIVIC_SECRET_KEY must be at least {SECRET_KEY_MIN} characters")
     return value
 
 
@@ -142,8 +146,9 @@ def from_env(env=None) -> dict:
     for service in DOMAIN_SERVICES:
         own = env.get(f"CIVIC_{service.upper()}_DATABASE_URL")
         if own:
-            databases[service] = _url(env, f"CIVIC_{service.upper()}_DATABASE_URL", own,
-                                      ("postgresql", "sqlite"))
+            databases[service] = _url(
+                env, f"CIVIC_{service.upper()}_DATABASE_URL", own, ("postgresql", "sqlite")
+            )
         elif base_url:
             databases[service] = base_url
         else:
@@ -152,16 +157,25 @@ def from_env(env=None) -> dict:
     try:
         retry_delays = [float(part) for part in retry_raw.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"CIVIC_RETRY_DELAYS must be seconds separated by commas, "
-                          f"got {retry_raw!r}") from None
+        raise ConfigError(
+            f"CIVIC_RETRY_DELAYS must be seconds separated by commas, got {retry_raw!r}"
+        ) from None
     if not retry_delays or any(d <= 0 for d in retry_delays):
         raise ConfigError("CIVIC_RETRY_DELAYS needs at least one delay, each above zero")
     smtp_user, smtp_password = _smtp_credentials(env)
     return {
-        "AMQP_URI": _url(env, "CIVIC_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//",
-                         ("amqp", "amqps", "pyamqp")),
-        "RABBIT_MANAGEMENT_URI": _url(env, "CIVIC_RABBIT_MANAGEMENT_URI",
-                                      "http://guest:guest@127.0.0.1:15672", ("http", "https")),
+        "AMQP_URI": _url(
+            env,
+            "CIVIC_AMQP_URI",
+            "amqp://guest:guest@127.0.0.1:5672//",
+            ("amqp", "amqps", "pyamqp"),
+        ),
+        "RABBIT_MANAGEMENT_URI": _url(
+            env,
+            "CIVIC_RABBIT_MANAGEMENT_URI",
+            "http://guest:guest@127.0.0.1:15672",
+            ("http", "https"),
+        ),
         "WEB_SERVER_ADDRESS": env.get("CIVIC_WEB_ADDRESS", "127.0.0.1:8000"),
         "CIVIC_DATABASES": databases,
         "CIVIC_SCHEMA_PREFIX": env.get("CIVIC_SCHEMA_PREFIX", ""),
@@ -184,8 +198,7 @@ def from_env(env=None) -> dict:
         # Email confirmation: how long an emailed link is valid (seconds, 72 h), and how
         # long an unconfirmed account may still write (seconds, 7 days; 0: not at all).
         "CIVIC_CONFIRMATION_TTL": _positive_float(env, "CIVIC_CONFIRMATION_TTL", "259200"),
-        "CIVIC_CONFIRMATION_GRACE": _non_negative_float(env, "CIVIC_CONFIRMATION_GRACE",
-                                                        "604800"),
+        "CIVIC_CONFIRMATION_GRACE": _non_negative_float(env, "CIVIC_CONFIRMATION_GRACE", "604800"),
         "CIVIC_TIMEZONE": env.get("CIVIC_TIMEZONE", DEFAULT_TIMEZONE),
         # Email (the notifications service): where to send, as whom, and how often.
         "CIVIC_SMTP_HOST": env.get("CIVIC_SMTP_HOST") or "127.0.0.1",
@@ -194,8 +207,9 @@ def from_env(env=None) -> dict:
         "CIVIC_SMTP_USER": smtp_user,
         "CIVIC_SMTP_PASSWORD": smtp_password,
         "CIVIC_MAIL_FROM": _mailbox(env, "CIVIC_MAIL_FROM", "Civic Jokkmokk <civic@localhost>"),
-        "CIVIC_PUBLIC_URL": _url(env, "CIVIC_PUBLIC_URL", "http://127.0.0.1:8000",
-                                 ("http", "https")).rstrip("/"),
+        "CIVIC_PUBLIC_URL": _url(
+            env, "CIVIC_PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https")
+        ).rstrip("/"),
         "CIVIC_SECRET_KEY": _secret_key(env),
         "CIVIC_EMAIL_INTERVAL": _positive_float(env, "CIVIC_EMAIL_INTERVAL", "10"),
         "CIVIC_DIGEST_HOUR": _int_between(env, "CIVIC_DIGEST_HOUR", "7", 0, 23),
@@ -212,4 +226,5 @@ def from_env(env=None) -> dict:
 
 def get(key, default=None):
     from nameko import config
+
     return config.get(key, default)

@@ -5,6 +5,7 @@ the contract before the event is written to the outbox; consumers validate the e
 and `data` before their handler runs. A consumer ignores unknown fields and refuses a
 version it cannot read.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -48,9 +49,13 @@ class Envelope:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "type": self.type, "version": self.version,
-            "occurred_at": clock.iso(self.occurred_at), "producer": self.producer,
-            "correlation_id": self.correlation_id, "actor_id": self.actor_id,
+            "id": self.id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": clock.iso(self.occurred_at),
+            "producer": self.producer,
+            "correlation_id": self.correlation_id,
+            "actor_id": self.actor_id,
             "data": self.data,
         }
 
@@ -69,11 +74,13 @@ CATALOGUE: dict[str, Contract] = {}
 
 def contract(type_, producer, description, version=1):
     """Class decorator: register the schema of an event's `data` in the catalogue."""
+
     def register(schema_cls):
         if type_ in CATALOGUE:
             raise ValueError(f"event type {type_!r} is registered twice")
         CATALOGUE[type_] = Contract(type_, version, producer, schema_cls, description)
         return schema_cls
+
     return register
 
 
@@ -84,9 +91,15 @@ def get_contract(type_: str) -> Contract:
         raise ContractError(f"unknown event type {type_!r}") from None
 
 
-def new_envelope(type_: str, data: dict, *, producer: str, correlation_id: str | None,
-                 actor_id: str | None = None,
-                 occurred_at: datetime | None = None) -> Envelope:
+def new_envelope(
+    type_: str,
+    data: dict,
+    *,
+    producer: str,
+    correlation_id: str | None,
+    actor_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
     """Build a validated envelope; raises ContractError if `data` breaks the contract.
 
     `occurred_at` is when the fact happened: the caller's clock (a domain function's
@@ -95,16 +108,23 @@ def new_envelope(type_: str, data: dict, *, producer: str, correlation_id: str |
         raise ContractError("occurred_at must be timezone-aware")
     found = get_contract(type_)
     if found.producer != producer:
-        raise ContractError(f"{producer!r} may not publish {type_!r} "
-                            f"(its producer is {found.producer!r})")
+        raise ContractError(
+            f"{producer!r} may not publish {type_!r} (its producer is {found.producer!r})"
+        )
     try:
         clean = found.schema(unknown=RAISE).dump(found.schema(unknown=RAISE).load(data))
     except ValidationError as exc:
         raise ContractError(f"{type_} data breaks its contract: {exc.messages}") from None
-    return Envelope(id=str(uuid.uuid4()), type=type_, version=found.version,
-                    occurred_at=occurred_at or clock.utcnow(), producer=producer,
-                    correlation_id=correlation_id or str(uuid.uuid4()),
-                    actor_id=actor_id, data=clean)
+    return Envelope(
+        id=str(uuid.uuid4()),
+        type=type_,
+        version=found.version,
+        occurred_at=occurred_at or clock.utcnow(),
+        producer=producer,
+        correlation_id=correlation_id or str(uuid.uuid4()),
+        actor_id=actor_id,
+        data=clean,
+    )
 
 
 def parse_envelope(body, expected_type: str | None = None) -> Envelope:
@@ -119,20 +139,29 @@ def parse_envelope(body, expected_type: str | None = None) -> Envelope:
         raise ContractError(f"expected {expected_type!r}, got {raw['type']!r}")
     found = get_contract(raw["type"])
     if raw["version"] != found.version:
-        raise ContractError(f"{raw['type']} version {raw['version']} cannot be read "
-                            f"(this code reads version {found.version})")
+        raise ContractError(
+            f"{raw['type']} version {raw['version']} cannot be read "
+            f"(this code reads version {found.version})"
+        )
     try:
         data = found.schema(unknown=EXCLUDE).load(raw["data"])
     except ValidationError as exc:
         raise ContractError(f"{raw['type']} data breaks its contract: {exc.messages}") from None
     data = found.schema().dump(data)
-    return Envelope(id=str(raw["id"]), type=raw["type"], version=raw["version"],
-                    occurred_at=raw["occurred_at"], producer=raw["producer"],
-                    correlation_id=raw["correlation_id"], actor_id=raw["actor_id"],
-                    data=data)
+    return Envelope(
+        id=str(raw["id"]),
+        type=raw["type"],
+        version=raw["version"],
+        occurred_at=raw["occurred_at"],
+        producer=raw["producer"],
+        correlation_id=raw["correlation_id"],
+        actor_id=raw["actor_id"],
+        data=data,
+    )
 
 
 # --- groups -------------------------------------------------------------------------
+
 
 def _id():
     return fields.String(required=True, validate=validate.Length(min=1, max=64))
@@ -145,23 +174,32 @@ class AccountRegistered(Schema):
     locale = fields.String(required=True, validate=validate.OneOf(["sv", "en"]))
 
 
-@contract("account_erased", "groups",
-          "An account was erased: every service anonymises or deletes what it holds.")
+@contract(
+    "account_erased",
+    "groups",
+    "An account was erased: every service anonymises or deletes what it holds.",
+)
 class AccountErased(Schema):
     account_id = _id()
 
 
-@contract("email_confirmation_requested", "groups",
-          "An account's email address is to be confirmed (it registered, or asked for a "
-          "new link): the notifications service sends the confirmation email in `locale`, "
-          "whatever the account's email preference.")
+@contract(
+    "email_confirmation_requested",
+    "groups",
+    "An account's email address is to be confirmed (it registered, or asked for a "
+    "new link): the notifications service sends the confirmation email in `locale`, "
+    "whatever the account's email preference.",
+)
 class EmailConfirmationRequested(Schema):
     account_id = _id()
     locale = fields.String(required=True, validate=validate.OneOf(["sv", "en"]))
 
 
-@contract("email_confirmed", "groups",
-          "An account confirmed its email address (it followed the emailed link).")
+@contract(
+    "email_confirmed",
+    "groups",
+    "An account confirmed its email address (it followed the emailed link).",
+)
 class EmailConfirmed(Schema):
     account_id = _id()
 
@@ -209,21 +247,26 @@ class GroupJoinedNetwork(Schema):
 ADMIN_APPOINTMENT_REASONS = ("handover", "staff")
 
 
-@contract("admin_appointed", "groups",
-          "An account became an admin of a group: `handover` when the last admin left "
-          "(or was erased) and the longest-standing member took over, `staff` when staff "
-          "appointed it. The account is an active member (a member_joined came first if "
-          "it was not one).")
+@contract(
+    "admin_appointed",
+    "groups",
+    "An account became an admin of a group: `handover` when the last admin left "
+    "(or was erased) and the longest-standing member took over, `staff` when staff "
+    "appointed it. The account is an active member (a member_joined came first if "
+    "it was not one).",
+)
 class AdminAppointed(Schema):
     group_id = _id()
     account_id = _id()
-    reason = fields.String(required=True,
-                           validate=validate.OneOf(ADMIN_APPOINTMENT_REASONS))
+    reason = fields.String(required=True, validate=validate.OneOf(ADMIN_APPOINTMENT_REASONS))
 
 
-@contract("group_needs_admin", "groups",
-          "The last member of a group left or was erased: nobody can take over as admin, "
-          "so the group waits for staff to appoint one.")
+@contract(
+    "group_needs_admin",
+    "groups",
+    "The last member of a group left or was erased: nobody can take over as admin, "
+    "so the group waits for staff to appoint one.",
+)
 class GroupNeedsAdmin(Schema):
     group_id = _id()
 
@@ -234,14 +277,20 @@ class GroupNeedsAdmin(Schema):
 # envelope's actor_id says who made the change. No contact lines, no comment or report
 # texts: events say what happened, not what residents wrote.
 
-PROPOSAL_STATUSES = ("submitted", "under_review", "accepted", "rejected", "in_progress",
-                     "done", "withdrawn")
+PROPOSAL_STATUSES = (
+    "submitted",
+    "under_review",
+    "accepted",
+    "rejected",
+    "in_progress",
+    "done",
+    "withdrawn",
+)
 PROJECT_STATUSES = ("planned", "active", "completed", "cancelled")
 
 
 def _maybe_id():
-    return fields.String(required=True, allow_none=True,
-                         validate=validate.Length(min=1, max=64))
+    return fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=64))
 
 
 def _title():
@@ -254,13 +303,17 @@ class _ProposalRef(Schema):
     author_id = _maybe_id()  # null once the author's account is erased
 
 
-@contract("proposal_submitted", "proposals",
-          "A proposal was filed (online by a resident, or by staff for a drop-in or "
-          "town-hall visitor); it starts as submitted.")
+@contract(
+    "proposal_submitted",
+    "proposals",
+    "A proposal was filed (online by a resident, or by staff for a drop-in or "
+    "town-hall visitor); it starts as submitted.",
+)
 class ProposalSubmitted(_ProposalRef):
     category = fields.String(required=True)
-    channel = fields.String(required=True,
-                            validate=validate.OneOf(["online", "drop_in", "town_hall"]))
+    channel = fields.String(
+        required=True, validate=validate.OneOf(["online", "drop_in", "town_hall"])
+    )
     status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
 
 
@@ -270,26 +323,33 @@ class ProposalSupported(_ProposalRef):
     support_count = fields.Integer(required=True)
 
 
-@contract("proposal_support_withdrawn", "proposals",
-          "An account withdrew its support from a proposal.")
+@contract(
+    "proposal_support_withdrawn", "proposals", "An account withdrew its support from a proposal."
+)
 class ProposalSupportWithdrawn(_ProposalRef):
     account_id = _id()
     support_count = fields.Integer(required=True)
 
 
-@contract("proposal_status_changed", "proposals",
-          "A proposal moved on in its lifecycle without an official answer (under_review, "
-          "in_progress, done; withdrawn by its author). Becoming accepted or rejected is "
-          "proposal_answered instead.")
+@contract(
+    "proposal_status_changed",
+    "proposals",
+    "A proposal moved on in its lifecycle without an official answer (under_review, "
+    "in_progress, done; withdrawn by its author). Becoming accepted or rejected is "
+    "proposal_answered instead.",
+)
 class ProposalStatusChanged(_ProposalRef):
     from_status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
     to_status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
     assigned_group_id = _maybe_id()
 
 
-@contract("proposal_answered", "proposals",
-          "Staff accepted or rejected a proposal with an official answer: the status change "
-          "and the answer in one event.")
+@contract(
+    "proposal_answered",
+    "proposals",
+    "Staff accepted or rejected a proposal with an official answer: the status change "
+    "and the answer in one event.",
+)
 class ProposalAnswered(_ProposalRef):
     from_status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
     to_status = fields.String(required=True, validate=validate.OneOf(["accepted", "rejected"]))
@@ -298,8 +358,11 @@ class ProposalAnswered(_ProposalRef):
     assigned_group_id = _maybe_id()
 
 
-@contract("proposal_assigned", "proposals",
-          "Staff assigned a proposal to a working group, which takes it on.")
+@contract(
+    "proposal_assigned",
+    "proposals",
+    "Staff assigned a proposal to a working group, which takes it on.",
+)
 class ProposalAssigned(_ProposalRef):
     group_id = _id()
     group_name = fields.String(required=True)
@@ -313,34 +376,49 @@ class CommentAdded(_ProposalRef):
     assigned_group_id = _maybe_id()
 
 
-@contract("proposal_reported", "proposals",
-          "An account reported a proposal for review (the report that hides it is "
-          "proposal_hidden instead).")
+@contract(
+    "proposal_reported",
+    "proposals",
+    "An account reported a proposal for review (the report that hides it is "
+    "proposal_hidden instead).",
+)
 class ProposalReported(_ProposalRef):
     report_count = fields.Integer(required=True)
 
 
-@contract("proposal_hidden", "proposals",
-          "Reports from enough different accounts hid a proposal until staff review it.")
+@contract(
+    "proposal_hidden",
+    "proposals",
+    "Reports from enough different accounts hid a proposal until staff review it.",
+)
 class ProposalHidden(_ProposalRef):
     report_count = fields.Integer(required=True)
 
 
-@contract("proposal_restored", "proposals",
-          "Staff reviewed a hidden proposal and showed it again; its reports are cleared.")
+@contract(
+    "proposal_restored",
+    "proposals",
+    "Staff reviewed a hidden proposal and showed it again; its reports are cleared.",
+)
 class ProposalRestored(_ProposalRef):
     pass
 
 
-@contract("proposal_removed", "proposals",
-          "Staff removed a proposal: hidden for good, its status unchanged.")
+@contract(
+    "proposal_removed",
+    "proposals",
+    "Staff removed a proposal: hidden for good, its status unchanged.",
+)
 class ProposalRemoved(_ProposalRef):
     pass
 
 
-@contract("proposal_merged", "proposals",
-          "Staff merged a duplicate (proposal_id) into another proposal (into_id); its "
-          "supports moved over.")
+@contract(
+    "proposal_merged",
+    "proposals",
+    "Staff merged a duplicate (proposal_id) into another proposal (into_id); its "
+    "supports moved over.",
+)
 class ProposalMerged(_ProposalRef):
     into_id = _id()
     into_title = _title()
@@ -348,9 +426,11 @@ class ProposalMerged(_ProposalRef):
     support_count = fields.Integer(required=True)
 
 
-@contract("project_registered", "proposals",
-          "An admin of the lead group (or staff) registered a joint project; it starts "
-          "planned.")
+@contract(
+    "project_registered",
+    "proposals",
+    "An admin of the lead group (or staff) registered a joint project; it starts planned.",
+)
 class ProjectRegistered(Schema):
     project_id = _id()
     title = _title()
@@ -390,8 +470,7 @@ REGISTRATION_STATUSES = ("confirmed", "waitlisted")
 
 
 def _ids():
-    return fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                       required=True)
+    return fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True)
 
 
 def _when():
@@ -405,9 +484,12 @@ class _EventRef(Schema):
     starts_at = _when()
 
 
-@contract("event_scheduled", "events",
-          "An admin of the organiser group (or staff) scheduled an event; the group's "
-          "members may be told.")
+@contract(
+    "event_scheduled",
+    "events",
+    "An admin of the organiser group (or staff) scheduled an event; the group's "
+    "members may be told.",
+)
 class EventScheduled(_EventRef):
     kind = fields.String(required=True, validate=validate.OneOf(EVENT_KINDS))
     ends_at = _when()
@@ -418,9 +500,12 @@ class EventScheduled(_EventRef):
     created_by = _id()
 
 
-@contract("event_changed", "events",
-          "An event was changed; `changed` names the fields. When the time or place "
-          "changed (starts_at, ends_at, location, online_url), its registrants are told.")
+@contract(
+    "event_changed",
+    "events",
+    "An event was changed; `changed` names the fields. When the time or place "
+    "changed (starts_at, ends_at, location, online_url), its registrants are told.",
+)
 class EventChanged(_EventRef):
     ends_at = _when()
     location = fields.String(required=True)
@@ -430,8 +515,11 @@ class EventChanged(_EventRef):
     registrant_ids = _ids()
 
 
-@contract("event_cancelled", "events",
-          "An event was cancelled; every registrant (confirmed or waitlisted) is told.")
+@contract(
+    "event_cancelled",
+    "events",
+    "An event was cancelled; every registrant (confirmed or waitlisted) is told.",
+)
 class EventCancelled(_EventRef):
     reason = fields.String(required=True)
     registrant_ids = _ids()
@@ -448,23 +536,32 @@ class RegistrationConfirmed(_EventRef):
     account_id = _id()
 
 
-@contract("registration_waitlisted", "events",
-          "An event was full: the account is on its waiting list at `position`.")
+@contract(
+    "registration_waitlisted",
+    "events",
+    "An event was full: the account is on its waiting list at `position`.",
+)
 class RegistrationWaitlisted(_EventRef):
     account_id = _id()
     position = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
-@contract("registration_cancelled", "events",
-          "An account gave up its place (`was` confirmed) or left the waiting list.")
+@contract(
+    "registration_cancelled",
+    "events",
+    "An account gave up its place (`was` confirmed) or left the waiting list.",
+)
 class RegistrationCancelled(_EventRef):
     account_id = _id()
     was = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
 
 
-@contract("waitlist_promoted", "events",
-          "A place came free (or the capacity grew): the account moved from the waiting "
-          "list to a confirmed place.")
+@contract(
+    "waitlist_promoted",
+    "events",
+    "A place came free (or the capacity grew): the account moved from the waiting "
+    "list to a confirmed place.",
+)
 class WaitlistPromoted(_EventRef):
     account_id = _id()
 
@@ -475,25 +572,30 @@ class AttendeeCheckedIn(_EventRef):
     attendance_count = fields.Integer(required=True)
 
 
-@contract("agenda_published", "events",
-          "The organiser published (or revised) an event's agenda.")
+@contract("agenda_published", "events", "The organiser published (or revised) an event's agenda.")
 class AgendaPublished(_EventRef):
     revised = fields.Boolean(required=True)
     registrant_ids = _ids()
 
 
-@contract("minutes_published", "events",
-          "The organiser published (or revised) the minutes of an event that took place.")
+@contract(
+    "minutes_published",
+    "events",
+    "The organiser published (or revised) the minutes of an event that took place.",
+)
 class MinutesPublished(_EventRef):
     revised = fields.Boolean(required=True)
     registrant_ids = _ids()
     attendee_ids = _ids()
 
 
-@contract("event_reminder_due", "events",
-          "An event starts within 24 hours: each confirmed registrant (`account_ids`) is "
-          "due a reminder. Published once per event, even with several events-service "
-          "instances running.")
+@contract(
+    "event_reminder_due",
+    "events",
+    "An event starts within 24 hours: each confirmed registrant (`account_ids`) is "
+    "due a reminder. Published once per event, even with several events-service "
+    "instances running.",
+)
 class EventReminderDue(_EventRef):
     ends_at = _when()
     location = fields.String(required=True)
@@ -506,8 +608,19 @@ class EventReminderDue(_EventRef):
 # message without asking. What residents wrote (profiles, interest messages) stays in
 # the openings service: events name accounts, never their words.
 
-SECTORS = ("tourism", "forestry", "energy", "health_care", "education", "public_sector",
-           "construction", "it", "culture", "retail", "other")
+SECTORS = (
+    "tourism",
+    "forestry",
+    "energy",
+    "health_care",
+    "education",
+    "public_sector",
+    "construction",
+    "it",
+    "culture",
+    "retail",
+    "other",
+)
 EMPLOYMENT_TYPES = ("full_time", "part_time", "seasonal", "summer_job", "internship")
 OPENING_STATUSES = ("open", "closed", "expired")
 OPENING_MATCH_BATCH_MAX = 500
@@ -519,73 +632,95 @@ class _OpeningRef(Schema):
     business_group_id = _id()
 
 
-@contract("opening_posted", "openings",
-          "An admin of a verified business posted an opening; it is open until closed or "
-          "past its apply-by date (a date in the town's time zone).")
+@contract(
+    "opening_posted",
+    "openings",
+    "An admin of a verified business posted an opening; it is open until closed or "
+    "past its apply-by date (a date in the town's time zone).",
+)
 class OpeningPosted(_OpeningRef):
     business_name = fields.String(required=True)
     sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
-    employment_type = fields.String(required=True,
-                                    validate=validate.OneOf(EMPLOYMENT_TYPES))
+    employment_type = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT_TYPES))
     apply_by = fields.Date(required=True)
     created_by = _id()
 
 
-@contract("opening_closed", "openings",
-          "An admin of the business closed an opening before its apply-by date.")
+@contract(
+    "opening_closed",
+    "openings",
+    "An admin of the business closed an opening before its apply-by date.",
+)
 class OpeningClosed(_OpeningRef):
     pass
 
 
-@contract("opening_expired", "openings",
-          "An opening's apply-by date passed while it was open. Published once per "
-          "opening, even with several openings-service instances running.")
+@contract(
+    "opening_expired",
+    "openings",
+    "An opening's apply-by date passed while it was open. Published once per "
+    "opening, even with several openings-service instances running.",
+)
 class OpeningExpired(_OpeningRef):
     apply_by = fields.Date(required=True)
 
 
-@contract("opening_matched", "openings",
-          "Returnees whose profile matches an open opening (its sector and employment "
-          "type, and available by its start date): at most 500 accounts per event, "
-          "several events for a popular opening; one account when a saved profile "
-          "matched an opening already open. Each account is named once per opening.")
+@contract(
+    "opening_matched",
+    "openings",
+    "Returnees whose profile matches an open opening (its sector and employment "
+    "type, and available by its start date): at most 500 accounts per event, "
+    "several events for a popular opening; one account when a saved profile "
+    "matched an opening already open. Each account is named once per opening.",
+)
 class OpeningMatched(_OpeningRef):
-    account_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                              required=True,
-                              validate=validate.Length(min=1, max=OPENING_MATCH_BATCH_MAX))
+    account_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=OPENING_MATCH_BATCH_MAX),
+    )
 
 
-@contract("interest_registered", "openings",
-          "A resident expressed interest in an opening; the business's admins "
-          "(`admin_ids`, as the openings service knows them) are to be told.")
+@contract(
+    "interest_registered",
+    "openings",
+    "A resident expressed interest in an opening; the business's admins "
+    "(`admin_ids`, as the openings service knows them) are to be told.",
+)
 class InterestRegistered(_OpeningRef):
     account_id = _id()
-    admin_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
-                            required=True)
+    admin_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True)
 
 
 # --- notifications ------------------------------------------------------------------
 # Published once per source event (however many inboxes it reached) and once per email
 # given up on: no recipient lists and no addresses, only ids and counts.
 
-@contract("notification_delivered", "notifications",
-          "The notifications of one event reached their recipients' inboxes: one event "
-          "per source event, with how many were told.")
+
+@contract(
+    "notification_delivered",
+    "notifications",
+    "The notifications of one event reached their recipients' inboxes: one event "
+    "per source event, with how many were told.",
+)
 class NotificationDelivered(Schema):
     source_event_id = _id()
-    source_event_type = fields.String(required=True,
-                                      validate=validate.Length(min=1, max=100))
+    source_event_type = fields.String(required=True, validate=validate.Length(min=1, max=100))
     kinds = fields.List(fields.String(), required=True)
     recipient_count = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
-@contract("email_failed", "notifications",
-          "An email (one notification, a digest, or an address confirmation) could not "
-          "be sent after its last attempt; it stays in the email queue, marked failed.")
+@contract(
+    "email_failed",
+    "notifications",
+    "An email (one notification, a digest, or an address confirmation) could not "
+    "be sent after its last attempt; it stays in the email queue, marked failed.",
+)
 class EmailFailed(Schema):
     email_id = _id()
     account_id = _id()
-    kind = fields.String(required=True,
-                         validate=validate.OneOf(["notification", "digest", "confirmation"]))
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["notification", "digest", "confirmation"])
+    )
     attempts = fields.Integer(required=True)
     reason = fields.String(required=True, validate=validate.Length(max=200))

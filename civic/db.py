@@ -8,14 +8,14 @@ message. Events written with `uow.publish` go into the outbox in that same trans
 and are published after the commit: the outbox table, that write and the relay are
 civic.outbox's; this module calls into it.
 """
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import (Column, MetaData, String, Table, create_engine, event, func, insert,
-                        select)
+from sqlalchemy import Column, MetaData, String, Table, create_engine, event, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from civic import config as civic_config
+
 # utcnow and UTCDateTime are also for the services: models and migrations name
 # `civic.db.UTCDateTime`, domain code `civic.db.utcnow` (both defined once, elsewhere).
 from civic.clock import utcnow
@@ -80,7 +81,8 @@ def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, i
 def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
     """The outbox (civic.outbox's) and inbox tables, added to a service's own metadata."""
     inbox = Table(
-        "inbox", metadata,
+        "inbox",
+        metadata,
         Column("message_id", String(36), primary_key=True),
         Column("handler", String(200), primary_key=True),
         Column("handled_at", UTCDateTime, nullable=False),
@@ -105,12 +107,18 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             from pathlib import Path
+
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # One connection per process: a second green thread waits (cooperatively) in the
         # pool instead of blocking the whole hub inside SQLite's busy handler.
-        engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=0,
-                               pool_timeout=60,
-                               connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _):
@@ -119,10 +127,12 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
         return engine
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True,
-                         connect_args=connect_args)
+    return create_engine(
+        url, pool_size=5, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
+    )
 
 
 def ensure_schema(url: str, schema: str) -> None:
@@ -157,8 +167,9 @@ def _safe_ident(name: str) -> str:
 class ServiceDatabase:
     """One service's engine, sessions, outbox and inbox: usable with or without nameko."""
 
-    def __init__(self, service: str, metadata: MetaData, url: str | None = None,
-                 amqp_uri: str | None = None):
+    def __init__(
+        self, service: str, metadata: MetaData, url: str | None = None, amqp_uri: str | None = None
+    ):
         self.service = service
         self.metadata = metadata
         self.url = url or database_url(service)
@@ -169,7 +180,7 @@ class ServiceDatabase:
         self.inbox = metadata.tables["inbox"]
         self.relay = OutboxRelay(self, amqp_uri or civic_config.get("AMQP_URI"))
 
-    def unit_of_work(self, context_data: dict | None = None) -> "UnitOfWork":
+    def unit_of_work(self, context_data: dict | None = None) -> UnitOfWork:
         return UnitOfWork(self, context_data or {})
 
     def create_all(self) -> None:
@@ -196,7 +207,7 @@ class UnitOfWork:
         self._depth = 0
         self._written: list[str] = []
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         if self._depth == 0:
             self.session = self.database.sessions()
             self._written = []
@@ -224,13 +235,20 @@ class UnitOfWork:
             raise RuntimeError("use the unit of work inside `with self.db:`")
         return self.session
 
-    def publish(self, event_type: str, data: dict, actor_id: str | None = None,
-                occurred_at: datetime | None = None) -> Envelope:
+    def publish(
+        self,
+        event_type: str,
+        data: dict,
+        actor_id: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Envelope:
         """Write an event to the outbox, in this transaction. `occurred_at` is the
         caller's clock (a domain function's injected `now`); the wall clock if not given."""
         session = self._require_session()
         envelope = new_envelope(
-            event_type, data, producer=self.database.service,
+            event_type,
+            data,
+            producer=self.database.service,
             correlation_id=self.context_data.get("correlation_id"),
             actor_id=actor_id if actor_id is not None else self.context_data.get("actor_id"),
             occurred_at=occurred_at,
@@ -247,14 +265,18 @@ class UnitOfWork:
         """
         session = self._require_session()
         inbox = self.database.inbox
-        seen = session.execute(select(inbox.c.message_id).where(
-            inbox.c.message_id == message_id, inbox.c.handler == handler)).first()
+        seen = session.execute(
+            select(inbox.c.message_id).where(
+                inbox.c.message_id == message_id, inbox.c.handler == handler
+            )
+        ).first()
         if seen:
             return False
         # A concurrent duplicate fails on the primary key at insert or commit; its
         # handler then raises, is retried, and finds the record on the next attempt.
-        session.execute(insert(inbox).values(
-            message_id=message_id, handler=handler, handled_at=utcnow()))
+        session.execute(
+            insert(inbox).values(message_id=message_id, handler=handler, handled_at=utcnow())
+        )
         return True
 
 
@@ -269,8 +291,9 @@ class Database(DependencyProvider):
         self.database = ServiceDatabase(self.container.service_name, self.metadata)
 
     def start(self):
-        self.container.spawn_managed_thread(self.database.relay.run_forever,
-                                            identifier="outbox_relay")
+        self.container.spawn_managed_thread(
+            self.database.relay.run_forever, identifier="outbox_relay"
+        )
 
     def stop(self):
         self.database.relay.stop()

@@ -12,6 +12,7 @@ harmless for a staff tool and keeps the queue intact. An event that failed twice
 duplicate delivery of a poison message) is listed twice under the same id; each replay
 sends one copy back, and the consumer's inbox makes sure it has its effect once.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,9 +39,15 @@ IO_TIMEOUT = 10.0
 
 
 def _connection(amqp_uri: str, confirms: bool = False) -> Connection:
-    return Connection(amqp_uri, connect_timeout=CONNECT_TIMEOUT, transport_options={
-        "confirm_publish": confirms, "read_timeout": IO_TIMEOUT,
-        "write_timeout": IO_TIMEOUT})
+    return Connection(
+        amqp_uri,
+        connect_timeout=CONNECT_TIMEOUT,
+        transport_options={
+            "confirm_publish": confirms,
+            "read_timeout": IO_TIMEOUT,
+            "write_timeout": IO_TIMEOUT,
+        },
+    )
 
 
 def raw_body(message) -> bytes:
@@ -105,11 +112,15 @@ class _HeldMessages:
         self.connection = _connection(amqp_uri, confirms)
         self.held = []
 
-    def __enter__(self) -> "_HeldMessages":
+    def __enter__(self) -> _HeldMessages:
         try:
-            self.connection.ensure_connection(max_retries=1, interval_start=0.2,
-                                              interval_step=0.2, interval_max=0.5,
-                                              timeout=2 * CONNECT_TIMEOUT)
+            self.connection.ensure_connection(
+                max_retries=1,
+                interval_start=0.2,
+                interval_step=0.2,
+                interval_max=0.5,
+                timeout=2 * CONNECT_TIMEOUT,
+            )
             self.channel = self.connection.channel()
             # Declared as civic.topology does (idempotent): it may not exist yet.
             self.queue = dead_letter_queue()(self.channel)
@@ -189,30 +200,47 @@ def _republish(held: _HeldMessages, message) -> dict:
     entry = summary(message)
     queue = entry["queue"]
     if not queue:
-        raise Conflict("this dead letter does not say which queue it failed on",
-                       {"id": entry["id"]})
+        raise Conflict(
+            "this dead letter does not say which queue it failed on", {"id": entry["id"]}
+        )
     replayed_at = clock.iso(clock.utcnow())
-    headers = {key: value for key, value in (message.headers or {}).items()
-               if not key.startswith(CIVIC_HEADER_PREFIX) and key != "x-death"}
+    headers = {
+        key: value
+        for key, value in (message.headers or {}).items()
+        if not key.startswith(CIVIC_HEADER_PREFIX) and key != "x-death"
+    }
     headers[ATTEMPTS_HEADER] = 0
     headers[REPLAYED_AT_HEADER] = replayed_at
     properties = message.properties or {}
-    optional = {key: properties[key] for key in ("message_id", "correlation_id", "type",
-                                                 "app_id", "timestamp")
-                if properties.get(key) is not None}
+    optional = {
+        key: properties[key]
+        for key in ("message_id", "correlation_id", "type", "app_id", "timestamp")
+        if properties.get(key) is not None
+    }
     channel = held.connection.channel()
     try:
         Producer(channel).publish(
-            raw_body(message), exchange="", routing_key=queue, headers=headers,
+            raw_body(message),
+            exchange="",
+            routing_key=queue,
+            headers=headers,
             content_type=message.content_type or "application/json",
             content_encoding=message.content_encoding or "utf-8",
-            delivery_mode=2, mandatory=True, retry=False, **optional)
+            delivery_mode=2,
+            mandatory=True,
+            retry=False,
+            **optional,
+        )
     except Exception as exc:
         # NO_ROUTE: the queue it failed on is gone; the dead letter stays in the DLQ.
         if "NO_ROUTE" in str(exc) or "312" in str(getattr(exc, "code", "")):
             raise Conflict(f"queue {queue!r} no longer exists", {"id": entry["id"]}) from exc
-        log.warning("dead_letter_replay_failed", message_id=entry["id"], queue=queue,
-                    error=f"{type(exc).__name__}: {exc}")
+        log.warning(
+            "dead_letter_replay_failed",
+            message_id=entry["id"],
+            queue=queue,
+            error=f"{type(exc).__name__}: {exc}",
+        )
         raise Unavailable("the dead letter could not be replayed") from exc
     finally:
         try:
@@ -220,13 +248,11 @@ def _republish(held: _HeldMessages, message) -> dict:
         except Exception:  # closed with its connection anyway
             pass
     held.ack(message)
-    log.info("dead_letter_replayed", message_id=entry["id"], queue=queue,
-             event_type=entry["type"])
+    log.info("dead_letter_replayed", message_id=entry["id"], queue=queue, event_type=entry["type"])
     return {**entry, "replayed_at": replayed_at}
 
 
 def _check_limit(value, name: str, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name} must be a whole number above zero",
-                              {name: "invalid"})
+        raise ValidationError(f"{name} must be a whole number above zero", {name: "invalid"})
     return min(value, maximum)

@@ -4,6 +4,7 @@ They cross RPC intact (registered with nameko's exception registry, so the calle
 the same class back, not a RemoteError) and the gateway turns them into the HTTP error
 format of API.md.
 """
+
 from __future__ import annotations
 
 from nameko.exceptions import deserialize_to_instance
@@ -53,6 +54,7 @@ class Forbidden(CivicError):
 class EmailUnconfirmed(Forbidden):
     """A write by an account whose email address is still unconfirmed after the grace
     period (CIVIC_CONFIRMATION_GRACE)."""
+
     code = "email_unconfirmed"
 
 

@@ -5,6 +5,7 @@ becomes cooperative through psycogreen; SQLite stays blocking but is serialised 
 process by a one-connection pool (see civic.db), so a green thread never waits on the
 database while holding the hub.
 """
+
 _patched = False
 
 
@@ -13,9 +14,12 @@ def patch() -> None:
     if _patched:
         return
     import warnings
+
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
+
     eventlet.monkey_patch()
     from psycogreen.eventlet import patch_psycopg
+
     patch_psycopg()
     _patched = True

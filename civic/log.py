@@ -6,6 +6,7 @@ and, inside a worker, `correlation_id`, `entrypoint` and `actor_id`; the `Tracin
 dependency adds `duration_ms` when a worker ends. nameko's and kombu's own stdlib log
 records go through the same formatter, so one file holds everything a process said.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,9 @@ from pathlib import Path
 import structlog
 from nameko.extensions import DependencyProvider
 
-SECRET_KEYS = frozenset({"password", "token", "authorization", "secret", "password_hash",
-                         "token_hash", "cookie"})
+SECRET_KEYS = frozenset(
+    {"password", "token", "authorization", "secret", "password_hash", "token_hash", "cookie"}
+)
 _process_service = "civic"
 
 
@@ -43,8 +45,9 @@ def _shared_processors():
     ]
 
 
-def configure(service: str, *, log_dir: str | None = None, fmt: str = "json",
-              level: str = "INFO", stream=None) -> None:
+def configure(
+    service: str, *, log_dir: str | None = None, fmt: str = "json", level: str = "INFO", stream=None
+) -> None:
     """Set up logging for this process: `service` names lines that no worker claims."""
     global _process_service
     _process_service = service
@@ -57,18 +60,22 @@ def configure(service: str, *, log_dir: str | None = None, fmt: str = "json",
     )
     json_formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info,
-                    structlog.processors.JSONRenderer(default=str)],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(default=str),
+        ],
     )
     console_formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    # A plain traceback: the "rich" one shows each frame's local
-                    # variables, and a password or a token may be one of them.
-                    structlog.dev.ConsoleRenderer(
-                        colors=False,
-                        exception_formatter=structlog.dev.plain_traceback)],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # A plain traceback: the "rich" one shows each frame's local
+            # variables, and a password or a token may be one of them.
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            ),
+        ],
     )
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -139,12 +146,17 @@ class Tracing(DependencyProvider):
             log.info("worker_done", duration_ms=duration_ms, outcome="ok")
         else:
             from civic.errors import CivicError
+
             exc = exc_info[1]
             if isinstance(exc, CivicError):
                 log.info("worker_done", duration_ms=duration_ms, outcome=exc.code)
             else:
-                log.error("worker_failed", duration_ms=duration_ms, outcome="error",
-                          error=f"{type(exc).__name__}: {exc}")
+                log.error(
+                    "worker_failed",
+                    duration_ms=duration_ms,
+                    outcome="error",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
 
     def worker_teardown(self, worker_ctx):
         structlog.contextvars.clear_contextvars()

@@ -18,6 +18,7 @@ bound to each producer's `<producer>.events` exchange with the routing key of ea
 its catalogued types — never `#`, so a type nobody catalogued never arrives. The
 service's own events are left out unless `include_own=True` (it knows what it said).
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,9 +62,13 @@ def queue_name(source: str, event_type: str, service: str, method: str) -> str:
 
 def subscription_queue(source: str, event_type: str, service: str, method: str) -> Queue:
     """That durable queue, bound to the producer's exchange with the event type."""
-    return Queue(queue_name(source, event_type, service, method),
-                 exchange=event_exchange(source), routing_key=event_type, durable=True,
-                 auto_delete=False)
+    return Queue(
+        queue_name(source, event_type, service, method),
+        exchange=event_exchange(source),
+        routing_key=event_type,
+        durable=True,
+        auto_delete=False,
+    )
 
 
 def all_events_queue_name(service: str, method: str) -> str:
@@ -84,15 +89,22 @@ def queue_owner(name: str) -> str | None:
 
 def catalogued_routes(service: str | None = None) -> list[tuple[str, str]]:
     """(producer, event type) of every catalogued event (not produced by `service`)."""
-    return sorted((found.producer, found.type) for found in CATALOGUE.values()
-                  if found.producer != service)
+    return sorted(
+        (found.producer, found.type) for found in CATALOGUE.values() if found.producer != service
+    )
 
 
 def all_events_queue(name: str, routes) -> Queue:
     """One durable queue bound to each producer's exchange, once per event type."""
-    return Queue(name, bindings=[binding(event_exchange(producer), routing_key=event_type)
-                                 for producer, event_type in routes],
-                 durable=True, auto_delete=False)
+    return Queue(
+        name,
+        bindings=[
+            binding(event_exchange(producer), routing_key=event_type)
+            for producer, event_type in routes
+        ],
+        durable=True,
+        auto_delete=False,
+    )
 
 
 def retry_delays() -> list[float]:
@@ -111,10 +123,16 @@ def retry_queue(queue: str, delay: float) -> Queue:
     so a short wait never sits behind a long one. The delay is in the name, so changing
     CIVIC_RETRY_DELAYS makes new queues instead of clashing with the old arguments.
     """
-    return Queue(retry_queue_name(queue, delay), durable=True, auto_delete=False,
-                 queue_arguments={"x-dead-letter-exchange": "",
-                                  "x-dead-letter-routing-key": queue,
-                                  "x-message-ttl": int(delay * 1000)})
+    return Queue(
+        retry_queue_name(queue, delay),
+        durable=True,
+        auto_delete=False,
+        queue_arguments={
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": queue,
+            "x-message-ttl": int(delay * 1000),
+        },
+    )
 
 
 def retry_queues(queue: str) -> list[Queue]:
@@ -129,23 +147,34 @@ class EventSubscription(EventHandler):
     """A durable, service-pooled event consumer that never drops a failed message."""
 
     def __init__(self, source_service: str, event_type: str, **kwargs):
-        super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
-                         reliable_delivery=True, requeue_on_error=False, **kwargs)
+        super().__init__(
+            source_service,
+            event_type,
+            handler_type=SERVICE_POOL,
+            reliable_delivery=True,
+            requeue_on_error=False,
+            **kwargs,
+        )
 
     def setup(self):
         # kombu acks and drops a body it cannot decode (bad JSON, a refused content
         # type) unless told otherwise: such a message is poison, so dead-letter it.
         self.consumer_options["on_decode_error"] = self._on_decode_error
         self._setup_queue_and_consumer()
-        self.publisher = Publisher(self.amqp_uri, use_confirms=True,
-                                   delivery_mode=PERSISTENT, retry=True,
-                                   retry_policy=FAST_RETRY)
+        self.publisher = Publisher(
+            self.amqp_uri,
+            use_confirms=True,
+            delivery_mode=PERSISTENT,
+            retry=True,
+            retry_policy=FAST_RETRY,
+        )
 
     def _setup_queue_and_consumer(self):
         # Civic's queue (the one civic.topology declares) instead of the one nameko's
         # EventHandler.setup would build: the same name, binding and durability.
-        self.queue = subscription_queue(self.source_service, self.event_type,
-                                        self.container.service_name, self.method_name)
+        self.queue = subscription_queue(
+            self.source_service, self.event_type, self.container.service_name, self.method_name
+        )
         Consumer.setup(self)
 
     def _read(self, body):
@@ -162,16 +191,24 @@ class EventSubscription(EventHandler):
 
     def _on_decode_error(self, message, exc):
         error = f"{type(exc).__name__}: {exc}"
-        log.error("message_undecodable", queue=self.queue.name, error=error,
-                  message_id=message.properties.get("message_id"))
+        log.error(
+            "message_undecodable",
+            queue=self.queue.name,
+            error=error,
+            message_id=message.properties.get("message_id"),
+        )
         self._dead_letter(message, error, self._attempts(message))
 
     def handle_message(self, body, message):
         try:
             envelope = self._read(body)
         except ContractError as exc:
-            log.error("message_unreadable", queue=self.queue.name, error=str(exc),
-                      message_id=message.properties.get("message_id"))
+            log.error(
+                "message_unreadable",
+                queue=self.queue.name,
+                error=str(exc),
+                message_id=message.properties.get("message_id"),
+            )
             self._dead_letter(message, f"ContractError: {exc}", self._attempts(message))
             return
         context_data = {"correlation_id": envelope.correlation_id}
@@ -181,13 +218,18 @@ class EventSubscription(EventHandler):
         def spawn_worker():
             try:
                 self.container.spawn_worker(
-                    self, (envelope,), {}, context_data=context_data,
-                    handle_result=functools.partial(self.handle_result, message))
+                    self,
+                    (envelope,),
+                    {},
+                    context_data=context_data,
+                    handle_result=functools.partial(self.handle_result, message),
+                )
             except Exception:  # container being killed: leave it for another consumer
                 self.consumer.requeue_message(message)
 
         self.container.spawn_managed_thread(
-            spawn_worker, identifier=f"wait_for_worker_pool[{self.queue.name}]")
+            spawn_worker, identifier=f"wait_for_worker_pool[{self.queue.name}]"
+        )
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
@@ -198,12 +240,21 @@ class EventSubscription(EventHandler):
         delays = retry_delays()
         if attempts <= len(delays):
             delay = delays[attempts - 1]
-            log.warning("handler_failed_will_retry", queue=self.queue.name,
-                        attempt=attempts, retry_in_s=delay, error=error)
+            log.warning(
+                "handler_failed_will_retry",
+                queue=self.queue.name,
+                attempt=attempts,
+                retry_in_s=delay,
+                error=error,
+            )
             self._forward(message, retry_queue_name(self.queue.name, delay), attempts)
         else:
-            log.error("handler_failed_dead_lettered", queue=self.queue.name,
-                      attempts=attempts, error=error)
+            log.error(
+                "handler_failed_dead_lettered",
+                queue=self.queue.name,
+                attempts=attempts,
+                error=error,
+            )
             self._dead_letter(message, error, attempts)
 
     @staticmethod
@@ -214,30 +265,41 @@ class EventSubscription(EventHandler):
             return 0
 
     def _dead_letter(self, message, error: str, attempts: int) -> None:
-        self._forward(message, DEAD_LETTER_QUEUE, attempts, extra_headers={
-            "x-civic-queue": self.queue.name,
-            "x-civic-service": self.container.service_name,
-            "x-civic-handler": f"{self.container.service_name}.{self.method_name}",
-            "x-civic-error": error[-2000:],
-            "x-civic-failed-at": clock.iso(clock.utcnow()),
-        })
+        self._forward(
+            message,
+            DEAD_LETTER_QUEUE,
+            attempts,
+            extra_headers={
+                "x-civic-queue": self.queue.name,
+                "x-civic-service": self.container.service_name,
+                "x-civic-handler": f"{self.container.service_name}.{self.method_name}",
+                "x-civic-error": error[-2000:],
+                "x-civic-failed-at": clock.iso(clock.utcnow()),
+            },
+        )
 
-    def _forward(self, message, routing_key: str, attempts: int,
-                 extra_headers=None) -> None:
+    def _forward(self, message, routing_key: str, attempts: int, extra_headers=None) -> None:
         """Copy the message to another queue, then ack it; requeue if that fails."""
-        headers = {key: value for key, value in (message.headers or {}).items()
-                   if key != "x-death"}
+        headers = {key: value for key, value in (message.headers or {}).items() if key != "x-death"}
         headers[ATTEMPTS_HEADER] = attempts
         headers.update(extra_headers or {})
         try:
             self.publisher.publish(
-                message.body, exchange="", routing_key=routing_key, headers=headers,
+                message.body,
+                exchange="",
+                routing_key=routing_key,
+                headers=headers,
                 content_type=message.content_type,
                 content_encoding=message.content_encoding,
-                message_id=message.properties.get("message_id"))
+                message_id=message.properties.get("message_id"),
+            )
         except Exception as exc:
-            log.error("forward_failed_requeued", queue=self.queue.name,
-                      target=routing_key, error=f"{type(exc).__name__}: {exc}")
+            log.error(
+                "forward_failed_requeued",
+                queue=self.queue.name,
+                target=routing_key,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             self.consumer.requeue_message(message)
             return
         self.consumer.ack_message(message)
@@ -261,16 +323,18 @@ class AllEventsSubscription(EventSubscription):
 
     def _setup_queue_and_consumer(self):
         service = self.container.service_name
-        self.queue = all_events_queue(all_events_queue_name(service, self.method_name),
-                                      self.routes(service))
+        self.queue = all_events_queue(
+            all_events_queue_name(service, self.method_name), self.routes(service)
+        )
         Consumer.setup(self)
 
     def _read(self, body):
         envelope = parse_envelope(body)
         producer = get_contract(envelope.type).producer
         if envelope.producer != producer:
-            raise ContractError(f"{envelope.type} comes from {producer!r}, "
-                                f"not {envelope.producer!r}")
+            raise ContractError(
+                f"{envelope.type} comes from {producer!r}, not {envelope.producer!r}"
+            )
         return envelope
 
 
@@ -283,6 +347,7 @@ def _idempotent(method):
                 log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
                 return None
             return method(self, envelope, uow)
+
     return handle
 
 
@@ -293,15 +358,18 @@ def event_handler(source_service: str, event_type: str):
     the entered unit of work (`uow`, its session at `uow.session`), the one transaction
     that also records the envelope in the inbox — it never opens its own.
     """
+
     def decorate(method):
         return EventSubscription.decorator(source_service, event_type)(_idempotent(method))
+
     return decorate
 
 
 def all_events_handler(include_own: bool = False):
     """Like `event_handler`, for every event type in the catalogue (see
     `AllEventsSubscription`): `envelope.type` says which one arrived."""
+
     def decorate(method):
-        return AllEventsSubscription.decorator(include_own=include_own)(
-            _idempotent(method))
+        return AllEventsSubscription.decorator(include_own=include_own)(_idempotent(method))
+
     return decorate

@@ -1,4 +1,5 @@
 """Alembic, one migration history per service (each in its own database or schema)."""
+
 from __future__ import annotations
 
 from alembic import command
@@ -35,18 +36,22 @@ def make_revision(service: str, message: str, url: str | None = None) -> None:
 def run_env(metadata) -> None:
     """The body of every service's migrations/env.py."""
     from alembic import context
+
     cfg = context.config
     url, schema = cfg.attributes["civic_url"], cfg.attributes["civic_schema"]
     engine = make_engine(url, schema)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, target_metadata=metadata,
-                              version_table=VERSION_TABLE,
-                              render_as_batch=url.startswith("sqlite"),
-                              compare_type=True,
-                              # The kernel's column types (civic.sqltypes) are written
-                              # as `civic.db.<Type>`, which every migration imports.
-                              user_module_prefix="civic.db.")
+            context.configure(
+                connection=connection,
+                target_metadata=metadata,
+                version_table=VERSION_TABLE,
+                render_as_batch=url.startswith("sqlite"),
+                compare_type=True,
+                # The kernel's column types (civic.sqltypes) are written
+                # as `civic.db.<Type>`, which every migration imports.
+                user_module_prefix="civic.db.",
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

@@ -12,6 +12,7 @@ membership row remembers when the fact it holds happened and an older fact never
 overwrites a newer one; a verification may come before its group; an erasure may come
 before a late join. Idempotence per envelope is the inbox's job.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,8 +27,9 @@ from civic.messaging import event_handler
 ADMIN = "admin"
 
 
-def declare_group_facts(base, *, with_accounts: bool = True, with_verified: bool = False,
-                        kind_check: bool = False) -> GroupFacts:
+def declare_group_facts(
+    base, *, with_accounts: bool = True, with_verified: bool = False, kind_check: bool = False
+) -> GroupFacts:
     """Declare the read-model tables on a service's declarative `base` and return the
     `GroupFacts` that keeps and asks them.
 
@@ -41,9 +43,11 @@ def declare_group_facts(base, *, with_accounts: bool = True, with_verified: bool
 
     known_account = None
     if with_accounts:
+
         class KnownAccount(base):
             """From account_registered / account_erased: the name shown beside what one
             wrote."""
+
             __tablename__ = "known_accounts"
 
             account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -55,9 +59,11 @@ def declare_group_facts(base, *, with_accounts: bool = True, with_verified: bool
 
     class KnownGroup(base):
         """From group_created (and group_verified): which groups exist, of what kind."""
+
         __tablename__ = "known_groups"
-        __table_args__ = ((CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),)
-                          if kind_check else ())
+        __table_args__ = (
+            (CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),) if kind_check else ()
+        )
 
         group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
         # Unknown (None) while only its verification has arrived.
@@ -70,6 +76,7 @@ def declare_group_facts(base, *, with_accounts: bool = True, with_verified: bool
         """From member_joined / member_left / admin_appointed: a membership as last
         heard of; `as_of` (the fact's time) keeps a late, older fact from undoing a
         newer one."""
+
         __tablename__ = "known_memberships"
         __table_args__ = (CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),)
 
@@ -107,8 +114,11 @@ class GroupFacts:
         if not wanted:
             return {}
         group = self.known_group
-        return dict(session.execute(select(group.group_id, group.name)
-                                    .where(group.group_id.in_(wanted))).all())
+        return dict(
+            session.execute(
+                select(group.group_id, group.name).where(group.group_id.in_(wanted))
+            ).all()
+        )
 
     def is_group_admin(self, session, group_id: str, account_id: str | None) -> bool:
         """Whether the account is an active admin of the group (never for no account)."""
@@ -123,33 +133,50 @@ class GroupFacts:
         if not account_id or not wanted:
             return set()
         membership = self.known_membership
-        return set(session.execute(
-            select(membership.group_id)
-            .where(membership.account_id == account_id, membership.group_id.in_(wanted),
-                   membership.role == ADMIN, membership.active.is_(True))).scalars())
+        return set(
+            session.execute(
+                select(membership.group_id).where(
+                    membership.account_id == account_id,
+                    membership.group_id.in_(wanted),
+                    membership.role == ADMIN,
+                    membership.active.is_(True),
+                )
+            ).scalars()
+        )
 
     def admin_ids(self, session, group_id: str) -> list[str]:
         """The group's active admins, longest-standing first."""
         membership = self.known_membership
-        return list(session.execute(
-            select(membership.account_id)
-            .where(membership.group_id == group_id, membership.role == ADMIN,
-                   membership.active.is_(True))
-            .order_by(membership.as_of, membership.account_id)).scalars())
+        return list(
+            session.execute(
+                select(membership.account_id)
+                .where(
+                    membership.group_id == group_id,
+                    membership.role == ADMIN,
+                    membership.active.is_(True),
+                )
+                .order_by(membership.as_of, membership.account_id)
+            ).scalars()
+        )
 
-    def display_names(self, session, account_ids,
-                      erased_as: str | None = None) -> dict[str, str | None]:
+    def display_names(
+        self, session, account_ids, erased_as: str | None = None
+    ) -> dict[str, str | None]:
         """The names to show for the known accounts among `account_ids`: the display
         name, `erased_as` once erased; needs `known_account`."""
         wanted = {account_id for account_id in account_ids if account_id}
         if not wanted:
             return {}
         account = self.known_account
-        rows = session.execute(select(account.account_id, account.display_name,
-                                      account.erased)
-                               .where(account.account_id.in_(wanted))).all()
-        return {account_id: erased_as if erased else display_name
-                for account_id, display_name, erased in rows}
+        rows = session.execute(
+            select(account.account_id, account.display_name, account.erased).where(
+                account.account_id.in_(wanted)
+            )
+        ).all()
+        return {
+            account_id: erased_as if erased else display_name
+            for account_id, display_name, erased in rows
+        }
 
     # --- accounts -------------------------------------------------------------------
 
@@ -158,8 +185,9 @@ class GroupFacts:
             return
         account = session.get(self.known_account, account_id)
         if account is None:
-            session.add(self.known_account(account_id=account_id, display_name=display_name,
-                                           erased=False))
+            session.add(
+                self.known_account(account_id=account_id, display_name=display_name, erased=False)
+            )
         elif not account.erased:  # an erasure that overtook its registration stays
             account.display_name = display_name
 
@@ -168,13 +196,16 @@ class GroupFacts:
         if self.known_account is None:
             # With no record of the erasure, keep the rows (inactive): a late, older
             # member_joined then cannot bring the account back as an admin.
-            session.execute(update(membership).where(membership.account_id == account_id)
-                            .values(active=False).execution_options(synchronize_session=False))
+            session.execute(
+                update(membership)
+                .where(membership.account_id == account_id)
+                .values(active=False)
+                .execution_options(synchronize_session=False)
+            )
             return
         account = session.get(self.known_account, account_id)
         if account is None:
-            session.add(self.known_account(account_id=account_id, display_name=None,
-                                           erased=True))
+            session.add(self.known_account(account_id=account_id, display_name=None, erased=True))
         else:
             account.display_name, account.erased = None, True
         # An erased account administers nothing (groups also sends member_left for each).
@@ -194,27 +225,27 @@ class GroupFacts:
             return
         group = session.get(self.known_group, group_id)
         if group is None:
-            session.add(self.known_group(group_id=group_id, name=None, kind=None,
-                                         verified=True))
+            session.add(self.known_group(group_id=group_id, name=None, kind=None, verified=True))
         else:
             group.verified = True
 
     # --- memberships ----------------------------------------------------------------
 
-    def member_joined(self, session, group_id: str, account_id: str, role: str,
-                      occurred_at: datetime) -> None:
+    def member_joined(
+        self, session, group_id: str, account_id: str, role: str, occurred_at: datetime
+    ) -> None:
         if self.known_account is not None:
             account = session.get(self.known_account, account_id)
             if account is not None and account.erased:
                 return  # a join that arrives after the erasure (it was retried) is stale
         self._membership(session, group_id, account_id, occurred_at, active=True, role=role)
 
-    def member_left(self, session, group_id: str, account_id: str,
-                    occurred_at: datetime) -> None:
+    def member_left(self, session, group_id: str, account_id: str, occurred_at: datetime) -> None:
         self._membership(session, group_id, account_id, occurred_at, active=False)
 
-    def admin_appointed(self, session, group_id: str, account_id: str,
-                        occurred_at: datetime) -> None:
+    def admin_appointed(
+        self, session, group_id: str, account_id: str, occurred_at: datetime
+    ) -> None:
         """The account is an active admin of the group from then on (a handover or
         staff's appointment); like a join, it is stale after the account's erasure."""
         self.member_joined(session, group_id, account_id, ADMIN, occurred_at)
@@ -222,9 +253,15 @@ class GroupFacts:
     def _membership(self, session, group_id, account_id, occurred_at, *, active, role=None):
         row = session.get(self.known_membership, (group_id, account_id))
         if row is None:
-            session.add(self.known_membership(group_id=group_id, account_id=account_id,
-                                              role=role or "member", active=active,
-                                              as_of=occurred_at))
+            session.add(
+                self.known_membership(
+                    group_id=group_id,
+                    account_id=account_id,
+                    role=role or "member",
+                    active=active,
+                    as_of=occurred_at,
+                )
+            )
             return
         if row.as_of > occurred_at:
             return  # a newer fact about this membership is already here
@@ -241,14 +278,14 @@ class KeepsGroupFacts:
 
     @event_handler("groups", "account_registered")
     def on_account_registered(self, envelope, uow):
-        self.group_facts.account_registered(uow.session, envelope.data["account_id"],
-                                            envelope.data["display_name"])
+        self.group_facts.account_registered(
+            uow.session, envelope.data["account_id"], envelope.data["display_name"]
+        )
 
     @event_handler("groups", "group_created")
     def on_group_created(self, envelope, uow):
         data = envelope.data
-        self.group_facts.group_created(uow.session, data["group_id"], data["name"],
-                                       data["kind"])
+        self.group_facts.group_created(uow.session, data["group_id"], data["name"], data["kind"])
 
     @event_handler("groups", "group_verified")
     def on_group_verified(self, envelope, uow):
@@ -257,17 +294,20 @@ class KeepsGroupFacts:
     @event_handler("groups", "member_joined")
     def on_member_joined(self, envelope, uow):
         data = envelope.data
-        self.group_facts.member_joined(uow.session, data["group_id"], data["account_id"],
-                                       data["role"], envelope.occurred_at)
+        self.group_facts.member_joined(
+            uow.session, data["group_id"], data["account_id"], data["role"], envelope.occurred_at
+        )
 
     @event_handler("groups", "member_left")
     def on_member_left(self, envelope, uow):
         data = envelope.data
-        self.group_facts.member_left(uow.session, data["group_id"], data["account_id"],
-                                     envelope.occurred_at)
+        self.group_facts.member_left(
+            uow.session, data["group_id"], data["account_id"], envelope.occurred_at
+        )
 
     @event_handler("groups", "admin_appointed")
     def on_admin_appointed(self, envelope, uow):
         data = envelope.data
-        self.group_facts.admin_appointed(uow.session, data["group_id"],
-                                         data["account_id"], envelope.occurred_at)
+        self.group_facts.admin_appointed(
+            uow.session, data["group_id"], data["account_id"], envelope.occurred_at
+        )

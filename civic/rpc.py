@@ -5,6 +5,7 @@ call gives up after `CIVIC_RPC_TIMEOUT` seconds (or the `timeout=` given) and ra
 `Unavailable`, as does a call to a service that has never started (no queue bound).
 The caller's correlation and actor ids travel in the headers, as nameko does.
 """
+
 from __future__ import annotations
 
 import eventlet
@@ -28,6 +29,7 @@ class ServiceCall:
     def __getattr__(self, method: str):
         def call(*args, timeout: float | None = None, **kwargs):
             return self.call(method, *args, timeout=timeout, **kwargs)
+
         return call
 
     def call(self, method: str, *args, timeout: float | None = None, **kwargs):
@@ -65,5 +67,6 @@ class Services(ClusterRpc):
 
     def get_dependency(self, worker_ctx):
         client = super().get_dependency(worker_ctx)
-        return ServiceClients(client, self.reply_listener.pending,
-                              config.get("CIVIC_RPC_TIMEOUT", 5.0))
+        return ServiceClients(
+            client, self.reply_listener.pending, config.get("CIVIC_RPC_TIMEOUT", 5.0)
+        )

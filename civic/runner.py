@@ -4,6 +4,7 @@ Patches eventlet first, loads config from the environment, sets up logging to
 `var/log/<service>.log`, declares the whole topology (so no event this service
 publishes can fall into the void), then runs the nameko container until SIGTERM/SIGINT.
 """
+
 from civic import green
 
 green.patch()
@@ -29,8 +30,12 @@ def main(argv=None) -> int:
         print(f"civic: configuration error: {exc}", file=sys.stderr)
         return 2
     nameko_config.update(settings)
-    log.configure(args.service, log_dir=settings["CIVIC_LOG_DIR"],
-                  fmt=settings["CIVIC_LOG_FORMAT"], level=settings["CIVIC_LOG_LEVEL"])
+    log.configure(
+        args.service,
+        log_dir=settings["CIVIC_LOG_DIR"],
+        fmt=settings["CIVIC_LOG_FORMAT"],
+        level=settings["CIVIC_LOG_LEVEL"],
+    )
     logger = log.get_logger("civic.runner")
     topology.declare(settings["AMQP_URI"])
     service_cls = topology.service_class(args.service)

@@ -1,4 +1,5 @@
 """What every domain service has: its database, its log context, a health answer."""
+
 from __future__ import annotations
 
 from nameko.rpc import Rpc
@@ -8,7 +9,6 @@ from sqlalchemy import text
 import civic
 from civic.errors import CivicError
 from civic.log import Tracing
-
 
 
 def rpc(fn):
@@ -27,10 +27,10 @@ class ConfiguredTimer(Timer):
 
     def setup(self):
         from civic import config
+
         interval = config.get(self.setting)
         if not isinstance(interval, (int, float)) or interval <= 0:
-            raise config.ConfigError(f"{self.setting} must be seconds above zero, "
-                                     f"got {interval!r}")
+            raise config.ConfigError(f"{self.setting} must be seconds above zero, got {interval!r}")
         self.interval = float(interval)
 
 
@@ -56,9 +56,13 @@ class ServiceBase:
             unsent = self.db.database.relay.unsent_count()
         except Exception as exc:  # report, don't raise: health must always answer
             database = f"error: {type(exc).__name__}"
-        return {"service": self.name, "status": "ok" if database == "ok" else "degraded",
-                "version": civic.__version__, "database": database,
-                "outbox_unsent": unsent}
+        return {
+            "service": self.name,
+            "status": "ok" if database == "ok" else "degraded",
+            "version": civic.__version__,
+            "database": database,
+            "outbox_unsent": unsent,
+        }
 
     @rpc
     def export_account(self, account_id):

@@ -13,6 +13,7 @@ services do not share a var directory (containers, several machines).
 
 Plain Python; the key is read from the process's config.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from civic import config
@@ -55,8 +56,12 @@ def signing_key() -> bytes:
             path.chmod(0o600)
         except FileExistsError:
             pass
-        log.warning("secret_key_generated", hint="set CIVIC_SECRET_KEY in production; "
-                    "emailed links are signed with a development key", file=str(path))
+        log.warning(
+            "secret_key_generated",
+            hint="set CIVIC_SECRET_KEY in production; "
+            "emailed links are signed with a development key",
+            file=str(path),
+        )
     _dev_key = path.read_text(encoding="ascii").strip().encode("utf-8")
     return _dev_key
 
@@ -95,6 +100,7 @@ def unsign(purpose: bytes, token, key: bytes | None = None) -> str | None:
 # --- email confirmation ----------------------------------------------------------------
 # Made by the notifications service (the emailed link), read by the groups service.
 
+
 @dataclass(frozen=True)
 class EmailConfirmation:
     account_id: str
@@ -104,8 +110,9 @@ class EmailConfirmation:
         return now >= self.expires_at
 
 
-def email_confirmation_token(account_id: str, expires_at: datetime,
-                             key: bytes | None = None) -> str:
+def email_confirmation_token(
+    account_id: str, expires_at: datetime, key: bytes | None = None
+) -> str:
     """The token of a confirmation link for `account_id`, valid until `expires_at`."""
     return sign(EMAIL_CONFIRMATION, f"{account_id}:{int(expires_at.timestamp())}", key)
 
@@ -118,4 +125,4 @@ def email_confirmation_of(token, key: bytes | None = None) -> EmailConfirmation 
     account_id, _, expires = payload.rpartition(":")
     if not account_id or not expires.isdigit():
         return None
-    return EmailConfirmation(account_id, datetime.fromtimestamp(int(expires), timezone.utc))
+    return EmailConfirmation(account_id, datetime.fromtimestamp(int(expires), UTC))

@@ -6,6 +6,7 @@ durable queue bound to its producer's exchange, its retry queue, the dead-letter
 queue — is read from the code (the services' `@event_handler`s) and declared by
 `civic migrate`, `civic up` and every service at start.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,9 +17,16 @@ from kombu import Connection, Queue
 
 from civic.config import DOMAIN_SERVICES
 from civic.contracts import CATALOGUE
-from civic.messaging import (AllEventsSubscription, EventSubscription, all_events_queue,
-                             all_events_queue_name, dead_letter_queue, queue_name,
-                             retry_queues, subscription_queue)
+from civic.messaging import (
+    AllEventsSubscription,
+    EventSubscription,
+    all_events_queue,
+    all_events_queue_name,
+    dead_letter_queue,
+    queue_name,
+    retry_queues,
+    subscription_queue,
+)
 from civic.outbox import event_exchange
 
 
@@ -33,8 +41,9 @@ class Subscription:
 
     @property
     def queue(self) -> str:
-        return self.shared_queue or queue_name(self.source, self.event_type, self.service,
-                                               self.method)
+        return self.shared_queue or queue_name(
+            self.source, self.event_type, self.service, self.method
+        )
 
 
 def service_class(service: str):
@@ -55,12 +64,16 @@ def subscriptions(services=DOMAIN_SERVICES) -> list[Subscription]:
                 if isinstance(entrypoint, AllEventsSubscription):
                     shared = all_events_queue_name(cls.name, method_name)
                     routes = entrypoint.routes(cls.name)
-                    found.extend(Subscription(cls.name, method_name, producer, event_type,
-                                              shared) for producer, event_type in routes)
+                    found.extend(
+                        Subscription(cls.name, method_name, producer, event_type, shared)
+                        for producer, event_type in routes
+                    )
                 elif isinstance(entrypoint, EventSubscription):
-                    found.append(Subscription(cls.name, method_name,
-                                              entrypoint.source_service,
-                                              entrypoint.event_type))
+                    found.append(
+                        Subscription(
+                            cls.name, method_name, entrypoint.source_service, entrypoint.event_type
+                        )
+                    )
     check(found)
     return found
 
@@ -70,11 +83,15 @@ def check(found: list[Subscription]) -> None:
     for sub in found:
         contract = CATALOGUE.get(sub.event_type)
         if contract is None:
-            raise LookupError(f"{sub.service}.{sub.method} handles {sub.event_type!r}, "
-                              "which is not in the catalogue")
+            raise LookupError(
+                f"{sub.service}.{sub.method} handles {sub.event_type!r}, "
+                "which is not in the catalogue"
+            )
         if contract.producer != sub.source:
-            raise LookupError(f"{sub.service}.{sub.method} expects {sub.event_type!r} from "
-                              f"{sub.source!r}, but {contract.producer!r} publishes it")
+            raise LookupError(
+                f"{sub.service}.{sub.method} expects {sub.event_type!r} from "
+                f"{sub.source!r}, but {contract.producer!r} publishes it"
+            )
 
 
 def queues(found: list[Subscription]) -> list[Queue]:
@@ -84,12 +101,10 @@ def queues(found: list[Subscription]) -> list[Queue]:
         if sub.shared_queue:
             shared.setdefault(sub.shared_queue, []).append(sub)
             continue
-        declared.append(subscription_queue(sub.source, sub.event_type, sub.service,
-                                           sub.method))
+        declared.append(subscription_queue(sub.source, sub.event_type, sub.service, sub.method))
         declared.extend(retry_queues(sub.queue))
     for name, subs in shared.items():
-        declared.append(all_events_queue(name, [(sub.source, sub.event_type)
-                                                for sub in subs]))
+        declared.append(all_events_queue(name, [(sub.source, sub.event_type) for sub in subs]))
         declared.extend(retry_queues(name))
     return declared
 

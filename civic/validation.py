@@ -3,13 +3,14 @@
 Input schemas refuse unknown fields; a failed load becomes civic's ValidationError
 with per-field messages, which the gateway turns into a 400 with `fields`.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError as MarshmallowError, fields,
-                         validate)
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import ValidationError as MarshmallowError
 
 from civic.errors import Unauthenticated, ValidationError
 
@@ -38,17 +39,23 @@ class StrictSchema(Schema):
 
 # --- pagination: the query of every list ------------------------------------------------
 
+
 def page_field() -> fields.Integer:
     """`?page=`: 1 to PAGE_MAX (a larger number is a 400, never a database error)."""
-    return fields.Integer(load_default=1, validate=validate.Range(min=1, max=PAGE_MAX),
-                          metadata={"description": "Which page, from 1"})
+    return fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=PAGE_MAX),
+        metadata={"description": "Which page, from 1"},
+    )
 
 
 def per_page_field(default: int = PER_PAGE_DEFAULT) -> fields.Integer:
     """`?per_page=`: 1 to PER_PAGE_MAX, `default` when not given."""
-    return fields.Integer(load_default=default,
-                          validate=validate.Range(min=1, max=PER_PAGE_MAX),
-                          metadata={"description": f"Items per page (default {default})"})
+    return fields.Integer(
+        load_default=default,
+        validate=validate.Range(min=1, max=PER_PAGE_MAX),
+        metadata={"description": f"Items per page (default {default})"},
+    )
 
 
 class PageQuerySchema(StrictSchema):
@@ -57,12 +64,14 @@ class PageQuerySchema(StrictSchema):
     A list query schema inherits from this one; a list with another default page size
     says `per_page = per_page_field(N)`.
     """
+
     page = page_field()
     per_page = per_page_field()
 
 
-def page_of(items: type[Schema] | fields.Field, name: str,
-            **more_fields: fields.Field) -> type[Schema]:
+def page_of(
+    items: type[Schema] | fields.Field, name: str, **more_fields: fields.Field
+) -> type[Schema]:
     """The answer of every list, `{items, total, page, per_page}`, as a schema called `name`.
 
     `items` is the schema of one item, or the `items` field itself when the items are not
@@ -71,12 +80,20 @@ def page_of(items: type[Schema] | fields.Field, name: str,
     document names the component: one name, one schema.
     """
     items_field = items if isinstance(items, fields.Field) else fields.List(fields.Nested(items))
-    return Schema.from_dict({"items": items_field, "total": fields.Integer(),
-                             "page": fields.Integer(), "per_page": fields.Integer(),
-                             **more_fields}, name=name)
+    return Schema.from_dict(
+        {
+            "items": items_field,
+            "total": fields.Integer(),
+            "page": fields.Integer(),
+            "per_page": fields.Integer(),
+            **more_fields,
+        },
+        name=name,
+    )
 
 
 # --- times and dates ----------------------------------------------------------------------
+
 
 class AwareDateTime(fields.DateTime):
     """ISO 8601 date and time in; an aware datetime in UTC loaded.
@@ -93,11 +110,17 @@ class AwareDateTime(fields.DateTime):
         "naive": "Give the time with its UTC offset (e.g. +01:00 or Z).",
         "range": "Give a time between {earliest} and {latest}.",
         "gap_or_overlap": "This local time does not exist or happens twice (a daylight-"
-                          "saving change): give it with its UTC offset.",
+        "saving change): give it with its UTC offset.",
     }
 
-    def __init__(self, *, naive_zone=None, earliest_year: int = EARLIEST_YEAR,
-                 latest_year: int = LATEST_YEAR, **kwargs):
+    def __init__(
+        self,
+        *,
+        naive_zone=None,
+        earliest_year: int = EARLIEST_YEAR,
+        latest_year: int = LATEST_YEAR,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.naive_zone = naive_zone
         self.earliest_year, self.latest_year = earliest_year, latest_year
@@ -119,13 +142,13 @@ class AwareDateTime(fields.DateTime):
             if parsed is None:
                 raise self.make_error("gap_or_overlap")
         try:
-            utc = parsed.astimezone(timezone.utc)
+            utc = parsed.astimezone(UTC)
         except OverflowError:
             utc = None
-        if utc is None or not all(self.earliest_year <= moment.year <= self.latest_year
-                                  for moment in (parsed, utc)):
-            raise self.make_error("range", earliest=self.earliest_year,
-                                  latest=self.latest_year)
+        if utc is None or not all(
+            self.earliest_year <= moment.year <= self.latest_year for moment in (parsed, utc)
+        ):
+            raise self.make_error("range", earliest=self.earliest_year, latest=self.latest_year)
         return utc
 
 

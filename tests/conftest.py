@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh RabbitMQ vhost (nameko's `rabbit_config`) and fresh service
 databases for every test, on SQLite or PostgreSQL (`CIVIC_TEST_DB`)."""
+
 from civic import green
 
 green.patch()
@@ -38,8 +39,9 @@ def pg_url():
         return None
     admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                    {"name": PG_DATABASE}).first()
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": PG_DATABASE}
+        ).first()
         if not exists:
             connection.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
     admin.dispose()
@@ -64,11 +66,11 @@ def civic_settings(rabbit_config, tmp_path, pg_url):
     settings = civic_config.from_env(env)
     settings["AMQP_URI"] = nameko_config["AMQP_URI"]
     with nameko_config.patch(settings, clear=False):
-        log.configure("tests", log_dir=settings["CIVIC_LOG_DIR"], fmt="json",
-                      level="INFO")
+        log.configure("tests", log_dir=settings["CIVIC_LOG_DIR"], fmt="json", level="INFO")
         yield settings
     if pg_url:
         from civic.db import drop_schema
+
         for service in civic_config.DOMAIN_SERVICES:
             drop_schema(pg_url, settings["CIVIC_SCHEMA_PREFIX"] + service)
 
@@ -77,6 +79,7 @@ def civic_settings(rabbit_config, tmp_path, pg_url):
 def migrated(civic_settings):
     """Every domain service's database migrated to head, and the topology declared."""
     from civic import migrations, topology
+
     for service in civic_config.DOMAIN_SERVICES:
         migrations.upgrade(service)
     topology.declare(civic_settings["AMQP_URI"])
@@ -88,6 +91,7 @@ def published(migrated):
     """What the domain services publish from now on, read from the broker:
     `published("groups", "member_joined")` (see tests.support.Publications)."""
     from tests.support import Publications
+
     publications = Publications(migrated["AMQP_URI"])
     yield publications
     publications.close()

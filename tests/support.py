@@ -1,6 +1,7 @@
 """Helpers the test suites share: events as their producers publish them, what a service
 wrote to its outbox, and what the domain services published on the broker (the
 `published` fixture of tests/conftest.py)."""
+
 from __future__ import annotations
 
 import json
@@ -16,22 +17,34 @@ from civic.outbox import context_headers, event_exchange
 
 def envelope(event_type: str, data: dict, actor_id: str | None = None) -> Envelope:
     """A validated envelope of this type from its real producer."""
-    return new_envelope(event_type, data, producer=CATALOGUE[event_type].producer,
-                        correlation_id=None, actor_id=actor_id)
+    return new_envelope(
+        event_type,
+        data,
+        producer=CATALOGUE[event_type].producer,
+        correlation_id=None,
+        actor_id=actor_id,
+    )
 
 
 def publish(amqp_uri: str, *envelopes: Envelope) -> None:
     """Publish envelopes to their producers' exchanges, as the outbox relay does."""
-    with Connection(amqp_uri, connect_timeout=5,
-                    transport_options={"confirm_publish": True}) as connection:
+    with Connection(
+        amqp_uri, connect_timeout=5, transport_options={"confirm_publish": True}
+    ) as connection:
         producer = Producer(connection.default_channel)
         for item in envelopes:
             body = item.to_dict()
-            producer.publish(body, exchange=event_exchange(item.producer),
-                             routing_key=item.type, message_id=item.id,
-                             headers=context_headers(body), serializer="json",
-                             delivery_mode=2, retry=False,
-                             declare=[event_exchange(item.producer)])
+            producer.publish(
+                body,
+                exchange=event_exchange(item.producer),
+                routing_key=item.type,
+                message_id=item.id,
+                headers=context_headers(body),
+                serializer="json",
+                delivery_mode=2,
+                retry=False,
+                declare=[event_exchange(item.producer)],
+            )
 
 
 def outbox_envelopes(database, type_: str | None = None) -> list[dict]:
@@ -60,9 +73,13 @@ class Publications:
         suffix = uuid.uuid4().hex[:8]
         self.queues = {}
         for service in services:
-            queue = Queue(f"test.published.{service}.{suffix}",
-                          exchange=event_exchange(service), routing_key="#",
-                          durable=False, auto_delete=False)(channel)
+            queue = Queue(
+                f"test.published.{service}.{suffix}",
+                exchange=event_exchange(service),
+                routing_key="#",
+                durable=False,
+                auto_delete=False,
+            )(channel)
             queue.declare()
             self.queues[service] = queue
         self.seen: dict[str, list[tuple[str, dict]]] = {service: [] for service in services}
@@ -73,11 +90,15 @@ class Publications:
         seen = self.seen[service]
         while (message := self.queues[service].get(no_ack=True)) is not None:
             seen.append((message.properties.get("message_id"), message.payload))
-        return [(message_id, envelope) for message_id, envelope in seen
-                if type_ is None or envelope["type"] == type_]
+        return [
+            (message_id, envelope)
+            for message_id, envelope in seen
+            if type_ is None or envelope["type"] == type_
+        ]
 
-    def __call__(self, service: str, type_: str | None = None, *,
-                 distinct: bool = False) -> list[dict]:
+    def __call__(
+        self, service: str, type_: str | None = None, *, distinct: bool = False
+    ) -> list[dict]:
         """The envelopes `service` published so far, in the order they arrived; only those
         of `type_` if given; each event once if `distinct` (a redelivery has the same id)."""
         envelopes = [envelope for _, envelope in self.deliveries(service, type_)]
@@ -92,5 +113,4 @@ class Publications:
 def count(database, model, *where) -> int:
     """How many rows of `model` (a mapped class or a table) match `where`."""
     with database.sessions() as session:
-        return session.execute(select(func.count()).select_from(model).where(*where)
-                               ).scalar_one()
+        return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()

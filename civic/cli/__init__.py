@@ -20,6 +20,7 @@ to services over nameko RPC (up, status, seed, staff) make the process cooperati
 eventlet, and only when they run: `civic logs` and the others stay plain,
 quick-starting Python.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,7 @@ from civic.cli.logs import cmd_logs
 from civic.cli.migrate import cmd_migrate
 from civic.cli.seed import cmd_seed
 from civic.cli.staff import cmd_staff_create
-from civic.cli.supervisor import (HEALTH_TIMEOUT, START_DEADLINE, cmd_down, cmd_status,
-                                  cmd_up)
+from civic.cli.supervisor import HEALTH_TIMEOUT, START_DEADLINE, cmd_down, cmd_status, cmd_up
 
 
 def positive_float(value: str) -> float:
@@ -48,7 +48,8 @@ def positive_float(value: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="civic", description="Run and operate the Civic platform.")
+        prog="civic", description="Run and operate the Civic platform."
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     services_help = f"comma-separated subset of: {', '.join(config.SERVICES)}"
@@ -59,9 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("up", help="migrate, start every service, load the demo data")
     sub.add_argument("--no-seed", action="store_true", help="do not load the demo data")
     sub.add_argument("--services", help=services_help)
-    sub.add_argument("--wait", type=positive_float, default=START_DEADLINE,
-                     metavar="SECONDS", help="how long to wait for every service to answer "
-                     f"(default {START_DEADLINE:.0f})")
+    sub.add_argument(
+        "--wait",
+        type=positive_float,
+        default=START_DEADLINE,
+        metavar="SECONDS",
+        help=f"how long to wait for every service to answer (default {START_DEADLINE:.0f})",
+    )
     sub.set_defaults(handler=cmd_up)
 
     sub = commands.add_parser("down", help="stop the services `civic up` started")
@@ -70,8 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("status", help="process and health of every service")
     sub.add_argument("--services", help=services_help)
-    sub.add_argument("--timeout", type=positive_float, default=HEALTH_TIMEOUT,
-                     metavar="SECONDS", help="health answer timeout per service")
+    sub.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=HEALTH_TIMEOUT,
+        metavar="SECONDS",
+        help="health answer timeout per service",
+    )
     sub.set_defaults(handler=cmd_status)
 
     sub = commands.add_parser("seed", help="load the Jokkmokk demo data (idempotent)")
@@ -81,25 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     staff_commands = staff.add_subparsers(dest="staff_command", metavar="ACTION")
     staff_commands.required = True
     sub = staff_commands.add_parser(
-        "create", help="create a staff account, or promote an existing account",
+        "create",
+        help="create a staff account, or promote an existing account",
         description="The password comes from --password, else CIVIC_STAFF_PASSWORD, "
-                    "else standard input (a prompt on a terminal); at least 10 characters.")
+        "else standard input (a prompt on a terminal); at least 10 characters.",
+    )
     sub.add_argument("--email", required=True)
     sub.add_argument("--display-name", required=True)
-    sub.add_argument("--password", help="at least 10 characters (visible to `ps`: "
-                     "prefer CIVIC_STAFF_PASSWORD or the prompt)")
+    sub.add_argument(
+        "--password",
+        help="at least 10 characters (visible to `ps`: prefer CIVIC_STAFF_PASSWORD or the prompt)",
+    )
     sub.set_defaults(handler=cmd_staff_create)
 
     sub = commands.add_parser("logs", help="read, filter and follow every service's log")
     sub.add_argument("--service", help="only these services (comma-separated)")
     sub.add_argument("--level", help="at or above: debug, info, warning, error, critical")
     sub.add_argument("--trace", metavar="CORRELATION_ID", help="only this correlation id")
-    sub.add_argument("--since", help="10m, 2h, 1d … ago, or an ISO 8601 time "
-                     "(without an offset it is in CIVIC_TIMEZONE)")
+    sub.add_argument(
+        "--since",
+        help="10m, 2h, 1d … ago, or an ISO 8601 time (without an offset it is in CIVIC_TIMEZONE)",
+    )
     sub.add_argument("--follow", "-f", action="store_true", help="keep printing new lines")
     sub.add_argument("--json", action="store_true", help="print the raw JSON lines")
-    sub.add_argument("--interval", type=positive_float, default=0.5,
-                     help=argparse.SUPPRESS)
+    sub.add_argument("--interval", type=positive_float, default=0.5, help=argparse.SUPPRESS)
     sub.set_defaults(handler=cmd_logs)
 
     letters = commands.add_parser("dead-letters", help="messages that failed every retry")
@@ -114,14 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.set_defaults(handler=cmd_dead_letters_replay)
 
     sub = commands.add_parser("asyncapi", help="print the AsyncAPI document of all events")
-    sub.add_argument("--output", "-o", metavar="FILE",
-                     help="write to FILE (YAML if it ends in .yaml/.yml, else JSON)")
+    sub.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write to FILE (YAML if it ends in .yaml/.yml, else JSON)",
+    )
     sub.set_defaults(handler=cmd_asyncapi)
     return parser
 
 
 def main(argv=None) -> int:
     import warnings
+
     # nameko imports eventlet, which warns about its own deprecation on import.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     parser = build_parser()
@@ -140,4 +160,3 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         warn("civic: interrupted")
         return 130
-

@@ -1,4 +1,5 @@
 """`python -m civic.cli`: the same as the `civic` command."""
+
 import sys
 
 from civic.cli import main

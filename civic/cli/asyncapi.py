@@ -1,4 +1,5 @@
 """`civic asyncapi`: the event catalogue as an AsyncAPI document (see civic.asyncapi)."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,11 @@ from civic.cli.common import EXIT_OK, say
 
 def cmd_asyncapi(args) -> int:
     from civic import asyncapi
+
     document = asyncapi.build_document()
     if args.output and args.output.endswith((".yaml", ".yml")):
         import yaml
+
         text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     else:
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,5 +1,6 @@
 """What every `civic` command shares: exit codes, the error it stops with, printing,
 settings and logging, and the broker's errors (see civic.cli for the commands)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,10 +35,12 @@ def warn(message: str) -> None:
 
 # --- settings -------------------------------------------------------------------------
 
+
 def load_settings(env=None) -> dict:
     """The validated config, also installed as nameko's config (the kernel reads it)."""
     settings = config.from_env(env)
     from nameko import config as nameko_config
+
     nameko_config.update(settings)
     return settings
 
@@ -47,8 +50,14 @@ def setup_logging(settings: dict, console_level: str = "WARNING") -> None:
     import logging
 
     from civic import log
-    log.configure("cli", log_dir=settings["CIVIC_LOG_DIR"], fmt="console",
-                  level=settings["CIVIC_LOG_LEVEL"], stream=sys.stderr)
+
+    log.configure(
+        "cli",
+        log_dir=settings["CIVIC_LOG_DIR"],
+        fmt="console",
+        level=settings["CIVIC_LOG_LEVEL"],
+        stream=sys.stderr,
+    )
     logging.getLogger().handlers[0].setLevel(console_level)
     # py-amqp warns about confirms that arrive while a channel closes: routine for the
     # short-lived RPC clients of `up`/`status`, and nothing an operator can act on.
@@ -62,8 +71,10 @@ def parse_services(value: str | None, allowed=config.SERVICES) -> list[str]:
     names = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [name for name in names if name not in allowed]
     if unknown or not names:
-        raise CommandError(f"unknown service(s): {', '.join(unknown) or value!r} "
-                           f"(known: {', '.join(allowed)})", EXIT_USAGE)
+        raise CommandError(
+            f"unknown service(s): {', '.join(unknown) or value!r} (known: {', '.join(allowed)})",
+            EXIT_USAGE,
+        )
     return [name for name in allowed if name in names]
 
 
@@ -75,6 +86,7 @@ def redact_url(url: str) -> str:
 def broker_errors() -> tuple:
     from amqp.exceptions import AMQPError
     from kombu.exceptions import OperationalError
+
     return (OperationalError, AMQPError, OSError)
 
 
@@ -84,8 +96,9 @@ def first_line(exc: BaseException) -> str:
 
 
 def unreachable_broker(settings: dict, exc: BaseException) -> CommandError:
-    return CommandError(f"cannot reach RabbitMQ at {redact_url(settings['AMQP_URI'])}: "
-                        f"{first_line(exc)}")
+    return CommandError(
+        f"cannot reach RabbitMQ at {redact_url(settings['AMQP_URI'])}: {first_line(exc)}"
+    )
 
 
 def rpc_timeout(settings: dict) -> float:
@@ -101,10 +114,10 @@ def rpc_listening(connection, service: str) -> bool:
     """
     from amqp.exceptions import NotFound
     from nameko.rpc import RPC_QUEUE_TEMPLATE
+
     channel = connection.channel()
     try:
-        declared = channel.queue_declare(queue=RPC_QUEUE_TEMPLATE.format(service),
-                                         passive=True)
+        declared = channel.queue_declare(queue=RPC_QUEUE_TEMPLATE.format(service), passive=True)
         return declared.consumer_count > 0
     except NotFound:
         return False
@@ -125,11 +138,12 @@ def rpc_client(settings: dict, timeout: float, correlation_id: str | None = None
     service arrive as themselves once `civic.errors` is imported (the caller catches them).
     """
     from civic import green
+
     green.patch()
     from nameko.standalone.rpc import ClusterRpcClient
+
     context = {"correlation_id": correlation_id or str(uuid.uuid4())}
-    client = ClusterRpcClient(context_data=context, timeout=timeout,
-                              uri=settings["AMQP_URI"])
+    client = ClusterRpcClient(context_data=context, timeout=timeout, uri=settings["AMQP_URI"])
     try:
         proxy = client.start()
         yield proxy

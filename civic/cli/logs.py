@@ -3,6 +3,7 @@ time order, followed as they are written.
 
 Plain, quick-starting Python: nothing here imports nameko or eventlet.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,22 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from civic import clock, config
 from civic.cli.common import EXIT_OK, EXIT_USAGE, CommandError, format_value, warn
 
-LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40,
-          "exception": 40, "critical": 50, "fatal": 50}
+LEVELS = {
+    "debug": 10,
+    "info": 20,
+    "warning": 30,
+    "warn": 30,
+    "error": 40,
+    "exception": 40,
+    "critical": 50,
+    "fatal": 50,
+}
 HEAD_KEYS = ("ts", "level", "service", "entrypoint", "event")
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -42,7 +51,7 @@ def parse_ts(value) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_since(value: str, now: datetime | None = None, tz: str = "UTC") -> datetime:
@@ -54,12 +63,14 @@ def parse_since(value: str, now: datetime | None = None, tz: str = "UTC") -> dat
     try:
         moment = datetime.fromisoformat((value or "").strip())
     except ValueError:
-        raise ValueError(f"--since takes a duration like 10m, 2h, 1d or an ISO 8601 time, "
-                         f"got {value!r}") from None
+        raise ValueError(
+            f"--since takes a duration like 10m, 2h, 1d or an ISO 8601 time, got {value!r}"
+        ) from None
     if moment.tzinfo is None:
         from zoneinfo import ZoneInfo
+
         moment = moment.replace(tzinfo=ZoneInfo(tz))
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def level_number(level) -> int:
@@ -87,23 +98,28 @@ class LogFilter:
         return True
 
 
-def make_filter(service=None, level=None, trace=None, since=None, tz="UTC",
-                now=None) -> LogFilter:
+def make_filter(service=None, level=None, trace=None, since=None, tz="UTC", now=None) -> LogFilter:
     """A LogFilter from command-line values; ValueError with a clear message if bad."""
     min_level = 0
     if level:
         if level.lower() not in LEVELS:
-            raise ValueError(f"--level must be one of debug, info, warning, error, critical; "
-                             f"got {level!r}")
+            raise ValueError(
+                f"--level must be one of debug, info, warning, error, critical; got {level!r}"
+            )
         min_level = LEVELS[level.lower()]
     services = frozenset(part.strip() for part in (service or "").split(",") if part.strip())
-    return LogFilter(services=services, min_level=min_level, trace=trace or None,
-                     since=parse_since(since, now=now, tz=tz) if since else None)
+    return LogFilter(
+        services=services,
+        min_level=min_level,
+        trace=trace or None,
+        since=parse_since(since, now=now, tz=tz) if since else None,
+    )
 
 
 @dataclass
 class LogEntry:
     """A parsed line with what orders it: time, then file, then place in the file."""
+
     moment: datetime
     source: int
     position: int
@@ -113,7 +129,7 @@ class LogEntry:
         return (self.moment, self.source, self.position)
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LogReader:
@@ -184,11 +200,17 @@ def format_record(record: dict) -> str:
     """`ts level service entrypoint event key=value …` (a traceback on following lines)."""
     ts = str(record.get("ts", "-"))
     level = str(record.get("level", "-")).upper()
-    head = (f"{ts} {level:<7} {str(record.get('service', '-')):<13} "
-            f"{record.get('entrypoint') or '-'} {record.get('event', '-')}")
-    extras = [f"{key}={format_value(value)}" for key, value in record.items()
-              if key not in HEAD_KEYS and key != "exception"
-              and not (key in ("actor_id", "correlation_id") and value is None)]
+    head = (
+        f"{ts} {level:<7} {str(record.get('service', '-')):<13} "
+        f"{record.get('entrypoint') or '-'} {record.get('event', '-')}"
+    )
+    extras = [
+        f"{key}={format_value(value)}"
+        for key, value in record.items()
+        if key not in HEAD_KEYS
+        and key != "exception"
+        and not (key in ("actor_id", "correlation_id") and value is None)
+    ]
     line = " ".join([head] + extras)
     if record.get("exception"):
         trace = str(record["exception"]).rstrip("\n")
@@ -205,8 +227,13 @@ def render(entry: LogEntry, as_json: bool) -> str:
 def cmd_logs(args) -> int:
     settings = config.from_env()
     try:
-        wanted = make_filter(service=args.service, level=args.level, trace=args.trace,
-                             since=args.since, tz=settings["CIVIC_TIMEZONE"])
+        wanted = make_filter(
+            service=args.service,
+            level=args.level,
+            trace=args.trace,
+            since=args.since,
+            tz=settings["CIVIC_TIMEZONE"],
+        )
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     reader = LogReader(Path(settings["CIVIC_LOG_DIR"]))

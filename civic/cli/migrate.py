@@ -1,10 +1,19 @@
 """`civic migrate`: every service's database to its newest schema, then the queues."""
+
 from __future__ import annotations
 
 from civic import config
-from civic.cli.common import (EXIT_OK, CommandError, broker_errors, first_line,
-                              load_settings, redact_url, say, setup_logging,
-                              unreachable_broker)
+from civic.cli.common import (
+    EXIT_OK,
+    CommandError,
+    broker_errors,
+    first_line,
+    load_settings,
+    redact_url,
+    say,
+    setup_logging,
+    unreachable_broker,
+)
 
 
 def migrate(settings: dict) -> None:
@@ -12,14 +21,16 @@ def migrate(settings: dict) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from civic import migrations, topology
+
     for service in config.DOMAIN_SERVICES:
         url = settings["CIVIC_DATABASES"][service]
         say(f"migrating {service:<14} {redact_url(url)}")
         try:
             migrations.upgrade(service)
         except SQLAlchemyError as exc:
-            raise CommandError(f"cannot migrate the {service} database "
-                               f"({redact_url(url)}): {first_line(exc)}") from None
+            raise CommandError(
+                f"cannot migrate the {service} database ({redact_url(url)}): {first_line(exc)}"
+            ) from None
     say(f"declaring queues on {redact_url(settings['AMQP_URI'])}")
     try:
         queues = topology.declare(settings["AMQP_URI"])

@@ -4,19 +4,33 @@ The account lives in the groups service's database, which only that service writ
 command asks it over RPC (`create_staff_account`), so it needs the platform running
 (`civic up`). The password travels in the call only; it is never printed or logged.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import sys
 
-from civic.cli.common import (EXIT_OK, EXIT_USAGE, CommandError, first_line, load_settings,
-                              rpc_client, rpc_listening, rpc_timeout, say, setup_logging,
-                              unreachable_broker, broker_errors)
+from civic.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    broker_errors,
+    first_line,
+    load_settings,
+    rpc_client,
+    rpc_listening,
+    rpc_timeout,
+    say,
+    setup_logging,
+    unreachable_broker,
+)
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-NOT_RUNNING = ("the groups service is not running: `civic staff create` works through the "
-               "running platform; start it with `civic up`")
+NOT_RUNNING = (
+    "the groups service is not running: `civic staff create` works through the "
+    "running platform; start it with `civic up`"
+)
 
 
 def validate_staff_input(email: str, password: str, display_name: str) -> list[str]:
@@ -33,16 +47,17 @@ def validate_staff_input(email: str, password: str, display_name: str) -> list[s
     return problems
 
 
-def create_staff(settings: dict, email: str, password: str,
-                 display_name: str) -> tuple[dict, bool]:
+def create_staff(settings: dict, email: str, password: str, display_name: str) -> tuple[dict, bool]:
     """(account, created): the groups service makes the account staff, creating it if
     there is none with this email."""
     from civic import green
+
     green.patch()  # before kombu and nameko open sockets
     from kombu import Connection
     from nameko.exceptions import BadRequest, RemoteError, RpcTimeout, UnknownService
 
     from civic.errors import CivicError
+
     # A call to a stopped service would wait in its queue and take effect at its next
     # start, long after this command gave up: ask the broker whether anyone listens.
     try:
@@ -58,17 +73,21 @@ def create_staff(settings: dict, email: str, password: str,
     except UnknownService:
         raise CommandError(NOT_RUNNING) from None
     except RpcTimeout:
-        raise CommandError(f"the groups service did not answer within {timeout:.0f}s: "
-                           "`civic staff create` needs the running platform "
-                           "(`civic status`, `civic up`)") from None
+        raise CommandError(
+            f"the groups service did not answer within {timeout:.0f}s: "
+            "`civic staff create` needs the running platform "
+            "(`civic status`, `civic up`)"
+        ) from None
     except CivicError as exc:
-        detail = "; ".join(f"{k}: {v}" for k, v in (exc.fields or {}).items()
-                           if k != "password")
-        raise CommandError(f"{exc.message}{' (' + detail + ')' if detail else ''}",
-                           EXIT_USAGE) from None
+        detail = "; ".join(f"{k}: {v}" for k, v in (exc.fields or {}).items() if k != "password")
+        raise CommandError(
+            f"{exc.message}{' (' + detail + ')' if detail else ''}", EXIT_USAGE
+        ) from None
     except (RemoteError, BadRequest) as exc:  # a bug, or a groups service of another age
-        raise CommandError(f"the groups service could not create the staff account "
-                           f"({type(exc).__name__}: {first_line(exc)})") from None
+        raise CommandError(
+            f"the groups service could not create the staff account "
+            f"({type(exc).__name__}: {first_line(exc)})"
+        ) from None
     return answer["account"], answer["created"]
 
 
@@ -81,17 +100,21 @@ def cmd_staff_create(args) -> int:
             password = sys.stdin.readline().rstrip("\n")
         else:
             import getpass
+
             password = getpass.getpass("Password for the staff account: ")
     problems = validate_staff_input(args.email, password, args.display_name)
     if problems:
         raise CommandError("; ".join(problems), EXIT_USAGE)
     settings = load_settings()
     setup_logging(settings)
-    account, created = create_staff(settings, args.email.strip(), password,
-                                    args.display_name.strip())
+    account, created = create_staff(
+        settings, args.email.strip(), password, args.display_name.strip()
+    )
     if created:
         say(f"created staff account {account.get('email', args.email)} (id {account['id']})")
     else:
-        say(f"{account.get('email', args.email)} is staff now (an existing account: its "
-            f"password and name are unchanged; id {account['id']})")
+        say(
+            f"{account.get('email', args.email)} is staff now (an existing account: its "
+            f"password and name are unchanged; id {account['id']})"
+        )
     return EXIT_OK

@@ -5,6 +5,7 @@ its health check, and stopped.
 `up` and `status` ask the domain services for `health` over nameko RPC, so they make the
 process cooperative with eventlet, and only when they run.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,19 @@ import time
 from pathlib import Path
 
 from civic import clock
-from civic.cli.common import (EXIT_FAILED, EXIT_OK, CommandError, broker_errors,
-                              load_settings, parse_services, rpc_listening, say,
-                              setup_logging, unreachable_broker, warn)
+from civic.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandError,
+    broker_errors,
+    load_settings,
+    parse_services,
+    rpc_listening,
+    say,
+    setup_logging,
+    unreachable_broker,
+    warn,
+)
 from civic.cli.migrate import migrate
 from civic.cli.seed import seed
 
@@ -27,6 +38,7 @@ HEALTH_TIMEOUT = 2.0
 
 
 # --- processes ----------------------------------------------------------------------
+
 
 def run_dir(settings: dict) -> Path:
     return Path(settings["CIVIC_VAR_DIR"]) / "run"
@@ -101,6 +113,7 @@ def tail(path: Path, lines: int = 30) -> str:
 
 def start_service(settings: dict, service: str):
     import subprocess
+
     out = out_file(settings, service)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "ab") as stream:
@@ -108,8 +121,12 @@ def start_service(settings: dict, service: str):
         stream.flush()
         process = subprocess.Popen(
             [sys.executable, "-m", "civic.runner", service],
-            stdin=subprocess.DEVNULL, stdout=stream, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True)
+            stdin=subprocess.DEVNULL,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
     write_pid(pid_file(settings, service), process.pid)
     return process
 
@@ -153,8 +170,8 @@ def _signal(pid: int, signum: int) -> None:
         pass
 
 
-
 # --- health -------------------------------------------------------------------------
+
 
 def web_base_url(settings: dict) -> str:
     host, _, port = settings["WEB_SERVER_ADDRESS"].rpartition(":")
@@ -167,9 +184,11 @@ def gateway_health(settings: dict, timeout: float = HEALTH_TIMEOUT) -> dict | No
     """The gateway's /healthz answer, or None if it does not answer 200."""
     import urllib.error
     import urllib.request
+
     try:
-        with urllib.request.urlopen(f"{web_base_url(settings)}/healthz",
-                                    timeout=timeout) as response:
+        with urllib.request.urlopen(
+            f"{web_base_url(settings)}/healthz", timeout=timeout
+        ) as response:
             if response.status != 200:
                 return None
             body = response.read()
@@ -187,6 +206,7 @@ class HealthChecker:
 
     def __init__(self, settings: dict, timeout: float = HEALTH_TIMEOUT):
         from civic import green
+
         green.patch()
         self.settings = settings
         self.timeout = timeout
@@ -198,6 +218,7 @@ class HealthChecker:
         if service == "gateway":
             return gateway_health(self.settings, self.timeout)
         from nameko.exceptions import RpcTimeout, UnknownService
+
         try:
             if not self.listening(service):
                 return None
@@ -215,6 +236,7 @@ class HealthChecker:
     def listening(self, service: str) -> bool:
         """Whether any instance consumes the service's RPC queue (see `rpc_listening`)."""
         from kombu import Connection
+
         if self._connection is None:
             self._connection = Connection(self.settings["AMQP_URI"], connect_timeout=5)
         return rpc_listening(self._connection, service)
@@ -222,8 +244,8 @@ class HealthChecker:
     def _connect(self):
         if self._proxy is None:
             from nameko.standalone.rpc import ClusterRpcClient
-            self._client = ClusterRpcClient(timeout=self.timeout,
-                                            uri=self.settings["AMQP_URI"])
+
+            self._client = ClusterRpcClient(timeout=self.timeout, uri=self.settings["AMQP_URI"])
             self._proxy = self._client.start()
         return self._proxy
 
@@ -240,6 +262,7 @@ class HealthChecker:
 
 # --- up / down / status ---------------------------------------------------------------
 
+
 def cmd_up(args) -> int:
     services = parse_services(args.services)
     settings = load_settings()
@@ -255,8 +278,7 @@ def cmd_up(args) -> int:
             continue
         process = start_service(settings, service)
         started[service] = process
-        say(f"{service:<14} starting (pid {process.pid}, output in "
-            f"{out_file(settings, service)})")
+        say(f"{service:<14} starting (pid {process.pid}, output in {out_file(settings, service)})")
     try:
         wait_until_healthy(settings, services, started, checker, args.wait)
     except CommandError as exc:
@@ -291,7 +313,8 @@ def wait_until_healthy(settings, services, started, checker, deadline_s) -> None
                 raise CommandError(
                     f"{service} exited during start-up (exit code {process.returncode}); "
                     f"last lines of {out_file(settings, service)}:\n"
-                    f"{tail(out_file(settings, service))}")
+                    f"{tail(out_file(settings, service))}"
+                )
             answer = checker.check(service)
             if answer is not None:
                 waiting.remove(service)
@@ -300,8 +323,10 @@ def wait_until_healthy(settings, services, started, checker, deadline_s) -> None
             return
         now = time.monotonic()
         if now > deadline:
-            raise CommandError(f"not ready after {deadline_s:.0f}s: {', '.join(waiting)}; "
-                               f"see {out_dir(settings)}/<service>.out and `civic logs`")
+            raise CommandError(
+                f"not ready after {deadline_s:.0f}s: {', '.join(waiting)}; "
+                f"see {out_dir(settings)}/<service>.out and `civic logs`"
+            )
         if now > next_note:
             say(f"still waiting for {', '.join(waiting)} ({now - began:.0f}s)")
             next_note = now + 10
@@ -336,8 +361,10 @@ def cmd_status(args) -> int:
             elif service == "gateway":
                 health = f"healthz {answer.get('status', 'ok')}"
             else:
-                health = (f"{answer.get('status', '?')}  version {answer.get('version', '?')}"
-                          f"  outbox_unsent {answer.get('outbox_unsent')}")
+                health = (
+                    f"{answer.get('status', '?')}  version {answer.get('version', '?')}"
+                    f"  outbox_unsent {answer.get('outbox_unsent')}"
+                )
                 if answer.get("status") != "ok":
                     all_well = False
                     health += f"  database {answer.get('database')}"

@@ -10,18 +10,29 @@ their offset. A time given with an offset (or `Z`) is taken as given; one given 
 is read as local time, and refused when the daylight-saving change makes it ambiguous
 or non-existent.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
-                         validate, validates_schema)
+from marshmallow import Schema, fields, pre_load, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowError
 
 from civic.clock import iso, to_town, town_zone
 from civic.contracts import EVENT_KINDS, REGISTRATION_STATUSES
-from civic.validation import (PER_PAGE_MAX, AwareDateTime, PageQuerySchema, StrictSchema,
-                              UUIDString, blank_is_none, load, page_of, per_page_field,
-                              strip_blanks, text)
+from civic.validation import (
+    PER_PAGE_MAX,
+    AwareDateTime,
+    PageQuerySchema,
+    StrictSchema,
+    UUIDString,
+    blank_is_none,
+    load,
+    page_of,
+    per_page_field,
+    strip_blanks,
+    text,
+)
 
 __all__ = ["EVENT_KINDS", "EVENT_STATUSES", "REGISTRATION_STATUSES", "load"]
 
@@ -44,8 +55,9 @@ class LocalDateTime(AwareDateTime):
     local time with its offset."""
 
     def __init__(self, **kwargs):
-        super().__init__(naive_zone=town_zone, earliest_year=EARLIEST_YEAR,
-                         latest_year=LATEST_YEAR, **kwargs)
+        super().__init__(
+            naive_zone=town_zone, earliest_year=EARLIEST_YEAR, latest_year=LATEST_YEAR, **kwargs
+        )
 
     def _serialize(self, value, attr, obj, **kwargs):
         return iso(to_town(value))
@@ -68,38 +80,47 @@ def _check_times(starts_at, ends_at):
 
 # --- inputs -----------------------------------------------------------------------------
 
+
 def _event_fields(required: bool) -> dict:
     """The fields an organiser sets, required on creation and optional on a change."""
     needed = {"required": True} if required else {}
     return {
-        "title": text(TITLE_MIN, TITLE_MAX, **needed,
-                       metadata={"example": "Stadsstädning vid Talvatissjön"}),
+        "title": text(
+            TITLE_MIN, TITLE_MAX, **needed, metadata={"example": "Stadsstädning vid Talvatissjön"}
+        ),
         "kind": fields.String(validate=validate.OneOf(EVENT_KINDS), **needed),
-        "description": text(0, DESCRIPTION_MAX, **({"load_default": ""} if required
-                                                    else {})),
-        "starts_at": LocalDateTime(**needed, metadata={
-            "description": "ISO 8601; without an offset, local time (Europe/Stockholm)",
-            "example": "2027-05-15T10:00:00+02:00"}),
+        "description": text(0, DESCRIPTION_MAX, **({"load_default": ""} if required else {})),
+        "starts_at": LocalDateTime(
+            **needed,
+            metadata={
+                "description": "ISO 8601; without an offset, local time (Europe/Stockholm)",
+                "example": "2027-05-15T10:00:00+02:00",
+            },
+        ),
         "ends_at": LocalDateTime(**needed, metadata={"example": "2027-05-15T14:00:00+02:00"}),
         "location": text(1, PLACE_MAX, **needed, metadata={"example": "Talvatissjön"}),
-        "online_url": fields.URL(schemes={"http", "https"}, allow_none=True,
-                                 validate=validate.Length(max=URL_MAX),
-                                 **({"load_default": None} if required else {}),
-                                 metadata={"description": "Where to join a hybrid event "
-                                                          "online"}),
-        "capacity": fields.Integer(strict=True, allow_none=True,
-                                   validate=validate.Range(min=1, max=CAPACITY_MAX),
-                                   **({"load_default": None} if required else {}),
-                                   metadata={"description": "Places; null: no limit"}),
-        "proposal_id": UUIDString(allow_none=True,
-                                  **({"load_default": None} if required else {})),
-        "project_id": UUIDString(allow_none=True,
-                                 **({"load_default": None} if required else {})),
+        "online_url": fields.URL(
+            schemes={"http", "https"},
+            allow_none=True,
+            validate=validate.Length(max=URL_MAX),
+            **({"load_default": None} if required else {}),
+            metadata={"description": "Where to join a hybrid event online"},
+        ),
+        "capacity": fields.Integer(
+            strict=True,
+            allow_none=True,
+            validate=validate.Range(min=1, max=CAPACITY_MAX),
+            **({"load_default": None} if required else {}),
+            metadata={"description": "Places; null: no limit"},
+        ),
+        "proposal_id": UUIDString(allow_none=True, **({"load_default": None} if required else {})),
+        "project_id": UUIDString(allow_none=True, **({"load_default": None} if required else {})),
     }
 
 
-class EventCreateSchema(StrictSchema.from_dict(_event_fields(required=True),
-                                               name="_EventCreateBase")):
+class EventCreateSchema(
+    StrictSchema.from_dict(_event_fields(required=True), name="_EventCreateBase")
+):
     organiser_group_id = UUIDString(required=True)
 
     @pre_load
@@ -113,8 +134,9 @@ class EventCreateSchema(StrictSchema.from_dict(_event_fields(required=True),
             _check_times(data["starts_at"], data["ends_at"])
 
 
-class EventChangeSchema(StrictSchema.from_dict(_event_fields(required=False),
-                                               name="_EventChangeBase")):
+class EventChangeSchema(
+    StrictSchema.from_dict(_event_fields(required=False), name="_EventChangeBase")
+):
     """A change: only the fields given change; null clears capacity and the links."""
 
     @pre_load
@@ -131,16 +153,22 @@ class EventChangeSchema(StrictSchema.from_dict(_event_fields(required=False),
 
 
 class EventListQuerySchema(PageQuerySchema):
-    starts_from = LocalDateTime(data_key="from", load_default=None, allow_none=True,
-                                metadata={"description": "Events that end after this time "
-                                                         "(a date means local midnight)"})
-    starts_to = LocalDateTime(data_key="to", load_default=None, allow_none=True,
-                              metadata={"description": "Events that start before this "
-                                                       "time"})
-    kind = fields.String(load_default=None, allow_none=True,
-                         validate=validate.OneOf(EVENT_KINDS))
-    group_id = UUIDString(load_default=None, allow_none=True,
-                          metadata={"description": "Events this group organises"})
+    starts_from = LocalDateTime(
+        data_key="from",
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Events that end after this time (a date means local midnight)"},
+    )
+    starts_to = LocalDateTime(
+        data_key="to",
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Events that start before this time"},
+    )
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(EVENT_KINDS))
+    group_id = UUIDString(
+        load_default=None, allow_none=True, metadata={"description": "Events this group organises"}
+    )
 
     @pre_load
     def _blanks(self, data, **kwargs):
@@ -148,8 +176,11 @@ class EventListQuerySchema(PageQuerySchema):
 
     @validates_schema
     def _window(self, data, **kwargs):
-        if data.get("starts_from") and data.get("starts_to") \
-                and data["starts_to"] <= data["starts_from"]:
+        if (
+            data.get("starts_from")
+            and data.get("starts_to")
+            and data["starts_to"] <= data["starts_from"]
+        ):
             raise MarshmallowError("`to` must come after `from`.", "to")
 
 
@@ -158,8 +189,9 @@ class RegistrantQuerySchema(PageQuerySchema):
 
 
 class EventCancelSchema(StrictSchema):
-    reason = text(1, REASON_MAX, required=True,
-                   metadata={"example": "Storm warning: we meet another day."})
+    reason = text(
+        1, REASON_MAX, required=True, metadata={"example": "Storm warning: we meet another day."}
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -168,6 +200,7 @@ class EventCancelSchema(StrictSchema):
 
 class TextSchema(StrictSchema):
     """The agenda or the minutes of an event."""
+
     body = text(1, TEXT_MAX, required=True)
 
     @pre_load
@@ -189,10 +222,12 @@ class CheckInSchema(StrictSchema):
 
 # --- outputs ----------------------------------------------------------------------------
 
+
 class RegistrationResultSchema(Schema):
     status = fields.String(metadata={"description": "confirmed or waitlisted"})
-    position = fields.Integer(metadata={
-        "description": "Place on the waiting list (1 is next); only when waitlisted"})
+    position = fields.Integer(
+        metadata={"description": "Place on the waiting list (1 is next); only when waitlisted"}
+    )
 
 
 class EventSchema(Schema):
@@ -206,8 +241,9 @@ class EventSchema(Schema):
     online_url = fields.String(allow_none=True)
     capacity = fields.Integer(allow_none=True)
     confirmed_count = fields.Integer()
-    places_left = fields.Integer(allow_none=True, metadata={
-        "description": "null when the event has no limit on places"})
+    places_left = fields.Integer(
+        allow_none=True, metadata={"description": "null when the event has no limit on places"}
+    )
     waitlist_count = fields.Integer()
     status = fields.String(metadata={"description": "scheduled, cancelled or completed"})
     organiser_group_id = fields.String()
@@ -223,8 +259,11 @@ class EventSchema(Schema):
     cancelled_at = LocalDateTime(allow_none=True)
     created_at = LocalDateTime()
     updated_at = LocalDateTime()
-    my_registration = fields.Nested(RegistrationResultSchema, allow_none=True, metadata={
-        "description": "The caller's registration (null: none, or not signed in)"})
+    my_registration = fields.Nested(
+        RegistrationResultSchema,
+        allow_none=True,
+        metadata={"description": "The caller's registration (null: none, or not signed in)"},
+    )
 
 
 EventListSchema = page_of(EventSchema, "EventListSchema")

@@ -6,11 +6,13 @@ subscribes updates the event instead of adding it twice), DTSTAMP and LAST-MODIF
 cancellation), its times in the town's zone with that zone's VTIMEZONE, and
 STATUS:CANCELLED once cancelled.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from icalendar import Calendar, Event as VEvent, Timezone
+from icalendar import Calendar, Timezone
+from icalendar import Event as VEvent
 
 from civic.clock import town_zone
 from services.events.models import Event
@@ -38,9 +40,14 @@ def calendar_text(events: list[Event], name: str) -> str:
         # years the events need: a zone's whole history would outweigh the events.
         first = min(event.starts_at for event in events).date() - timedelta(days=366)
         last = max(event.ends_at for event in events).date() + timedelta(days=366)
-        calendar.add_component(Timezone.from_tzinfo(
-            zone, tzid=zone.key, first_date=date(first.year, 1, 1),
-            last_date=date(last.year + 1, 1, 1)))
+        calendar.add_component(
+            Timezone.from_tzinfo(
+                zone,
+                tzid=zone.key,
+                first_date=date(first.year, 1, 1),
+                last_date=date(last.year + 1, 1, 1),
+            )
+        )
     for event in events:
         calendar.add_component(_vevent(event, zone))
     return calendar.to_ical().decode("utf-8")

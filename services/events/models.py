@@ -5,6 +5,7 @@ Times are stored in UTC (`UTCDateTime`); the counts a reader sees (confirmed pla
 waiting list) are counted from the registrations, never kept twice. The attendance
 count is kept on the event, so erasing an attendee's check-in leaves history intact.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -58,8 +59,7 @@ class Event(Base):
     agenda: Mapped[str | None] = mapped_column(Text, nullable=True)
     agenda_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     minutes: Mapped[str | None] = mapped_column(Text, nullable=True)
-    minutes_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime,
-                                                                  nullable=True)
+    minutes_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Set by the one instance that claims the 24-hour reminder; cleared when the start
     # moves, so the new time is reminded of too.
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -74,11 +74,13 @@ class Event(Base):
 class Registration(Base):
     """One account's place at an event: confirmed, or waitlisted at `position` (1 is
     next in line). Positions are kept contiguous while the event row is locked."""
+
     __tablename__ = "registrations"
     __table_args__ = (
         CheckConstraint(one_of("status", REGISTRATION_STATUSES), name="status"),
-        CheckConstraint("(status = 'waitlisted') = (position IS NOT NULL)",
-                        name="position_iff_waitlisted"),
+        CheckConstraint(
+            "(status = 'waitlisted') = (position IS NOT NULL)", name="position_iff_waitlisted"
+        ),
         Index("ix_registrations_event_status_position", "event_id", "status", "position"),
     )
 
@@ -92,6 +94,7 @@ class Registration(Base):
 
 class CheckIn(Base):
     """An attendee the organiser checked in."""
+
     __tablename__ = "checkins"
 
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), primary_key=True)

@@ -13,6 +13,7 @@ reminders and records events that have ended. It is safe with several instances
 running: each event is claimed by one conditional UPDATE in the transaction that writes
 the outbox row, so only the instance whose UPDATE changed the row publishes.
 """
+
 from __future__ import annotations
 
 from civic.db import Database, utcnow
@@ -37,12 +38,21 @@ class EventsService(KeepsGroupFacts, ServiceBase):
     # --- reading ------------------------------------------------------------------------
 
     @rpc
-    def list_events(self, actor, starts_from=None, starts_to=None, kind=None,
-                    group_id=None, page=1, per_page=20):
+    def list_events(
+        self, actor, starts_from=None, starts_to=None, kind=None, group_id=None, page=1, per_page=20
+    ):
         actor = load_actor(actor, required=False)
-        query = load(api.EventListQuerySchema, {
-            "from": starts_from, "to": starts_to, "kind": kind, "group_id": group_id,
-            "page": page, "per_page": per_page})
+        query = load(
+            api.EventListQuerySchema,
+            {
+                "from": starts_from,
+                "to": starts_to,
+                "kind": kind,
+                "group_id": group_id,
+                "page": page,
+                "per_page": per_page,
+            },
+        )
         with self.db as uow:
             page = domain.list_events(uow, actor, **query)
         return api.EventListSchema().dump(page)

@@ -26,6 +26,7 @@ out, erasing the account and confirming its email through this gateway forget th
 account's cached tokens at once; anything else (a sign-out or confirmation at another
 gateway process, a staff role taken away) takes effect here within the cache lifetime.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,7 @@ import structlog
 from nameko.extensions import DependencyProvider
 
 from civic.clock import utcnow
-from civic.errors import (EmailUnconfirmed, Forbidden, RateLimited, Unauthenticated,
-                          Unavailable)
+from civic.errors import EmailUnconfirmed, Forbidden, RateLimited, Unauthenticated, Unavailable
 from civic.log import get_logger
 from civic.rpc import Services
 from services.gateway.ratelimit import SignInLimiter, SlidingWindow, whole_seconds
@@ -71,6 +71,7 @@ def bearer_token(request) -> str | None:
 
 # --- the principal cache -----------------------------------------------------------
 
+
 def token_key(token: str) -> str:
     """What the cache is keyed by: the token itself is never kept."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -87,8 +88,12 @@ class PrincipalCache:
     hub).
     """
 
-    def __init__(self, ttl: float = DEFAULT_CACHE_SECONDS,
-                 max_entries: int = DEFAULT_CACHE_ENTRIES, clock=time.monotonic):
+    def __init__(
+        self,
+        ttl: float = DEFAULT_CACHE_SECONDS,
+        max_entries: int = DEFAULT_CACHE_ENTRIES,
+        clock=time.monotonic,
+    ):
         self.ttl = float(ttl)
         self.max_entries = int(max_entries)
         self._clock = clock
@@ -123,8 +128,9 @@ class PrincipalCache:
         if not self.enabled:
             return
         key = token_key(token)
-        if checked_at is not None and self._forgotten_since(checked_at, key,
-                                                            principal.get("account_id")):
+        if checked_at is not None and self._forgotten_since(
+            checked_at, key, principal.get("account_id")
+        ):
             return
         self._entries.pop(key, None)
         if len(self._entries) >= self.max_entries:
@@ -140,32 +146,36 @@ class PrincipalCache:
 
     def forget_account(self, account_id: str) -> None:
         """Every cached token of the account (it was erased)."""
-        for key in [key for key, (_, principal) in self._entries.items()
-                    if principal.get("account_id") == account_id]:
+        for key in [
+            key
+            for key, (_, principal) in self._entries.items()
+            if principal.get("account_id") == account_id
+        ]:
             del self._entries[key]
         self._mark_forgotten(f"account:{account_id}")
 
     def _mark_forgotten(self, marker: str) -> None:
         now = self._clock()
-        while self._forgotten and (len(self._forgotten) >= self.max_entries or
-                                   next(iter(self._forgotten.values())) + self.ttl <= now):
+        while self._forgotten and (
+            len(self._forgotten) >= self.max_entries
+            or next(iter(self._forgotten.values())) + self.ttl <= now
+        ):
             self._forgotten.popitem(last=False)
         self._forgotten.pop(marker, None)
         self._forgotten[marker] = now
 
     def _forgotten_since(self, checked_at: float, key: str, account_id) -> bool:
         markers = (key, f"account:{account_id}")
-        return any(self._forgotten.get(marker, float("-inf")) >= checked_at
-                   for marker in markers)
+        return any(self._forgotten.get(marker, float("-inf")) >= checked_at for marker in markers)
 
     def _drop_expired(self) -> None:
         now = self._clock()
-        for key in [key for key, (expires_at, _) in self._entries.items()
-                    if now >= expires_at]:
+        for key in [key for key, (expires_at, _) in self._entries.items() if now >= expires_at]:
             del self._entries[key]
 
 
 # --- email confirmation --------------------------------------------------------------
+
 
 def confirm_by(principal: dict, grace: timedelta) -> datetime | None:
     """Until when the account may write without having confirmed its email; None when
@@ -178,33 +188,44 @@ def confirm_by(principal: dict, grace: timedelta) -> datetime | None:
     return datetime.fromisoformat(created_at) + grace
 
 
-def check_confirmed(principal: dict, method: str, entrypoint: str, now: datetime,
-                    grace: timedelta) -> None:
+def check_confirmed(
+    principal: dict, method: str, entrypoint: str, now: datetime, grace: timedelta
+) -> None:
     """Refuse a write of an account unconfirmed past its grace period (403)."""
     if method.upper() not in WRITE_METHODS or entrypoint in UNCONFIRMED_MAY:
         return
     deadline = confirm_by(principal, grace)
     if deadline is not None and now >= deadline:
-        raise EmailUnconfirmed("confirm your email address first: follow the link in the "
-                               "confirmation email, or ask for a new one with "
-                               "POST /api/v1/me/confirmation-email")
+        raise EmailUnconfirmed(
+            "confirm your email address first: follow the link in the "
+            "confirmation email, or ask for a new one with "
+            "POST /api/v1/me/confirmation-email"
+        )
 
 
 # --- the caller of one request -------------------------------------------------------
+
 
 def actor_of(principal: dict | None) -> dict | None:
     """What a domain service is told about the caller (None: anonymous)."""
     if principal is None:
         return None
-    return {"account_id": principal["account_id"],
-            "is_staff": bool(principal.get("is_staff")),
-            "display_name": principal.get("display_name") or ""}
+    return {
+        "account_id": principal["account_id"],
+        "is_staff": bool(principal.get("is_staff")),
+        "display_name": principal.get("display_name") or "",
+    }
 
 
 class RequestAuth:
-    def __init__(self, worker_ctx, services_provider, cache: PrincipalCache,
-                 grace: timedelta = timedelta(seconds=DEFAULT_CONFIRMATION_GRACE),
-                 clock=utcnow):
+    def __init__(
+        self,
+        worker_ctx,
+        services_provider,
+        cache: PrincipalCache,
+        grace: timedelta = timedelta(seconds=DEFAULT_CONFIRMATION_GRACE),
+        clock=utcnow,
+    ):
         self._worker_ctx = worker_ctx
         self._services_provider = services_provider
         self._cache = cache
@@ -221,8 +242,13 @@ class RequestAuth:
         if token is None:
             return None
         principal = self._authenticate(token)
-        check_confirmed(principal, request.method, self._worker_ctx.entrypoint.method_name,
-                        self._clock(), self._grace)
+        check_confirmed(
+            principal,
+            request.method,
+            self._worker_ctx.entrypoint.method_name,
+            self._clock(),
+            self._grace,
+        )
         return principal
 
     def resident(self, request) -> dict:
@@ -281,22 +307,25 @@ class Authentication(DependencyProvider):
 
     def setup(self):
         from civic import config
+
         found = [dep for dep in self.container.dependencies if isinstance(dep, Services)]
         if not found:
             raise TypeError("Authentication needs a Services() dependency on the service")
         self._services_provider = found[0]
         self.cache = PrincipalCache(
             float(config.get("CIVIC_AUTH_CACHE_SECONDS", DEFAULT_CACHE_SECONDS)),
-            int(config.get("CIVIC_AUTH_CACHE_ENTRIES", DEFAULT_CACHE_ENTRIES)))
-        self.grace = timedelta(seconds=float(config.get("CIVIC_CONFIRMATION_GRACE",
-                                                        DEFAULT_CONFIRMATION_GRACE)))
+            int(config.get("CIVIC_AUTH_CACHE_ENTRIES", DEFAULT_CACHE_ENTRIES)),
+        )
+        self.grace = timedelta(
+            seconds=float(config.get("CIVIC_CONFIRMATION_GRACE", DEFAULT_CONFIRMATION_GRACE))
+        )
 
     def get_dependency(self, worker_ctx):
-        return RequestAuth(worker_ctx, self._services_provider, self.cache, self.grace,
-                           self.clock)
+        return RequestAuth(worker_ctx, self._services_provider, self.cache, self.grace, self.clock)
 
 
 # --- rate limits: signing in, registering, confirmation emails ------------------------
+
 
 class SignInLimits(DependencyProvider):
     """`self.signin_limits`: the process's sign-in limiter. Failures only count:
@@ -305,8 +334,10 @@ class SignInLimits(DependencyProvider):
 
     def setup(self):
         from civic import config
-        self.limiter = SignInLimiter(int(config.get("CIVIC_SIGNIN_LIMIT", 5)),
-                                     float(config.get("CIVIC_SIGNIN_WINDOW", 300)))
+
+        self.limiter = SignInLimiter(
+            int(config.get("CIVIC_SIGNIN_LIMIT", 5)), float(config.get("CIVIC_SIGNIN_WINDOW", 300))
+        )
 
     def get_dependency(self, worker_ctx):
         return self.limiter
@@ -318,8 +349,11 @@ class SignUpLimits(DependencyProvider):
 
     def setup(self):
         from civic import config
-        self.window = SlidingWindow(int(config.get("CIVIC_SIGNUP_LIMIT", 10)),
-                                    float(config.get("CIVIC_SIGNUP_WINDOW", 3600)))
+
+        self.window = SlidingWindow(
+            int(config.get("CIVIC_SIGNUP_LIMIT", 10)),
+            float(config.get("CIVIC_SIGNUP_WINDOW", 3600)),
+        )
 
     def get_dependency(self, worker_ctx):
         return self.window
@@ -371,7 +405,6 @@ def register(groups, window, payload: dict, address: str) -> dict:
 def request_confirmation_email(groups, window, actor: dict) -> None:
     """`groups.request_confirmation_email`, a few times an hour per account at most."""
     account_id = actor["account_id"]
-    _refuse_if_limited(whole_seconds([window.retry_after(account_id)]),
-                       "confirmation emails")
+    _refuse_if_limited(whole_seconds([window.retry_after(account_id)]), "confirmation emails")
     window.hit(account_id)
     groups.request_confirmation_email(actor)

@@ -4,6 +4,7 @@
 status and code; werkzeug's routing errors (unknown path, wrong method) become JSON too;
 anything else is a 500 `internal_error` whose details go to the log, never to the client.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,12 +23,18 @@ UNAVAILABLE_RETRY_AFTER = 5
 DEFAULT_RATE_LIMIT_RETRY_AFTER = 60
 
 # werkzeug's HTTP errors (raised by routing) by status, with the code API.md gives them.
-_HTTP_CODES = {400: "validation_error", 404: "not_found", 405: "method_not_allowed",
-               413: "too_large", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    400: "validation_error",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
 
 
 class UnsupportedMediaType(CivicError):
     """A request body in another format than the route takes (API.md: JSON)."""
+
     code, status = "unsupported_media_type", 415
 
 
@@ -36,8 +43,7 @@ def json_response(payload, status: int = 200, headers=None) -> Response:
     return Response(body, status=status, headers=headers, mimetype=JSON_MIMETYPE)
 
 
-def error_response(status: int, code: str, message: str, fields=None,
-                   headers=None) -> Response:
+def error_response(status: int, code: str, message: str, fields=None, headers=None) -> Response:
     error = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
@@ -64,8 +70,9 @@ def response_for_exception(exc: BaseException) -> Response:
         return response_for_http_exception(exc)
     # Only the type: a message may quote personal data. The worker's traceback is
     # logged by nameko itself.
-    log.error("request_failed", error=type(exc).__name__,
-              remote_error=getattr(exc, "exc_type", None))
+    log.error(
+        "request_failed", error=type(exc).__name__, remote_error=getattr(exc, "exc_type", None)
+    )
     return internal_error()
 
 
@@ -78,8 +85,7 @@ def response_for_http_exception(exc: HTTPException) -> Response:
         headers["Allow"] = ", ".join(sorted(exc.valid_methods))
     code = _HTTP_CODES.get(status, (exc.name or "error").lower().replace(" ", "_"))
     messages = {404: "no such resource", 405: "method not allowed on this resource"}
-    return error_response(status, code, messages.get(status, exc.name or code),
-                          headers=headers)
+    return error_response(status, code, messages.get(status, exc.name or code), headers=headers)
 
 
 def internal_error() -> Response:

@@ -3,6 +3,7 @@
 Each call runs in its own green thread, started in a copy of the caller's context
 variables: the log lines it writes keep the request's service and correlation id.
 """
+
 from __future__ import annotations
 
 import contextvars

@@ -46,6 +46,7 @@ module is imported). A route whose rule the levels cannot say checks the caller 
 Every HTTP entrypoint of the gateway must use `ApiHandler` (through `api`/`route`): it
 brings its own `ApiServer`, and nameko would bind a second server for plain `@http`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -88,9 +89,16 @@ _BODY_KEY = "civic.body"
 _SECRET_PATH_VALUES = ("token", "secret")
 JSON_MIMETYPE = "application/json"
 # Answers under these paths carry personal data: never stored by a cache.
-PRIVATE_PATHS = (API_PREFIX + "/me", API_PREFIX + "/notifications", API_PREFIX + "/staff/",
-                 API_PREFIX + "/unsubscribe/", API_PREFIX + "/follows",
-                 API_PREFIX + "/sessions", API_PREFIX + "/accounts", "/metrics")
+PRIVATE_PATHS = (
+    API_PREFIX + "/me",
+    API_PREFIX + "/notifications",
+    API_PREFIX + "/staff/",
+    API_PREFIX + "/unsubscribe/",
+    API_PREFIX + "/follows",
+    API_PREFIX + "/sessions",
+    API_PREFIX + "/accounts",
+    "/metrics",
+)
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 # A body over the limit is still read (and thrown away) up to this much, for this long,
 # so that the client gets to read its 413 instead of a reset connection.
@@ -107,20 +115,22 @@ def correlation_id_from(headers) -> str:
 
 # --- documentation of a route -------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RouteDoc:
     """A route's declaration: what OpenAPI says about it, and what the handler enforces
     before the route runs (`auth`, `body`, `query`); see `api`."""
+
     summary: str
-    auth: str = "anyone"                      # anyone | optional | resident | staff
-    body: type | None = None                  # marshmallow schema of the JSON body
-    query: type | None = None                 # marshmallow schema of the query string
+    auth: str = "anyone"  # anyone | optional | resident | staff
+    body: type | None = None  # marshmallow schema of the JSON body
+    query: type | None = None  # marshmallow schema of the query string
     responses: dict = field(default_factory=dict)  # status → schema class or None
-    errors: tuple = ()                        # further error statuses the route gives
+    errors: tuple = ()  # further error statuses the route gives
     tags: tuple = ()
-    content_type: str = "application/json"   # of the success responses
+    content_type: str = "application/json"  # of the success responses
     description: str = ""
-    local: bool = False                       # answered by the gateway alone (no 503)
+    local: bool = False  # answered by the gateway alone (no 503)
     # Media types of request bodies the route takes (an empty body is always fine).
     accepts: tuple = (JSON_MIMETYPE,)
 
@@ -129,6 +139,7 @@ AUTH_LEVELS = ("anyone", "optional", "resident", "staff")
 
 
 # --- the server: JSON answers for paths no route matches ---------------------------
+
 
 class ApiWsgiApp(WsgiApp):
     """nameko's WSGI app, plus correlation id, JSON routing errors, metrics, access log."""
@@ -156,10 +167,17 @@ class ApiWsgiApp(WsgiApp):
         metrics.observe(request.method, route, response.status_code, seconds)
         context_data = environ.get(_CONTEXT_KEY) or {}
         # Bound explicitly: this green thread is not a worker, Tracing did not bind it.
-        log.info("http_request", service="gateway", correlation_id=correlation_id,
-                 actor_id=context_data.get("actor_id"), method=request.method,
-                 path=_loggable_path(request.path, values), route=route,
-                 status=response.status_code, duration_ms=round(seconds * 1000, 2))
+        log.info(
+            "http_request",
+            service="gateway",
+            correlation_id=correlation_id,
+            actor_id=context_data.get("actor_id"),
+            method=request.method,
+            path=_loggable_path(request.path, values),
+            route=route,
+            status=response.status_code,
+            duration_ms=round(seconds * 1000, 2),
+        )
         return response(environ, start_response)
 
 
@@ -189,6 +207,7 @@ class ApiServer(WebServer):
 
 # --- the entrypoint -----------------------------------------------------------------
 
+
 class ApiHandler(HttpRequestHandler):
     server = ApiServer()
 
@@ -199,8 +218,10 @@ class ApiHandler(HttpRequestHandler):
 
     def get_entrypoint_parameters(self, request):
         # Path ids arrive as uuid.UUID from the `uuid` converter; services want strings.
-        kwargs = {name: str(value) if isinstance(value, uuid.UUID) else value
-                  for name, value in request.path_values.items()}
+        kwargs = {
+            name: str(value) if isinstance(value, uuid.UUID) else value
+            for name, value in request.path_values.items()
+        }
         return (request,), kwargs
 
     def handle_request(self, request):
@@ -215,12 +236,18 @@ class ApiHandler(HttpRequestHandler):
             if body and request.mimetype not in accepts:
                 raise UnsupportedMediaType(
                     f"send the request body as {' or '.join(accepts)}, "
-                    f"not {request.mimetype or 'without a Content-Type'}")
+                    f"not {request.mimetype or 'without a Content-Type'}"
+                )
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             done = Event()
-            self.container.spawn_worker(self, args, kwargs, context_data=context_data,
-                                        handle_result=partial(self.handle_result, done))
+            self.container.spawn_worker(
+                self,
+                args,
+                kwargs,
+                context_data=context_data,
+                handle_result=partial(self.handle_result, done),
+            )
             return self.response_from_result(done.wait())
         except ContainerBeingKilled:
             return errors.response_for_exception(Unavailable("the gateway is stopping"))
@@ -228,11 +255,24 @@ class ApiHandler(HttpRequestHandler):
             return errors.response_for_exception(exc)
 
 
-def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None,
-        query=None, responses=None, errors=(), tags=(), description: str = "",
-        content_type: str = "application/json", local: bool = False,
-        accepts: tuple = (JSON_MIMETYPE,), own_auth: bool = False,
-        prefix: str = API_PREFIX):
+def api(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    auth: str = "anyone",
+    body=None,
+    query=None,
+    responses=None,
+    errors=(),
+    tags=(),
+    description: str = "",
+    content_type: str = "application/json",
+    local: bool = False,
+    accepts: tuple = (JSON_MIMETYPE,),
+    own_auth: bool = False,
+    prefix: str = API_PREFIX,
+):
     """Declare an HTTP entrypoint at `prefix + path`, documented for OpenAPI.
 
     `auth`, `body` and `query` are enforced here, before the route runs (see the module
@@ -241,10 +281,19 @@ def api(method: str, path: str, *, summary: str, auth: str = "anyone", body=None
     """
     if auth not in AUTH_LEVELS:
         raise ValueError(f"auth must be one of {AUTH_LEVELS}")
-    doc = RouteDoc(summary=summary, auth=auth, body=body, query=query,
-                   responses=dict(responses or {200: None}), errors=tuple(errors),
-                   tags=tuple(tags), content_type=content_type, description=description,
-                   local=local, accepts=tuple(accepts))
+    doc = RouteDoc(
+        summary=summary,
+        auth=auth,
+        body=body,
+        query=query,
+        responses=dict(responses or {200: None}),
+        errors=tuple(errors),
+        tags=tuple(tags),
+        content_type=content_type,
+        description=description,
+        local=local,
+        accepts=tuple(accepts),
+    )
     register = ApiHandler.decorator(method, prefix + path, doc=doc)
 
     def declare(function):
@@ -271,12 +320,21 @@ def enforcing(function, method: str, path: str, doc: RouteDoc, *, own_auth: bool
     module docstring gives; `function` gets those of `actor`, `body` and `query` it
     names. A signature that does not fit the declaration is a TypeError, at once."""
     authenticate = None if own_auth or doc.auth == "anyone" else doc.auth
-    provided = {name for name, given in (("actor", authenticate is not None),
-                                         ("body", doc.body is not None),
-                                         ("query", doc.query is not None)) if given}
+    provided = {
+        name
+        for name, given in (
+            ("actor", authenticate is not None),
+            ("body", doc.body is not None),
+            ("query", doc.query is not None),
+        )
+        if given
+    }
     wanted = _route_inputs(function, path, provided)
-    takes_no_input = (doc.body is None and method.upper() in _INPUT_METHODS
-                      and set(doc.accepts) == {JSON_MIMETYPE})
+    takes_no_input = (
+        doc.body is None
+        and method.upper() in _INPUT_METHODS
+        and set(doc.accepts) == {JSON_MIMETYPE}
+    )
 
     @wraps(function)
     def handle(service, request, **path_values):
@@ -291,8 +349,7 @@ def enforcing(function, method: str, path: str, doc: RouteDoc, *, own_auth: bool
             inputs["query"] = load_query(request, doc.query)
         if authenticate == "optional":
             inputs["actor"] = actor_of(service.auth.reader(request))
-        return function(service, request, **path_values,
-                        **{name: inputs[name] for name in wanted})
+        return function(service, request, **path_values, **{name: inputs[name] for name in wanted})
 
     return handle
 
@@ -301,21 +358,28 @@ def _route_inputs(function, path: str, provided: set) -> tuple:
     """The keyword-only inputs `function` names, after checking that it takes
     `(self, request, <the path's values>, *, <some of provided>)`."""
     parameters = list(inspect.signature(function).parameters.values())
-    positional = [parameter.name for parameter in parameters
-                  if parameter.kind is parameter.POSITIONAL_OR_KEYWORD]
-    named = tuple(parameter.name for parameter in parameters
-                  if parameter.kind is parameter.KEYWORD_ONLY)
+    positional = [
+        parameter.name
+        for parameter in parameters
+        if parameter.kind is parameter.POSITIONAL_OR_KEYWORD
+    ]
+    named = tuple(
+        parameter.name for parameter in parameters if parameter.kind is parameter.KEYWORD_ONLY
+    )
     expected = ["self", "request", *_PATH_VALUE.findall(path)]
     if sorted(positional) != sorted(expected) or positional[:2] != ["self", "request"]:
         raise TypeError(f"{function.__qualname__} must take ({', '.join(expected)})")
     unknown = set(named) - provided
     if unknown:
-        raise TypeError(f"{function.__qualname__} names {sorted(unknown)}, which its "
-                        f"declaration does not provide (it provides {sorted(provided)})")
+        raise TypeError(
+            f"{function.__qualname__} names {sorted(unknown)}, which its "
+            f"declaration does not provide (it provides {sorted(provided)})"
+        )
     return named
 
 
 # --- request bodies and query strings -----------------------------------------------
+
 
 def read_body(request) -> bytes:
     """Read the body once, refusing more than CIVIC_MAX_BODY_BYTES (announced or sent)."""
@@ -401,13 +465,19 @@ def text_problems(value) -> dict:
     pending = [((), value)]
     while pending:  # no recursion: a deeply nested body must not exhaust the stack
         path, container = pending.pop()
-        items = (container.items() if isinstance(container, dict)
-                 else ((str(index), item) for index, item in enumerate(container)))
+        items = (
+            container.items()
+            if isinstance(container, dict)
+            else ((str(index), item) for index, item in enumerate(container))
+        )
         for key, item in items:
             key = str(key)
             if _text_problem(key) is not None:
-                _put(problems, path + (ascii(key)[1:-1],),
-                     "A field name with characters that are not allowed.")
+                _put(
+                    problems,
+                    path + (ascii(key)[1:-1],),
+                    "A field name with characters that are not allowed.",
+                )
             elif isinstance(item, str):
                 problem = _text_problem(item)
                 if problem is not None:
@@ -433,15 +503,18 @@ def json_body(request):
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
-                          parse_float=_finite_float)
+        data = json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ValidationError("the request body is not valid JSON",
-                              fields={"_body": ["Not valid JSON."]}) from None
+        raise ValidationError(
+            "the request body is not valid JSON", fields={"_body": ["Not valid JSON."]}
+        ) from None
     problems = text_problems(data)
     if problems:
-        raise ValidationError("the request body holds characters that are not allowed",
-                              fields=problems)
+        raise ValidationError(
+            "the request body holds characters that are not allowed", fields=problems
+        )
     return data
 
 
@@ -469,16 +542,18 @@ def load_body(request, schema_cls) -> dict:
     try:
         return jsonable(schema_cls().load(data, unknown=RAISE))
     except SchemaValidationError as exc:
-        raise ValidationError("the request body is not valid",
-                              fields=_fields_of(exc)) from None
+        raise ValidationError("the request body is not valid", fields=_fields_of(exc)) from None
 
 
 def no_body(request) -> None:
     """For actions that take no input: nothing, or an empty JSON object."""
     data = json_body(request)
     if data != {}:
-        fields = ({name: ["Unknown field."] for name in data} if isinstance(data, dict)
-                  else {"_schema": ["This action takes no input."]})
+        fields = (
+            {name: ["Unknown field."] for name in data}
+            if isinstance(data, dict)
+            else {"_schema": ["This action takes no input."]}
+        )
         raise ValidationError("this action takes no input", fields=fields)
 
 
@@ -487,21 +562,24 @@ def load_query(request, schema_cls) -> dict:
     params = {name: request.args.getlist(name) for name in request.args}
     problems = text_problems({name: values[0] for name, values in params.items()})
     if problems:
-        raise ValidationError("the query string holds characters that are not allowed",
-                              fields=problems)
-    repeated = {name: ["Give this parameter once."]
-                for name, values in params.items() if len(values) > 1}
+        raise ValidationError(
+            "the query string holds characters that are not allowed", fields=problems
+        )
+    repeated = {
+        name: ["Give this parameter once."] for name, values in params.items() if len(values) > 1
+    }
     if repeated:
         raise ValidationError("the query string is not valid", fields=repeated)
     try:
-        return jsonable(schema_cls().load({name: values[0] for name, values in params.items()},
-                                          unknown=RAISE))
+        return jsonable(
+            schema_cls().load({name: values[0] for name, values in params.items()}, unknown=RAISE)
+        )
     except SchemaValidationError as exc:
-        raise ValidationError("the query string is not valid",
-                              fields=_fields_of(exc)) from None
+        raise ValidationError("the query string is not valid", fields=_fields_of(exc)) from None
 
 
 # --- responses ----------------------------------------------------------------------
+
 
 def ok(payload, status: int = 200, headers=None) -> Response:
     return errors.json_response(payload, status=status, headers=headers)

@@ -4,22 +4,35 @@ scrape them (`may_scrape`: clients in CIVIC_METRICS_ALLOW; staff always).
 A dedicated registry (not prometheus_client's global one) so that importing the module
 again, or running several gateways in one test process, never registers a metric twice.
 """
+
 from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-REQUESTS = Counter("civic_http_requests", "HTTP requests answered by the gateway",
-                   ["method", "route", "status"], registry=REGISTRY)
-LATENCY = Histogram("civic_http_request_duration_seconds",
-                    "Time from receiving a request to having its response",
-                    ["method", "route"], registry=REGISTRY,
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+REQUESTS = Counter(
+    "civic_http_requests",
+    "HTTP requests answered by the gateway",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "civic_http_request_duration_seconds",
+    "Time from receiving a request to having its response",
+    ["method", "route"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 # Who may scrape without signing in when CIVIC_METRICS_ALLOW is not configured.
 LOOPBACK = ("127.0.0.0/8", "::1/128")

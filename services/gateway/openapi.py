@@ -8,6 +8,7 @@ or a write by an account still unconfirmed after its grace period (403), an id i
 path may name nothing (404), a body may be too large (413) or not JSON (415), a service
 may not answer (503).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ _ERROR_DESCRIPTIONS = {
     400: "The input is not valid (`validation_error`, with `fields`)",
     401: "Not signed in, or the token is not valid (`unauthenticated`)",
     403: "Signed in, but not allowed (`forbidden`); a write by an account whose email "
-         "is still unconfirmed after the grace period (`email_unconfirmed`)",
+    "is still unconfirmed after the grace period (`email_unconfirmed`)",
     404: "No such resource (`not_found`)",
     409: "Conflicts with the current state (`conflict`)",
     413: "The request body is too large (`too_large`)",
@@ -38,11 +39,18 @@ _ERROR_DESCRIPTIONS = {
     500: "Something went wrong on the server (`internal_error`)",
     503: "A service did not answer in time (`unavailable`); see Retry-After",
 }
-_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
-                                "schema": {"type": "integer"}}}
-_CORRELATION = {"X-Correlation-ID": {
-    "description": "The request's correlation id (the client's, if it sent a valid one)",
-    "schema": {"type": "string"}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+_CORRELATION = {
+    "X-Correlation-ID": {
+        "description": "The request's correlation id (the client's, if it sent a valid one)",
+        "schema": {"type": "string"},
+    }
+}
 
 
 def routes(service_cls) -> list[tuple[str, str, str, object]]:
@@ -53,8 +61,7 @@ def routes(service_cls) -> list[tuple[str, str, str, object]]:
         for entrypoint in getattr(function, "nameko_entrypoints", ()):
             if isinstance(entrypoint, ApiHandler):
                 for method in entrypoint.method.split(","):
-                    found.append((method.strip().upper(), entrypoint.url, attr,
-                                  entrypoint.doc))
+                    found.append((method.strip().upper(), entrypoint.url, attr, entrypoint.doc))
     return sorted(found, key=lambda item: (item[1], item[0]))
 
 
@@ -65,8 +72,9 @@ def openapi_path(rule: str) -> tuple[str, list[dict]]:
         schema = {"type": "string"}
         if match.group("converter") == "uuid":
             schema["format"] = "uuid"
-        parameters.append({"name": match.group("name"), "in": "path", "required": True,
-                           "schema": schema})
+        parameters.append(
+            {"name": match.group("name"), "in": "path", "required": True, "schema": schema}
+        )
     return _RULE_PART.sub(lambda match: "{" + match.group("name") + "}", rule), parameters
 
 
@@ -94,8 +102,12 @@ def _error_statuses(method: str, doc, has_path_params: bool, local: bool) -> set
 
 
 def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict:
-    operation = {"operationId": name, "summary": doc.summary, "tags": list(doc.tags),
-                 "responses": {}}
+    operation = {
+        "operationId": name,
+        "summary": doc.summary,
+        "tags": list(doc.tags),
+        "responses": {},
+    }
     if doc.description:
         operation["description"] = doc.description
     parameters = list(path_parameters)
@@ -104,23 +116,33 @@ def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict
     if parameters:
         operation["parameters"] = parameters
     if doc.body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": doc.body}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": doc.body}},
+        }
     elif set(doc.accepts) - {"application/json"}:
         # A body the route takes but does not read (e.g. RFC 8058's one-click form).
-        operation["requestBody"] = {"required": False, "content": {
-            media_type: {"schema": {"type": "object"}} for media_type in doc.accepts}}
-    operation["security"] = {"anyone": [], "optional": [{}, {"bearerAuth": []}],
-                             "resident": [{"bearerAuth": []}],
-                             "staff": [{"bearerAuth": []}]}[doc.auth]
+        operation["requestBody"] = {
+            "required": False,
+            "content": {media_type: {"schema": {"type": "object"}} for media_type in doc.accepts},
+        }
+    operation["security"] = {
+        "anyone": [],
+        "optional": [{}, {"bearerAuth": []}],
+        "resident": [{"bearerAuth": []}],
+        "staff": [{"bearerAuth": []}],
+    }[doc.auth]
     for status, schema in doc.responses.items():
         response = {"description": HTTPStatus(status).phrase, "headers": dict(_CORRELATION)}
         if schema is not None and status != 204:
             response["content"] = _content(schema, doc.content_type)
         operation["responses"][str(status)] = response
     statuses = _error_statuses(method, doc, bool(path_parameters), doc.local)
-    if (method in WRITE_METHODS and doc.auth in ("optional", "resident", "staff")
-            and name not in UNCONFIRMED_MAY):
+    if (
+        method in WRITE_METHODS
+        and doc.auth in ("optional", "resident", "staff")
+        and name not in UNCONFIRMED_MAY
+    ):
         statuses.add(403)  # email_unconfirmed
     for status in sorted(statuses):
         headers = dict(_CORRELATION)
@@ -128,27 +150,34 @@ def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict
             headers.update(_RETRY_AFTER)
         operation["responses"][str(status)] = {
             "description": _ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
-            "headers": headers, "content": {"application/json": {"schema": ErrorSchema}}}
+            "headers": headers,
+            "content": {"application/json": {"schema": ErrorSchema}},
+        }
     return operation
 
 
 def build(service_cls) -> dict:
     spec = APISpec(
-        title="Civic API", version=civic.__version__, openapi_version=OPENAPI_VERSION,
+        title="Civic API",
+        version=civic.__version__,
+        openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin()],
-        info={"description": "The public HTTP API of Civic. Every response carries "
-                             "X-Correlation-ID; every error is "
-                             "`{\"error\": {\"code\", \"message\", \"fields\"?}}`. "
-                             "A checked bearer token is trusted by the gateway that "
-                             "checked it for up to CIVIC_AUTH_CACHE_SECONDS (60 s), so "
-                             "a brief outage of the accounts service does not sign "
-                             "anyone out; signing out or erasing the account there "
-                             "ends it at once."},
+        info={
+            "description": "The public HTTP API of Civic. Every response carries "
+            "X-Correlation-ID; every error is "
+            '`{"error": {"code", "message", "fields"?}}`. '
+            "A checked bearer token is trusted by the gateway that "
+            "checked it for up to CIVIC_AUTH_CACHE_SECONDS (60 s), so "
+            "a brief outage of the accounts service does not sign "
+            "anyone out; signing out or erasing the account there "
+            "ends it at once."
+        },
     )
     spec.components.schema("Error", schema=ErrorSchema)
-    spec.components.security_scheme("bearerAuth", {
-        "type": "http", "scheme": "bearer",
-        "description": "The token from POST /api/v1/sessions"})
+    spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "The token from POST /api/v1/sessions"},
+    )
     paths: dict[str, dict] = {}
     queries: dict[tuple, type] = {}
     for method, rule, name, doc in routes(service_cls):
@@ -157,8 +186,7 @@ def build(service_cls) -> dict:
         path, path_parameters = openapi_path(rule)
         if doc.query is not None:
             queries[(path, method.lower())] = doc.query
-        paths.setdefault(path, {})[method.lower()] = _operation(method, name, doc,
-                                                                path_parameters)
+        paths.setdefault(path, {})[method.lower()] = _operation(method, name, doc, path_parameters)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()

@@ -13,17 +13,33 @@ Public reads (`auth="optional"`) use `auth.reader`: a signed-in reader also lear
 `supported_by_me`, and reading goes on as for anyone while the groups service cannot
 check tokens.
 """
+
 from __future__ import annotations
 
 from services.gateway.http import api, no_content, ok
-from services.proposals.api import (CATEGORIES, AssignmentSchema, CategoryListSchema,
-                                    CommentCreateSchema, CommentSchema, MergeSchema,
-                                    ModerationSchema, PartnerAddSchema, ProjectCreateSchema,
-                                    ProjectListQuerySchema, ProjectListSchema, ProjectSchema,
-                                    ProjectTransitionSchema, ProposalCreateSchema,
-                                    ProposalListQuerySchema, ProposalListSchema,
-                                    ProposalSchema, ReportResultSchema, ReportSchema,
-                                    SupportResultSchema, TransitionSchema)
+from services.proposals.api import (
+    CATEGORIES,
+    AssignmentSchema,
+    CategoryListSchema,
+    CommentCreateSchema,
+    CommentSchema,
+    MergeSchema,
+    ModerationSchema,
+    PartnerAddSchema,
+    ProjectCreateSchema,
+    ProjectListQuerySchema,
+    ProjectListSchema,
+    ProjectSchema,
+    ProjectTransitionSchema,
+    ProposalCreateSchema,
+    ProposalListQuerySchema,
+    ProposalListSchema,
+    ProposalSchema,
+    ReportResultSchema,
+    ReportSchema,
+    SupportResultSchema,
+    TransitionSchema,
+)
 
 PROPOSAL = "/proposals/<uuid:proposal_id>"
 PROJECT = "/projects/<uuid:project_id>"
@@ -36,155 +52,275 @@ class ProposalRoutes:
 
     # --- proposals: reading -------------------------------------------------------------
 
-    @api("GET", "/proposals", summary="Proposals, filtered, searched and paginated",
-         auth="optional", query=ProposalListQuerySchema,
-         responses={200: ProposalListSchema}, tags=TAGS,
-         description="`q` searches title and body (case-insensitive); `sort` is `newest` "
-                     "(default) or `supports`. Hidden proposals and merged duplicates are "
-                     "not listed. With a token, `supported_by_me` is the caller's; "
-                     "without one (or while tokens cannot be checked) it is false.")
+    @api(
+        "GET",
+        "/proposals",
+        summary="Proposals, filtered, searched and paginated",
+        auth="optional",
+        query=ProposalListQuerySchema,
+        responses={200: ProposalListSchema},
+        tags=TAGS,
+        description="`q` searches title and body (case-insensitive); `sort` is `newest` "
+        "(default) or `supports`. Hidden proposals and merged duplicates are "
+        "not listed. With a token, `supported_by_me` is the caller's; "
+        "without one (or while tokens cannot be checked) it is false.",
+    )
     def list_proposals(self, request, *, actor, query):
         return ok(self.services.proposals.list_proposals(actor, **query))
 
-    @api("GET", "/proposals/categories", summary="The fixed list of proposal categories",
-         responses={200: CategoryListSchema}, tags=TAGS, local=True,
-         description="Answered by the gateway itself: the categories are part of the "
-                     "API, not data.")
+    @api(
+        "GET",
+        "/proposals/categories",
+        summary="The fixed list of proposal categories",
+        responses={200: CategoryListSchema},
+        tags=TAGS,
+        local=True,
+        description="Answered by the gateway itself: the categories are part of the API, not data.",
+    )
     def list_proposal_categories(self, request):
-        return ok({"items": list(CATEGORIES), "total": len(CATEGORIES), "page": 1,
-                   "per_page": len(CATEGORIES)})
+        return ok(
+            {
+                "items": list(CATEGORIES),
+                "total": len(CATEGORIES),
+                "page": 1,
+                "per_page": len(CATEGORIES),
+            }
+        )
 
-    @api("GET", PROPOSAL,
-         summary="A proposal with its support count, comments, answer and assigned group",
-         auth="optional", responses={200: ProposalSchema}, tags=TAGS,
-         description="A proposal hidden for review is 404 to all but staff, who also "
-                     "see `hidden`, `report_count` and `contact`.")
+    @api(
+        "GET",
+        PROPOSAL,
+        summary="A proposal with its support count, comments, answer and assigned group",
+        auth="optional",
+        responses={200: ProposalSchema},
+        tags=TAGS,
+        description="A proposal hidden for review is 404 to all but staff, who also "
+        "see `hidden`, `report_count` and `contact`.",
+    )
     def get_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.get_proposal(actor, proposal_id))
 
     # --- proposals: residents -----------------------------------------------------------
 
-    @api("POST", "/proposals", summary="Submit a proposal", auth="resident",
-         body=ProposalCreateSchema, responses={201: ProposalSchema}, errors=(403,),
-         tags=TAGS,
-         description="Starts as `submitted`. `channel` is `online` (default); staff file "
-                     "a visitor's proposal with `drop_in` or `town_hall` (and may add a "
-                     "`contact` only staff see) — 403 for anyone else.")
+    @api(
+        "POST",
+        "/proposals",
+        summary="Submit a proposal",
+        auth="resident",
+        body=ProposalCreateSchema,
+        responses={201: ProposalSchema},
+        errors=(403,),
+        tags=TAGS,
+        description="Starts as `submitted`. `channel` is `online` (default); staff file "
+        "a visitor's proposal with `drop_in` or `town_hall` (and may add a "
+        "`contact` only staff see) — 403 for anyone else.",
+    )
     def submit_proposal(self, request, *, actor, body):
         return ok(self.services.proposals.submit_proposal(actor, body), 201)
 
-    @api("POST", PROPOSAL + "/supports", summary="Support a proposal", auth="resident",
-         responses={201: SupportResultSchema}, errors=(409,), tags=TAGS,
-         description="409 when the caller supports it already, or when it no longer "
-                     "takes support (rejected, done, withdrawn).")
+    @api(
+        "POST",
+        PROPOSAL + "/supports",
+        summary="Support a proposal",
+        auth="resident",
+        responses={201: SupportResultSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="409 when the caller supports it already, or when it no longer "
+        "takes support (rejected, done, withdrawn).",
+    )
     def support_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.support(actor, proposal_id), 201)
 
-    @api("DELETE", PROPOSAL + "/supports/mine", summary="Withdraw one's support",
-         auth="resident", responses={204: None}, tags=TAGS,
-         description="404 when the caller does not support it.")
+    @api(
+        "DELETE",
+        PROPOSAL + "/supports/mine",
+        summary="Withdraw one's support",
+        auth="resident",
+        responses={204: None},
+        tags=TAGS,
+        description="404 when the caller does not support it.",
+    )
     def withdraw_support(self, request, proposal_id, *, actor):
         self.services.proposals.withdraw_support(actor, proposal_id)
         return no_content()
 
-    @api("POST", PROPOSAL + "/comments", summary="Comment on a proposal", auth="resident",
-         body=CommentCreateSchema, responses={201: CommentSchema}, errors=(409,),
-         tags=TAGS, description="409 when the proposal was merged into another "
-                                "or removed.")
+    @api(
+        "POST",
+        PROPOSAL + "/comments",
+        summary="Comment on a proposal",
+        auth="resident",
+        body=CommentCreateSchema,
+        responses={201: CommentSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="409 when the proposal was merged into another or removed.",
+    )
     def comment_on_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.add_comment(actor, proposal_id, body), 201)
 
-    @api("POST", PROPOSAL + "/withdraw", summary="Withdraw one's own proposal (author)",
-         auth="resident", responses={200: ProposalSchema}, errors=(403, 409), tags=TAGS,
-         description="Only its author; only while `submitted` or `under_review` (else "
-                     "409).")
+    @api(
+        "POST",
+        PROPOSAL + "/withdraw",
+        summary="Withdraw one's own proposal (author)",
+        auth="resident",
+        responses={200: ProposalSchema},
+        errors=(403, 409),
+        tags=TAGS,
+        description="Only its author; only while `submitted` or `under_review` (else 409).",
+    )
     def withdraw_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.withdraw(actor, proposal_id))
 
-    @api("POST", PROPOSAL + "/reports", summary="Report a proposal for review",
-         auth="resident", body=ReportSchema, responses={201: ReportResultSchema},
-         errors=(409,), tags=TAGS,
-         description="After reports from 3 different accounts the proposal is hidden "
-                     "until staff review it. 409 when the caller reported it already.")
+    @api(
+        "POST",
+        PROPOSAL + "/reports",
+        summary="Report a proposal for review",
+        auth="resident",
+        body=ReportSchema,
+        responses={201: ReportResultSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="After reports from 3 different accounts the proposal is hidden "
+        "until staff review it. 409 when the caller reported it already.",
+    )
     def report_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.report(actor, proposal_id, body), 201)
 
     # --- proposals: staff ---------------------------------------------------------------
 
-    @api("POST", PROPOSAL + "/transitions", summary="Move a proposal on (staff)",
-         auth="staff", body=TransitionSchema, responses={200: ProposalSchema},
-         errors=(409,), tags=TAGS,
-         description="`submitted → under_review → accepted | rejected`, `accepted → "
-                     "in_progress → done`; `accepted` and `rejected` need an `answer` "
-                     "(400 without). 409 when the lifecycle forbids the step.")
+    @api(
+        "POST",
+        PROPOSAL + "/transitions",
+        summary="Move a proposal on (staff)",
+        auth="staff",
+        body=TransitionSchema,
+        responses={200: ProposalSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="`submitted → under_review → accepted | rejected`, `accepted → "
+        "in_progress → done`; `accepted` and `rejected` need an `answer` "
+        "(400 without). 409 when the lifecycle forbids the step.",
+    )
     def transition_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.transition(actor, proposal_id, body))
 
-    @api("POST", PROPOSAL + "/assignment",
-         summary="A working group takes the proposal on (staff)", auth="staff",
-         body=AssignmentSchema, responses={200: ProposalSchema}, errors=(409,),
-         tags=TAGS,
-         description="400 when `group_id` is not a working group; 409 when the "
-                     "proposal is final, or already assigned to that group.")
+    @api(
+        "POST",
+        PROPOSAL + "/assignment",
+        summary="A working group takes the proposal on (staff)",
+        auth="staff",
+        body=AssignmentSchema,
+        responses={200: ProposalSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="400 when `group_id` is not a working group; 409 when the "
+        "proposal is final, or already assigned to that group.",
+    )
     def assign_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.assign(actor, proposal_id, body))
 
-    @api("POST", PROPOSAL + "/moderation",
-         summary="Review a reported proposal: restore or remove it (staff)", auth="staff",
-         body=ModerationSchema, responses={200: ProposalSchema}, errors=(409,),
-         tags=TAGS,
-         description="Extension of API.md. `restore` shows a hidden proposal again and "
-                     "clears its reports; `remove` hides it for good (its status "
-                     "unchanged). 409 when restoring one that is not hidden, or acting "
-                     "on one removed already.")
+    @api(
+        "POST",
+        PROPOSAL + "/moderation",
+        summary="Review a reported proposal: restore or remove it (staff)",
+        auth="staff",
+        body=ModerationSchema,
+        responses={200: ProposalSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="Extension of API.md. `restore` shows a hidden proposal again and "
+        "clears its reports; `remove` hides it for good (its status "
+        "unchanged). 409 when restoring one that is not hidden, or acting "
+        "on one removed already.",
+    )
     def moderate_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.moderate(actor, proposal_id, body))
 
-    @api("POST", PROPOSAL + "/merge",
-         summary="Merge a duplicate into another proposal (staff)", auth="staff",
-         body=MergeSchema, responses={200: ProposalSchema}, errors=(409,), tags=TAGS,
-         description="Extension of API.md. Answers the surviving proposal (`into_id`): "
-                     "supports move over without counting anyone twice; the duplicate "
-                     "points to it (`merged_into_id`) and leaves the lists. 400 when "
-                     "`into_id` names no proposal or the duplicate itself; 409 when "
-                     "either was merged or removed already.")
+    @api(
+        "POST",
+        PROPOSAL + "/merge",
+        summary="Merge a duplicate into another proposal (staff)",
+        auth="staff",
+        body=MergeSchema,
+        responses={200: ProposalSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="Extension of API.md. Answers the surviving proposal (`into_id`): "
+        "supports move over without counting anyone twice; the duplicate "
+        "points to it (`merged_into_id`) and leaves the lists. 400 when "
+        "`into_id` names no proposal or the duplicate itself; 409 when "
+        "either was merged or removed already.",
+    )
     def merge_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.merge(actor, proposal_id, body))
 
     # --- joint projects -----------------------------------------------------------------
 
-    @api("GET", "/projects", summary="Joint projects", auth="optional",
-         query=ProjectListQuerySchema, responses={200: ProjectListSchema},
-         tags=PROJECT_TAGS)
+    @api(
+        "GET",
+        "/projects",
+        summary="Joint projects",
+        auth="optional",
+        query=ProjectListQuerySchema,
+        responses={200: ProjectListSchema},
+        tags=PROJECT_TAGS,
+    )
     def list_projects(self, request, *, actor, query):
         return ok(self.services.proposals.list_projects(actor, **query))
 
-    @api("GET", PROJECT, summary="A joint project", auth="optional",
-         responses={200: ProjectSchema}, tags=PROJECT_TAGS)
+    @api(
+        "GET",
+        PROJECT,
+        summary="A joint project",
+        auth="optional",
+        responses={200: ProjectSchema},
+        tags=PROJECT_TAGS,
+    )
     def get_project(self, request, project_id, *, actor):
         return ok(self.services.proposals.get_project(actor, project_id))
 
-    @api("POST", "/projects", summary="Register a joint project (admin of the lead group)",
-         auth="resident", body=ProjectCreateSchema, responses={201: ProjectSchema},
-         errors=(403,), tags=PROJECT_TAGS,
-         description="Starts `planned`. The caller must be an admin of `lead_group_id` "
-                     "(or staff). 400 when a group is unknown, a partner is the lead or "
-                     "named twice, or `origin_proposal_id` names no proposal.")
+    @api(
+        "POST",
+        "/projects",
+        summary="Register a joint project (admin of the lead group)",
+        auth="resident",
+        body=ProjectCreateSchema,
+        responses={201: ProjectSchema},
+        errors=(403,),
+        tags=PROJECT_TAGS,
+        description="Starts `planned`. The caller must be an admin of `lead_group_id` "
+        "(or staff). 400 when a group is unknown, a partner is the lead or "
+        "named twice, or `origin_proposal_id` names no proposal.",
+    )
     def register_project(self, request, *, actor, body):
         return ok(self.services.proposals.register_project(actor, body), 201)
 
-    @api("POST", PROJECT + "/partners",
-         summary="Add a partner group (admin of the lead group)", auth="resident",
-         body=PartnerAddSchema, responses={201: ProjectSchema}, errors=(403, 409),
-         tags=PROJECT_TAGS, description="409 when the group is a partner already.")
+    @api(
+        "POST",
+        PROJECT + "/partners",
+        summary="Add a partner group (admin of the lead group)",
+        auth="resident",
+        body=PartnerAddSchema,
+        responses={201: ProjectSchema},
+        errors=(403, 409),
+        tags=PROJECT_TAGS,
+        description="409 when the group is a partner already.",
+    )
     def add_project_partner(self, request, project_id, *, actor, body):
         return ok(self.services.proposals.add_partner(actor, project_id, body), 201)
 
-    @api("POST", PROJECT + "/transitions",
-         summary="Move a project on (admin of the lead group, staff)", auth="resident",
-         body=ProjectTransitionSchema, responses={200: ProjectSchema}, errors=(403, 409),
-         tags=PROJECT_TAGS,
-         description="`planned → active → completed`; `planned | active → cancelled`. "
-                     "409 for any other step.")
+    @api(
+        "POST",
+        PROJECT + "/transitions",
+        summary="Move a project on (admin of the lead group, staff)",
+        auth="resident",
+        body=ProjectTransitionSchema,
+        responses={200: ProjectSchema},
+        errors=(403, 409),
+        tags=PROJECT_TAGS,
+        description="`planned → active → completed`; `planned | active → cancelled`. "
+        "409 for any other step.",
+    )
     def transition_project(self, request, project_id, *, actor, body):
         return ok(self.services.proposals.transition_project(actor, project_id, body))

@@ -6,6 +6,7 @@ gateway runs its workers as green threads of one process: nothing here yields, s
 lock is needed. Each gateway process keeps its own counts (N gateways allow N times
 the attempts); that is the documented trade-off of an in-memory limiter.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,7 @@ class SlidingWindow:
     # addresses and emails seen once do not accumulate for the life of the process.
     SWEEP_ABOVE = 10_000
 
-    def __init__(self, limit: int, window: float,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
         if limit < 1:
             raise ValueError("limit must be at least 1")
         if window <= 0:
@@ -93,8 +93,7 @@ class SignInLimiter:
     ADDRESS_FACTOR = 4
     EMAIL_FACTOR = 10
 
-    def __init__(self, limit: int, window: float,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
         self.by_pair = SlidingWindow(limit, window, clock)
         self.by_address = SlidingWindow(limit * self.ADDRESS_FACTOR, window, clock)
         self.by_email = SlidingWindow(limit * self.EMAIL_FACTOR, window, clock)
@@ -113,9 +112,13 @@ class SignInLimiter:
 
     def retry_after(self, email, address) -> int | None:
         """Whole seconds to wait before this attempt is allowed, or None if allowed."""
-        return whole_seconds((self.by_pair.retry_after(self._pair_key(email, address)),
-                              self.by_address.retry_after(self.address_key(address)),
-                              self.by_email.retry_after(self.email_key(email))))
+        return whole_seconds(
+            (
+                self.by_pair.retry_after(self._pair_key(email, address)),
+                self.by_address.retry_after(self.address_key(address)),
+                self.by_email.retry_after(self.email_key(email)),
+            )
+        )
 
     def failed(self, email, address) -> None:
         self.by_pair.hit(self._pair_key(email, address))

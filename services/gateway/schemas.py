@@ -3,6 +3,7 @@
 Request bodies and the domain services' answers (their lists included) are described by
 each service's contract module, services.<name>.api: one definition for both edges.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields
@@ -10,19 +11,25 @@ from marshmallow import Schema, fields
 from civic.config import DOMAIN_SERVICES
 from civic.validation import PER_PAGE_MAX, StrictSchema, page_of, per_page_field
 
-
 # An answer described only as "a JSON object" (the OpenAPI document; a replayed message).
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
 
 
 class ErrorDetailSchema(Schema):
-    code = fields.String(required=True, metadata={
-        "description": "validation_error, unauthenticated, forbidden, not_found, conflict, "
-                       "too_large, unsupported_media_type, rate_limited, unavailable, "
-                       "method_not_allowed or internal_error"})
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "validation_error, unauthenticated, forbidden, not_found, conflict, "
+            "too_large, unsupported_media_type, rate_limited, unavailable, "
+            "method_not_allowed or internal_error"
+        },
+    )
     message = fields.String(required=True)
-    field_errors = fields.Dict(data_key="fields", keys=fields.String(), metadata={
-        "description": "per field (or `_schema`, `_body`), the list of what is wrong"})
+    field_errors = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        metadata={"description": "per field (or `_schema`, `_body`), the list of what is wrong"},
+    )
 
 
 class ErrorSchema(Schema):
@@ -39,11 +46,17 @@ class LivenessSchema(Schema):
 
 
 AccountExportSchema = Schema.from_dict(
-    {name: fields.Dict(metadata={
-        "description": f"what the {name} service holds about the account; "
-                       "`{\"unavailable\": true}` if it did not answer"})
-     for name in DOMAIN_SERVICES},
-    name="AccountExportSchema")
+    {
+        name: fields.Dict(
+            metadata={
+                "description": f"what the {name} service holds about the account; "
+                '`{"unavailable": true}` if it did not answer'
+            }
+        )
+        for name in DOMAIN_SERVICES
+    },
+    name="AccountExportSchema",
+)
 
 
 class ErasureSchema(Schema):
@@ -75,8 +88,11 @@ class ServiceHealthSchema(Schema):
     version = fields.String()
     database = fields.String()
     outbox_unsent = fields.Integer(allow_none=True)
-    queues = fields.List(fields.Nested(QueueSchema), allow_none=True, metadata={
-        "description": "null when the RabbitMQ management API could not be asked"})
+    queues = fields.List(
+        fields.Nested(QueueSchema),
+        allow_none=True,
+        metadata={"description": "null when the RabbitMQ management API could not be asked"},
+    )
     queue_totals = fields.Nested(QueueTotalsSchema, allow_none=True)
 
 

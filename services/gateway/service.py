@@ -13,6 +13,7 @@ built from the routes themselves; the README says what it adds to shared/API.md.
 `GatewayService` is composed of one routes mixin per area (`*_routes.py`), with the
 dependencies they share; the operations routes (health, metrics, this document) are here.
 """
+
 from __future__ import annotations
 
 from werkzeug.wrappers import Response
@@ -23,8 +24,12 @@ from civic.log import Tracing
 from civic.rpc import Services
 from services.gateway import metrics, openapi
 from services.gateway.accounts_routes import AccountRoutes
-from services.gateway.auth import (Authentication, ConfirmationEmailLimits, SignInLimits,
-                                   SignUpLimits)
+from services.gateway.auth import (
+    Authentication,
+    ConfirmationEmailLimits,
+    SignInLimits,
+    SignUpLimits,
+)
 from services.gateway.events_routes import EventRoutes
 from services.gateway.groups_routes import GroupRoutes
 from services.gateway.http import api, ok, route
@@ -35,8 +40,15 @@ from services.gateway.schemas import ANY_OBJECT, LivenessSchema
 from services.gateway.staff_routes import StaffRoutes
 
 
-class GatewayService(AccountRoutes, GroupRoutes, ProposalRoutes, EventRoutes, OpeningRoutes,
-                     NotificationRoutes, StaffRoutes):
+class GatewayService(
+    AccountRoutes,
+    GroupRoutes,
+    ProposalRoutes,
+    EventRoutes,
+    OpeningRoutes,
+    NotificationRoutes,
+    StaffRoutes,
+):
     """The operations routes are here; every other route is in a mixin of its own module
     (`*_routes.py`), which uses the dependencies declared here."""
 
@@ -51,31 +63,52 @@ class GatewayService(AccountRoutes, GroupRoutes, ProposalRoutes, EventRoutes, Op
 
     # --- operations ---------------------------------------------------------------------
 
-    @route("GET", "/healthz", summary="The gateway is alive (asks no other service)",
-           responses={200: LivenessSchema}, tags=("operations",), local=True)
+    @route(
+        "GET",
+        "/healthz",
+        summary="The gateway is alive (asks no other service)",
+        responses={200: LivenessSchema},
+        tags=("operations",),
+        local=True,
+    )
     def healthz(self, request):
         return ok({"status": "ok", "service": self.name})
 
     # own_auth: who may scrape depends on the client's address first — an allowed
     # network needs no token (and a bad one is not looked at), elsewhere only staff —
     # which no single auth level says; "optional" documents that a token may come.
-    @route("GET", "/metrics", summary="Prometheus metrics of the gateway",
-           auth="optional", own_auth=True, responses={200: {"type": "string"}},
-           content_type="text/plain", errors=(403, 503), tags=("operations",), local=True,
-           description="For clients in CIVIC_METRICS_ALLOW (by default this machine: "
-                       "127.0.0.0/8 and ::1) and for staff (a bearer token) from "
-                       "anywhere; 403 for anyone else.")
+    @route(
+        "GET",
+        "/metrics",
+        summary="Prometheus metrics of the gateway",
+        auth="optional",
+        own_auth=True,
+        responses={200: {"type": "string"}},
+        content_type="text/plain",
+        errors=(403, 503),
+        tags=("operations",),
+        local=True,
+        description="For clients in CIVIC_METRICS_ALLOW (by default this machine: "
+        "127.0.0.0/8 and ::1) and for staff (a bearer token) from "
+        "anywhere; 403 for anyone else.",
+    )
     def prometheus_metrics(self, request):
-        if not metrics.may_scrape(request.remote_addr, config.get("CIVIC_METRICS_ALLOW",
-                                                                  metrics.LOOPBACK)):
+        if not metrics.may_scrape(
+            request.remote_addr, config.get("CIVIC_METRICS_ALLOW", metrics.LOOPBACK)
+        ):
             if "Authorization" not in request.headers:
-                raise Forbidden("metrics are for staff and the networks in "
-                                "CIVIC_METRICS_ALLOW")
+                raise Forbidden("metrics are for staff and the networks in CIVIC_METRICS_ALLOW")
             self.auth.staff(request)
         body, content_type = metrics.exposition()
         return Response(body, status=200, content_type=content_type)
 
-    @api("GET", "/openapi.json", summary="This API, described in OpenAPI 3",
-         responses={200: ANY_OBJECT}, tags=("operations",), local=True)
+    @api(
+        "GET",
+        "/openapi.json",
+        summary="This API, described in OpenAPI 3",
+        responses={200: ANY_OBJECT},
+        tags=("operations",),
+        local=True,
+    )
     def openapi_document(self, request):
         return ok(openapi.document(type(self)))

@@ -4,6 +4,7 @@ Each service is asked for `health` with a short timeout, all at once; one that d
 answer is reported `down`. Queue depths and consumers come from the RabbitMQ management
 API; when that cannot be asked, the services are still reported, with `queues: null`.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote, unquote, urlsplit
@@ -35,8 +36,9 @@ def owns_queue(service: str, queue: str) -> bool:
     return queue == RPC_QUEUE_TEMPLATE.format(service) or queue_owner(queue) == service
 
 
-def management_queues(management_uri: str, amqp_uri: str,
-                      timeout: float = MANAGEMENT_TIMEOUT) -> list[dict]:
+def management_queues(
+    management_uri: str, amqp_uri: str, timeout: float = MANAGEMENT_TIMEOUT
+) -> list[dict]:
     """`[{name, messages, consumers}]` for every queue of the AMQP URI's vhost."""
     parts = urlsplit(management_uri)
     base = f"{parts.scheme}://{parts.hostname}"
@@ -46,16 +48,29 @@ def management_queues(management_uri: str, amqp_uri: str,
     auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
     response = requests.get(
         f"{base}/api/queues/{quote(vhost_of(amqp_uri), safe='')}",
-        params={"columns": "name,messages,consumers"}, auth=auth, timeout=timeout)
+        params={"columns": "name,messages,consumers"},
+        auth=auth,
+        timeout=timeout,
+    )
     response.raise_for_status()
-    return [{"name": row["name"], "messages": int(row.get("messages") or 0),
-             "consumers": int(row.get("consumers") or 0)} for row in response.json()]
+    return [
+        {
+            "name": row["name"],
+            "messages": int(row.get("messages") or 0),
+            "consumers": int(row.get("consumers") or 0),
+        }
+        for row in response.json()
+    ]
 
 
 def queues_by_service(queues: list[dict], services) -> dict[str, list[dict]]:
-    return {service: sorted((queue for queue in queues if owns_queue(service, queue["name"])),
-                            key=lambda queue: queue["name"])
-            for service in services}
+    return {
+        service: sorted(
+            (queue for queue in queues if owns_queue(service, queue["name"])),
+            key=lambda queue: queue["name"],
+        )
+        for service in services
+    }
 
 
 def _health_of(service_clients, name: str, timeout: float) -> dict:
@@ -67,8 +82,9 @@ def _health_of(service_clients, name: str, timeout: float) -> dict:
     return answer if isinstance(answer, dict) else {"status": "down"}
 
 
-def system_health(service_clients, names, management_uri: str, amqp_uri: str,
-                  timeout: float = HEALTH_TIMEOUT) -> dict:
+def system_health(
+    service_clients, names, management_uri: str, amqp_uri: str, timeout: float = HEALTH_TIMEOUT
+) -> dict:
     def ask(target):
         if target is _MANAGEMENT:
             try:
@@ -82,9 +98,10 @@ def system_health(service_clients, names, management_uri: str, amqp_uri: str,
     answers = dict(zip(names, health_answers, strict=True))
     if isinstance(queues, Exception):
         by_service = None
-        management = {"ok": False,
-                      "error": f"the RabbitMQ management API could not be asked "
-                               f"({type(queues).__name__})"}
+        management = {
+            "ok": False,
+            "error": f"the RabbitMQ management API could not be asked ({type(queues).__name__})",
+        }
     else:
         by_service = queues_by_service(queues, names)
         management = {"ok": True, "error": None}
@@ -93,8 +110,13 @@ def system_health(service_clients, names, management_uri: str, amqp_uri: str,
         entry = {key: value for key, value in answers[name].items() if key != "service"}
         queues = by_service[name] if by_service is not None else None
         entry["queues"] = queues
-        entry["queue_totals"] = None if queues is None else {
-            "messages": sum(queue["messages"] for queue in queues),
-            "consumers": sum(queue["consumers"] for queue in queues)}
+        entry["queue_totals"] = (
+            None
+            if queues is None
+            else {
+                "messages": sum(queue["messages"] for queue in queues),
+                "consumers": sum(queue["consumers"] for queue in queues),
+            }
+        )
         report[name] = entry
     return {"services": report, "management": management}

@@ -5,6 +5,7 @@ service's `auth` (every route is `auth="staff"`, enforced by the handler: see `h
 and `services` dependencies. The staff activity feed is a notifications route
 (`notifications_routes`).
 """
+
 from __future__ import annotations
 
 from civic import config
@@ -12,8 +13,12 @@ from civic.config import DOMAIN_SERVICES
 from civic.errors import NotFound
 from services.gateway import staff
 from services.gateway.http import api, ok
-from services.gateway.schemas import (ANY_OBJECT, DeadLetterListSchema,
-                                      DeadLetterQuerySchema, StaffHealthSchema)
+from services.gateway.schemas import (
+    ANY_OBJECT,
+    DeadLetterListSchema,
+    DeadLetterQuerySchema,
+    StaffHealthSchema,
+)
 
 TAGS = ("staff",)
 _DEAD_LETTER_ID_MAX = 200
@@ -22,33 +27,55 @@ _DEAD_LETTER_ID_MAX = 200
 class StaffRoutes:
     """Entrypoints for /staff/health and /staff/dead-letters; mixed into GatewayService."""
 
-    @api("GET", "/staff/health",
-         summary="Each service: health, version, queue depth and consumers (staff)",
-         auth="staff", responses={200: StaffHealthSchema}, tags=TAGS,
-         description="A service that does not answer is `{\"status\": \"down\"}`; when "
-                     "the RabbitMQ management API cannot be asked, `queues` is null and "
-                     "`management.error` says why.")
+    @api(
+        "GET",
+        "/staff/health",
+        summary="Each service: health, version, queue depth and consumers (staff)",
+        auth="staff",
+        responses={200: StaffHealthSchema},
+        tags=TAGS,
+        description='A service that does not answer is `{"status": "down"}`; when '
+        "the RabbitMQ management API cannot be asked, `queues` is null and "
+        "`management.error` says why.",
+    )
     def staff_health(self, request):
-        return ok(staff.system_health(self.services, DOMAIN_SERVICES,
-                                      config.get("RABBIT_MANAGEMENT_URI"),
-                                      config.get("AMQP_URI")))
+        return ok(
+            staff.system_health(
+                self.services,
+                DOMAIN_SERVICES,
+                config.get("RABBIT_MANAGEMENT_URI"),
+                config.get("AMQP_URI"),
+            )
+        )
 
-    @api("GET", "/staff/dead-letters", summary="Messages no handler could handle (staff)",
-         auth="staff", query=DeadLetterQuerySchema, responses={200: DeadLetterListSchema},
-         tags=TAGS)
+    @api(
+        "GET",
+        "/staff/dead-letters",
+        summary="Messages no handler could handle (staff)",
+        auth="staff",
+        query=DeadLetterQuerySchema,
+        responses={200: DeadLetterListSchema},
+        tags=TAGS,
+    )
     def list_dead_letters(self, request, *, query):
         from civic import deadletters  # imported when used: an optional kernel part
-        items = deadletters.list_dead_letters(config.get("AMQP_URI"),
-                                              limit=query["per_page"])
-        return ok({"items": items, "total": len(items), "page": 1,
-                   "per_page": query["per_page"]})
 
-    @api("POST", "/staff/dead-letters/<dead_letter_id>/replay",
-         summary="Send a dead letter back to its queue (staff)", auth="staff",
-         responses={200: ANY_OBJECT}, errors=(400, 409), tags=TAGS,
-         description="409 when the queue it failed on no longer exists.")
+        items = deadletters.list_dead_letters(config.get("AMQP_URI"), limit=query["per_page"])
+        return ok({"items": items, "total": len(items), "page": 1, "per_page": query["per_page"]})
+
+    @api(
+        "POST",
+        "/staff/dead-letters/<dead_letter_id>/replay",
+        summary="Send a dead letter back to its queue (staff)",
+        auth="staff",
+        responses={200: ANY_OBJECT},
+        errors=(400, 409),
+        tags=TAGS,
+        description="409 when the queue it failed on no longer exists.",
+    )
     def replay_dead_letter(self, request, dead_letter_id):
         if len(dead_letter_id) > _DEAD_LETTER_ID_MAX:
             raise NotFound("no such dead letter")
         from civic import deadletters
+
         return ok(deadletters.replay(config.get("AMQP_URI"), dead_letter_id))

@@ -4,13 +4,20 @@ The input schemas validate RPC arguments here and HTTP bodies in the gateway (wh
 also builds its OpenAPI document from them), so one definition serves both edges.
 Unknown fields are refused everywhere.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from civic.contracts import GROUP_KINDS
-from civic.validation import (ID_MAX, PageQuerySchema, StrictSchema, UUIDString, page_of,
-                              strip_blanks)
+from civic.validation import (
+    ID_MAX,
+    PageQuerySchema,
+    StrictSchema,
+    UUIDString,
+    page_of,
+    strip_blanks,
+)
 
 LOCALES = ("sv", "en")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
@@ -29,16 +36,18 @@ def _within_smtp_limits(value: str) -> None:
     if len(value.encode("utf-8")) > EMAIL_MAX:
         raise ValidationError(f"An email address is at most {EMAIL_MAX} characters long.")
     if len(local.encode("utf-8")) > EMAIL_LOCAL_MAX:
-        raise ValidationError("The part before the @ is at most "
-                              f"{EMAIL_LOCAL_MAX} characters long.")
+        raise ValidationError(
+            f"The part before the @ is at most {EMAIL_LOCAL_MAX} characters long."
+        )
     for label in domain.split("."):
         try:
             encoded = label.encode("idna")
         except UnicodeError:
             encoded = label.encode("utf-8")
         if len(encoded) > EMAIL_LABEL_MAX:
-            raise ValidationError("Each part of the domain is at most "
-                                  f"{EMAIL_LABEL_MAX} characters long.")
+            raise ValidationError(
+                f"Each part of the domain is at most {EMAIL_LABEL_MAX} characters long."
+            )
 
 
 def email_field() -> fields.Email:
@@ -49,10 +58,12 @@ def email_field() -> fields.Email:
 
 # --- inputs -----------------------------------------------------------------------------
 
+
 class AccountCreateSchema(StrictSchema):
     email = email_field()
-    password = fields.String(required=True, load_only=True,
-                             validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX)
+    )
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     locale = fields.String(load_default="sv", validate=validate.OneOf(LOCALES))
 
@@ -67,8 +78,9 @@ class AccountCreateSchema(StrictSchema):
 class SessionCreateSchema(StrictSchema):
     email = email_field()
     # No minimum length here: saying "too short" would tell nothing and help no one.
-    password = fields.String(required=True, load_only=True,
-                             validate=validate.Length(min=1, max=PASSWORD_MAX))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=PASSWORD_MAX)
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -81,8 +93,7 @@ class SessionCreateSchema(StrictSchema):
 class GroupCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX))
     kind = fields.String(required=True, validate=validate.OneOf(GROUP_KINDS))
-    description = fields.String(load_default="",
-                                validate=validate.Length(max=DESCRIPTION_MAX))
+    description = fields.String(load_default="", validate=validate.Length(max=DESCRIPTION_MAX))
     open = fields.Boolean(load_default=True)
 
     @pre_load
@@ -95,9 +106,11 @@ class GroupCreateSchema(StrictSchema):
 
 
 class ConfirmationSchema(StrictSchema):
-    token = fields.String(required=True, validate=validate.Length(
-        min=1, max=CONFIRMATION_TOKEN_MAX), metadata={
-        "description": "the token of the emailed confirmation link"})
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=CONFIRMATION_TOKEN_MAX),
+        metadata={"description": "the token of the emailed confirmation link"},
+    )
 
 
 class NetworkJoinSchema(StrictSchema):
@@ -106,15 +119,20 @@ class NetworkJoinSchema(StrictSchema):
 
 class AdminAppointSchema(StrictSchema):
     """Staff appoint an admin of a group."""
+
     account_id = UUIDString(required=True)
 
 
 class GroupListQuerySchema(PageQuerySchema):
-    kind = fields.String(load_default=None, allow_none=True,
-                         validate=validate.OneOf(GROUP_KINDS))
-    needs_admin = fields.Boolean(load_default=None, allow_none=True, metadata={
-        "description": "true: only groups left without a member, waiting for staff to "
-                       "appoint an admin"})
+    kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(GROUP_KINDS))
+    needs_admin = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "true: only groups left without a member, waiting for staff to "
+            "appoint an admin"
+        },
+    )
 
     @pre_load
     def _blank_kind_is_any(self, data, **kwargs):
@@ -124,11 +142,15 @@ class GroupListQuerySchema(PageQuerySchema):
 
 
 class AccountIdsSchema(StrictSchema):
-    account_ids = fields.List(fields.String(validate=validate.Length(min=1, max=ID_MAX)),
-                              required=True, validate=validate.Length(max=1000))
+    account_ids = fields.List(
+        fields.String(validate=validate.Length(min=1, max=ID_MAX)),
+        required=True,
+        validate=validate.Length(max=1000),
+    )
 
 
 # --- outputs ----------------------------------------------------------------------------
+
 
 class PublicAccountSchema(Schema):
     id = fields.String()
@@ -137,6 +159,7 @@ class PublicAccountSchema(Schema):
 
 class AccountSchema(Schema):
     """An account as its owner sees it."""
+
     id = fields.String()
     email = fields.String()
     display_name = fields.String()
@@ -161,11 +184,13 @@ class GroupSchema(Schema):
     description = fields.String()
     open = fields.Boolean()
     verified = fields.Boolean()
-    created_by = fields.String(allow_none=True, metadata={
-        "description": "null once the creator's account is erased"})
+    created_by = fields.String(
+        allow_none=True, metadata={"description": "null once the creator's account is erased"}
+    )
     created_at = fields.AwareDateTime()
-    needs_admin = fields.Boolean(metadata={
-        "description": "the group lost its last member: staff are to appoint an admin"})
+    needs_admin = fields.Boolean(
+        metadata={"description": "the group lost its last member: staff are to appoint an admin"}
+    )
     member_count = fields.Integer()
     admins = fields.List(fields.Nested(PublicAccountSchema))
     networks = fields.List(fields.Nested(NetworkRefSchema))
@@ -196,8 +221,9 @@ class MyMembershipSchema(Schema):
 
 
 class MeSchema(AccountSchema):
-    email_confirmed = fields.Boolean(metadata={
-        "description": "the owner followed the emailed confirmation link"})
+    email_confirmed = fields.Boolean(
+        metadata={"description": "the owner followed the emailed confirmation link"}
+    )
     roles = fields.List(fields.String())
     memberships = fields.List(fields.Nested(MyMembershipSchema))
 

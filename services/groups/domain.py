@@ -7,6 +7,7 @@ transaction) and values the caller has validated (see api.py), and returns plain
 are broken raise civic.errors; the caller's `with` block then rolls everything back, so
 a refused request changes nothing and publishes nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,10 +39,12 @@ _dummy_hash: str | None = None
 
 # --- passwords and tokens ---------------------------------------------------------------
 
+
 def _off_the_hub(fn, *args):
     """Run argon2 (tens of milliseconds of CPU, GIL released) in a real thread when the
     process is green, so the other workers of the process keep running meanwhile."""
     from eventlet import patcher, tpool
+
     if patcher.is_monkey_patched("thread"):
         return tpool.execute(fn, *args)
     return fn(*args)
@@ -84,15 +87,25 @@ def tombstone_email(account_id: str) -> str:
 
 # --- views (plain data: api.AccountSchema, MembershipSchema, GroupSchema dump them) -----
 
+
 def account_view(account: Account) -> dict:
-    return {"id": account.id, "email": account.email, "display_name": account.display_name,
-            "locale": account.locale, "created_at": account.created_at}
+    return {
+        "id": account.id,
+        "email": account.email,
+        "display_name": account.display_name,
+        "locale": account.locale,
+        "created_at": account.created_at,
+    }
 
 
 def membership_view(membership: Membership) -> dict:
-    return {"group_id": membership.group_id, "account_id": membership.account_id,
-            "role": membership.role, "status": membership.status,
-            "created_at": membership.created_at}
+    return {
+        "group_id": membership.group_id,
+        "account_id": membership.account_id,
+        "role": membership.role,
+        "status": membership.status,
+        "created_at": membership.created_at,
+    }
 
 
 def _group_views(session, groups: list[Group]) -> list[dict]:
@@ -102,36 +115,56 @@ def _group_views(session, groups: list[Group]) -> list[dict]:
     ids = [group.id for group in groups]
     if not ids:
         return []
-    counts = dict(session.execute(
-        select(Membership.group_id, func.count())
-        .where(Membership.group_id.in_(ids), Membership.status == "active")
-        .group_by(Membership.group_id)).all())
+    counts = dict(
+        session.execute(
+            select(Membership.group_id, func.count())
+            .where(Membership.group_id.in_(ids), Membership.status == "active")
+            .group_by(Membership.group_id)
+        ).all()
+    )
     admins: dict[str, list] = {group_id: [] for group_id in ids}
     for group_id, account_id, display_name in session.execute(
-            select(Membership.group_id, Account.id, Account.display_name)
-            .join(Account, Account.id == Membership.account_id)
-            .where(Membership.group_id.in_(ids), Membership.role == "admin",
-                   Membership.status == "active")
-            .order_by(Membership.created_at, Account.id)):
+        select(Membership.group_id, Account.id, Account.display_name)
+        .join(Account, Account.id == Membership.account_id)
+        .where(
+            Membership.group_id.in_(ids), Membership.role == "admin", Membership.status == "active"
+        )
+        .order_by(Membership.created_at, Account.id)
+    ):
         admins[group_id].append({"id": account_id, "display_name": display_name})
     networks: dict[str, list] = {group_id: [] for group_id in ids}
     for group_id, network_id, network_name in session.execute(
-            select(NetworkLink.group_id, Group.id, Group.name)
-            .join(Group, Group.id == NetworkLink.network_id)
-            .where(NetworkLink.group_id.in_(ids))
-            .order_by(Group.name_key)):
+        select(NetworkLink.group_id, Group.id, Group.name)
+        .join(Group, Group.id == NetworkLink.network_id)
+        .where(NetworkLink.group_id.in_(ids))
+        .order_by(Group.name_key)
+    ):
         networks[group_id].append({"id": network_id, "name": network_name})
-    erased_creators = set(session.execute(
-        select(Account.id).where(Account.id.in_({group.created_by for group in groups}),
-                                 Account.erased_at.is_not(None))).scalars())
-    return [{
-        "id": group.id, "name": group.name, "kind": group.kind,
-        "description": group.description, "open": group.open, "verified": group.verified,
-        "created_by": None if group.created_by in erased_creators else group.created_by,
-        "created_at": group.created_at, "needs_admin": group.needs_admin,
-        "member_count": counts.get(group.id, 0), "admins": admins[group.id],
-        "networks": networks[group.id],
-    } for group in groups]
+    erased_creators = set(
+        session.execute(
+            select(Account.id).where(
+                Account.id.in_({group.created_by for group in groups}),
+                Account.erased_at.is_not(None),
+            )
+        ).scalars()
+    )
+    return [
+        {
+            "id": group.id,
+            "name": group.name,
+            "kind": group.kind,
+            "description": group.description,
+            "open": group.open,
+            "verified": group.verified,
+            "created_by": None if group.created_by in erased_creators else group.created_by,
+            "created_at": group.created_at,
+            "needs_admin": group.needs_admin,
+            "member_count": counts.get(group.id, 0),
+            "admins": admins[group.id],
+            "networks": networks[group.id],
+        }
+        for group in groups
+    ]
 
 
 def group_view(session, group: Group) -> dict:
@@ -139,6 +172,7 @@ def group_view(session, group: Group) -> dict:
 
 
 # --- lookups ----------------------------------------------------------------------------
+
 
 def _actor(session, actor_id: str) -> Account:
     """The signed-in account acting; gone or erased means it is signed in no more."""
@@ -168,19 +202,25 @@ def _membership(session, group_id: str, account_id: str) -> Membership | None:
 
 def _is_admin(session, group_id: str, account_id: str) -> bool:
     membership = _membership(session, group_id, account_id)
-    return (membership is not None and membership.status == "active"
-            and membership.role == "admin")
+    return membership is not None and membership.status == "active" and membership.role == "admin"
 
 
 def _admin_ids(session, group_id: str) -> list[str]:
-    return list(session.execute(
-        select(Membership.account_id)
-        .where(Membership.group_id == group_id, Membership.role == "admin",
-               Membership.status == "active")
-        .order_by(Membership.created_at, Membership.account_id)).scalars())
+    return list(
+        session.execute(
+            select(Membership.account_id)
+            .where(
+                Membership.group_id == group_id,
+                Membership.role == "admin",
+                Membership.status == "active",
+            )
+            .order_by(Membership.created_at, Membership.account_id)
+        ).scalars()
+    )
 
 
 # --- admins: handing over, appointing ---------------------------------------------------
+
 
 def successor(members) -> str | None:
     """Who takes over a group whose last admin goes: of the active members that stay,
@@ -197,17 +237,25 @@ def _hand_over(uow, group: Group, leaving_id: str, actor_id: str | None) -> None
     session = uow.session
     if any(admin_id != leaving_id for admin_id in _admin_ids(session, group.id)):
         return
-    chosen = successor(session.execute(
-        select(Membership.created_at, Membership.account_id)
-        .where(Membership.group_id == group.id, Membership.status == "active",
-               Membership.account_id != leaving_id)).all())
+    chosen = successor(
+        session.execute(
+            select(Membership.created_at, Membership.account_id).where(
+                Membership.group_id == group.id,
+                Membership.status == "active",
+                Membership.account_id != leaving_id,
+            )
+        ).all()
+    )
     if chosen is None:
         group.needs_admin = True
         uow.publish("group_needs_admin", {"group_id": group.id}, actor_id=actor_id)
         return
     _membership(session, group.id, chosen).role = "admin"
-    uow.publish("admin_appointed", {"group_id": group.id, "account_id": chosen,
-                                    "reason": "handover"}, actor_id=actor_id)
+    uow.publish(
+        "admin_appointed",
+        {"group_id": group.id, "account_id": chosen, "reason": "handover"},
+        actor_id=actor_id,
+    )
 
 
 def appoint_admin(uow, actor_id: str, group_id: str, account_id: str) -> dict:
@@ -223,29 +271,47 @@ def appoint_admin(uow, actor_id: str, group_id: str, account_id: str) -> dict:
     if account.erased_at is not None:
         raise Conflict("an erased account cannot be an admin")
     membership = _membership(session, group.id, account.id)
-    if (membership is not None and membership.status == "active"
-            and membership.role == "admin"):
+    if membership is not None and membership.status == "active" and membership.role == "admin":
         raise Conflict("the account is an admin of this group already")
     joins = membership is None or membership.status != "active"
     if membership is None:
-        membership = Membership(group_id=group.id, account_id=account.id, role="admin",
-                                status="active", created_at=utcnow())
+        membership = Membership(
+            group_id=group.id,
+            account_id=account.id,
+            role="admin",
+            status="active",
+            created_at=utcnow(),
+        )
         session.add(membership)
         flush_unique(session, "the account is a member of this group already")
     membership.status, membership.role = "active", "admin"
     group.needs_admin = False
     if joins:
-        uow.publish("member_joined", {"group_id": group.id, "account_id": account.id,
-                                      "role": "admin"}, actor_id=actor_id)
-    uow.publish("admin_appointed", {"group_id": group.id, "account_id": account.id,
-                                    "reason": "staff"}, actor_id=actor_id)
+        uow.publish(
+            "member_joined",
+            {"group_id": group.id, "account_id": account.id, "role": "admin"},
+            actor_id=actor_id,
+        )
+    uow.publish(
+        "admin_appointed",
+        {"group_id": group.id, "account_id": account.id, "reason": "staff"},
+        actor_id=actor_id,
+    )
     return group_view(session, group)
 
 
 # --- accounts and sessions --------------------------------------------------------------
 
-def _new_account(uow, email: str, password: str, display_name: str, locale: str,
-                 is_staff: bool = False, confirmed: bool = False) -> Account:
+
+def _new_account(
+    uow,
+    email: str,
+    password: str,
+    display_name: str,
+    locale: str,
+    is_staff: bool = False,
+    confirmed: bool = False,
+) -> Account:
     """A new account; unless `confirmed` (staff made by the CLI), it is asked to confirm
     its email address (the notifications service sends the link)."""
     session = uow.session
@@ -254,22 +320,34 @@ def _new_account(uow, email: str, password: str, display_name: str, locale: str,
     if session.execute(select(Account.id).where(Account.email == email)).first():
         raise Conflict("email already registered")
     now = utcnow()
-    account = Account(id=new_id(), email=email, password_hash=password_hash,
-                      display_name=display_name, locale=locale, is_staff=is_staff,
-                      created_at=now, email_confirmed_at=now if confirmed else None)
+    account = Account(
+        id=new_id(),
+        email=email,
+        password_hash=password_hash,
+        display_name=display_name,
+        locale=locale,
+        is_staff=is_staff,
+        created_at=now,
+        email_confirmed_at=now if confirmed else None,
+    )
     session.add(account)
     flush_unique(session, "email already registered")
-    uow.publish("account_registered", {"account_id": account.id,
-                                       "display_name": display_name, "locale": locale},
-                actor_id=account.id)
+    uow.publish(
+        "account_registered",
+        {"account_id": account.id, "display_name": display_name, "locale": locale},
+        actor_id=account.id,
+    )
     if not confirmed:
         _ask_for_confirmation(uow, account)
     return account
 
 
 def _ask_for_confirmation(uow, account: Account) -> None:
-    uow.publish("email_confirmation_requested",
-                {"account_id": account.id, "locale": account.locale}, actor_id=account.id)
+    uow.publish(
+        "email_confirmation_requested",
+        {"account_id": account.id, "locale": account.locale},
+        actor_id=account.id,
+    )
 
 
 def _confirmed(uow, account: Account, now) -> None:
@@ -279,25 +357,25 @@ def _confirmed(uow, account: Account, now) -> None:
         uow.publish("email_confirmed", {"account_id": account.id}, actor_id=account.id)
 
 
-def register_account(uow, email: str, password: str, display_name: str,
-                     locale: str = "sv") -> dict:
+def register_account(uow, email: str, password: str, display_name: str, locale: str = "sv") -> dict:
     return account_view(_new_account(uow, email, password, display_name, locale))
 
 
 def sign_in(uow, email: str, password: str) -> dict:
     """A new session token for the right password; the token itself is never stored."""
     session = uow.session
-    account = session.execute(select(Account).where(Account.email == email,
-                                                    Account.erased_at.is_(None))
-                              ).scalar_one_or_none()
+    account = session.execute(
+        select(Account).where(Account.email == email, Account.erased_at.is_(None))
+    ).scalar_one_or_none()
     stored_hash = account.password_hash if account is not None else None
     if not verify_password(stored_hash, password) or account is None:
         raise Unauthenticated(WRONG_CREDENTIALS)
     if _hasher.check_needs_rehash(stored_hash):
         account.password_hash = hash_password(password)
     token = new_token()
-    session.add(SessionToken(token_hash=token_digest(token), account_id=account.id,
-                             created_at=utcnow()))
+    session.add(
+        SessionToken(token_hash=token_digest(token), account_id=account.id, created_at=utcnow())
+    )
     return {"token": token, "account": account_view(account)}
 
 
@@ -317,10 +395,14 @@ def authenticate(uow, token) -> dict:
     account = session.get(Account, found.account_id) if found is not None else None
     if account is None or account.erased_at is not None:
         raise Unauthenticated("not signed in, or the session has ended")
-    return {"account_id": account.id, "display_name": account.display_name,
-            "locale": account.locale, "is_staff": account.is_staff,
-            "email_confirmed": account.email_confirmed_at is not None,
-            "created_at": account.created_at}
+    return {
+        "account_id": account.id,
+        "display_name": account.display_name,
+        "locale": account.locale,
+        "is_staff": account.is_staff,
+        "email_confirmed": account.email_confirmed_at is not None,
+        "created_at": account.created_at,
+    }
 
 
 def sign_out(uow, token) -> None:
@@ -334,18 +416,19 @@ def get_me(uow, account_id: str) -> dict:
     session = uow.session
     account = _live_account(session, account_id)
     memberships = session.execute(
-        select(Membership.group_id, Group.name, Group.kind, Membership.role,
-               Membership.status)
+        select(Membership.group_id, Group.name, Group.kind, Membership.role, Membership.status)
         .join(Group, Group.id == Membership.group_id)
         .where(Membership.account_id == account.id)
-        .order_by(Group.name_key)).all()
+        .order_by(Group.name_key)
+    ).all()
     return {
         **account_view(account),
         "email_confirmed": account.email_confirmed_at is not None,
         "roles": ["resident", "staff"] if account.is_staff else ["resident"],
-        "memberships": [{"group_id": group_id, "group_name": name, "kind": kind,
-                         "role": role, "status": status}
-                        for group_id, name, kind, role, status in memberships],
+        "memberships": [
+            {"group_id": group_id, "group_name": name, "kind": kind, "role": role, "status": status}
+            for group_id, name, kind, role, status in memberships
+        ],
     }
 
 
@@ -360,29 +443,58 @@ def export_account(uow, account_id: str) -> dict:
         select(Membership, Group.name, Group.kind)
         .join(Group, Group.id == Membership.group_id)
         .where(Membership.account_id == account.id)
-        .order_by(Membership.created_at)).all()
+        .order_by(Membership.created_at)
+    ).all()
     sessions = session.execute(
         select(SessionToken.created_at, SessionToken.revoked_at)
         .where(SessionToken.account_id == account.id)
-        .order_by(SessionToken.created_at)).all()
-    created = session.execute(select(Group).where(Group.created_by == account.id)
-                              .order_by(Group.created_at)).scalars().all()
+        .order_by(SessionToken.created_at)
+    ).all()
+    created = (
+        session.execute(
+            select(Group).where(Group.created_by == account.id).order_by(Group.created_at)
+        )
+        .scalars()
+        .all()
+    )
     return {
-        "account": {**account_view(account), "created_at": iso(account.created_at),
-                    "is_staff": account.is_staff,
-                    "email_confirmed_at": iso(account.email_confirmed_at),
-                    "erased_at": iso(account.erased_at)},
-        "memberships": [{"group_id": m.group_id, "group_name": name, "kind": kind,
-                         "role": m.role, "created_at": iso(m.created_at)}
-                        for m, name, kind in rows if m.status == "active"],
-        "join_requests": [{"group_id": m.group_id, "group_name": name, "kind": kind,
-                           "created_at": iso(m.created_at)}
-                          for m, name, kind in rows if m.status == "pending"],
-        "sessions": {"count": len(sessions),
-                     "created_at": [iso(created_at) for created_at, _ in sessions],
-                     "active": sum(1 for _, revoked_at in sessions if revoked_at is None)},
-        "groups_created": [{"id": g.id, "name": g.name, "kind": g.kind,
-                            "created_at": iso(g.created_at)} for g in created],
+        "account": {
+            **account_view(account),
+            "created_at": iso(account.created_at),
+            "is_staff": account.is_staff,
+            "email_confirmed_at": iso(account.email_confirmed_at),
+            "erased_at": iso(account.erased_at),
+        },
+        "memberships": [
+            {
+                "group_id": m.group_id,
+                "group_name": name,
+                "kind": kind,
+                "role": m.role,
+                "created_at": iso(m.created_at),
+            }
+            for m, name, kind in rows
+            if m.status == "active"
+        ],
+        "join_requests": [
+            {
+                "group_id": m.group_id,
+                "group_name": name,
+                "kind": kind,
+                "created_at": iso(m.created_at),
+            }
+            for m, name, kind in rows
+            if m.status == "pending"
+        ],
+        "sessions": {
+            "count": len(sessions),
+            "created_at": [iso(created_at) for created_at, _ in sessions],
+            "active": sum(1 for _, revoked_at in sessions if revoked_at is None),
+        },
+        "groups_created": [
+            {"id": g.id, "name": g.name, "kind": g.kind, "created_at": iso(g.created_at)}
+            for g in created
+        ],
     }
 
 
@@ -401,20 +513,29 @@ def erase_account(uow, account_id: str) -> None:
     if account.erased_at is not None:
         return None  # erased already: nothing left to remove
     now = utcnow()
-    session.execute(update(SessionToken)
-                    .where(SessionToken.account_id == account.id,
-                           SessionToken.revoked_at.is_(None))
-                    .values(revoked_at=now))
-    memberships = session.execute(
-        select(Membership).where(Membership.account_id == account.id)
-        .order_by(Membership.created_at)).scalars().all()
+    session.execute(
+        update(SessionToken)
+        .where(SessionToken.account_id == account.id, SessionToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    memberships = (
+        session.execute(
+            select(Membership)
+            .where(Membership.account_id == account.id)
+            .order_by(Membership.created_at)
+        )
+        .scalars()
+        .all()
+    )
     for membership in memberships:
         if membership.status == "active":
-            uow.publish("member_left", {"group_id": membership.group_id,
-                                        "account_id": account.id}, actor_id=account.id)
+            uow.publish(
+                "member_left",
+                {"group_id": membership.group_id, "account_id": account.id},
+                actor_id=account.id,
+            )
             if membership.role == "admin":
-                _hand_over(uow, _group(session, membership.group_id), account.id,
-                           account.id)
+                _hand_over(uow, _group(session, membership.group_id), account.id, account.id)
     session.execute(delete(Membership).where(Membership.account_id == account.id))
     account.email = tombstone_email(account.id)
     account.display_name = ERASED_NAME
@@ -459,9 +580,17 @@ def confirm_emails_directly(uow, account_ids: list[str]) -> int:
     """Confirm accounts without a link (the demo's residents, from the command line);
     returns how many were not confirmed before."""
     now = utcnow()
-    accounts = uow.session.execute(select(Account).where(
-        Account.id.in_(sorted(set(account_ids))), Account.erased_at.is_(None),
-        Account.email_confirmed_at.is_(None))).scalars().all()
+    accounts = (
+        uow.session.execute(
+            select(Account).where(
+                Account.id.in_(sorted(set(account_ids))),
+                Account.erased_at.is_(None),
+                Account.email_confirmed_at.is_(None),
+            )
+        )
+        .scalars()
+        .all()
+    )
     for account in accounts:
         _confirmed(uow, account, now)
     return len(accounts)
@@ -471,10 +600,13 @@ def get_accounts(uow, account_ids: list[str]) -> dict:
     wanted = sorted(set(account_ids))
     if not wanted:
         return {}
-    rows = uow.session.execute(select(Account.id, Account.display_name)
-                               .where(Account.id.in_(wanted))).all()
-    return {account_id: {"id": account_id, "display_name": display_name}
-            for account_id, display_name in rows}
+    rows = uow.session.execute(
+        select(Account.id, Account.display_name).where(Account.id.in_(wanted))
+    ).all()
+    return {
+        account_id: {"id": account_id, "display_name": display_name}
+        for account_id, display_name in rows
+    }
 
 
 def get_emails(uow, account_ids: list[str]) -> dict:
@@ -482,13 +614,15 @@ def get_emails(uow, account_ids: list[str]) -> dict:
     wanted = sorted(set(account_ids))
     if not wanted:
         return {}
-    rows = uow.session.execute(select(Account.id, Account.email).where(
-        Account.id.in_(wanted), Account.erased_at.is_(None))).all()
+    rows = uow.session.execute(
+        select(Account.id, Account.email).where(Account.id.in_(wanted), Account.erased_at.is_(None))
+    ).all()
     return {account_id: email for account_id, email in rows}
 
 
-def create_or_promote_staff(uow, email: str, password: str, display_name: str,
-                            locale: str = "sv") -> tuple[dict, bool]:
+def create_or_promote_staff(
+    uow, email: str, password: str, display_name: str, locale: str = "sv"
+) -> tuple[dict, bool]:
     """Make the account with this email staff, creating it if needed (`civic staff
     create`, through the create_staff_account RPC); the input is validated by the caller
     (api.AccountCreateSchema).
@@ -496,35 +630,43 @@ def create_or_promote_staff(uow, email: str, password: str, display_name: str,
     An existing account keeps its password and name: promoting is not resetting. Either
     way its email counts as confirmed: whoever runs the command vouches for it.
     """
-    existing = uow.session.execute(select(Account).where(
-        Account.email == email, Account.erased_at.is_(None))).scalar_one_or_none()
+    existing = uow.session.execute(
+        select(Account).where(Account.email == email, Account.erased_at.is_(None))
+    ).scalar_one_or_none()
     if existing is not None:
         existing.is_staff = True
         _confirmed(uow, existing, utcnow())
         return account_view(existing), False
-    account = _new_account(uow, email, password, display_name, locale, is_staff=True,
-                           confirmed=True)
+    account = _new_account(
+        uow, email, password, display_name, locale, is_staff=True, confirmed=True
+    )
     return account_view(account), True
 
 
 # --- groups -----------------------------------------------------------------------------
 
-def list_groups(uow, kind: str | None = None, page: int = 1, per_page: int = 20,
-                needs_admin: bool | None = None) -> dict:
+
+def list_groups(
+    uow, kind: str | None = None, page: int = 1, per_page: int = 20, needs_admin: bool | None = None
+) -> dict:
     session = uow.session
     query = select(Group)
     if kind is not None:
         query = query.where(Group.kind == kind)
     if needs_admin is not None:
         query = query.where(Group.needs_admin.is_(needs_admin))
-    groups, total = paginate(session, query.order_by(Group.name_key, Group.id), page,
-                             per_page)
-    return {"items": _group_views(session, groups), "total": total, "page": page,
-            "per_page": per_page}
+    groups, total = paginate(session, query.order_by(Group.name_key, Group.id), page, per_page)
+    return {
+        "items": _group_views(session, groups),
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
-def create_group(uow, actor_id: str, name: str, kind: str, description: str = "",
-                 open: bool = True) -> dict:
+def create_group(
+    uow, actor_id: str, name: str, kind: str, description: str = "", open: bool = True
+) -> dict:
     """A new group whose creator is its first admin."""
     session = uow.session
     actor = _actor(session, actor_id)
@@ -532,18 +674,41 @@ def create_group(uow, actor_id: str, name: str, kind: str, description: str = ""
     if session.execute(select(Group.id).where(Group.name_key == key)).first():
         raise Conflict("a group with this name already exists")
     now = utcnow()
-    group = Group(id=new_id(), name=name, name_key=key, kind=kind, description=description,
-                  open=open, verified=kind in TRUSTED_KINDS, created_by=actor.id,
-                  created_at=now)
+    group = Group(
+        id=new_id(),
+        name=name,
+        name_key=key,
+        kind=kind,
+        description=description,
+        open=open,
+        verified=kind in TRUSTED_KINDS,
+        created_by=actor.id,
+        created_at=now,
+    )
     session.add(group)
     flush_unique(session, "a group with this name already exists")
-    session.add(Membership(group_id=group.id, account_id=actor.id, role="admin",
-                           status="active", created_at=now))
+    session.add(
+        Membership(
+            group_id=group.id, account_id=actor.id, role="admin", status="active", created_at=now
+        )
+    )
     session.flush()
-    uow.publish("group_created", {"group_id": group.id, "name": group.name, "kind": kind,
-                                  "open": open, "created_by": actor.id}, actor_id=actor.id)
-    uow.publish("member_joined", {"group_id": group.id, "account_id": actor.id,
-                                  "role": "admin"}, actor_id=actor.id)
+    uow.publish(
+        "group_created",
+        {
+            "group_id": group.id,
+            "name": group.name,
+            "kind": kind,
+            "open": open,
+            "created_by": actor.id,
+        },
+        actor_id=actor.id,
+    )
+    uow.publish(
+        "member_joined",
+        {"group_id": group.id, "account_id": actor.id, "role": "admin"},
+        actor_id=actor.id,
+    )
     return group_view(session, group)
 
 
@@ -563,20 +728,32 @@ def join_group(uow, actor_id: str, group_id: str) -> dict:
     group = _group(session, group_id)
     existing = _membership(session, group.id, actor.id)
     if existing is not None:
-        raise Conflict("already a member of this group" if existing.status == "active"
-                       else "a request to join this group is already pending")
-    membership = Membership(group_id=group.id, account_id=actor.id, role="member",
-                            status="active" if group.open else "pending",
-                            created_at=utcnow())
+        raise Conflict(
+            "already a member of this group"
+            if existing.status == "active"
+            else "a request to join this group is already pending"
+        )
+    membership = Membership(
+        group_id=group.id,
+        account_id=actor.id,
+        role="member",
+        status="active" if group.open else "pending",
+        created_at=utcnow(),
+    )
     session.add(membership)
     flush_unique(session, "already a member of this group")
     if group.open:
-        uow.publish("member_joined", {"group_id": group.id, "account_id": actor.id,
-                                      "role": "member"}, actor_id=actor.id)
+        uow.publish(
+            "member_joined",
+            {"group_id": group.id, "account_id": actor.id, "role": "member"},
+            actor_id=actor.id,
+        )
         return {"status": "member", "membership": membership_view(membership)}
-    uow.publish("join_requested", {"group_id": group.id, "account_id": actor.id,
-                                   "admin_ids": _admin_ids(session, group.id)},
-                actor_id=actor.id)
+    uow.publish(
+        "join_requested",
+        {"group_id": group.id, "account_id": actor.id, "admin_ids": _admin_ids(session, group.id)},
+        actor_id=actor.id,
+    )
     return {"status": "pending", "membership": membership_view(membership)}
 
 
@@ -589,8 +766,11 @@ def approve_member(uow, actor_id: str, group_id: str, account_id: str) -> dict:
     if membership is None or membership.status != "pending":
         raise NotFound("no pending request to join from this account")
     membership.status = "active"
-    uow.publish("member_joined", {"group_id": group.id, "account_id": account_id,
-                                  "role": membership.role}, actor_id=actor_id)
+    uow.publish(
+        "member_joined",
+        {"group_id": group.id, "account_id": account_id, "role": membership.role},
+        actor_id=actor_id,
+    )
     return membership_view(membership)
 
 
@@ -610,8 +790,9 @@ def remove_member(uow, actor_id: str, group_id: str, account_id: str) -> None:
     was_admin = was_active and membership.role == "admin"
     session.delete(membership)
     if was_active:
-        uow.publish("member_left", {"group_id": group.id, "account_id": account_id},
-                    actor_id=actor_id)
+        uow.publish(
+            "member_left", {"group_id": group.id, "account_id": account_id}, actor_id=actor_id
+        )
     if was_admin:
         _hand_over(uow, group, account_id, actor_id)
     return None
@@ -637,18 +818,21 @@ def join_network(uow, actor_id: str, group_id: str, network_id: str) -> dict:
     if not _is_admin(session, group.id, actor_id):
         raise Forbidden("only an admin of the group may join a network")
     if network_id == group.id:
-        raise ValidationError("a group cannot join itself",
-                              fields={"network_id": ["A group cannot join itself."]})
+        raise ValidationError(
+            "a group cannot join itself", fields={"network_id": ["A group cannot join itself."]}
+        )
     network = session.get(Group, network_id)
     if network is None:
         raise NotFound("no such network")
     if network.kind != "network":
-        raise ValidationError("that group is not a network",
-                              fields={"network_id": ["Not a network."]})
+        raise ValidationError(
+            "that group is not a network", fields={"network_id": ["Not a network."]}
+        )
     if session.get(NetworkLink, (group.id, network.id)) is not None:
         raise Conflict("the group is in this network already")
     session.add(NetworkLink(group_id=group.id, network_id=network.id, created_at=utcnow()))
     flush_unique(session, "the group is in this network already")
-    uow.publish("group_joined_network", {"group_id": group.id, "network_id": network.id},
-                actor_id=actor_id)
+    uow.publish(
+        "group_joined_network", {"group_id": group.id, "network_id": network.id}, actor_id=actor_id
+    )
     return group_view(session, group)

@@ -3,12 +3,12 @@
 Accounts are never deleted: erasure replaces the personal data with a tombstone, so the
 ids other services keep (authors, organisers) still point at something.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, String,
-                        Text, false)
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS, MEMBER_ROLES
@@ -44,6 +44,7 @@ class Account(Base):
 
 class SessionToken(Base):
     """A signed-in session; only the SHA-256 of the bearer token is kept."""
+
     __tablename__ = "session_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -54,8 +55,10 @@ class SessionToken(Base):
 
 class Group(Base):
     __tablename__ = "groups"
-    __table_args__ = (CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),
-                      Index("ix_groups_kind_name_key", "kind", "name_key"))
+    __table_args__ = (
+        CheckConstraint(one_of("kind", GROUP_KINDS), name="kind"),
+        Index("ix_groups_kind_name_key", "kind", "name_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -69,19 +72,20 @@ class Group(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when the group lost its last member (no admin can be handed over): staff
     # appoint one. Cleared when an admin is appointed.
-    needs_admin: Mapped[bool] = mapped_column(Boolean, default=False,
-                                              server_default=false())
+    needs_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Membership(Base):
     """An active membership, or a pending request to join a closed group."""
+
     __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),
-                      CheckConstraint(one_of("status", STATUSES), name="status"))
+    __table_args__ = (
+        CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
+    )
 
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True,
-                                            index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -89,9 +93,9 @@ class Membership(Base):
 
 class NetworkLink(Base):
     """A group belonging to a network (a group of kind `network`)."""
+
     __tablename__ = "network_links"
 
     group_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True)
-    network_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True,
-                                            index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("groups.id"), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

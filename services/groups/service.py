@@ -5,6 +5,7 @@ beyond who the caller is: the actor, through `load_actor`), open one unit of wor
 the domain decide (domain.py holds the rules and returns plain data) and dump the answer
 with the output schema of api.py.
 """
+
 from civic.db import Database
 from civic.service import ServiceBase, rpc
 from civic.validation import clean_id, load, load_actor
@@ -98,8 +99,10 @@ class GroupsService(ServiceBase):
         """Make the account with this email staff, creating it if needed (`civic staff
         create`): {"account": the account, "created": whether it is new}. Nothing logs
         an RPC's arguments, so the password is in no log line."""
-        data = load(api.AccountCreateSchema, {
-            "email": email, "password": password, "display_name": display_name})
+        data = load(
+            api.AccountCreateSchema,
+            {"email": email, "password": password, "display_name": display_name},
+        )
         with self.db as uow:
             account, created = domain.create_or_promote_staff(uow, **data)
         return {"account": api.AccountSchema().dump(account), "created": created}
@@ -116,9 +119,10 @@ class GroupsService(ServiceBase):
 
     @rpc
     def list_groups(self, kind=None, page=1, per_page=20, needs_admin=None):
-        query = load(api.GroupListQuerySchema,
-                     {"kind": kind, "page": page, "per_page": per_page,
-                      "needs_admin": needs_admin})
+        query = load(
+            api.GroupListQuerySchema,
+            {"kind": kind, "page": page, "per_page": per_page, "needs_admin": needs_admin},
+        )
         with self.db as uow:
             groups = domain.list_groups(uow, **query)
         return api.GroupListSchema().dump(groups)
@@ -150,8 +154,7 @@ class GroupsService(ServiceBase):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
-            membership = domain.approve_member(uow, actor["account_id"], group_id,
-                                               account_id)
+            membership = domain.approve_member(uow, actor["account_id"], group_id, account_id)
         return api.MembershipSchema().dump(membership)
 
     @rpc
@@ -164,8 +167,7 @@ class GroupsService(ServiceBase):
     @rpc
     def appoint_admin(self, actor, group_id, account_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
-        account_id = load(api.AdminAppointSchema,
-                          {"account_id": account_id})["account_id"]
+        account_id = load(api.AdminAppointSchema, {"account_id": account_id})["account_id"]
         with self.db as uow:
             group = domain.appoint_admin(uow, actor["account_id"], group_id, account_id)
         return api.GroupSchema().dump(group)

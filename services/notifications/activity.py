@@ -7,6 +7,7 @@ An erased account leaves no trace here: its id is taken out of the entries it ac
 or was the subject of (`forget`), and an event that names it as actor after its erasure
 (another queue, a retry) is recorded without it. Nothing ties its entries together.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,10 +22,16 @@ from services.notifications import readmodels
 from services.notifications.models import Activity, Group
 
 # Which id in an event's data says what the event is about, most specific first.
-SUBJECT_FIELDS = (("proposal_id", "proposal"), ("project_id", "project"),
-                  ("event_id", "event"), ("opening_id", "opening"),
-                  ("network_id", None), ("group_id", "group"),
-                  ("email_id", "email"), ("account_id", "account"))
+SUBJECT_FIELDS = (
+    ("proposal_id", "proposal"),
+    ("project_id", "project"),
+    ("event_id", "event"),
+    ("opening_id", "opening"),
+    ("network_id", None),
+    ("group_id", "group"),
+    ("email_id", "email"),
+    ("account_id", "account"),
+)
 
 
 def subject_of(data: dict) -> tuple[str | None, str | None]:
@@ -58,36 +65,63 @@ def record(session, envelope: Envelope, now: datetime) -> None:
         subject_id = None
     group_name = None
     if subject_type == "group":
-        group_name = session.execute(select(Group.name).where(
-            Group.id == subject_id)).scalar()
+        group_name = session.execute(select(Group.name).where(Group.id == subject_id)).scalar()
     if session.get(Activity, envelope.id) is not None:
         return  # recorded already (the same envelope through another route)
-    session.add(Activity(
-        id=envelope.id, type=envelope.type, producer=envelope.producer,
-        actor_id=actor_of(session, envelope), occurred_at=envelope.occurred_at,
-        correlation_id=envelope.correlation_id, subject_type=subject_type,
-        subject_id=subject_id, summary=summary_of(envelope, group_name), recorded_at=now))
+    session.add(
+        Activity(
+            id=envelope.id,
+            type=envelope.type,
+            producer=envelope.producer,
+            actor_id=actor_of(session, envelope),
+            occurred_at=envelope.occurred_at,
+            correlation_id=envelope.correlation_id,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            summary=summary_of(envelope, group_name),
+            recorded_at=now,
+        )
+    )
 
 
 def forget(session, account_id: str) -> None:
     """Take an erased account's id out of the feed: the entries stay (what happened,
     to which public thing), with no actor and no account subject."""
-    session.execute(update(Activity).where(Activity.actor_id == account_id)
-                    .values(actor_id=None).execution_options(synchronize_session=False))
-    session.execute(update(Activity).where(Activity.subject_type == "account",
-                                           Activity.subject_id == account_id)
-                    .values(subject_id=None).execution_options(synchronize_session=False))
+    session.execute(
+        update(Activity)
+        .where(Activity.actor_id == account_id)
+        .values(actor_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Activity)
+        .where(Activity.subject_type == "account", Activity.subject_id == account_id)
+        .values(subject_id=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def view(entry: Activity) -> dict:
-    return {"id": entry.id, "type": entry.type, "actor_id": entry.actor_id,
-            "occurred_at": iso(entry.occurred_at),
-            "correlation_id": entry.correlation_id, "subject_type": entry.subject_type,
-            "subject_id": entry.subject_id, "summary": entry.summary}
+    return {
+        "id": entry.id,
+        "type": entry.type,
+        "actor_id": entry.actor_id,
+        "occurred_at": iso(entry.occurred_at),
+        "correlation_id": entry.correlation_id,
+        "subject_type": entry.subject_type,
+        "subject_id": entry.subject_id,
+        "summary": entry.summary,
+    }
 
 
-def list_entries(uow, actor: dict, type: str | None = None, since: datetime | None = None,
-                 page: int = 1, per_page: int = 20) -> dict:
+def list_entries(
+    uow,
+    actor: dict,
+    type: str | None = None,
+    since: datetime | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> dict:
     """Newest first; for staff only (the actor as civic.validation.load_actor gives it)."""
     if not actor["is_staff"]:
         raise Forbidden("only staff may read the activity feed")
@@ -97,14 +131,19 @@ def list_entries(uow, actor: dict, type: str | None = None, since: datetime | No
     if since is not None:
         query = query.where(Activity.occurred_at >= since)
     entries, total = paginate(
-        uow.session, query.order_by(Activity.occurred_at.desc(), Activity.id.desc()),
-        page, per_page)
-    return {"items": [view(entry) for entry in entries], "total": total,
-            "page": page, "per_page": per_page}
+        uow.session, query.order_by(Activity.occurred_at.desc(), Activity.id.desc()), page, per_page
+    )
+    return {
+        "items": [view(entry) for entry in entries],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
-def publish(uow, event_type: str, data: dict, actor_id: str | None = None,
-            now: datetime | None = None) -> Envelope:
+def publish(
+    uow, event_type: str, data: dict, actor_id: str | None = None, now: datetime | None = None
+) -> Envelope:
     """Publish one of this service's own events, and put it in the activity feed at
     once: the service does not receive its own events back."""
     published = uow.publish(event_type, data, actor_id=actor_id, occurred_at=now)

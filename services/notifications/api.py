@@ -3,6 +3,7 @@
 The input schemas validate RPC arguments here and HTTP input in the gateway (which also
 builds its OpenAPI document from them). Unknown fields are refused everywhere.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -16,14 +17,35 @@ EMAIL_MODES = ("immediate", "daily", "weekly", "off")
 TARGET_TYPES = ("proposal", "project", "group", "event")
 # The kinds of notification (what an account can mute), in the order of the rules
 # table (rules.py), which gives each rule one of them.
-KINDS = ("join_requested", "member_joined", "admin_appointed", "member_removed",
-         "group_verified", "network_joined", "proposal_status_changed", "proposal_answered",
-         "proposal_assigned", "group_proposal_assigned", "comment_added",
-         "proposal_supported", "proposal_moderated", "proposal_merged",
-         "project_from_proposal", "group_project", "project_status_changed",
-         "event_scheduled", "event_changed", "event_cancelled", "waitlist_promoted",
-         "event_reminder", "agenda_published", "minutes_published", "opening_matched",
-         "interest_registered", "group_opening")
+KINDS = (
+    "join_requested",
+    "member_joined",
+    "admin_appointed",
+    "member_removed",
+    "group_verified",
+    "network_joined",
+    "proposal_status_changed",
+    "proposal_answered",
+    "proposal_assigned",
+    "group_proposal_assigned",
+    "comment_added",
+    "proposal_supported",
+    "proposal_moderated",
+    "proposal_merged",
+    "project_from_proposal",
+    "group_project",
+    "project_status_changed",
+    "event_scheduled",
+    "event_changed",
+    "event_cancelled",
+    "waitlist_promoted",
+    "event_reminder",
+    "agenda_published",
+    "minutes_published",
+    "opening_matched",
+    "interest_registered",
+    "group_opening",
+)
 
 TOKEN_MAX = 300
 
@@ -35,19 +57,31 @@ def _catalogued(value):
 
 # --- inputs -----------------------------------------------------------------------------
 
+
 class NotificationListQuerySchema(PageQuerySchema):
-    unread = fields.Boolean(load_default=None, allow_none=True, metadata={
-        "description": "true: only unread; false: only read; absent: all"})
+    unread = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "true: only unread; false: only read; absent: all"},
+    )
 
 
 class PreferencesSchema(StrictSchema):
-    email = fields.String(validate=validate.OneOf(EMAIL_MODES), metadata={
-        "description": "immediate, daily or weekly digest (07:00, Europe/Stockholm; "
-                       "weekly on Mondays), or off"})
-    muted_kinds = fields.List(fields.String(validate=validate.OneOf(KINDS)),
-                              validate=validate.Length(max=len(KINDS)), metadata={
-        "description": "kinds of notification not wanted at all (neither in the inbox "
-                       "nor by email)"})
+    email = fields.String(
+        validate=validate.OneOf(EMAIL_MODES),
+        metadata={
+            "description": "immediate, daily or weekly digest (07:00, Europe/Stockholm; "
+            "weekly on Mondays), or off"
+        },
+    )
+    muted_kinds = fields.List(
+        fields.String(validate=validate.OneOf(KINDS)),
+        validate=validate.Length(max=len(KINDS)),
+        metadata={
+            "description": "kinds of notification not wanted at all (neither in the inbox "
+            "nor by email)"
+        },
+    )
 
     @validates_schema
     def _something(self, data, **kwargs):
@@ -69,11 +103,19 @@ class FollowListQuerySchema(PageQuerySchema):
 
 
 class ActivityQuerySchema(PageQuerySchema):
-    type = fields.String(load_default=None, allow_none=True, validate=_catalogued,
-                         metadata={"description": "only events of this type"})
-    since = AwareDateTime(load_default=None, allow_none=True, metadata={
-        "description": "only events that occurred at or after this time (ISO 8601 with "
-                       "offset)"})
+    type = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=_catalogued,
+        metadata={"description": "only events of this type"},
+    )
+    since = AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "only events that occurred at or after this time (ISO 8601 with offset)"
+        },
+    )
 
 
 class TokenSchema(StrictSchema):
@@ -82,10 +124,10 @@ class TokenSchema(StrictSchema):
 
 # --- outputs ----------------------------------------------------------------------------
 
+
 class NotificationSchema(Schema):
     id = fields.String()
-    kind = fields.String(metadata={"description": "what can be muted, e.g. "
-                                                  "`join_requested`"})
+    kind = fields.String(metadata={"description": "what can be muted, e.g. `join_requested`"})
     title = fields.String(metadata={"description": "in the account's language"})
     body = fields.String()
     link = fields.String(metadata={"description": "a path of the web UI"})
@@ -95,8 +137,9 @@ class NotificationSchema(Schema):
     read_at = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
-NotificationListSchema = page_of(NotificationSchema, "NotificationListSchema",
-                                 unread_count=fields.Integer())
+NotificationListSchema = page_of(
+    NotificationSchema, "NotificationListSchema", unread_count=fields.Integer()
+)
 
 
 class ReadAllResultSchema(Schema):
@@ -113,8 +156,9 @@ class FollowSchema(Schema):
     target_type = fields.String()
     target_id = fields.String()
     title = fields.String(allow_none=True)
-    automatic = fields.Boolean(metadata={
-        "description": "true when made for the account (its proposal, event, group)"})
+    automatic = fields.Boolean(
+        metadata={"description": "true when made for the account (its proposal, event, group)"}
+    )
     created_at = fields.String(metadata={"format": "date-time"})
 
 

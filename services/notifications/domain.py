@@ -10,6 +10,7 @@ recipient.
 Functions take an entered unit of work (`uow.session`, `uow.publish`) and validated
 values; broken rules raise civic.errors, and the caller's `with` rolls everything back.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,10 +22,22 @@ from civic.contracts import Envelope
 from civic.db import new_id, paginate, utcnow
 from civic.errors import Conflict, NotFound
 from services.notifications import activity, email, readmodels, rules
-from services.notifications.models import (DEFAULT_EMAIL_MODE, DIGEST_PENDING, Account,
-                                           Email, ErasedAccount, Follow, Group, Membership,
-                                           Message, MutedKind, Notification, Preference,
-                                           Registration, Target)
+from services.notifications.models import (
+    DEFAULT_EMAIL_MODE,
+    DIGEST_PENDING,
+    Account,
+    Email,
+    ErasedAccount,
+    Follow,
+    Group,
+    Membership,
+    Message,
+    MutedKind,
+    Notification,
+    Preference,
+    Registration,
+    Target,
+)
 
 CHUNK = 1000  # rows per INSERT, ids per IN (…): well inside every driver's limits
 DIGEST_MODES = ("daily", "weekly")
@@ -32,7 +45,7 @@ DIGEST_MODES = ("daily", "weekly")
 
 def _chunks(items: list, size: int = CHUNK):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _ids(value) -> list[str]:
@@ -45,8 +58,10 @@ def _ids(value) -> list[str]:
 
 # --- one event --------------------------------------------------------------------------
 
-def handle_event(uow, envelope: Envelope, settings: email.MailSettings,
-                 now: datetime | None = None) -> int:
+
+def handle_event(
+    uow, envelope: Envelope, settings: email.MailSettings, now: datetime | None = None
+) -> int:
     """Everything this service does with one event; returns how many were told."""
     now = now or utcnow()
     session = uow.session
@@ -57,23 +72,33 @@ def handle_event(uow, envelope: Envelope, settings: email.MailSettings,
     if envelope.type == "account_erased":
         erase_account(session, envelope.data["account_id"])
     if told:
-        activity.publish(uow, "notification_delivered", {
-            "source_event_id": envelope.id, "source_event_type": envelope.type,
-            "kinds": kinds, "recipient_count": told},
-            actor_id=activity.actor_of(session, envelope), now=now)
+        activity.publish(
+            uow,
+            "notification_delivered",
+            {
+                "source_event_id": envelope.id,
+                "source_event_type": envelope.type,
+                "kinds": kinds,
+                "recipient_count": told,
+            },
+            actor_id=activity.actor_of(session, envelope),
+            now=now,
+        )
     return told
 
 
-def transactional_email(session, envelope: Envelope, settings: email.MailSettings,
-                        now: datetime) -> None:
+def transactional_email(
+    session, envelope: Envelope, settings: email.MailSettings, now: datetime
+) -> None:
     """Emails that are not notifications: sent whatever the account's preferences, and
     never in the inbox. The groups service asks for a confirmation email (registration,
     resend); once the address is confirmed, one still waiting is not sent."""
     if envelope.type == "email_confirmation_requested":
         if readmodels.is_erased(session, envelope.data["account_id"]):
             return  # erased since it asked: there is no address to confirm any more
-        email.enqueue_confirmation(session, envelope.data["account_id"],
-                                   envelope.data["locale"], settings, now)
+        email.enqueue_confirmation(
+            session, envelope.data["account_id"], envelope.data["locale"], settings, now
+        )
     elif envelope.type == "email_confirmed":
         email.drop_queued_confirmations(session, envelope.data["account_id"])
 
@@ -87,26 +112,46 @@ def recipients(session, audiences, data: dict) -> set[str]:
         if isinstance(audience, rules.Account):
             found.update(ids)
         elif isinstance(audience, rules.Followers):
-            found.update(session.execute(select(Follow.account_id).where(
-                Follow.target_type == audience.target_type,
-                Follow.target_id.in_(ids))).scalars())
+            found.update(
+                session.execute(
+                    select(Follow.account_id).where(
+                        Follow.target_type == audience.target_type, Follow.target_id.in_(ids)
+                    )
+                ).scalars()
+            )
         elif isinstance(audience, rules.GroupAdmins):
-            found.update(session.execute(select(Membership.account_id).where(
-                Membership.group_id.in_(ids), Membership.role == "admin")).scalars())
+            found.update(
+                session.execute(
+                    select(Membership.account_id).where(
+                        Membership.group_id.in_(ids), Membership.role == "admin"
+                    )
+                ).scalars()
+            )
         elif isinstance(audience, rules.Registrants):
-            found.update(session.execute(select(Registration.account_id).where(
-                Registration.event_id.in_(ids))).scalars())
+            found.update(
+                session.execute(
+                    select(Registration.account_id).where(Registration.event_id.in_(ids))
+                ).scalars()
+            )
         else:  # a rule names an audience this code does not know: a bug, say so
             raise TypeError(f"unknown audience {audience!r}")
     return found
 
 
 def _group_names(session, data: dict) -> dict[str, str]:
-    ids = sorted({value for key, value in data.items()
-                  if (key.endswith("group_id") or key == "network_id")
-                  and isinstance(value, str)}
-                 | {value for key, value in data.items() if key.endswith("group_ids")
-                    for value in _ids(value)})
+    ids = sorted(
+        {
+            value
+            for key, value in data.items()
+            if (key.endswith("group_id") or key == "network_id") and isinstance(value, str)
+        }
+        | {
+            value
+            for key, value in data.items()
+            if key.endswith("group_ids")
+            for value in _ids(value)
+        }
+    )
     if not ids:
         return {}
     return dict(session.execute(select(Group.id, Group.name).where(Group.id.in_(ids))).all())
@@ -115,21 +160,28 @@ def _group_names(session, data: dict) -> dict[str, str]:
 def _email_modes(session, account_ids: list[str]) -> dict[str, str]:
     modes: dict[str, str] = {}
     for chunk in _chunks(account_ids):
-        modes.update(session.execute(select(Preference.account_id, Preference.email_mode)
-                                     .where(Preference.account_id.in_(chunk))).all())
+        modes.update(
+            session.execute(
+                select(Preference.account_id, Preference.email_mode).where(
+                    Preference.account_id.in_(chunk)
+                )
+            ).all()
+        )
     return modes
 
 
 def _locales(session, account_ids: list[str]) -> dict[str, str]:
     locales: dict[str, str] = {}
     for chunk in _chunks(account_ids):
-        locales.update(session.execute(select(Account.id, Account.locale)
-                                       .where(Account.id.in_(chunk))).all())
+        locales.update(
+            session.execute(select(Account.id, Account.locale).where(Account.id.in_(chunk))).all()
+        )
     return locales
 
 
-def notify(uow, envelope: Envelope, settings: email.MailSettings,
-           now: datetime) -> tuple[int, list[str]]:
+def notify(
+    uow, envelope: Envelope, settings: email.MailSettings, now: datetime
+) -> tuple[int, list[str]]:
     """Apply the rules of this event type: (how many were told, of which kinds)."""
     event_rules = rules.rules_for(envelope.type)
     if not event_rules:
@@ -146,48 +198,83 @@ def notify(uow, envelope: Envelope, settings: email.MailSettings,
         to_tell = recipients(session, rule.tell, data) - named
         named |= to_tell
         if to_tell:
-            muted = set(session.execute(select(MutedKind.account_id).where(
-                MutedKind.kind == rule.kind)).scalars())
+            muted = set(
+                session.execute(
+                    select(MutedKind.account_id).where(MutedKind.kind == rule.kind)
+                ).scalars()
+            )
             to_tell -= muted
         if not to_tell:
             continue
         words = rules.words_for(rule, data, group_names, settings.tz)
-        told += deliver(session, envelope, rule.kind, words, sorted(to_tell), settings,
-                        envelope.occurred_at)
+        told += deliver(
+            session, envelope, rule.kind, words, sorted(to_tell), settings, envelope.occurred_at
+        )
         kinds.append(rule.kind)
     return told, kinds
 
 
-def deliver(session, envelope: Envelope, kind: str, words: dict, account_ids: list[str],
-            settings: email.MailSettings, created_at: datetime) -> int:
+def deliver(
+    session,
+    envelope: Envelope,
+    kind: str,
+    words: dict,
+    account_ids: list[str],
+    settings: email.MailSettings,
+    created_at: datetime,
+) -> int:
     """One message, one inbox row per recipient (in bulk), and the immediate emails."""
     message_id = new_id()
-    session.execute(insert(Message.__table__).values(
-        id=message_id, event_id=envelope.id, event_type=envelope.type, kind=kind,
-        created_at=created_at, **words))
+    session.execute(
+        insert(Message.__table__).values(
+            id=message_id,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            kind=kind,
+            created_at=created_at,
+            **words,
+        )
+    )
     modes = _email_modes(session, account_ids)
     rows, immediate = [], []
     for account_id in account_ids:
         mode = modes.get(account_id, DEFAULT_EMAIL_MODE)
-        rows.append({"id": new_id(), "event_id": envelope.id, "account_id": account_id,
-                     "message_id": message_id, "kind": kind, "created_at": created_at,
-                     "read_at": None,
-                     "digest": DIGEST_PENDING if mode in DIGEST_MODES else None})
+        rows.append(
+            {
+                "id": new_id(),
+                "event_id": envelope.id,
+                "account_id": account_id,
+                "message_id": message_id,
+                "kind": kind,
+                "created_at": created_at,
+                "read_at": None,
+                "digest": DIGEST_PENDING if mode in DIGEST_MODES else None,
+            }
+        )
         if mode == "immediate":
             immediate.append(account_id)
     for chunk in _chunks(rows):
         session.execute(insert(Notification.__table__), chunk)
     if immediate:
-        message = Message(id=message_id, link=words["link"], **{
-            key: value for key, value in words.items() if key.startswith(("title_",
-                                                                          "body_"))})
+        message = Message(
+            id=message_id,
+            link=words["link"],
+            **{key: value for key, value in words.items() if key.startswith(("title_", "body_"))},
+        )
         locales = _locales(session, immediate)
         emails = []
         for account_id in immediate:
             locale = email.locale_of(locales.get(account_id))
             subject, body = email.notification_email(message, locale, settings)
-            emails.append({"account_id": account_id, "kind": "notification",
-                           "locale": locale, "subject": subject, "body": body})
+            emails.append(
+                {
+                    "account_id": account_id,
+                    "kind": "notification",
+                    "locale": locale,
+                    "subject": subject,
+                    "body": body,
+                }
+            )
         for chunk in _chunks(email.queue_rows(emails, utcnow())):
             session.execute(insert(Email.__table__), chunk)
     return len(rows)
@@ -195,26 +282,38 @@ def deliver(session, envelope: Envelope, kind: str, words: dict, account_ids: li
 
 # --- the inbox --------------------------------------------------------------------------
 
+
 def _locale(session, account_id: str) -> str:
-    return email.locale_of(session.execute(select(Account.locale).where(
-        Account.id == account_id)).scalar())
+    return email.locale_of(
+        session.execute(select(Account.locale).where(Account.id == account_id)).scalar()
+    )
 
 
 def notification_view(notification: Notification, message: Message, locale: str) -> dict:
-    return {"id": notification.id, "kind": notification.kind,
-            "title": getattr(message, f"title_{locale}"),
-            "body": getattr(message, f"body_{locale}"), "link": message.link,
-            "target_type": message.target_type, "target_id": message.target_id,
-            "created_at": iso(notification.created_at), "read_at": iso(notification.read_at)}
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "title": getattr(message, f"title_{locale}"),
+        "body": getattr(message, f"body_{locale}"),
+        "link": message.link,
+        "target_type": message.target_type,
+        "target_id": message.target_id,
+        "created_at": iso(notification.created_at),
+        "read_at": iso(notification.read_at),
+    }
 
 
 def unread_count(session, account_id: str) -> int:
-    return session.execute(select(func.count()).select_from(Notification).where(
-        Notification.account_id == account_id, Notification.read_at.is_(None))).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+    ).scalar_one()
 
 
-def list_notifications(uow, account_id: str, unread: bool | None = None, page: int = 1,
-                       per_page: int = 20) -> dict:
+def list_notifications(
+    uow, account_id: str, unread: bool | None = None, page: int = 1, per_page: int = 20
+) -> dict:
     """The account's inbox, newest first; `unread=True` only the unread ones."""
     session = uow.session
     where = [Notification.account_id == account_id]
@@ -222,23 +321,37 @@ def list_notifications(uow, account_id: str, unread: bool | None = None, page: i
         where.append(Notification.read_at.is_(None))
     elif unread is False:
         where.append(Notification.read_at.is_not(None))
-    notifications, total = paginate(session, select(Notification).where(*where).order_by(
-        Notification.created_at.desc(), Notification.id.desc()), page, per_page)
-    messages = {message.id: message for message in session.execute(select(Message).where(
-        Message.id.in_({n.message_id for n in notifications}))).scalars()}
+    notifications, total = paginate(
+        session,
+        select(Notification)
+        .where(*where)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()),
+        page,
+        per_page,
+    )
+    messages = {
+        message.id: message
+        for message in session.execute(
+            select(Message).where(Message.id.in_({n.message_id for n in notifications}))
+        ).scalars()
+    }
     locale = _locale(session, account_id)
-    return {"items": [notification_view(n, messages[n.message_id], locale)
-                      for n in notifications], "total": total,
-            "page": page, "per_page": per_page,
-            "unread_count": unread_count(session, account_id)}
+    return {
+        "items": [notification_view(n, messages[n.message_id], locale) for n in notifications],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "unread_count": unread_count(session, account_id),
+    }
 
 
 def mark_read(uow, account_id: str, notification_id: str) -> dict:
     session = uow.session
     found = session.execute(
-        select(Notification, Message).join(Message, Message.id == Notification.message_id)
-        .where(Notification.id == notification_id,
-               Notification.account_id == account_id)).first()
+        select(Notification, Message)
+        .join(Message, Message.id == Notification.message_id)
+        .where(Notification.id == notification_id, Notification.account_id == account_id)
+    ).first()
     if found is None:
         raise NotFound("no such notification")
     notification, message = found
@@ -248,25 +361,35 @@ def mark_read(uow, account_id: str, notification_id: str) -> dict:
 
 
 def mark_all_read(uow, account_id: str) -> dict:
-    result = uow.session.execute(update(Notification).where(
-        Notification.account_id == account_id, Notification.read_at.is_(None))
-        .values(read_at=utcnow()))
+    result = uow.session.execute(
+        update(Notification)
+        .where(Notification.account_id == account_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
     return {"marked": result.rowcount or 0, "unread_count": 0}
 
 
 # --- preferences and unsubscribing ------------------------------------------------------
 
+
 def get_preferences(uow, account_id: str) -> dict:
     session = uow.session
     found = session.get(Preference, account_id)
-    muted = session.execute(select(MutedKind.kind).where(MutedKind.account_id == account_id)
-                            .order_by(MutedKind.kind)).scalars().all()
-    return {"email": found.email_mode if found else DEFAULT_EMAIL_MODE,
-            "muted_kinds": list(muted)}
+    muted = (
+        session.execute(
+            select(MutedKind.kind)
+            .where(MutedKind.account_id == account_id)
+            .order_by(MutedKind.kind)
+        )
+        .scalars()
+        .all()
+    )
+    return {"email": found.email_mode if found else DEFAULT_EMAIL_MODE, "muted_kinds": list(muted)}
 
 
-def set_preferences(uow, account_id: str, email: str | None = None,
-                    muted_kinds: list[str] | None = None) -> dict:
+def set_preferences(
+    uow, account_id: str, email: str | None = None, muted_kinds: list[str] | None = None
+) -> dict:
     """Change what is given; what is left out stays as it was."""
     session = uow.session
     if email is not None:
@@ -299,10 +422,15 @@ def unsubscribe(uow, token) -> dict:
 
 # --- follows ----------------------------------------------------------------------------
 
+
 def follow_view(follow: Follow, title: str | None) -> dict:
-    return {"target_type": follow.target_type, "target_id": follow.target_id,
-            "title": title, "automatic": follow.source == "auto",
-            "created_at": iso(follow.created_at)}
+    return {
+        "target_type": follow.target_type,
+        "target_id": follow.target_id,
+        "title": title,
+        "automatic": follow.source == "auto",
+        "created_at": iso(follow.created_at),
+    }
 
 
 def follow(uow, account_id: str, target_type: str, target_id: str) -> dict:
@@ -312,54 +440,90 @@ def follow(uow, account_id: str, target_type: str, target_id: str) -> dict:
         raise NotFound(f"no such {target_type}")
     if session.get(Follow, (account_id, target_type, target_id)) is not None:
         raise Conflict(f"already following this {target_type}")
-    found = Follow(account_id=account_id, target_type=target_type, target_id=target_id,
-                   source="manual", created_at=utcnow())
+    found = Follow(
+        account_id=account_id,
+        target_type=target_type,
+        target_id=target_id,
+        source="manual",
+        created_at=utcnow(),
+    )
     session.add(found)
     return follow_view(found, target.title)
 
 
 def unfollow(uow, account_id: str, target_type: str, target_id: str) -> None:
-    result = uow.session.execute(delete(Follow).where(
-        Follow.account_id == account_id, Follow.target_type == target_type,
-        Follow.target_id == target_id))
+    result = uow.session.execute(
+        delete(Follow).where(
+            Follow.account_id == account_id,
+            Follow.target_type == target_type,
+            Follow.target_id == target_id,
+        )
+    )
     if not result.rowcount:
         raise NotFound(f"not following this {target_type}")
 
 
 def list_follows(uow, account_id: str, page: int = 1, per_page: int = 20) -> dict:
     session = uow.session
-    follows, total = paginate(session, select(Follow).where(
-        Follow.account_id == account_id).order_by(Follow.created_at.desc(), Follow.target_id),
-        page, per_page)
-    titles = {(target_type, target_id): title
-              for target_type, target_id, title in session.execute(
-                  select(Target.type, Target.id, Target.title).where(
-                      Target.id.in_({found.target_id for found in follows})))}
-    return {"items": [follow_view(found, titles.get((found.target_type, found.target_id)))
-                      for found in follows], "total": total,
-            "page": page, "per_page": per_page}
+    follows, total = paginate(
+        session,
+        select(Follow)
+        .where(Follow.account_id == account_id)
+        .order_by(Follow.created_at.desc(), Follow.target_id),
+        page,
+        per_page,
+    )
+    titles = {
+        (target_type, target_id): title
+        for target_type, target_id, title in session.execute(
+            select(Target.type, Target.id, Target.title).where(
+                Target.id.in_({found.target_id for found in follows})
+            )
+        )
+    }
+    return {
+        "items": [
+            follow_view(found, titles.get((found.target_type, found.target_id)))
+            for found in follows
+        ],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 # --- personal data ----------------------------------------------------------------------
+
 
 def export_account(uow, account_id: str) -> dict:
     session = uow.session
     locale = _locale(session, account_id)
     inbox = session.execute(
-        select(Notification, Message).join(Message, Message.id == Notification.message_id)
+        select(Notification, Message)
+        .join(Message, Message.id == Notification.message_id)
         .where(Notification.account_id == account_id)
-        .order_by(Notification.created_at)).all()
-    follows = session.execute(select(Follow).where(Follow.account_id == account_id)
-                              .order_by(Follow.created_at)).scalars()
-    emails = session.execute(select(Email).where(Email.account_id == account_id)
-                             .order_by(Email.created_at)).scalars()
+        .order_by(Notification.created_at)
+    ).all()
+    follows = session.execute(
+        select(Follow).where(Follow.account_id == account_id).order_by(Follow.created_at)
+    ).scalars()
+    emails = session.execute(
+        select(Email).where(Email.account_id == account_id).order_by(Email.created_at)
+    ).scalars()
     return {
         "preferences": get_preferences(uow, account_id),
         "follows": [follow_view(found, None) for found in follows],
         "notifications": [notification_view(n, m, locale) for n, m in inbox],
-        "emails": [{"kind": e.kind, "subject": e.subject, "status": e.status,
-                    "created_at": iso(e.created_at), "sent_at": iso(e.sent_at)}
-                   for e in emails],
+        "emails": [
+            {
+                "kind": e.kind,
+                "subject": e.subject,
+                "status": e.status,
+                "created_at": iso(e.created_at),
+                "sent_at": iso(e.sent_at),
+            }
+            for e in emails
+        ],
     }
 
 

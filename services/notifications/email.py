@@ -21,6 +21,7 @@ The row holds the words with a placeholder; the signed, expiring link (valid
 CIVIC_CONFIRMATION_TTL from the row's creation) is put in when the email is sent, so no
 live token is kept in the table.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -39,49 +40,58 @@ from civic.errors import Unavailable
 from civic.log import get_logger
 from civic.signing import signing_key
 from services.notifications import activity
-from services.notifications.models import (DEFAULT_EMAIL_MODE, DIGEST_PENDING, Account,
-                                           Email, Message, Notification, Preference)
+from services.notifications.models import (
+    DEFAULT_EMAIL_MODE,
+    DIGEST_PENDING,
+    Account,
+    Email,
+    Message,
+    Notification,
+    Preference,
+)
 
 log = get_logger(__name__)
 
 MAX_ATTEMPTS = 10
 BACKOFF_MAX = timedelta(hours=1)
-LEASE = timedelta(minutes=5)       # a claimed batch is not claimed again before then
+LEASE = timedelta(minutes=5)  # a claimed batch is not claimed again before then
 BATCH = 50
 SMTP_TIMEOUT = 30.0
-DIGEST_ITEMS_MAX = 200             # more than this in one digest are counted, not listed
-CONFIRMATION = "confirmation"     # the kind of a confirmation email (sent whatever the
-                                  # account's email preference: it is transactional)
+DIGEST_ITEMS_MAX = 200  # more than this in one digest are counted, not listed
+CONFIRMATION = "confirmation"  # the kind of a confirmation email (sent whatever the
+# account's email preference: it is transactional)
 
 
 # --- settings -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MailSettings:
     host: str = "127.0.0.1"
     port: int = 1025
-    tls: str = "none"               # none | starttls | tls
+    tls: str = "none"  # none | starttls | tls
     user: str | None = None
     password: str | None = None
     sender: str = "Civic Jokkmokk <civic@localhost>"
     public_url: str = "http://127.0.0.1:8000"
     interval: float = 10.0
     digest_hour: int = 7
-    confirmation_ttl: float = 72 * 3600.0   # seconds a confirmation link stays valid
+    confirmation_ttl: float = 72 * 3600.0  # seconds a confirmation link stays valid
 
     @classmethod
-    def from_config(cls) -> "MailSettings":
-        return cls(host=config.get("CIVIC_SMTP_HOST", cls.host),
-                   port=int(config.get("CIVIC_SMTP_PORT", cls.port)),
-                   tls=config.get("CIVIC_SMTP_TLS", cls.tls),
-                   user=config.get("CIVIC_SMTP_USER"),
-                   password=config.get("CIVIC_SMTP_PASSWORD"),
-                   sender=config.get("CIVIC_MAIL_FROM", cls.sender),
-                   public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
-                   interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
-                   digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
-                   confirmation_ttl=float(config.get("CIVIC_CONFIRMATION_TTL",
-                                                     cls.confirmation_ttl)))
+    def from_config(cls) -> MailSettings:
+        return cls(
+            host=config.get("CIVIC_SMTP_HOST", cls.host),
+            port=int(config.get("CIVIC_SMTP_PORT", cls.port)),
+            tls=config.get("CIVIC_SMTP_TLS", cls.tls),
+            user=config.get("CIVIC_SMTP_USER"),
+            password=config.get("CIVIC_SMTP_PASSWORD"),
+            sender=config.get("CIVIC_MAIL_FROM", cls.sender),
+            public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
+            interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
+            digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
+            confirmation_ttl=float(config.get("CIVIC_CONFIRMATION_TTL", cls.confirmation_ttl)),
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -95,6 +105,7 @@ class MailSettings:
 
 # --- unsubscribe tokens ---------------------------------------------------------------
 # Signed with the kernel's key (civic.signing), which every emailed link shares.
+
 
 def unsubscribe_token(account_id: str, key: bytes | None = None) -> str:
     """`<account id, base64url>.<HMAC-SHA256, base64url>`: valid until the key changes."""
@@ -115,32 +126,38 @@ def unsubscribe_url(settings: MailSettings, account_id: str) -> str:
 
 FOOTER = {
     "sv": "Du får det här mejlet för att du har e-postaviseringar påslagna i Civic.\n"
-          "Stäng av e-post med ett klick: {url}",
+    "Stäng av e-post med ett klick: {url}",
     "en": "You get this email because email notifications are on in Civic.\n"
-          "Turn email off with one click: {url}",
+    "Turn email off with one click: {url}",
 }
 DIGEST_SUBJECT = {
     "sv": ("Civic: 1 ny händelse", "Civic: {count} nya händelser"),
     "en": ("Civic: 1 new notification", "Civic: {count} new notifications"),
 }
-DIGEST_INTRO = {"sv": "Det här har hänt sedan förra sammanfattningen:",
-                "en": "This happened since your last digest:"}
-DIGEST_MORE = {"sv": "… och {count} till. Se alla: {url}",
-               "en": "… and {count} more. See them all: {url}"}
+DIGEST_INTRO = {
+    "sv": "Det här har hänt sedan förra sammanfattningen:",
+    "en": "This happened since your last digest:",
+}
+DIGEST_MORE = {
+    "sv": "… och {count} till. Se alla: {url}",
+    "en": "… and {count} more. See them all: {url}",
+}
 
 
-CONFIRMATION_LINK = "[[confirmation-link]]"   # replaced by the link when sent
-CONFIRMATION_SUBJECT = {"sv": "Bekräfta din e-postadress för Civic",
-                        "en": "Confirm your email address for Civic"}
+CONFIRMATION_LINK = "[[confirmation-link]]"  # replaced by the link when sent
+CONFIRMATION_SUBJECT = {
+    "sv": "Bekräfta din e-postadress för Civic",
+    "en": "Confirm your email address for Civic",
+}
 CONFIRMATION_BODY = {
     "sv": "Hej!\n\nBekräfta din e-postadress för ditt konto i Civic genom att "
-          "öppna länken:\n\n{link}\n\nLänken gäller i {hours} timmar. Har den gått ut "
-          "kan du be om en ny när du har loggat in.\n\nHar du inte skapat något konto "
-          "i Civic kan du bortse från det här mejlet.",
+    "öppna länken:\n\n{link}\n\nLänken gäller i {hours} timmar. Har den gått ut "
+    "kan du be om en ny när du har loggat in.\n\nHar du inte skapat något konto "
+    "i Civic kan du bortse från det här mejlet.",
     "en": "Hello,\n\nConfirm the email address of your Civic account by opening "
-          "this link:\n\n{link}\n\nThe link is valid for {hours} hours. If it has "
-          "expired, sign in and ask for a new one.\n\nIf you did not create an account "
-          "on Civic, you can ignore this email.",
+    "this link:\n\n{link}\n\nThe link is valid for {hours} hours. If it has "
+    "expired, sign in and ask for a new one.\n\nIf you did not create an account "
+    "on Civic, you can ignore this email.",
 }
 CONFIRMATION_FOOTER = {
     "sv": "Det här mejlet skickas bara för att bekräfta adressen; det är ingen avisering.",
@@ -165,12 +182,18 @@ def digest_email(messages: list[Message], locale: str, settings: MailSettings) -
     subject = one if len(messages) == 1 else many.format(count=len(messages))
     lines = [DIGEST_INTRO[locale], ""]
     for message in messages[:DIGEST_ITEMS_MAX]:
-        lines += [f"• {getattr(message, f'title_{locale}')}",
-                  f"  {getattr(message, f'body_{locale}')}",
-                  f"  {settings.link(message.link)}", ""]
+        lines += [
+            f"• {getattr(message, f'title_{locale}')}",
+            f"  {getattr(message, f'body_{locale}')}",
+            f"  {settings.link(message.link)}",
+            "",
+        ]
     if len(messages) > DIGEST_ITEMS_MAX:
-        lines.append(DIGEST_MORE[locale].format(count=len(messages) - DIGEST_ITEMS_MAX,
-                                                url=settings.link("/notifications")))
+        lines.append(
+            DIGEST_MORE[locale].format(
+                count=len(messages) - DIGEST_ITEMS_MAX, url=settings.link("/notifications")
+            )
+        )
     return subject, "\n".join(lines).rstrip()
 
 
@@ -186,9 +209,13 @@ def confirmation_email(account_id: str, locale: str, settings: MailSettings) -> 
     the link goes in when it is sent."""
     locale = locale_of(locale)
     hours = max(1, round(settings.confirmation_ttl / 3600))
-    return {"account_id": account_id, "kind": CONFIRMATION, "locale": locale,
-            "subject": CONFIRMATION_SUBJECT[locale],
-            "body": CONFIRMATION_BODY[locale].format(link=CONFIRMATION_LINK, hours=hours)}
+    return {
+        "account_id": account_id,
+        "kind": CONFIRMATION,
+        "locale": locale,
+        "subject": CONFIRMATION_SUBJECT[locale],
+        "body": CONFIRMATION_BODY[locale].format(link=CONFIRMATION_LINK, hours=hours),
+    }
 
 
 def build_message(row: Email, address: str, settings: MailSettings) -> EmailMessage:
@@ -226,27 +253,47 @@ def _headers(row: Email, address: str, settings: MailSettings) -> EmailMessage:
 
 # --- enqueueing -------------------------------------------------------------------------
 
+
 def queue_rows(rows: list[dict], now: datetime) -> list[dict]:
     """Complete email rows (account_id, kind, locale, subject, body) for insertion."""
-    return [{"id": new_id(), "status": "queued", "attempts": 0, "next_attempt_at": now,
-             "created_at": now, "sent_at": None, "last_error": None, **row} for row in rows]
+    return [
+        {
+            "id": new_id(),
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "sent_at": None,
+            "last_error": None,
+            **row,
+        }
+        for row in rows
+    ]
 
 
-def enqueue_confirmation(session, account_id: str, locale: str, settings: MailSettings,
-                         now: datetime) -> None:
+def enqueue_confirmation(
+    session, account_id: str, locale: str, settings: MailSettings, now: datetime
+) -> None:
     """Queue a confirmation email, whatever the account's email preference."""
-    session.execute(insert(Email), queue_rows(
-        [confirmation_email(account_id, locale, settings)], now))
+    session.execute(
+        insert(Email), queue_rows([confirmation_email(account_id, locale, settings)], now)
+    )
 
 
 def drop_queued_confirmations(session, account_id: str) -> int:
     """The account confirmed: confirmation emails still waiting are not sent."""
-    return session.execute(delete(Email).where(
-        Email.account_id == account_id, Email.kind == CONFIRMATION,
-        Email.status == "queued")).rowcount or 0
+    return (
+        session.execute(
+            delete(Email).where(
+                Email.account_id == account_id, Email.kind == CONFIRMATION, Email.status == "queued"
+            )
+        ).rowcount
+        or 0
+    )
 
 
 # --- digests ----------------------------------------------------------------------------
+
 
 def last_digest_time(now: datetime, mode: str, hour: int, tz: ZoneInfo) -> datetime:
     """The latest digest time at or before `now`: today's (or, weekly, this Monday's)
@@ -257,8 +304,9 @@ def last_digest_time(now: datetime, mode: str, hour: int, tz: ZoneInfo) -> datet
         day -= timedelta(days=day.weekday())
     at = datetime.combine(day, time(hour), tzinfo=tz)
     if at > local:
-        at = datetime.combine(day - timedelta(days=7 if mode == "weekly" else 1),
-                              time(hour), tzinfo=tz)
+        at = datetime.combine(
+            day - timedelta(days=7 if mode == "weekly" else 1), time(hour), tzinfo=tz
+        )
     return at
 
 
@@ -282,29 +330,49 @@ def enqueue_due_digests(uow, now: datetime, settings: MailSettings) -> int:
         .outerjoin(Preference, Preference.account_id == Notification.account_id)
         .where(Notification.digest == DIGEST_PENDING)
         .group_by(Notification.account_id, Preference.email_mode)
-        .having(or_(oldest < daily, mode.in_(("immediate", "off"))))).all()
+        .having(or_(oldest < daily, mode.in_(("immediate", "off"))))
+    ).all()
     queued = 0
     for account_id, first_waiting, email_mode in waiting:
         if email_mode == "off":
             _take_waiting(session, account_id)
             continue
         if email_mode in ("daily", "weekly") and first_waiting >= last_digest_time(
-                now, email_mode, settings.digest_hour, tz):
+            now, email_mode, settings.digest_hour, tz
+        ):
             continue
         message_ids = _take_waiting(session, account_id)
         if not message_ids:
             continue  # another instance took them a moment ago
         messages = []
         for start in range(0, len(message_ids), 1000):  # within any driver's limits
-            messages += session.execute(select(Message).where(
-                Message.id.in_(message_ids[start:start + 1000]))).scalars().all()
+            messages += (
+                session.execute(
+                    select(Message).where(Message.id.in_(message_ids[start : start + 1000]))
+                )
+                .scalars()
+                .all()
+            )
         messages.sort(key=lambda message: (message.created_at, message.id))
-        locale = locale_of(session.execute(select(Account.locale).where(
-            Account.id == account_id)).scalar())
+        locale = locale_of(
+            session.execute(select(Account.locale).where(Account.id == account_id)).scalar()
+        )
         subject, body = digest_email(messages, locale, settings)
-        session.execute(insert(Email), queue_rows([{
-            "account_id": account_id, "kind": "digest", "locale": locale,
-            "subject": subject, "body": body}], now))
+        session.execute(
+            insert(Email),
+            queue_rows(
+                [
+                    {
+                        "account_id": account_id,
+                        "kind": "digest",
+                        "locale": locale,
+                        "subject": subject,
+                        "body": body,
+                    }
+                ],
+                now,
+            ),
+        )
         queued += 1
     return queued
 
@@ -316,18 +384,19 @@ def _take_waiting(session, account_id: str) -> list[str]:
     """
     rows = session.execute(
         update(Notification)
-        .where(Notification.account_id == account_id,
-               Notification.digest == DIGEST_PENDING)
+        .where(Notification.account_id == account_id, Notification.digest == DIGEST_PENDING)
         .values(digest=None)
-        .returning(Notification.message_id)).all()
+        .returning(Notification.message_id)
+    ).all()
     return [message_id for (message_id,) in rows]
 
 
 # --- sending ----------------------------------------------------------------------------
 
+
 def backoff(attempts: int, settings: MailSettings) -> timedelta:
     """Wait before attempt `attempts + 1`: doubling from the timer interval, capped."""
-    seconds = settings.interval * (2 ** attempts)
+    seconds = settings.interval * (2**attempts)
     return min(timedelta(seconds=seconds), BACKOFF_MAX)
 
 
@@ -360,8 +429,9 @@ class SmtpTransport:
         s = self.settings
         try:
             if s.tls == "tls":
-                connection = smtplib.SMTP_SSL(s.host, s.port, timeout=SMTP_TIMEOUT,
-                                              context=ssl.create_default_context())
+                connection = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=SMTP_TIMEOUT, context=ssl.create_default_context()
+                )
             else:
                 connection = smtplib.SMTP(s.host, s.port, timeout=SMTP_TIMEOUT)
         except (smtplib.SMTPException, OSError) as exc:
@@ -415,8 +485,13 @@ class EmailSender:
     `Unavailable`.
     """
 
-    def __init__(self, unit_of_work, addresses, settings: MailSettings,
-                 transport: SmtpTransport | None = None):
+    def __init__(
+        self,
+        unit_of_work,
+        addresses,
+        settings: MailSettings,
+        transport: SmtpTransport | None = None,
+    ):
         self.unit_of_work = unit_of_work
         self.addresses = addresses
         self.settings = settings
@@ -468,24 +543,38 @@ class EmailSender:
 
     def _claim(self, now: datetime) -> list[Email]:
         with self.unit_of_work() as uow:
-            rows = uow.session.execute(
-                select(Email).where(Email.status == "queued", Email.next_attempt_at <= now)
-                .order_by(Email.next_attempt_at, Email.id).limit(BATCH)
-                .with_for_update(skip_locked=True)).scalars().all()
+            rows = (
+                uow.session.execute(
+                    select(Email)
+                    .where(Email.status == "queued", Email.next_attempt_at <= now)
+                    .order_by(Email.next_attempt_at, Email.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
             if rows:
-                uow.session.execute(update(Email).where(Email.id.in_([r.id for r in rows]))
-                                    .values(next_attempt_at=now + LEASE))
+                uow.session.execute(
+                    update(Email)
+                    .where(Email.id.in_([r.id for r in rows]))
+                    .values(next_attempt_at=now + LEASE)
+                )
             return list(rows)
 
     def _release(self, rows: list[Email], at: datetime) -> None:
         with self.unit_of_work() as uow:
-            uow.session.execute(update(Email).where(Email.id.in_([r.id for r in rows]))
-                                .values(next_attempt_at=at))
+            uow.session.execute(
+                update(Email).where(Email.id.in_([r.id for r in rows])).values(next_attempt_at=at)
+            )
 
     def _mark_sent(self, row: Email, now: datetime) -> None:
         with self.unit_of_work() as uow:
-            uow.session.execute(update(Email).where(Email.id == row.id).values(
-                status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None))
+            uow.session.execute(
+                update(Email)
+                .where(Email.id == row.id)
+                .values(status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None)
+            )
 
     def _failed_attempt(self, row: Email, error: str, now: datetime) -> str:
         attempts = row.attempts + 1
@@ -493,20 +582,36 @@ class EmailSender:
             self._give_up(row, error, now, attempts)
             return "failed"
         with self.unit_of_work() as uow:
-            uow.session.execute(update(Email).where(Email.id == row.id).values(
-                attempts=attempts, last_error=error,
-                next_attempt_at=now + backoff(attempts, self.settings)))
-        log.warning("email_attempt_failed", email_id=row.id, attempt=attempts,
-                    error=error)
+            uow.session.execute(
+                update(Email)
+                .where(Email.id == row.id)
+                .values(
+                    attempts=attempts,
+                    last_error=error,
+                    next_attempt_at=now + backoff(attempts, self.settings),
+                )
+            )
+        log.warning("email_attempt_failed", email_id=row.id, attempt=attempts, error=error)
         return "retry"
 
-    def _give_up(self, row: Email, error: str, now: datetime,
-                 attempts: int | None = None) -> None:
+    def _give_up(self, row: Email, error: str, now: datetime, attempts: int | None = None) -> None:
         attempts = row.attempts + 1 if attempts is None else attempts
         with self.unit_of_work() as uow:
-            uow.session.execute(update(Email).where(Email.id == row.id).values(
-                status="failed", attempts=attempts, last_error=error[:200]))
-            activity.publish(uow, "email_failed", {
-                "email_id": row.id, "account_id": row.account_id, "kind": row.kind,
-                "attempts": attempts, "reason": error[:200]}, now=now)
+            uow.session.execute(
+                update(Email)
+                .where(Email.id == row.id)
+                .values(status="failed", attempts=attempts, last_error=error[:200])
+            )
+            activity.publish(
+                uow,
+                "email_failed",
+                {
+                    "email_id": row.id,
+                    "account_id": row.account_id,
+                    "kind": row.kind,
+                    "attempts": attempts,
+                    "reason": error[:200],
+                },
+                now=now,
+            )
         log.error("email_failed", email_id=row.id, attempts=attempts, error=error)

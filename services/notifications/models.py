@@ -9,12 +9,12 @@ An inbox row is small on purpose: the words of a message (in Swedish and English
 written once per source event and rule in `messages`, and each recipient's row points
 at them, so telling 10,000 members is 10,000 narrow rows inserted in bulk.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (CheckConstraint, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
@@ -36,8 +36,10 @@ class Base(DeclarativeBase):
 
 # --- read models, built from other services' events -----------------------------------
 
+
 class Account(Base):
     """An account this service has heard of (account_registered): only its locale."""
+
     __tablename__ = "accounts"
     __table_args__ = (CheckConstraint(one_of("locale", LOCALES), name="locale"),)
 
@@ -48,6 +50,7 @@ class Account(Base):
 class ErasedAccount(Base):
     """An erased account's id, and nothing else: events about it that arrive after its
     erasure (other queues, retries) are recorded without it and change no read model."""
+
     __tablename__ = "erased_accounts"
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -71,6 +74,7 @@ class Membership(Base):
 
 class Registration(Base):
     """A confirmed or waitlisted place at an event."""
+
     __tablename__ = "registrations"
 
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -80,6 +84,7 @@ class Registration(Base):
 
 class Target(Base):
     """Something one can follow, as its events made it known."""
+
     __tablename__ = "targets"
     __table_args__ = (CheckConstraint(one_of("type", TARGET_TYPES), name="type"),)
 
@@ -90,11 +95,14 @@ class Target(Base):
 
 # --- what this service owns -----------------------------------------------------------
 
+
 class Follow(Base):
     __tablename__ = "follows"
-    __table_args__ = (CheckConstraint(one_of("target_type", TARGET_TYPES), name="target_type"),
-                      CheckConstraint(one_of("source", FOLLOW_SOURCES), name="source"),
-                      Index("ix_follows_target", "target_type", "target_id"))
+    __table_args__ = (
+        CheckConstraint(one_of("target_type", TARGET_TYPES), name="target_type"),
+        CheckConstraint(one_of("source", FOLLOW_SOURCES), name="source"),
+        Index("ix_follows_target", "target_type", "target_id"),
+    )
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     target_type: Mapped[str] = mapped_column(String(12), primary_key=True)
@@ -105,6 +113,7 @@ class Follow(Base):
 
 class Preference(Base):
     """An account's email choice; an account without a row has the defaults."""
+
     __tablename__ = "preferences"
     __table_args__ = (CheckConstraint(one_of("email_mode", EMAIL_MODES), name="email_mode"),)
 
@@ -115,6 +124,7 @@ class Preference(Base):
 
 class MutedKind(Base):
     """A kind of notification the account does not want at all (inbox nor email)."""
+
     __tablename__ = "muted_kinds"
     __table_args__ = (Index("ix_muted_kinds_kind", "kind"),)
 
@@ -124,6 +134,7 @@ class MutedKind(Base):
 
 class Message(Base):
     """The words of one rule applied to one event, in every locale."""
+
     __tablename__ = "messages"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -142,12 +153,14 @@ class Message(Base):
 
 class Notification(Base):
     """One recipient's inbox entry: at most one per (source event, recipient)."""
+
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("event_id", "account_id",
-                                       name="uq_notifications_event_account"),
-                      Index("ix_notifications_account_created", "account_id", "created_at"),
-                      Index("ix_notifications_account_read", "account_id", "read_at"),
-                      Index("ix_notifications_digest_account", "digest", "account_id"))
+    __table_args__ = (
+        UniqueConstraint("event_id", "account_id", name="uq_notifications_event_account"),
+        Index("ix_notifications_account_created", "account_id", "created_at"),
+        Index("ix_notifications_account_read", "account_id", "read_at"),
+        Index("ix_notifications_digest_account", "digest", "account_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36))
@@ -162,11 +175,14 @@ class Notification(Base):
 
 class Email(Base):
     """An email to send: the timer sends what is due, retrying with backoff."""
+
     __tablename__ = "emails"
-    __table_args__ = (CheckConstraint(one_of("kind", EMAIL_KINDS), name="kind"),
-                      CheckConstraint(one_of("status", EMAIL_STATUSES), name="status"),
-                      CheckConstraint(one_of("locale", LOCALES), name="locale"),
-                      Index("ix_emails_status_next", "status", "next_attempt_at"))
+    __table_args__ = (
+        CheckConstraint(one_of("kind", EMAIL_KINDS), name="kind"),
+        CheckConstraint(one_of("status", EMAIL_STATUSES), name="status"),
+        CheckConstraint(one_of("locale", LOCALES), name="locale"),
+        Index("ix_emails_status_next", "status", "next_attempt_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -185,9 +201,12 @@ class Email(Base):
 class Activity(Base):
     """The staff audit feed: one row per domain event, never changed but for erasure,
     which takes the account's id out of it (actor, account subject)."""
+
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_type_occurred", "type", "occurred_at"),
-                      Index("ix_activity_subject", "subject_type", "subject_id"))
+    __table_args__ = (
+        Index("ix_activity_type_occurred", "type", "occurred_at"),
+        Index("ix_activity_subject", "subject_type", "subject_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the envelope id
     type: Mapped[str] = mapped_column(String(100))

@@ -12,12 +12,13 @@ Templates are `str.format` templates over the event's data plus a few derived va
 (see `context`): `<field>_name` for each group id field (from the groups read model),
 `status` (the new status, worded), `starts` (the start in the town's time zone).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from string import Formatter
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from civic.clock import iso
@@ -28,15 +29,18 @@ TEXT_MAX = 500
 
 # --- audiences ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Account:
     """The account (or accounts) whose id is in a data field."""
+
     field: str
 
 
 @dataclass(frozen=True)
 class Followers:
     """Accounts following the target(s) whose id is in a data field."""
+
     target_type: str
     field: str
 
@@ -44,6 +48,7 @@ class Followers:
 @dataclass(frozen=True)
 class GroupAdmins:
     """Admins of the group(s) whose id is in a data field (memberships read model)."""
+
     field: str
 
 
@@ -51,10 +56,12 @@ class GroupAdmins:
 class Registrants:
     """Confirmed and waitlisted accounts of the event whose id is in a data field
     (registrations read model)."""
+
     field: str
 
 
 # --- rules ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Words:
@@ -72,8 +79,8 @@ class Rule:
     tell: tuple
     title: Words
     body: Words
-    link: str                       # a path of the web UI, a template
-    target: tuple[str, str]         # (target type, data field with its id)
+    link: str  # a path of the web UI, a template
+    target: tuple[str, str]  # (target type, data field with its id)
     when: Callable[[dict], bool] | None = field(default=None, compare=False)
 
     def __post_init__(self):
@@ -97,197 +104,385 @@ PROJECT = "/projects/{project_id}"
 EVENT = "/events/{event_id}"
 OPENING = "/openings/{opening_id}"
 PROPOSAL_PEOPLE = (Account("author_id"), Followers("proposal", "proposal_id"))
-EVENT_PEOPLE = (Account("registrant_ids"), Registrants("event_id"),
-                Followers("event", "event_id"))
+EVENT_PEOPLE = (Account("registrant_ids"), Registrants("event_id"), Followers("event", "event_id"))
 
 RULES: tuple[Rule, ...] = (
     # --- groups ---
-    Rule("join_requested", "join_requested",
-         (GroupAdmins("group_id"), Account("admin_ids")),
-         Words("Ny ansökan om medlemskap i {group_name}",
-               "New request to join {group_name}"),
-         Words("Någon vill gå med i {group_name}. Godkänn eller avböj på gruppens sida.",
-               "Someone asked to join {group_name}. Approve or decline on the group's "
-               "page."),
-         GROUP, ("group", "group_id")),
-    Rule("member_joined", "member_joined", (Account("account_id"),),
-         Words("Du är nu medlem i {group_name}", "You are now a member of {group_name}"),
-         Words("Välkommen till {group_name}!", "Welcome to {group_name}!"),
-         GROUP, ("group", "group_id"),
-         # An admin who joins is the group's creator (told nothing of their own act) or
-         # one staff appointed, who reads admin_appointed's words instead.
-         when=lambda data: data.get("role") != "admin"),
-    Rule("admin_appointed", "admin_appointed", (Account("account_id"),),
-         Words("Du är nu administratör för {group_name}",
-               "You are now an admin of {group_name}"),
-         Words("Den sista administratören har lämnat {group_name}. Som den medlem som "
-               "varit med längst är du nu administratör: du godkänner nya medlemmar och "
-               "företräder gruppen.",
-               "The last admin has left {group_name}. As its longest-standing member you "
-               "are now its admin: you approve new members and act for the group."),
-         GROUP, ("group", "group_id"), when=lambda data: data.get("reason") == "handover"),
-    Rule("admin_appointed", "admin_appointed", (Account("account_id"),),
-         Words("Du är nu administratör för {group_name}",
-               "You are now an admin of {group_name}"),
-         Words("Personalen har utsett dig till administratör för {group_name}: du "
-               "godkänner nya medlemmar och företräder gruppen.",
-               "Staff appointed you admin of {group_name}: you approve new members and "
-               "act for the group."),
-         GROUP, ("group", "group_id"), when=lambda data: data.get("reason") != "handover"),
-    Rule("member_left", "member_removed", (Account("account_id"),),
-         Words("Du är inte längre medlem i {group_name}",
-               "You are no longer a member of {group_name}"),
-         Words("En administratör har tagit bort dig ur {group_name}.",
-               "An admin removed you from {group_name}."),
-         GROUP, ("group", "group_id")),
-    Rule("group_verified", "group_verified", (GroupAdmins("group_id"),),
-         Words("{group_name} är nu verifierad", "{group_name} is now verified"),
-         Words("Personalen har verifierat {group_name}.", "Staff verified {group_name}."),
-         GROUP, ("group", "group_id")),
-    Rule("group_joined_network", "network_joined", (GroupAdmins("network_id"),),
-         Words("{group_name} har gått med i {network_name}",
-               "{group_name} joined {network_name}"),
-         Words("{group_name} är nu med i ert nätverk {network_name}.",
-               "{group_name} is now part of your network {network_name}."),
-         "/groups/{network_id}", ("group", "network_id")),
-
+    Rule(
+        "join_requested",
+        "join_requested",
+        (GroupAdmins("group_id"), Account("admin_ids")),
+        Words("Ny ansökan om medlemskap i {group_name}", "New request to join {group_name}"),
+        Words(
+            "Någon vill gå med i {group_name}. Godkänn eller avböj på gruppens sida.",
+            "Someone asked to join {group_name}. Approve or decline on the group's page.",
+        ),
+        GROUP,
+        ("group", "group_id"),
+    ),
+    Rule(
+        "member_joined",
+        "member_joined",
+        (Account("account_id"),),
+        Words("Du är nu medlem i {group_name}", "You are now a member of {group_name}"),
+        Words("Välkommen till {group_name}!", "Welcome to {group_name}!"),
+        GROUP,
+        ("group", "group_id"),
+        # An admin who joins is the group's creator (told nothing of their own act) or
+        # one staff appointed, who reads admin_appointed's words instead.
+        when=lambda data: data.get("role") != "admin",
+    ),
+    Rule(
+        "admin_appointed",
+        "admin_appointed",
+        (Account("account_id"),),
+        Words("Du är nu administratör för {group_name}", "You are now an admin of {group_name}"),
+        Words(
+            "Den sista administratören har lämnat {group_name}. Som den medlem som "
+            "varit med längst är du nu administratör: du godkänner nya medlemmar och "
+            "företräder gruppen.",
+            "The last admin has left {group_name}. As its longest-standing member you "
+            "are now its admin: you approve new members and act for the group.",
+        ),
+        GROUP,
+        ("group", "group_id"),
+        when=lambda data: data.get("reason") == "handover",
+    ),
+    Rule(
+        "admin_appointed",
+        "admin_appointed",
+        (Account("account_id"),),
+        Words("Du är nu administratör för {group_name}", "You are now an admin of {group_name}"),
+        Words(
+            "Personalen har utsett dig till administratör för {group_name}: du "
+            "godkänner nya medlemmar och företräder gruppen.",
+            "Staff appointed you admin of {group_name}: you approve new members and "
+            "act for the group.",
+        ),
+        GROUP,
+        ("group", "group_id"),
+        when=lambda data: data.get("reason") != "handover",
+    ),
+    Rule(
+        "member_left",
+        "member_removed",
+        (Account("account_id"),),
+        Words(
+            "Du är inte längre medlem i {group_name}", "You are no longer a member of {group_name}"
+        ),
+        Words(
+            "En administratör har tagit bort dig ur {group_name}.",
+            "An admin removed you from {group_name}.",
+        ),
+        GROUP,
+        ("group", "group_id"),
+    ),
+    Rule(
+        "group_verified",
+        "group_verified",
+        (GroupAdmins("group_id"),),
+        Words("{group_name} är nu verifierad", "{group_name} is now verified"),
+        Words("Personalen har verifierat {group_name}.", "Staff verified {group_name}."),
+        GROUP,
+        ("group", "group_id"),
+    ),
+    Rule(
+        "group_joined_network",
+        "network_joined",
+        (GroupAdmins("network_id"),),
+        Words("{group_name} har gått med i {network_name}", "{group_name} joined {network_name}"),
+        Words(
+            "{group_name} är nu med i ert nätverk {network_name}.",
+            "{group_name} is now part of your network {network_name}.",
+        ),
+        "/groups/{network_id}",
+        ("group", "network_id"),
+    ),
     # --- proposals ---
-    Rule("proposal_status_changed", "proposal_status_changed", PROPOSAL_PEOPLE,
-         Words("Nytt läge för förslaget ”{title}”", "Update on the proposal “{title}”"),
-         Words("Förslaget har nu status: {status}.", "The proposal is now: {status}."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_answered", "proposal_answered", PROPOSAL_PEOPLE,
-         Words("Förslaget ”{title}” har besvarats", "The proposal “{title}” was answered"),
-         Words("Status: {status}. Svar: {answer}", "Status: {status}. Answer: {answer}"),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_assigned", "proposal_assigned", PROPOSAL_PEOPLE,
-         Words("Förslaget ”{title}” har tilldelats {group_name}",
-               "The proposal “{title}” was assigned to {group_name}"),
-         Words("Arbetsgruppen {group_name} tar sig an förslaget.",
-               "The working group {group_name} takes it on."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_assigned", "group_proposal_assigned", (Followers("group", "group_id"),),
-         Words("{group_name} har fått ett förslag", "{group_name} has taken on a proposal"),
-         Words("Förslaget ”{title}” har tilldelats gruppen.",
-               "The proposal “{title}” was assigned to the group."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("comment_added", "comment_added", PROPOSAL_PEOPLE,
-         Words("Ny kommentar på ”{title}”", "New comment on “{title}”"),
-         Words("Någon har kommenterat förslaget.", "Someone commented on the proposal."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_supported", "proposal_supported", (Account("author_id"),),
-         Words("Ditt förslag ”{title}” har fått stöd",
-               "Your proposal “{title}” has a new supporter"),
-         Words("Förslaget har nu {support_count} stöd.",
-               "It now has {support_count} supporters."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_hidden", "proposal_moderated", (Account("author_id"),),
-         Words("Ditt förslag ”{title}” är dolt i väntan på granskning",
-               "Your proposal “{title}” is hidden pending review"),
-         Words("Flera har anmält förslaget. Personalen granskar det.",
-               "Several people reported it; staff will review it."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_restored", "proposal_moderated", (Account("author_id"),),
-         Words("Ditt förslag ”{title}” visas igen", "Your proposal “{title}” is shown again"),
-         Words("Personalen har granskat förslaget och visar det igen.",
-               "Staff reviewed it and show it again."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_removed", "proposal_moderated", (Account("author_id"),),
-         Words("Ditt förslag ”{title}” har tagits bort",
-               "Your proposal “{title}” was removed"),
-         Words("Personalen har granskat förslaget och tagit bort det.",
-               "Staff reviewed it and removed it."),
-         PROPOSAL, ("proposal", "proposal_id")),
-    Rule("proposal_merged", "proposal_merged", PROPOSAL_PEOPLE,
-         Words("”{title}” har slagits ihop med ”{into_title}”",
-               "“{title}” was merged into “{into_title}”"),
-         Words("Förslaget var en dubblett; stödet har flyttats över.",
-               "It duplicated another proposal; its supports moved over."),
-         "/proposals/{into_id}", ("proposal", "into_id")),
-
+    Rule(
+        "proposal_status_changed",
+        "proposal_status_changed",
+        PROPOSAL_PEOPLE,
+        Words("Nytt läge för förslaget ”{title}”", "Update on the proposal “{title}”"),
+        Words("Förslaget har nu status: {status}.", "The proposal is now: {status}."),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_answered",
+        "proposal_answered",
+        PROPOSAL_PEOPLE,
+        Words("Förslaget ”{title}” har besvarats", "The proposal “{title}” was answered"),
+        Words("Status: {status}. Svar: {answer}", "Status: {status}. Answer: {answer}"),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_assigned",
+        "proposal_assigned",
+        PROPOSAL_PEOPLE,
+        Words(
+            "Förslaget ”{title}” har tilldelats {group_name}",
+            "The proposal “{title}” was assigned to {group_name}",
+        ),
+        Words(
+            "Arbetsgruppen {group_name} tar sig an förslaget.",
+            "The working group {group_name} takes it on.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_assigned",
+        "group_proposal_assigned",
+        (Followers("group", "group_id"),),
+        Words("{group_name} har fått ett förslag", "{group_name} has taken on a proposal"),
+        Words(
+            "Förslaget ”{title}” har tilldelats gruppen.",
+            "The proposal “{title}” was assigned to the group.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "comment_added",
+        "comment_added",
+        PROPOSAL_PEOPLE,
+        Words("Ny kommentar på ”{title}”", "New comment on “{title}”"),
+        Words("Någon har kommenterat förslaget.", "Someone commented on the proposal."),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_supported",
+        "proposal_supported",
+        (Account("author_id"),),
+        Words(
+            "Ditt förslag ”{title}” har fått stöd", "Your proposal “{title}” has a new supporter"
+        ),
+        Words("Förslaget har nu {support_count} stöd.", "It now has {support_count} supporters."),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_hidden",
+        "proposal_moderated",
+        (Account("author_id"),),
+        Words(
+            "Ditt förslag ”{title}” är dolt i väntan på granskning",
+            "Your proposal “{title}” is hidden pending review",
+        ),
+        Words(
+            "Flera har anmält förslaget. Personalen granskar det.",
+            "Several people reported it; staff will review it.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_restored",
+        "proposal_moderated",
+        (Account("author_id"),),
+        Words("Ditt förslag ”{title}” visas igen", "Your proposal “{title}” is shown again"),
+        Words(
+            "Personalen har granskat förslaget och visar det igen.",
+            "Staff reviewed it and show it again.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_removed",
+        "proposal_moderated",
+        (Account("author_id"),),
+        Words("Ditt förslag ”{title}” har tagits bort", "Your proposal “{title}” was removed"),
+        Words(
+            "Personalen har granskat förslaget och tagit bort det.",
+            "Staff reviewed it and removed it.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
+        "proposal_merged",
+        "proposal_merged",
+        PROPOSAL_PEOPLE,
+        Words(
+            "”{title}” har slagits ihop med ”{into_title}”",
+            "“{title}” was merged into “{into_title}”",
+        ),
+        Words(
+            "Förslaget var en dubblett; stödet har flyttats över.",
+            "It duplicated another proposal; its supports moved over.",
+        ),
+        "/proposals/{into_id}",
+        ("proposal", "into_id"),
+    ),
     # --- joint projects ---
-    Rule("project_registered", "project_from_proposal",
-         (Account("origin_proposal_author_id"), Followers("proposal", "origin_proposal_id")),
-         Words("Ett projekt har startats utifrån ett förslag du följer",
-               "A project was started from a proposal you follow"),
-         Words("Det gemensamma projektet ”{title}” leds av {lead_group_name}.",
-               "The joint project “{title}” is led by {lead_group_name}."),
-         PROJECT, ("project", "project_id")),
-    Rule("project_registered", "group_project",
-         (Followers("group", "lead_group_id"), Followers("group", "partner_group_ids")),
-         Words("Nytt gemensamt projekt: ”{title}”", "New joint project: “{title}”"),
-         Words("{lead_group_name} leder projektet.", "{lead_group_name} leads the project."),
-         PROJECT, ("project", "project_id")),
-    Rule("project_partner_added", "group_project", (Followers("group", "group_id"),),
-         Words("{group_name} är nu partner i ”{title}”",
-               "{group_name} is now a partner in “{title}”"),
-         Words("Projektet leds av {lead_group_name}.",
-               "The project is led by {lead_group_name}."),
-         PROJECT, ("project", "project_id")),
-    Rule("project_status_changed", "project_status_changed",
-         (Followers("project", "project_id"), Followers("group", "lead_group_id"),
-          Followers("group", "partner_group_ids")),
-         Words("Nytt läge för projektet ”{title}”", "Update on the project “{title}”"),
-         Words("Projektet har nu status: {status}.", "The project is now: {status}."),
-         PROJECT, ("project", "project_id")),
-
+    Rule(
+        "project_registered",
+        "project_from_proposal",
+        (Account("origin_proposal_author_id"), Followers("proposal", "origin_proposal_id")),
+        Words(
+            "Ett projekt har startats utifrån ett förslag du följer",
+            "A project was started from a proposal you follow",
+        ),
+        Words(
+            "Det gemensamma projektet ”{title}” leds av {lead_group_name}.",
+            "The joint project “{title}” is led by {lead_group_name}.",
+        ),
+        PROJECT,
+        ("project", "project_id"),
+    ),
+    Rule(
+        "project_registered",
+        "group_project",
+        (Followers("group", "lead_group_id"), Followers("group", "partner_group_ids")),
+        Words("Nytt gemensamt projekt: ”{title}”", "New joint project: “{title}”"),
+        Words("{lead_group_name} leder projektet.", "{lead_group_name} leads the project."),
+        PROJECT,
+        ("project", "project_id"),
+    ),
+    Rule(
+        "project_partner_added",
+        "group_project",
+        (Followers("group", "group_id"),),
+        Words(
+            "{group_name} är nu partner i ”{title}”", "{group_name} is now a partner in “{title}”"
+        ),
+        Words("Projektet leds av {lead_group_name}.", "The project is led by {lead_group_name}."),
+        PROJECT,
+        ("project", "project_id"),
+    ),
+    Rule(
+        "project_status_changed",
+        "project_status_changed",
+        (
+            Followers("project", "project_id"),
+            Followers("group", "lead_group_id"),
+            Followers("group", "partner_group_ids"),
+        ),
+        Words("Nytt läge för projektet ”{title}”", "Update on the project “{title}”"),
+        Words("Projektet har nu status: {status}.", "The project is now: {status}."),
+        PROJECT,
+        ("project", "project_id"),
+    ),
     # --- events ---
-    Rule("event_scheduled", "event_scheduled",
-         (Followers("group", "organiser_group_id"), Followers("project", "project_id"),
-          Followers("proposal", "proposal_id")),
-         Words("Nytt evenemang: ”{title}”", "New event: “{title}”"),
-         Words("{organiser_group_name} bjuder in {starts}, {location}.",
-               "{organiser_group_name} invites you on {starts}, {location}."),
-         EVENT, ("event", "event_id")),
-    Rule("event_changed", "event_changed", EVENT_PEOPLE,
-         Words("”{title}” har ändrats", "“{title}” has changed"),
-         Words("Ny tid och plats: {starts}, {location}.", "Now: {starts}, {location}."),
-         EVENT, ("event", "event_id"), when=_time_or_place_changed),
-    Rule("event_cancelled", "event_cancelled", EVENT_PEOPLE,
-         Words("”{title}” är inställt", "“{title}” is cancelled"),
-         Words("Evenemanget {starts} är inställt. {reason}",
-               "The event on {starts} is cancelled. {reason}"),
-         EVENT, ("event", "event_id")),
-    Rule("waitlist_promoted", "waitlist_promoted", (Account("account_id"),),
-         Words("Du har fått en plats på ”{title}”", "You got a place at “{title}”"),
-         Words("En plats blev ledig: du är nu anmäld till {starts}.",
-               "A place came free: you are now registered for {starts}."),
-         EVENT, ("event", "event_id")),
-    Rule("event_reminder_due", "event_reminder", (Account("account_ids"),),
-         Words("Påminnelse: ”{title}” börjar {starts}", "Reminder: “{title}” starts {starts}"),
-         Words("Plats: {location}.", "Place: {location}."),
-         EVENT, ("event", "event_id")),
-    Rule("agenda_published", "agenda_published",
-         (Account("registrant_ids"), Followers("event", "event_id")),
-         Words("Dagordningen för ”{title}” är publicerad",
-               "The agenda for “{title}” is published"),
-         Words("Läs den före mötet {starts}.", "Read it before the meeting on {starts}."),
-         EVENT, ("event", "event_id")),
-    Rule("minutes_published", "minutes_published",
-         (Account("registrant_ids"), Account("attendee_ids"), Followers("event", "event_id")),
-         Words("Protokollet från ”{title}” är publicerat",
-               "The minutes of “{title}” are published"),
-         Words("Läs vad som sades och beslutades.", "Read what was said and decided."),
-         EVENT, ("event", "event_id")),
-
+    Rule(
+        "event_scheduled",
+        "event_scheduled",
+        (
+            Followers("group", "organiser_group_id"),
+            Followers("project", "project_id"),
+            Followers("proposal", "proposal_id"),
+        ),
+        Words("Nytt evenemang: ”{title}”", "New event: “{title}”"),
+        Words(
+            "{organiser_group_name} bjuder in {starts}, {location}.",
+            "{organiser_group_name} invites you on {starts}, {location}.",
+        ),
+        EVENT,
+        ("event", "event_id"),
+    ),
+    Rule(
+        "event_changed",
+        "event_changed",
+        EVENT_PEOPLE,
+        Words("”{title}” har ändrats", "“{title}” has changed"),
+        Words("Ny tid och plats: {starts}, {location}.", "Now: {starts}, {location}."),
+        EVENT,
+        ("event", "event_id"),
+        when=_time_or_place_changed,
+    ),
+    Rule(
+        "event_cancelled",
+        "event_cancelled",
+        EVENT_PEOPLE,
+        Words("”{title}” är inställt", "“{title}” is cancelled"),
+        Words(
+            "Evenemanget {starts} är inställt. {reason}",
+            "The event on {starts} is cancelled. {reason}",
+        ),
+        EVENT,
+        ("event", "event_id"),
+    ),
+    Rule(
+        "waitlist_promoted",
+        "waitlist_promoted",
+        (Account("account_id"),),
+        Words("Du har fått en plats på ”{title}”", "You got a place at “{title}”"),
+        Words(
+            "En plats blev ledig: du är nu anmäld till {starts}.",
+            "A place came free: you are now registered for {starts}.",
+        ),
+        EVENT,
+        ("event", "event_id"),
+    ),
+    Rule(
+        "event_reminder_due",
+        "event_reminder",
+        (Account("account_ids"),),
+        Words("Påminnelse: ”{title}” börjar {starts}", "Reminder: “{title}” starts {starts}"),
+        Words("Plats: {location}.", "Place: {location}."),
+        EVENT,
+        ("event", "event_id"),
+    ),
+    Rule(
+        "agenda_published",
+        "agenda_published",
+        (Account("registrant_ids"), Followers("event", "event_id")),
+        Words("Dagordningen för ”{title}” är publicerad", "The agenda for “{title}” is published"),
+        Words("Läs den före mötet {starts}.", "Read it before the meeting on {starts}."),
+        EVENT,
+        ("event", "event_id"),
+    ),
+    Rule(
+        "minutes_published",
+        "minutes_published",
+        (Account("registrant_ids"), Account("attendee_ids"), Followers("event", "event_id")),
+        Words("Protokollet från ”{title}” är publicerat", "The minutes of “{title}” are published"),
+        Words("Läs vad som sades och beslutades.", "Read what was said and decided."),
+        EVENT,
+        ("event", "event_id"),
+    ),
     # --- openings for returnees ---
-    Rule("opening_matched", "opening_matched", (Account("account_ids"),),
-         Words("Ett jobb som passar dig: ”{title}”",
-               "An opening that matches your profile: “{title}”"),
-         Words("{business_group_name} söker folk som du.",
-               "{business_group_name} is looking for people like you."),
-         OPENING, ("opening", "opening_id")),
-    Rule("interest_registered", "interest_registered",
-         (Account("admin_ids"), GroupAdmins("business_group_id")),
-         Words("Någon är intresserad av ”{title}”", "Someone is interested in “{title}”"),
-         Words("En återvändare har visat intresse för er annons.",
-               "A returnee expressed interest in your opening."),
-         OPENING, ("opening", "opening_id")),
-    Rule("opening_posted", "group_opening", (Followers("group", "business_group_id"),),
-         Words("Nytt jobb hos {business_name}: ”{title}”",
-               "New opening at {business_name}: “{title}”"),
-         Words("Sök senast {apply_by}.", "Apply by {apply_by}."),
-         OPENING, ("opening", "opening_id")),
+    Rule(
+        "opening_matched",
+        "opening_matched",
+        (Account("account_ids"),),
+        Words(
+            "Ett jobb som passar dig: ”{title}”", "An opening that matches your profile: “{title}”"
+        ),
+        Words(
+            "{business_group_name} söker folk som du.",
+            "{business_group_name} is looking for people like you.",
+        ),
+        OPENING,
+        ("opening", "opening_id"),
+    ),
+    Rule(
+        "interest_registered",
+        "interest_registered",
+        (Account("admin_ids"), GroupAdmins("business_group_id")),
+        Words("Någon är intresserad av ”{title}”", "Someone is interested in “{title}”"),
+        Words(
+            "En återvändare har visat intresse för er annons.",
+            "A returnee expressed interest in your opening.",
+        ),
+        OPENING,
+        ("opening", "opening_id"),
+    ),
+    Rule(
+        "opening_posted",
+        "group_opening",
+        (Followers("group", "business_group_id"),),
+        Words(
+            "Nytt jobb hos {business_name}: ”{title}”", "New opening at {business_name}: “{title}”"
+        ),
+        Words("Sök senast {apply_by}.", "Apply by {apply_by}."),
+        OPENING,
+        ("opening", "opening_id"),
+    ),
 )
 
 
@@ -298,31 +493,60 @@ def rules_for(event_type: str) -> list[Rule]:
 # --- words ----------------------------------------------------------------------------
 
 STATUS_WORDS = {
-    "sv": {"submitted": "inlämnat", "under_review": "under behandling",
-           "accepted": "antaget", "rejected": "avslaget", "in_progress": "påbörjat",
-           "done": "genomfört", "withdrawn": "återtaget", "planned": "planerat",
-           "active": "pågår", "completed": "avslutat", "cancelled": "inställt"},
-    "en": {"submitted": "submitted", "under_review": "under review",
-           "accepted": "accepted", "rejected": "rejected", "in_progress": "in progress",
-           "done": "done", "withdrawn": "withdrawn", "planned": "planned",
-           "active": "active", "completed": "completed", "cancelled": "cancelled"},
+    "sv": {
+        "submitted": "inlämnat",
+        "under_review": "under behandling",
+        "accepted": "antaget",
+        "rejected": "avslaget",
+        "in_progress": "påbörjat",
+        "done": "genomfört",
+        "withdrawn": "återtaget",
+        "planned": "planerat",
+        "active": "pågår",
+        "completed": "avslutat",
+        "cancelled": "inställt",
+    },
+    "en": {
+        "submitted": "submitted",
+        "under_review": "under review",
+        "accepted": "accepted",
+        "rejected": "rejected",
+        "in_progress": "in progress",
+        "done": "done",
+        "withdrawn": "withdrawn",
+        "planned": "planned",
+        "active": "active",
+        "completed": "completed",
+        "cancelled": "cancelled",
+    },
 }
 UNKNOWN_GROUP = {"sv": "gruppen", "en": "the group"}
-MONTHS_SV = ("jan.", "feb.", "mars", "apr.", "maj", "juni", "juli", "aug.", "sep.",
-             "okt.", "nov.", "dec.")
+MONTHS_SV = (
+    "jan.",
+    "feb.",
+    "mars",
+    "apr.",
+    "maj",
+    "juni",
+    "juli",
+    "aug.",
+    "sep.",
+    "okt.",
+    "nov.",
+    "dec.",
+)
 
 
 def format_time(value: datetime, locale: str, tz: ZoneInfo) -> str:
     local = value.astimezone(tz)
     if locale == "sv":
-        return (f"{local.day} {MONTHS_SV[local.month - 1]} {local.year} "
-                f"kl. {local:%H:%M}")
+        return f"{local.day} {MONTHS_SV[local.month - 1]} {local.year} kl. {local:%H:%M}"
     return f"{local.day} {local:%b} {local.year}, {local:%H:%M}"
 
 
 def _shorten(value):
     if isinstance(value, str) and len(value) > TEXT_MAX:
-        return value[:TEXT_MAX - 1] + "…"
+        return value[: TEXT_MAX - 1] + "…"
     return value
 
 
@@ -333,8 +557,9 @@ def context(data: dict, locale: str, group_names: dict[str, str], tz: ZoneInfo) 
         if key.endswith("group_id") or key == "network_id":
             name_key = key[:-3] + "_name"
             if name_key not in values:
-                values[name_key] = (group_names.get(value) if isinstance(value, str)
-                                    else None) or UNKNOWN_GROUP[locale]
+                values[name_key] = (
+                    group_names.get(value) if isinstance(value, str) else None
+                ) or UNKNOWN_GROUP[locale]
     status = data.get("to_status")
     if status:
         values["status"] = STATUS_WORDS[locale].get(status, status)
@@ -369,8 +594,7 @@ def render(template: str, values: dict) -> str:
     return " ".join(_template.vformat(template, (), values).split())
 
 
-def words_for(rule: Rule, data: dict, group_names: dict[str, str],
-              tz: ZoneInfo) -> dict:
+def words_for(rule: Rule, data: dict, group_names: dict[str, str], tz: ZoneInfo) -> dict:
     """The message of `rule` for this event, in every locale, with its link."""
     rendered = {}
     for locale in LOCALES:

@@ -38,8 +38,7 @@ class NotificationsService(ServiceBase):
         now = utcnow()
         with self.db as uow:
             email.enqueue_due_digests(uow, now, settings)
-        sender = email.EmailSender(lambda: self.db, self.services.groups.get_emails,
-                                   settings)
+        sender = email.EmailSender(lambda: self.db, self.services.groups.get_emails, settings)
         sender.send_due(now)
 
     @rpc
@@ -53,8 +52,9 @@ class NotificationsService(ServiceBase):
     @rpc
     def list_notifications(self, actor, unread=None, page=1, per_page=20):
         account_id = load_actor(actor)["account_id"]
-        query = load(api.NotificationListQuerySchema,
-                     {"unread": unread, "page": page, "per_page": per_page})
+        query = load(
+            api.NotificationListQuerySchema, {"unread": unread, "page": page, "per_page": per_page}
+        )
         with self.db as uow:
             return domain.list_notifications(uow, account_id, **query)
 
@@ -98,8 +98,7 @@ class NotificationsService(ServiceBase):
     @rpc
     def unfollow(self, actor, target_type, target_id):
         account_id = load_actor(actor)["account_id"]
-        data = load(api.FollowTargetSchema,
-                    {"target_type": target_type, "target_id": target_id})
+        data = load(api.FollowTargetSchema, {"target_type": target_type, "target_id": target_id})
         with self.db as uow:
             return domain.unfollow(uow, account_id, **data)
 
@@ -115,8 +114,10 @@ class NotificationsService(ServiceBase):
     @rpc
     def list_activity(self, actor, type=None, since=None, page=1, per_page=20):
         actor = load_actor(actor)
-        query = load(api.ActivityQuerySchema,
-                     {"type": type, "since": since, "page": page, "per_page": per_page})
+        query = load(
+            api.ActivityQuerySchema,
+            {"type": type, "since": since, "page": page, "per_page": per_page},
+        )
         with self.db as uow:
             return activity.list_entries(uow, actor, **query)
 

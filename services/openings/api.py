@@ -6,14 +6,22 @@ edges; the gateway hands over what it loaded, and loading that again gives the s
 data. Unknown fields are refused everywhere. Rules that need the clock or the database
 (an apply-by date already past, a business that is not verified) are the domain's.
 """
+
 from __future__ import annotations
 
-from marshmallow import (Schema, ValidationError as MarshmallowError, fields, post_load,
-                         pre_load, validate, validates_schema)
+from marshmallow import Schema, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowError
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
-from civic.validation import (BoundedDate, PageQuerySchema, StrictSchema, UUIDString,
-                              blank_is_none, page_of, strip_blanks)
+from civic.validation import (
+    BoundedDate,
+    PageQuerySchema,
+    StrictSchema,
+    UUIDString,
+    blank_is_none,
+    page_of,
+    strip_blanks,
+)
 
 __all__ = ["EMPLOYMENT_TYPES", "OPENING_STATUSES", "SECTORS"]
 
@@ -36,42 +44,72 @@ def _dedupe(values):
 
 # --- inputs: openings -----------------------------------------------------------------------
 
+
 class OpeningCreateSchema(StrictSchema):
-    business_group_id = UUIDString(required=True, metadata={
-        "description": "the verified business group posting it; the caller must be one "
-                       "of its admins"})
-    title = fields.String(required=True, validate=validate.Length(min=TITLE_MIN,
-                                                                  max=TITLE_MAX),
-                          metadata={"example": "Guide för norrskensturer"})
-    description = fields.String(required=True,
-                                validate=validate.Length(min=1, max=DESCRIPTION_MAX))
-    sector = fields.String(required=True, validate=validate.OneOf(SECTORS),
-                           metadata={"example": "tourism"})
-    employment_type = fields.String(required=True, validate=validate.OneOf(EMPLOYMENT_TYPES),
-                                    metadata={"example": "seasonal"})
-    location = fields.String(load_default=None, allow_none=True,
-                             validate=validate.Length(min=1, max=LOCATION_MAX),
-                             metadata={"description": "where the work is; may be left "
-                                                      "out when `remote` is true",
-                                       "example": "Jokkmokk"})
-    remote = fields.Boolean(load_default=False,
-                            metadata={"description": "the work can be done remotely"})
-    apply_by = BoundedDate(required=True, metadata={
-        "description": "the last day to apply (the town's calendar); today or later. The "
-                       "opening expires by itself once this day has ended.",
-        "example": "2026-12-31"})
-    start_date = BoundedDate(load_default=None, allow_none=True, metadata={
-        "description": "when the work starts; returnees available by then are matched"})
-    salary_min = fields.Integer(load_default=None, allow_none=True,
-                                validate=validate.Range(min=0, max=SALARY_MAX),
-                                metadata={"description": "kronor a month, before tax"})
-    salary_max = fields.Integer(load_default=None, allow_none=True,
-                                validate=validate.Range(min=0, max=SALARY_MAX),
-                                metadata={"description": "kronor a month, before tax"})
-    contact = fields.String(required=True, validate=validate.Length(min=1, max=CONTACT_MAX),
-                            metadata={"description": "how to apply or ask: a name, "
-                                                     "email or phone number",
-                                      "example": "jobb@example.se"})
+    business_group_id = UUIDString(
+        required=True,
+        metadata={
+            "description": "the verified business group posting it; the caller must be one "
+            "of its admins"
+        },
+    )
+    title = fields.String(
+        required=True,
+        validate=validate.Length(min=TITLE_MIN, max=TITLE_MAX),
+        metadata={"example": "Guide för norrskensturer"},
+    )
+    description = fields.String(required=True, validate=validate.Length(min=1, max=DESCRIPTION_MAX))
+    sector = fields.String(
+        required=True, validate=validate.OneOf(SECTORS), metadata={"example": "tourism"}
+    )
+    employment_type = fields.String(
+        required=True, validate=validate.OneOf(EMPLOYMENT_TYPES), metadata={"example": "seasonal"}
+    )
+    location = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=LOCATION_MAX),
+        metadata={
+            "description": "where the work is; may be left out when `remote` is true",
+            "example": "Jokkmokk",
+        },
+    )
+    remote = fields.Boolean(
+        load_default=False, metadata={"description": "the work can be done remotely"}
+    )
+    apply_by = BoundedDate(
+        required=True,
+        metadata={
+            "description": "the last day to apply (the town's calendar); today or later. The "
+            "opening expires by itself once this day has ended.",
+            "example": "2026-12-31",
+        },
+    )
+    start_date = BoundedDate(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "when the work starts; returnees available by then are matched"},
+    )
+    salary_min = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=SALARY_MAX),
+        metadata={"description": "kronor a month, before tax"},
+    )
+    salary_max = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=SALARY_MAX),
+        metadata={"description": "kronor a month, before tax"},
+    )
+    contact = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=CONTACT_MAX),
+        metadata={
+            "description": "how to apply or ask: a name, email or phone number",
+            "example": "jobb@example.se",
+        },
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -91,10 +129,10 @@ class OpeningCreateSchema(StrictSchema):
 
 
 class OpeningListQuerySchema(PageQuerySchema):
-    sector = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(SECTORS))
-    employment_type = fields.String(load_default=None, allow_none=True,
-                                    validate=validate.OneOf(EMPLOYMENT_TYPES))
+    sector = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SECTORS))
+    employment_type = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(EMPLOYMENT_TYPES)
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -106,10 +144,12 @@ class OpeningPageQuerySchema(PageQuerySchema):
 
 
 class InterestCreateSchema(StrictSchema):
-    message = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(max=INTEREST_MESSAGE_MAX),
-                            metadata={"description": "a few words to the business; only "
-                                                     "its admins read it"})
+    message = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=INTEREST_MESSAGE_MAX),
+        metadata={"description": "a few words to the business; only its admins read it"},
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -118,19 +158,30 @@ class InterestCreateSchema(StrictSchema):
 
 # --- inputs: returnee profiles -------------------------------------------------------------
 
+
 class ReturneeProfileSaveSchema(StrictSchema):
-    sectors = fields.List(fields.String(validate=validate.OneOf(SECTORS)), required=True,
-                          validate=validate.Length(min=1, max=CHOICES_MAX),
-                          metadata={"example": ["tourism", "culture"]})
-    employment_types = fields.List(fields.String(validate=validate.OneOf(EMPLOYMENT_TYPES)),
-                                   required=True,
-                                   validate=validate.Length(min=1, max=CHOICES_MAX),
-                                   metadata={"example": ["full_time", "seasonal"]})
-    available_from = BoundedDate(required=True, metadata={
-        "description": "from when the returnee can start", "example": "2027-06-15"})
-    message = fields.String(load_default=None, allow_none=True,
-                            validate=validate.Length(max=PROFILE_MESSAGE_MAX),
-                            metadata={"description": "a few words about oneself"})
+    sectors = fields.List(
+        fields.String(validate=validate.OneOf(SECTORS)),
+        required=True,
+        validate=validate.Length(min=1, max=CHOICES_MAX),
+        metadata={"example": ["tourism", "culture"]},
+    )
+    employment_types = fields.List(
+        fields.String(validate=validate.OneOf(EMPLOYMENT_TYPES)),
+        required=True,
+        validate=validate.Length(min=1, max=CHOICES_MAX),
+        metadata={"example": ["full_time", "seasonal"]},
+    )
+    available_from = BoundedDate(
+        required=True,
+        metadata={"description": "from when the returnee can start", "example": "2027-06-15"},
+    )
+    message = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=PROFILE_MESSAGE_MAX),
+        metadata={"description": "a few words about oneself"},
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -145,6 +196,7 @@ class ReturneeProfileSaveSchema(StrictSchema):
 
 
 # --- outputs -------------------------------------------------------------------------------
+
 
 class OpeningSchema(Schema):
     id = fields.String()
@@ -163,19 +215,26 @@ class OpeningSchema(Schema):
     contact = fields.String()
     status = fields.String(metadata={"enum": list(OPENING_STATUSES)})
     created_at = fields.AwareDateTime()
-    ended_at = fields.AwareDateTime(allow_none=True, metadata={
-        "description": "when it was closed or expired"})
-    interested_by_me = fields.Boolean(metadata={
-        "description": "the caller registered interest (false without a token)"})
-    is_admin = fields.Boolean(metadata={
-        "description": "the caller administers the business (may close it and read "
-                       "the interest list)"})
-    interest_count = fields.Integer(metadata={
-        "description": "how many expressed interest; only for the business's admins"})
+    ended_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "when it was closed or expired"}
+    )
+    interested_by_me = fields.Boolean(
+        metadata={"description": "the caller registered interest (false without a token)"}
+    )
+    is_admin = fields.Boolean(
+        metadata={
+            "description": "the caller administers the business (may close it and read "
+            "the interest list)"
+        }
+    )
+    interest_count = fields.Integer(
+        metadata={"description": "how many expressed interest; only for the business's admins"}
+    )
 
 
 class InterestSchema(Schema):
     """An expression of interest, as the resident who made it sees it."""
+
     id = fields.String()
     opening_id = fields.String()
     account_id = fields.String()
@@ -185,8 +244,11 @@ class InterestSchema(Schema):
 
 class InterestEntrySchema(InterestSchema):
     """An expression of interest, as the business's admins see it."""
-    display_name = fields.String(allow_none=True, metadata={
-        "description": "null while the account is not known to the openings service yet"})
+
+    display_name = fields.String(
+        allow_none=True,
+        metadata={"description": "null while the account is not known to the openings service yet"},
+    )
 
 
 OpeningListSchema = page_of(OpeningSchema, "OpeningListSchema")
@@ -207,4 +269,3 @@ class ReturneeProfileSchema(Schema):
 
 # A fixed list the API publishes (sectors, employment types).
 ChoiceListSchema = page_of(fields.List(fields.String()), "ChoiceListSchema")
-

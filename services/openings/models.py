@@ -7,12 +7,22 @@ accounts, groups and memberships (names, which businesses staff verified, who
 administers them), kept up to date from groups' events, so it authorises and answers
 without asking the groups service anything.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import EMPLOYMENT_TYPES, OPENING_STATUSES, SECTORS
@@ -29,15 +39,17 @@ class Base(DeclarativeBase):
 
 # --- openings ------------------------------------------------------------------------------
 
+
 class Opening(Base):
     __tablename__ = "openings"
     __table_args__ = (
         CheckConstraint(one_of("status", OPENING_STATUSES), name="status"),
         CheckConstraint(one_of("sector", SECTORS), name="sector"),
-        CheckConstraint(one_of("employment_type", EMPLOYMENT_TYPES),
-                        name="employment_type"),
-        CheckConstraint("salary_min IS NULL OR salary_max IS NULL "
-                        "OR salary_min <= salary_max", name="salary_range"),
+        CheckConstraint(one_of("employment_type", EMPLOYMENT_TYPES), name="employment_type"),
+        CheckConstraint(
+            "salary_min IS NULL OR salary_max IS NULL OR salary_min <= salary_max",
+            name="salary_range",
+        ),
         # The public list (open ones, newest first) and the expiry timer's search.
         Index("ix_openings_status_created", "status", "created_at"),
         Index("ix_openings_status_expires", "status", "expires_at"),
@@ -74,9 +86,11 @@ class Opening(Base):
 
 class Interest(Base):
     """A resident's expression of interest in an opening; one per resident and opening."""
+
     __tablename__ = "interests"
-    __table_args__ = (UniqueConstraint("opening_id", "account_id",
-                                       name="uq_interests_opening_account"),)
+    __table_args__ = (
+        UniqueConstraint("opening_id", "account_id", name="uq_interests_opening_account"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     opening_id: Mapped[str] = mapped_column(ForeignKey("openings.id"))
@@ -88,6 +102,7 @@ class Interest(Base):
 class OpeningMatch(Base):
     """A returnee already told about an opening: a changed profile does not tell them
     again."""
+
     __tablename__ = "opening_matches"
 
     opening_id: Mapped[str] = mapped_column(ForeignKey("openings.id"), primary_key=True)
@@ -97,8 +112,10 @@ class OpeningMatch(Base):
 
 # --- returnee profiles ---------------------------------------------------------------------
 
+
 class ReturneeProfile(Base):
     """What a returnee is looking for; one per account."""
+
     __tablename__ = "returnee_profiles"
 
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -111,22 +128,28 @@ class ReturneeProfile(Base):
 class ProfileSector(Base):
     """One sector of a profile: a row each, so "every profile in this sector" is an
     index lookup."""
-    __tablename__ = "returnee_profile_sectors"
-    __table_args__ = (CheckConstraint(one_of("sector", SECTORS), name="sector"),
-                      Index("ix_returnee_profile_sectors_sector", "sector", "account_id"))
 
-    account_id: Mapped[str] = mapped_column(ForeignKey("returnee_profiles.account_id"),
-                                            primary_key=True)
+    __tablename__ = "returnee_profile_sectors"
+    __table_args__ = (
+        CheckConstraint(one_of("sector", SECTORS), name="sector"),
+        Index("ix_returnee_profile_sectors_sector", "sector", "account_id"),
+    )
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("returnee_profiles.account_id"), primary_key=True
+    )
     sector: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 
 class ProfileEmploymentType(Base):
     __tablename__ = "returnee_profile_employment_types"
-    __table_args__ = (CheckConstraint(one_of("employment_type", EMPLOYMENT_TYPES),
-                                      name="employment_type"),)
+    __table_args__ = (
+        CheckConstraint(one_of("employment_type", EMPLOYMENT_TYPES), name="employment_type"),
+    )
 
-    account_id: Mapped[str] = mapped_column(ForeignKey("returnee_profiles.account_id"),
-                                            primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("returnee_profiles.account_id"), primary_key=True
+    )
     employment_type: Mapped[str] = mapped_column(String(20), primary_key=True)
 
 

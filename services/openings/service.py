@@ -11,6 +11,7 @@ here asks whether the caller is staff. Nothing here calls the groups service: wh
 business is verified and who administers it come from the read models, so openings
 keeps answering while groups is down.
 """
+
 from __future__ import annotations
 
 from civic.db import Database, utcnow
@@ -35,13 +36,18 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
     # --- openings -----------------------------------------------------------------------
 
     @rpc
-    def list_openings(self, actor, sector=None, employment_type=None, page=1,
-                      per_page=20):
+    def list_openings(self, actor, sector=None, employment_type=None, page=1, per_page=20):
         actor = load_actor(actor, required=False)
         viewer_id = actor["account_id"] if actor else None
-        query = load(api.OpeningListQuerySchema, {
-            "sector": sector, "employment_type": employment_type, "page": page,
-            "per_page": per_page})
+        query = load(
+            api.OpeningListQuerySchema,
+            {
+                "sector": sector,
+                "employment_type": employment_type,
+                "page": page,
+                "per_page": per_page,
+            },
+        )
         with self.db as uow:
             page = domain.list_openings(uow, viewer_id, **query)
         return api.OpeningListSchema().dump(page)

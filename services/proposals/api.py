@@ -5,19 +5,26 @@ gateway (which also builds its OpenAPI document from them), so one definition se
 edges; the gateway hands over what it loaded, so loading twice gives the same data.
 Unknown fields are refused everywhere (except in the actor, which the gateway builds).
 """
+
 from __future__ import annotations
 
-from marshmallow import (Schema, ValidationError as MarshmallowError, fields, pre_load,
-                         validate, validates_schema)
+from marshmallow import Schema, fields, pre_load, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowError
 
 from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
-from civic.validation import (PageQuerySchema, StrictSchema, UUIDString, blank_is_none,
-                              page_of, strip_blanks, text)
+from civic.validation import (
+    PageQuerySchema,
+    StrictSchema,
+    UUIDString,
+    blank_is_none,
+    page_of,
+    strip_blanks,
+    text,
+)
 
 __all__ = ["CATEGORIES", "CHANNELS", "PROPOSAL_STATUSES", "PROJECT_STATUSES"]
 
-CATEGORIES = ("environment", "leisure", "culture", "business", "infrastructure", "housing",
-              "other")
+CATEGORIES = ("environment", "leisure", "culture", "business", "infrastructure", "housing", "other")
 # How a proposal reached the town: filed online by a resident, or by staff for a visitor
 # at a drop-in or a town-hall meeting.
 CHANNELS = ("online", "drop_in", "town_hall")
@@ -37,15 +44,21 @@ MODERATION_ACTIONS = ("restore", "remove")
 
 # --- inputs: proposals -------------------------------------------------------------------
 
+
 class LocationSchema(StrictSchema):
-    name = text(1, PLACE_MAX, required=True,
-                 metadata={"example": "Stadsparken, Jokkmokk"})
-    lat = fields.Float(load_default=None, allow_none=True,
-                       validate=validate.Range(min=-90, max=90),
-                       metadata={"example": 66.6066})
-    lon = fields.Float(load_default=None, allow_none=True,
-                       validate=validate.Range(min=-180, max=180),
-                       metadata={"example": 19.8227})
+    name = text(1, PLACE_MAX, required=True, metadata={"example": "Stadsparken, Jokkmokk"})
+    lat = fields.Float(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=-90, max=90),
+        metadata={"example": 66.6066},
+    )
+    lon = fields.Float(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=-180, max=180),
+        metadata={"example": 19.8227},
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -62,11 +75,20 @@ class ProposalCreateSchema(StrictSchema):
     body = text(0, BODY_MAX, required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     location = fields.Nested(LocationSchema, load_default=None, allow_none=True)
-    channel = fields.String(load_default="online", validate=validate.OneOf(CHANNELS),
-                            metadata={"description": "drop_in and town_hall: staff only"})
-    contact = text(1, CONTACT_MAX, load_default=None, allow_none=True,
-                    metadata={"description": "How to reach the visitor (drop_in, "
-                                             "town_hall); only staff see it"})
+    channel = fields.String(
+        load_default="online",
+        validate=validate.OneOf(CHANNELS),
+        metadata={"description": "drop_in and town_hall: staff only"},
+    )
+    contact = text(
+        1,
+        CONTACT_MAX,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "How to reach the visitor (drop_in, town_hall); only staff see it"
+        },
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -76,17 +98,25 @@ class ProposalCreateSchema(StrictSchema):
     @validates_schema
     def _contact_only_for_visitors(self, data, **kwargs):
         if data.get("contact") is not None and data.get("channel", "online") == "online":
-            raise MarshmallowError("A contact line belongs to a drop_in or town_hall "
-                                   "proposal.", "contact")
+            raise MarshmallowError(
+                "A contact line belongs to a drop_in or town_hall proposal.", "contact"
+            )
 
 
 class ProposalListQuerySchema(PageQuerySchema):
-    status = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(PROPOSAL_STATUSES))
-    category = fields.String(load_default=None, allow_none=True,
-                             validate=validate.OneOf(CATEGORIES))
-    q = text(1, QUERY_MAX, load_default=None, allow_none=True,
-              metadata={"description": "Words to find in the title or body"})
+    status = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(PROPOSAL_STATUSES)
+    )
+    category = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(CATEGORIES)
+    )
+    q = text(
+        1,
+        QUERY_MAX,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Words to find in the title or body"},
+    )
     sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
 
     @pre_load
@@ -108,9 +138,16 @@ class CommentCreateSchema(StrictSchema):
 
 class TransitionSchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(PROPOSAL_STATUSES))
-    answer = text(1, ANSWER_MAX, load_default=None, allow_none=True,
-                   metadata={"description": "The official answer; required for "
-                                            "accepted and rejected, refused otherwise"})
+    answer = text(
+        1,
+        ANSWER_MAX,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The official answer; required for "
+            "accepted and rejected, refused otherwise"
+        },
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -139,12 +176,14 @@ class MergeSchema(StrictSchema):
 
 # --- inputs: joint projects --------------------------------------------------------------
 
+
 class ProjectCreateSchema(StrictSchema):
     title = text(TITLE_MIN, TITLE_MAX, required=True)
     description = text(0, BODY_MAX, load_default="")
     lead_group_id = UUIDString(required=True)
-    partner_group_ids = fields.List(UUIDString(), load_default=list,
-                                    validate=validate.Length(max=PARTNERS_MAX))
+    partner_group_ids = fields.List(
+        UUIDString(), load_default=list, validate=validate.Length(max=PARTNERS_MAX)
+    )
     origin_proposal_id = UUIDString(load_default=None, allow_none=True)
 
     @pre_load
@@ -157,8 +196,7 @@ class ProjectCreateSchema(StrictSchema):
         if len(set(partners)) != len(partners):
             raise MarshmallowError("A partner is named more than once.", "partner_group_ids")
         if data.get("lead_group_id") in partners:
-            raise MarshmallowError("The lead group is not its own partner.",
-                                   "partner_group_ids")
+            raise MarshmallowError("The lead group is not its own partner.", "partner_group_ids")
 
 
 class PartnerAddSchema(StrictSchema):
@@ -170,10 +208,14 @@ class ProjectTransitionSchema(StrictSchema):
 
 
 class ProjectListQuerySchema(PageQuerySchema):
-    status = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(PROJECT_STATUSES))
-    group_id = UUIDString(load_default=None, allow_none=True,
-                          metadata={"description": "Projects this group leads or partners"})
+    status = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(PROJECT_STATUSES)
+    )
+    group_id = UUIDString(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Projects this group leads or partners"},
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
@@ -182,14 +224,17 @@ class ProjectListQuerySchema(PageQuerySchema):
 
 # --- outputs ----------------------------------------------------------------------------
 
+
 class LocationOutSchema(Schema):
     name = fields.String()
     lat = fields.Float(allow_none=True)
     lon = fields.Float(allow_none=True)
 
 
-ERASED = {"description": "null once that account is erased: what it wrote or did stays, "
-                         "with nothing that ties it to the rest"}
+ERASED = {
+    "description": "null once that account is erased: what it wrote or did stays, "
+    "with nothing that ties it to the rest"
+}
 
 
 class CommentSchema(Schema):
@@ -207,8 +252,9 @@ class AnswerSchema(Schema):
 
 
 class ProposalStepSchema(Schema):
-    from_status = fields.String(allow_none=True,
-                                metadata={"description": "null for the submission"})
+    from_status = fields.String(
+        allow_none=True, metadata={"description": "null for the submission"}
+    )
     to_status = fields.String()
     actor_id = fields.String(allow_none=True, metadata=ERASED)
     at = fields.AwareDateTime()
@@ -227,26 +273,29 @@ class ProposalSchema(Schema):
     category = fields.String()
     status = fields.String()
     author_id = fields.String(allow_none=True, metadata=ERASED)
-    author_name = fields.String(allow_none=True, metadata={
-        "description": "\"former resident\" once the author's account is erased"})
+    author_name = fields.String(
+        allow_none=True,
+        metadata={"description": '"former resident" once the author\'s account is erased'},
+    )
     channel = fields.String()
     location = fields.Nested(LocationOutSchema, allow_none=True)
     support_count = fields.Integer()
     supported_by_me = fields.Boolean()
-    comments = fields.List(fields.Nested(CommentSchema),
-                           metadata={"description": "not in lists"})
+    comments = fields.List(fields.Nested(CommentSchema), metadata={"description": "not in lists"})
     answer = fields.Nested(AnswerSchema, allow_none=True)
     assigned_group_id = fields.String(allow_none=True)
     assigned_group_name = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(ProposalStepSchema),
-                          metadata={"description": "not in lists"})
+    history = fields.List(
+        fields.Nested(ProposalStepSchema), metadata={"description": "not in lists"}
+    )
     project_ids = fields.List(fields.String())
     merged_into_id = fields.String(allow_none=True)
     hidden = fields.Boolean()
     removed = fields.Boolean(metadata={"description": "staff only"})
     report_count = fields.Integer(metadata={"description": "staff only"})
-    reports = fields.List(fields.Nested(ReportOutSchema),
-                          metadata={"description": "staff only, not in lists"})
+    reports = fields.List(
+        fields.Nested(ReportOutSchema), metadata={"description": "staff only, not in lists"}
+    )
     contact = fields.String(allow_none=True, metadata={"description": "staff only"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
@@ -254,8 +303,9 @@ class ProposalSchema(Schema):
 
 ProposalListSchema = page_of(ProposalSchema, "ProposalListSchema")
 
-CategoryListSchema = page_of(fields.List(fields.String(), metadata={"example": list(CATEGORIES)}),
-                             "CategoryListSchema")
+CategoryListSchema = page_of(
+    fields.List(fields.String(), metadata={"example": list(CATEGORIES)}), "CategoryListSchema"
+)
 
 
 class SupportResultSchema(Schema):
@@ -266,8 +316,9 @@ class SupportResultSchema(Schema):
 class ReportResultSchema(Schema):
     proposal_id = fields.String()
     report_count = fields.Integer()
-    hidden = fields.Boolean(metadata={
-        "description": "true once reports from 3 accounts hid it for review"})
+    hidden = fields.Boolean(
+        metadata={"description": "true once reports from 3 accounts hid it for review"}
+    )
 
 
 class ProjectStepSchema(Schema):

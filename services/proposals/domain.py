@@ -14,6 +14,7 @@ Where counts must stay right under concurrent requests (supports, reports), the
 proposal's row is locked first (`SELECT … FOR UPDATE` on PostgreSQL; SQLite serialises
 writers anyway) and the counters move by atomic `count = count ± 1` updates.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import delete, exists, func, or_, select, update
@@ -23,8 +24,17 @@ from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.proposals import lifecycle
 from services.proposals.lifecycle import AUTHOR, STAFF
-from services.proposals.models import (Comment, Project, ProjectPartner, ProjectStep,
-                                       Proposal, ProposalStep, Report, Support, group_facts)
+from services.proposals.models import (
+    Comment,
+    Project,
+    ProjectPartner,
+    ProjectStep,
+    Proposal,
+    ProposalStep,
+    Report,
+    Support,
+    group_facts,
+)
 
 # Reports from this many different accounts hide a proposal until staff review it.
 HIDE_AFTER_REPORTS = 3
@@ -35,6 +45,7 @@ FORMER_RESIDENT = "former resident"
 
 
 # --- the actor ---------------------------------------------------------------------------
+
 
 def _is_staff(actor: dict | None) -> bool:
     return bool(actor and actor.get("is_staff"))
@@ -62,8 +73,8 @@ def search_words(q: str | None) -> list[str]:
 
 # --- lookups -----------------------------------------------------------------------------
 
-def _proposal(session, proposal_id: str, actor: dict | None, *, lock: bool = False
-              ) -> Proposal:
+
+def _proposal(session, proposal_id: str, actor: dict | None, *, lock: bool = False) -> Proposal:
     """The proposal as this actor may see it: a hidden one exists for staff only."""
     query = select(Proposal).where(Proposal.id == proposal_id)
     if lock:
@@ -103,14 +114,18 @@ def _author_names(session, account_ids) -> dict[str | None, str | None]:
     """The names to show beside what these accounts wrote: the display name, "former
     resident" once erased (and for None: erasure took the author's id off what they
     wrote); an account not known here yet is left out (None)."""
-    return {None: FORMER_RESIDENT,
-            **group_facts.display_names(session, account_ids, erased_as=FORMER_RESIDENT)}
+    return {
+        None: FORMER_RESIDENT,
+        **group_facts.display_names(session, account_ids, erased_as=FORMER_RESIDENT),
+    }
 
 
 # --- views -------------------------------------------------------------------------------
 
-def _proposal_views(session, proposals: list[Proposal], actor: dict | None, *,
-                    full: bool) -> list[dict]:
+
+def _proposal_views(
+    session, proposals: list[Proposal], actor: dict | None, *, full: bool
+) -> list[dict]:
     """Proposals as this actor sees them, in a handful of queries for the whole list.
 
     `full` adds comments and history (and, for staff, the reports): for one proposal,
@@ -122,55 +137,84 @@ def _proposal_views(session, proposals: list[Proposal], actor: dict | None, *,
     staff, me = _is_staff(actor), _me(actor)
     supported: set[str] = set()
     if me:
-        supported = set(session.execute(select(Support.proposal_id).where(
-            Support.proposal_id.in_(ids), Support.account_id == me)).scalars())
+        supported = set(
+            session.execute(
+                select(Support.proposal_id).where(
+                    Support.proposal_id.in_(ids), Support.account_id == me
+                )
+            ).scalars()
+        )
     project_ids: dict[str, list[str]] = {pid: [] for pid in ids}
     for origin_id, project_id in session.execute(
-            select(Project.origin_proposal_id, Project.id)
-            .where(Project.origin_proposal_id.in_(ids))
-            .order_by(Project.created_at, Project.id)):
+        select(Project.origin_proposal_id, Project.id)
+        .where(Project.origin_proposal_id.in_(ids))
+        .order_by(Project.created_at, Project.id)
+    ):
         project_ids[origin_id].append(project_id)
     comments: dict[str, list[Comment]] = {pid: [] for pid in ids}
     history: dict[str, list[ProposalStep]] = {pid: [] for pid in ids}
     reports: dict[str, list[Report]] = {pid: [] for pid in ids}
     if full:
-        for comment in session.execute(select(Comment).where(Comment.proposal_id.in_(ids))
-                                       .order_by(Comment.created_at, Comment.id)).scalars():
+        for comment in session.execute(
+            select(Comment)
+            .where(Comment.proposal_id.in_(ids))
+            .order_by(Comment.created_at, Comment.id)
+        ).scalars():
             comments[comment.proposal_id].append(comment)
-        for step in session.execute(select(ProposalStep)
-                                    .where(ProposalStep.proposal_id.in_(ids))
-                                    .order_by(ProposalStep.at, ProposalStep.id)).scalars():
+        for step in session.execute(
+            select(ProposalStep)
+            .where(ProposalStep.proposal_id.in_(ids))
+            .order_by(ProposalStep.at, ProposalStep.id)
+        ).scalars():
             history[step.proposal_id].append(step)
         if staff:
-            for report in session.execute(select(Report).where(Report.proposal_id.in_(ids))
-                                          .order_by(Report.created_at, Report.id)).scalars():
+            for report in session.execute(
+                select(Report)
+                .where(Report.proposal_id.in_(ids))
+                .order_by(Report.created_at, Report.id)
+            ).scalars():
                 reports[report.proposal_id].append(report)
     names = _author_names(
-        session, [p.author_id for p in proposals]
-        + [c.author_id for found in comments.values() for c in found])
+        session,
+        [p.author_id for p in proposals]
+        + [c.author_id for found in comments.values() for c in found],
+    )
     group_names = group_facts.group_names(session, [p.assigned_group_id for p in proposals])
 
     views = []
     for proposal in proposals:
         view = {
-            "id": proposal.id, "title": proposal.title, "body": proposal.body,
-            "category": proposal.category, "status": proposal.status,
-            "author_id": proposal.author_id, "author_name": names.get(proposal.author_id),
+            "id": proposal.id,
+            "title": proposal.title,
+            "body": proposal.body,
+            "category": proposal.category,
+            "status": proposal.status,
+            "author_id": proposal.author_id,
+            "author_name": names.get(proposal.author_id),
             "channel": proposal.channel,
-            "location": None if proposal.location_name is None else {
-                "name": proposal.location_name, "lat": proposal.location_lat,
-                "lon": proposal.location_lon},
+            "location": None
+            if proposal.location_name is None
+            else {
+                "name": proposal.location_name,
+                "lat": proposal.location_lat,
+                "lon": proposal.location_lon,
+            },
             "support_count": proposal.support_count,
             "supported_by_me": proposal.id in supported,
-            "answer": None if proposal.answer_body is None else {
-                "body": proposal.answer_body, "answered_by": proposal.answered_by,
-                "answered_at": proposal.answered_at},
+            "answer": None
+            if proposal.answer_body is None
+            else {
+                "body": proposal.answer_body,
+                "answered_by": proposal.answered_by,
+                "answered_at": proposal.answered_at,
+            },
             "assigned_group_id": proposal.assigned_group_id,
             "assigned_group_name": group_names.get(proposal.assigned_group_id),
             "project_ids": project_ids[proposal.id],
             "merged_into_id": proposal.merged_into_id,
             "hidden": proposal.hidden,
-            "created_at": proposal.created_at, "updated_at": proposal.updated_at,
+            "created_at": proposal.created_at,
+            "updated_at": proposal.updated_at,
         }
         if full:
             view["comments"] = [_comment_view(c, names) for c in comments[proposal.id]]
@@ -180,8 +224,9 @@ def _proposal_views(session, proposals: list[Proposal], actor: dict | None, *,
             view["removed"] = proposal.removed
             view["contact"] = proposal.contact
             if full:
-                view["reports"] = [{"reason": r.reason, "created_at": r.created_at}
-                                   for r in reports[proposal.id]]
+                view["reports"] = [
+                    {"reason": r.reason, "created_at": r.created_at} for r in reports[proposal.id]
+                ]
         views.append(view)
     return views
 
@@ -191,14 +236,22 @@ def _proposal_view(session, proposal: Proposal, actor: dict | None) -> dict:
 
 
 def _comment_view(comment: Comment, names: dict) -> dict:
-    return {"id": comment.id, "author_id": comment.author_id,
-            "author_name": names.get(comment.author_id), "body": comment.body,
-            "created_at": comment.created_at}
+    return {
+        "id": comment.id,
+        "author_id": comment.author_id,
+        "author_name": names.get(comment.author_id),
+        "body": comment.body,
+        "created_at": comment.created_at,
+    }
 
 
 def _step_view(step: ProposalStep) -> dict:
-    view = {"from_status": step.from_status, "to_status": step.to_status,
-            "actor_id": step.actor_id, "at": step.at}
+    view = {
+        "from_status": step.from_status,
+        "to_status": step.to_status,
+        "actor_id": step.actor_id,
+        "at": step.at,
+    }
     if step.answer is not None:
         view["answer"] = step.answer
     return view
@@ -210,42 +263,60 @@ def _project_views(session, projects: list[Project]) -> list[dict]:
     ids = [project.id for project in projects]
     partners: dict[str, list[str]] = {pid: [] for pid in ids}
     for project_id, group_id in session.execute(
-            select(ProjectPartner.project_id, ProjectPartner.group_id)
-            .where(ProjectPartner.project_id.in_(ids))
-            .order_by(ProjectPartner.added_at, ProjectPartner.group_id)):
+        select(ProjectPartner.project_id, ProjectPartner.group_id)
+        .where(ProjectPartner.project_id.in_(ids))
+        .order_by(ProjectPartner.added_at, ProjectPartner.group_id)
+    ):
         partners[project_id].append(group_id)
     history: dict[str, list[ProjectStep]] = {pid: [] for pid in ids}
-    for step in session.execute(select(ProjectStep).where(ProjectStep.project_id.in_(ids))
-                                .order_by(ProjectStep.at, ProjectStep.id)).scalars():
+    for step in session.execute(
+        select(ProjectStep)
+        .where(ProjectStep.project_id.in_(ids))
+        .order_by(ProjectStep.at, ProjectStep.id)
+    ).scalars():
         history[step.project_id].append(step)
     names = group_facts.group_names(session, [project.lead_group_id for project in projects])
-    return [{
-        "id": project.id, "title": project.title, "description": project.description,
-        "status": project.status, "lead_group_id": project.lead_group_id,
-        "lead_group_name": names.get(project.lead_group_id),
-        "partner_group_ids": partners[project.id],
-        "origin_proposal_id": project.origin_proposal_id,
-        "history": [{"from_status": s.from_status, "to_status": s.to_status,
-                     "actor_id": s.actor_id, "at": s.at} for s in history[project.id]],
-        "created_by": project.created_by, "created_at": project.created_at,
-        "updated_at": project.updated_at,
-    } for project in projects]
+    return [
+        {
+            "id": project.id,
+            "title": project.title,
+            "description": project.description,
+            "status": project.status,
+            "lead_group_id": project.lead_group_id,
+            "lead_group_name": names.get(project.lead_group_id),
+            "partner_group_ids": partners[project.id],
+            "origin_proposal_id": project.origin_proposal_id,
+            "history": [
+                {
+                    "from_status": s.from_status,
+                    "to_status": s.to_status,
+                    "actor_id": s.actor_id,
+                    "at": s.at,
+                }
+                for s in history[project.id]
+            ],
+            "created_by": project.created_by,
+            "created_at": project.created_at,
+            "updated_at": project.updated_at,
+        }
+        for project in projects
+    ]
 
 
 def _ref(proposal: Proposal) -> dict:
     """What every proposal event carries."""
-    return {"proposal_id": proposal.id, "title": proposal.title,
-            "author_id": proposal.author_id}
+    return {"proposal_id": proposal.id, "title": proposal.title, "author_id": proposal.author_id}
 
 
 # --- proposals: reading ------------------------------------------------------------------
 
-def list_proposals(uow, actor, status=None, category=None, q=None, sort="newest", page=1,
-                   per_page=20) -> dict:
+
+def list_proposals(
+    uow, actor, status=None, category=None, q=None, sort="newest", page=1, per_page=20
+) -> dict:
     """Listed proposals: never hidden ones, nor duplicates merged into another."""
     session = uow.session
-    query = select(Proposal).where(Proposal.hidden.is_(False),
-                                   Proposal.merged_into_id.is_(None))
+    query = select(Proposal).where(Proposal.hidden.is_(False), Proposal.merged_into_id.is_(None))
     if status is not None:
         query = query.where(Proposal.status == status)
     if category is not None:
@@ -253,13 +324,16 @@ def list_proposals(uow, actor, status=None, category=None, q=None, sort="newest"
     for word in search_words(q):
         query = query.where(Proposal.search_text.contains(word, autoescape=True))
     if sort == "supports":
-        order = (Proposal.support_count.desc(), Proposal.created_at.desc(),
-                 Proposal.id.desc())
+        order = (Proposal.support_count.desc(), Proposal.created_at.desc(), Proposal.id.desc())
     else:
         order = (Proposal.created_at.desc(), Proposal.id.desc())
     items, total = paginate(session, query.order_by(*order), page, per_page)
-    return {"items": _proposal_views(session, items, actor, full=False), "total": total,
-            "page": page, "per_page": per_page}
+    return {
+        "items": _proposal_views(session, items, actor, full=False),
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 def get_proposal(uow, actor, proposal_id: str) -> dict:
@@ -269,28 +343,58 @@ def get_proposal(uow, actor, proposal_id: str) -> dict:
 
 # --- proposals: residents ----------------------------------------------------------------
 
-def submit_proposal(uow, actor, title: str, body: str, category: str, location=None,
-                    channel: str = "online", contact: str | None = None) -> dict:
+
+def submit_proposal(
+    uow,
+    actor,
+    title: str,
+    body: str,
+    category: str,
+    location=None,
+    channel: str = "online",
+    contact: str | None = None,
+) -> dict:
     session = uow.session
     if channel != "online":
         _require_staff(actor, "file drop-in and town-hall proposals")
     now = utcnow()
     proposal = Proposal(
-        id=new_id(), title=title, body=body, search_text=search_text(title, body),
-        category=category, status=lifecycle.SUBMITTED, author_id=_me(actor),
-        channel=channel, contact=contact,
+        id=new_id(),
+        title=title,
+        body=body,
+        search_text=search_text(title, body),
+        category=category,
+        status=lifecycle.SUBMITTED,
+        author_id=_me(actor),
+        channel=channel,
+        contact=contact,
         location_name=location["name"] if location else None,
         location_lat=location.get("lat") if location else None,
         location_lon=location.get("lon") if location else None,
-        support_count=0, report_count=0, hidden=False, removed=False,
-        created_at=now, updated_at=now)
+        support_count=0,
+        report_count=0,
+        hidden=False,
+        removed=False,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(proposal)
-    session.add(ProposalStep(id=new_id(), proposal_id=proposal.id, from_status=None,
-                             to_status=lifecycle.SUBMITTED, actor_id=_me(actor), at=now))
+    session.add(
+        ProposalStep(
+            id=new_id(),
+            proposal_id=proposal.id,
+            from_status=None,
+            to_status=lifecycle.SUBMITTED,
+            actor_id=_me(actor),
+            at=now,
+        )
+    )
     session.flush()
-    uow.publish("proposal_submitted", {**_ref(proposal), "category": category,
-                                       "channel": channel, "status": proposal.status},
-                actor_id=_me(actor))
+    uow.publish(
+        "proposal_submitted",
+        {**_ref(proposal), "category": category, "channel": channel, "status": proposal.status},
+        actor_id=_me(actor),
+    )
     return _proposal_view(session, proposal, actor)
 
 
@@ -301,18 +405,21 @@ def support(uow, actor, proposal_id: str) -> dict:
     _changeable(proposal)
     if proposal.status not in lifecycle.SUPPORTABLE:
         raise Conflict(f"a proposal that is {proposal.status} takes no more support")
-    already = session.execute(select(Support.id).where(
-        Support.proposal_id == proposal.id, Support.account_id == me)).first()
+    already = session.execute(
+        select(Support.id).where(Support.proposal_id == proposal.id, Support.account_id == me)
+    ).first()
     if already:
         raise Conflict("you support this proposal already")
-    session.add(Support(id=new_id(), proposal_id=proposal.id, account_id=me,
-                        created_at=utcnow()))
+    session.add(Support(id=new_id(), proposal_id=proposal.id, account_id=me, created_at=utcnow()))
     flush_unique(session, "you support this proposal already")
     proposal.support_count = Proposal.support_count + 1
     session.flush()
     count = proposal.support_count  # read back: the value the UPDATE left
-    uow.publish("proposal_supported", {**_ref(proposal), "account_id": me,
-                                       "support_count": count}, actor_id=me)
+    uow.publish(
+        "proposal_supported",
+        {**_ref(proposal), "account_id": me, "support_count": count},
+        actor_id=me,
+    )
     return {"proposal_id": proposal.id, "support_count": count}
 
 
@@ -320,15 +427,18 @@ def withdraw_support(uow, actor, proposal_id: str) -> None:
     session = uow.session
     me = _me(actor)
     proposal = _proposal(session, proposal_id, actor, lock=True)
-    removed = session.execute(delete(Support).where(
-        Support.proposal_id == proposal.id, Support.account_id == me)).rowcount
+    removed = session.execute(
+        delete(Support).where(Support.proposal_id == proposal.id, Support.account_id == me)
+    ).rowcount
     if not removed:
         raise NotFound("you do not support this proposal")
     proposal.support_count = Proposal.support_count - 1
     session.flush()
-    uow.publish("proposal_support_withdrawn", {**_ref(proposal), "account_id": me,
-                                               "support_count": proposal.support_count},
-                actor_id=me)
+    uow.publish(
+        "proposal_support_withdrawn",
+        {**_ref(proposal), "account_id": me, "support_count": proposal.support_count},
+        actor_id=me,
+    )
     return None
 
 
@@ -337,14 +447,21 @@ def add_comment(uow, actor, proposal_id: str, body: str) -> dict:
     me = _me(actor)
     proposal = _proposal(session, proposal_id, actor)
     _changeable(proposal)
-    comment = Comment(id=new_id(), proposal_id=proposal.id, author_id=me, body=body,
-                      created_at=utcnow())
+    comment = Comment(
+        id=new_id(), proposal_id=proposal.id, author_id=me, body=body, created_at=utcnow()
+    )
     session.add(comment)
     session.flush()
-    uow.publish("comment_added", {**_ref(proposal), "comment_id": comment.id,
-                                  "comment_author_id": me,
-                                  "assigned_group_id": proposal.assigned_group_id},
-                actor_id=me)
+    uow.publish(
+        "comment_added",
+        {
+            **_ref(proposal),
+            "comment_id": comment.id,
+            "comment_author_id": me,
+            "assigned_group_id": proposal.assigned_group_id,
+        },
+        actor_id=me,
+    )
     return _comment_view(comment, _author_names(session, [me]))
 
 
@@ -364,12 +481,16 @@ def report(uow, actor, proposal_id: str, reason: str) -> dict:
     me = _me(actor)
     proposal = _proposal(session, proposal_id, actor, lock=True)
     _changeable(proposal)
-    already = session.execute(select(Report.id).where(
-        Report.proposal_id == proposal.id, Report.reporter_id == me)).first()
+    already = session.execute(
+        select(Report.id).where(Report.proposal_id == proposal.id, Report.reporter_id == me)
+    ).first()
     if already:
         raise Conflict("you reported this proposal already")
-    session.add(Report(id=new_id(), proposal_id=proposal.id, reporter_id=me,
-                       reason=reason, created_at=utcnow()))
+    session.add(
+        Report(
+            id=new_id(), proposal_id=proposal.id, reporter_id=me, reason=reason, created_at=utcnow()
+        )
+    )
     flush_unique(session, "you reported this proposal already")
     proposal.report_count = Proposal.report_count + 1
     session.flush()
@@ -377,18 +498,18 @@ def report(uow, actor, proposal_id: str, reason: str) -> dict:
     # One report per account (the unique pair), so the count is of different accounts.
     if not proposal.hidden and count >= HIDE_AFTER_REPORTS:
         proposal.hidden = True
-        uow.publish("proposal_hidden", {**_ref(proposal), "report_count": count},
-                    actor_id=me)
+        uow.publish("proposal_hidden", {**_ref(proposal), "report_count": count}, actor_id=me)
     else:
-        uow.publish("proposal_reported", {**_ref(proposal), "report_count": count},
-                    actor_id=me)
+        uow.publish("proposal_reported", {**_ref(proposal), "report_count": count}, actor_id=me)
     return {"proposal_id": proposal.id, "report_count": count, "hidden": proposal.hidden}
 
 
 # --- proposals: staff --------------------------------------------------------------------
 
-def _take_step(uow, proposal: Proposal, step: lifecycle.Step, actor_id: str,
-               answer: str | None = None) -> None:
+
+def _take_step(
+    uow, proposal: Proposal, step: lifecycle.Step, actor_id: str, answer: str | None = None
+) -> None:
     """Move the proposal, write its history, and publish the one event of the step."""
     now = utcnow()
     source = proposal.status
@@ -397,14 +518,29 @@ def _take_step(uow, proposal: Proposal, step: lifecycle.Step, actor_id: str,
     if step.needs_answer:
         proposal.answer_body = answer
         proposal.answered_by, proposal.answered_at = actor_id, now
-    uow.session.add(ProposalStep(id=new_id(), proposal_id=proposal.id, from_status=source,
-                                 to_status=step.target, actor_id=actor_id,
-                                 answer=answer if step.needs_answer else None, at=now))
-    data = {**_ref(proposal), "from_status": source, "to_status": step.target,
-            "assigned_group_id": proposal.assigned_group_id}
+    uow.session.add(
+        ProposalStep(
+            id=new_id(),
+            proposal_id=proposal.id,
+            from_status=source,
+            to_status=step.target,
+            actor_id=actor_id,
+            answer=answer if step.needs_answer else None,
+            at=now,
+        )
+    )
+    data = {
+        **_ref(proposal),
+        "from_status": source,
+        "to_status": step.target,
+        "assigned_group_id": proposal.assigned_group_id,
+    }
     if step.needs_answer:
-        uow.publish("proposal_answered", {**data, "answer": answer, "answered_by": actor_id},
-                    actor_id=actor_id)
+        uow.publish(
+            "proposal_answered",
+            {**data, "answer": answer, "answered_by": actor_id},
+            actor_id=actor_id,
+        )
     else:
         uow.publish("proposal_status_changed", data, actor_id=actor_id)
 
@@ -426,8 +562,9 @@ def assign(uow, actor, proposal_id: str, group_id: str) -> dict:
     _changeable(proposal)
     group = group_facts.group(session, group_id)
     if group is None or group.kind != WORKING_GROUP:
-        raise ValidationError("the input is not valid",
-                              fields={"group_id": ["Not a known working group."]})
+        raise ValidationError(
+            "the input is not valid", fields={"group_id": ["Not a known working group."]}
+        )
     if proposal.status not in lifecycle.ASSIGNABLE:
         raise Conflict(f"a proposal that is {proposal.status} is not taken on any more")
     if proposal.assigned_group_id == group.group_id:
@@ -435,10 +572,16 @@ def assign(uow, actor, proposal_id: str, group_id: str) -> dict:
     previous = proposal.assigned_group_id
     proposal.assigned_group_id = group.group_id
     proposal.updated_at = utcnow()
-    uow.publish("proposal_assigned", {**_ref(proposal), "group_id": group.group_id,
-                                      "group_name": group.name,
-                                      "previous_group_id": previous},
-                actor_id=_me(actor))
+    uow.publish(
+        "proposal_assigned",
+        {
+            **_ref(proposal),
+            "group_id": group.group_id,
+            "group_name": group.name,
+            "previous_group_id": previous,
+        },
+        actor_id=_me(actor),
+    )
     return _proposal_view(session, proposal, actor)
 
 
@@ -473,49 +616,65 @@ def merge(uow, actor, proposal_id: str, into_id: str) -> dict:
     session = uow.session
     _require_staff(actor, "merge proposals")
     if into_id == proposal_id:
-        raise ValidationError("the input is not valid",
-                              fields={"into_id": ["A proposal is not merged into itself."]})
+        raise ValidationError(
+            "the input is not valid", fields={"into_id": ["A proposal is not merged into itself."]}
+        )
     # Both rows locked, always in the same order, so two merges cannot deadlock.
-    locked = {p.id: p for p in session.execute(
-        select(Proposal).where(Proposal.id.in_([proposal_id, into_id]))
-        .order_by(Proposal.id).with_for_update()).scalars()}
+    locked = {
+        p.id: p
+        for p in session.execute(
+            select(Proposal)
+            .where(Proposal.id.in_([proposal_id, into_id]))
+            .order_by(Proposal.id)
+            .with_for_update()
+        ).scalars()
+    }
     duplicate, survivor = locked.get(proposal_id), locked.get(into_id)
     if duplicate is None:
         raise NotFound("no such proposal")
     if survivor is None:
-        raise ValidationError("the input is not valid",
-                              fields={"into_id": ["No such proposal."]})
+        raise ValidationError("the input is not valid", fields={"into_id": ["No such proposal."]})
     _changeable(duplicate)
     if survivor.merged_into_id is not None:
         raise Conflict("the proposal to merge into was itself merged into another")
     if survivor.removed:
         raise Conflict("the proposal to merge into was removed")
-    twins = select(Support.account_id).where(Support.proposal_id == survivor.id,
-                                             Support.account_id.is_not(None))
-    session.execute(delete(Support).where(Support.proposal_id == duplicate.id,
-                                          Support.account_id.in_(twins)))
-    session.execute(update(Support).where(Support.proposal_id == duplicate.id)
-                    .values(proposal_id=survivor.id))
+    twins = select(Support.account_id).where(
+        Support.proposal_id == survivor.id, Support.account_id.is_not(None)
+    )
+    session.execute(
+        delete(Support).where(Support.proposal_id == duplicate.id, Support.account_id.in_(twins))
+    )
+    session.execute(
+        update(Support).where(Support.proposal_id == duplicate.id).values(proposal_id=survivor.id)
+    )
     now = utcnow()
-    survivor.support_count = session.execute(select(func.count()).select_from(Support).where(
-        Support.proposal_id == survivor.id)).scalar_one()
+    survivor.support_count = session.execute(
+        select(func.count()).select_from(Support).where(Support.proposal_id == survivor.id)
+    ).scalar_one()
     duplicate.support_count = 0
     duplicate.merged_into_id = survivor.id
     duplicate.updated_at = survivor.updated_at = now
     session.flush()
-    uow.publish("proposal_merged", {**_ref(duplicate), "into_id": survivor.id,
-                                    "into_title": survivor.title,
-                                    "into_author_id": survivor.author_id,
-                                    "support_count": survivor.support_count},
-                actor_id=_me(actor))
+    uow.publish(
+        "proposal_merged",
+        {
+            **_ref(duplicate),
+            "into_id": survivor.id,
+            "into_title": survivor.title,
+            "into_author_id": survivor.author_id,
+            "support_count": survivor.support_count,
+        },
+        actor_id=_me(actor),
+    )
     return _proposal_view(session, survivor, actor)
 
 
 # --- joint projects ----------------------------------------------------------------------
 
+
 def _may_run(session, project_lead_id: str, actor: dict) -> bool:
-    return _is_staff(actor) or group_facts.is_group_admin(session, project_lead_id,
-                                                          _me(actor))
+    return _is_staff(actor) or group_facts.is_group_admin(session, project_lead_id, _me(actor))
 
 
 def list_projects(uow, actor, status=None, group_id=None, page=1, per_page=20) -> dict:
@@ -524,13 +683,19 @@ def list_projects(uow, actor, status=None, group_id=None, page=1, per_page=20) -
     if status is not None:
         query = query.where(Project.status == status)
     if group_id is not None:
-        partner = exists().where(ProjectPartner.project_id == Project.id,
-                                 ProjectPartner.group_id == group_id)
+        partner = exists().where(
+            ProjectPartner.project_id == Project.id, ProjectPartner.group_id == group_id
+        )
         query = query.where(or_(Project.lead_group_id == group_id, partner))
-    items, total = paginate(session, query.order_by(Project.created_at.desc(),
-                                                    Project.id.desc()), page, per_page)
-    return {"items": _project_views(session, items), "total": total, "page": page,
-            "per_page": per_page}
+    items, total = paginate(
+        session, query.order_by(Project.created_at.desc(), Project.id.desc()), page, per_page
+    )
+    return {
+        "items": _project_views(session, items),
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 def get_project(uow, actor, project_id: str) -> dict:
@@ -538,8 +703,15 @@ def get_project(uow, actor, project_id: str) -> dict:
     return _project_views(session, [_project(session, project_id)])[0]
 
 
-def register_project(uow, actor, title: str, lead_group_id: str, description: str = "",
-                     partner_group_ids=(), origin_proposal_id: str | None = None) -> dict:
+def register_project(
+    uow,
+    actor,
+    title: str,
+    lead_group_id: str,
+    description: str = "",
+    partner_group_ids=(),
+    origin_proposal_id: str | None = None,
+) -> dict:
     session = uow.session
     lead = _known_group(session, lead_group_id, "lead_group_id")
     if not _may_run(session, lead.group_id, actor):
@@ -547,32 +719,57 @@ def register_project(uow, actor, title: str, lead_group_id: str, description: st
     known = set(group_facts.group_names(session, partner_group_ids))
     unknown = [group_id for group_id in partner_group_ids if group_id not in known]
     if unknown:
-        raise ValidationError("the input is not valid", fields={
-            "partner_group_ids": [f"No such group: {', '.join(unknown)}."]})
+        raise ValidationError(
+            "the input is not valid",
+            fields={"partner_group_ids": [f"No such group: {', '.join(unknown)}."]},
+        )
     origin = None
     if origin_proposal_id is not None:
         origin = session.get(Proposal, origin_proposal_id)
         if origin is None or (origin.hidden and not _is_staff(actor)):
-            raise ValidationError("the input is not valid",
-                                  fields={"origin_proposal_id": ["No such proposal."]})
+            raise ValidationError(
+                "the input is not valid", fields={"origin_proposal_id": ["No such proposal."]}
+            )
     now = utcnow()
-    project = Project(id=new_id(), title=title, description=description,
-                      status=lifecycle.PLANNED, lead_group_id=lead.group_id,
-                      origin_proposal_id=origin.id if origin else None,
-                      created_by=_me(actor), created_at=now, updated_at=now)
+    project = Project(
+        id=new_id(),
+        title=title,
+        description=description,
+        status=lifecycle.PLANNED,
+        lead_group_id=lead.group_id,
+        origin_proposal_id=origin.id if origin else None,
+        created_by=_me(actor),
+        created_at=now,
+        updated_at=now,
+    )
     session.add(project)
     session.flush()
     for group_id in partner_group_ids:
         session.add(ProjectPartner(project_id=project.id, group_id=group_id, added_at=now))
-    session.add(ProjectStep(id=new_id(), project_id=project.id, from_status=None,
-                            to_status=lifecycle.PLANNED, actor_id=_me(actor), at=now))
+    session.add(
+        ProjectStep(
+            id=new_id(),
+            project_id=project.id,
+            from_status=None,
+            to_status=lifecycle.PLANNED,
+            actor_id=_me(actor),
+            at=now,
+        )
+    )
     session.flush()
-    uow.publish("project_registered", {
-        "project_id": project.id, "title": title, "lead_group_id": lead.group_id,
-        "partner_group_ids": list(partner_group_ids),
-        "origin_proposal_id": origin.id if origin else None,
-        "origin_proposal_author_id": origin.author_id if origin else None,
-        "created_by": _me(actor)}, actor_id=_me(actor))
+    uow.publish(
+        "project_registered",
+        {
+            "project_id": project.id,
+            "title": title,
+            "lead_group_id": lead.group_id,
+            "partner_group_ids": list(partner_group_ids),
+            "origin_proposal_id": origin.id if origin else None,
+            "origin_proposal_author_id": origin.author_id if origin else None,
+            "created_by": _me(actor),
+        },
+        actor_id=_me(actor),
+    )
     return _project_views(session, [project])[0]
 
 
@@ -592,10 +789,16 @@ def add_partner(uow, actor, project_id: str, group_id: str) -> dict:
     session.add(ProjectPartner(project_id=project.id, group_id=group.group_id, added_at=now))
     flush_unique(session, "this group is a partner already")
     project.updated_at = now
-    uow.publish("project_partner_added", {"project_id": project.id, "title": project.title,
-                                          "group_id": group.group_id,
-                                          "lead_group_id": project.lead_group_id},
-                actor_id=_me(actor))
+    uow.publish(
+        "project_partner_added",
+        {
+            "project_id": project.id,
+            "title": project.title,
+            "group_id": group.group_id,
+            "lead_group_id": project.lead_group_id,
+        },
+        actor_id=_me(actor),
+    )
     return _project_views(session, [project])[0]
 
 
@@ -608,54 +811,124 @@ def transition_project(uow, actor, project_id: str, status: str) -> dict:
     now = utcnow()
     source = project.status
     project.status, project.updated_at = status, now
-    session.add(ProjectStep(id=new_id(), project_id=project.id, from_status=source,
-                            to_status=status, actor_id=_me(actor), at=now))
+    session.add(
+        ProjectStep(
+            id=new_id(),
+            project_id=project.id,
+            from_status=source,
+            to_status=status,
+            actor_id=_me(actor),
+            at=now,
+        )
+    )
     session.flush()
-    partners = list(session.execute(select(ProjectPartner.group_id)
-                                    .where(ProjectPartner.project_id == project.id)
-                                    .order_by(ProjectPartner.added_at,
-                                              ProjectPartner.group_id)).scalars())
-    uow.publish("project_status_changed", {
-        "project_id": project.id, "title": project.title, "from_status": source,
-        "to_status": status, "lead_group_id": project.lead_group_id,
-        "partner_group_ids": partners}, actor_id=_me(actor))
+    partners = list(
+        session.execute(
+            select(ProjectPartner.group_id)
+            .where(ProjectPartner.project_id == project.id)
+            .order_by(ProjectPartner.added_at, ProjectPartner.group_id)
+        ).scalars()
+    )
+    uow.publish(
+        "project_status_changed",
+        {
+            "project_id": project.id,
+            "title": project.title,
+            "from_status": source,
+            "to_status": status,
+            "lead_group_id": project.lead_group_id,
+            "partner_group_ids": partners,
+        },
+        actor_id=_me(actor),
+    )
     return _project_views(session, [project])[0]
 
 
 # --- personal data -----------------------------------------------------------------------
 
+
 def export_account(uow, account_id: str) -> dict:
     """Everything this service holds that an account wrote or did."""
     session = uow.session
-    proposals = session.execute(select(Proposal).where(Proposal.author_id == account_id)
-                                .order_by(Proposal.created_at, Proposal.id)).scalars().all()
+    proposals = (
+        session.execute(
+            select(Proposal)
+            .where(Proposal.author_id == account_id)
+            .order_by(Proposal.created_at, Proposal.id)
+        )
+        .scalars()
+        .all()
+    )
     supports = session.execute(
         select(Support.proposal_id, Proposal.title, Support.created_at)
         .join(Proposal, Proposal.id == Support.proposal_id)
         .where(Support.account_id == account_id)
-        .order_by(Support.created_at, Support.id)).all()
-    comments = session.execute(select(Comment).where(Comment.author_id == account_id)
-                               .order_by(Comment.created_at, Comment.id)).scalars().all()
-    reports = session.execute(select(Report).where(Report.reporter_id == account_id)
-                              .order_by(Report.created_at, Report.id)).scalars().all()
-    projects = session.execute(select(Project).where(Project.created_by == account_id)
-                               .order_by(Project.created_at, Project.id)).scalars().all()
+        .order_by(Support.created_at, Support.id)
+    ).all()
+    comments = (
+        session.execute(
+            select(Comment)
+            .where(Comment.author_id == account_id)
+            .order_by(Comment.created_at, Comment.id)
+        )
+        .scalars()
+        .all()
+    )
+    reports = (
+        session.execute(
+            select(Report)
+            .where(Report.reporter_id == account_id)
+            .order_by(Report.created_at, Report.id)
+        )
+        .scalars()
+        .all()
+    )
+    projects = (
+        session.execute(
+            select(Project)
+            .where(Project.created_by == account_id)
+            .order_by(Project.created_at, Project.id)
+        )
+        .scalars()
+        .all()
+    )
     return {
-        "proposals": [{
-            "id": p.id, "title": p.title, "body": p.body, "category": p.category,
-            "status": p.status, "channel": p.channel, "contact": p.contact,
-            "location": None if p.location_name is None else {
-                "name": p.location_name, "lat": p.location_lat, "lon": p.location_lon},
-            "created_at": iso(p.created_at)} for p in proposals],
-        "supports": [{"proposal_id": proposal_id, "title": title,
-                      "created_at": iso(created_at)}
-                     for proposal_id, title, created_at in supports],
-        "comments": [{"id": c.id, "proposal_id": c.proposal_id, "body": c.body,
-                      "created_at": iso(c.created_at)} for c in comments],
-        "reports": [{"proposal_id": r.proposal_id, "reason": r.reason,
-                     "created_at": iso(r.created_at)} for r in reports],
-        "projects_registered": [{"id": p.id, "title": p.title,
-                                 "created_at": iso(p.created_at)} for p in projects],
+        "proposals": [
+            {
+                "id": p.id,
+                "title": p.title,
+                "body": p.body,
+                "category": p.category,
+                "status": p.status,
+                "channel": p.channel,
+                "contact": p.contact,
+                "location": None
+                if p.location_name is None
+                else {"name": p.location_name, "lat": p.location_lat, "lon": p.location_lon},
+                "created_at": iso(p.created_at),
+            }
+            for p in proposals
+        ],
+        "supports": [
+            {"proposal_id": proposal_id, "title": title, "created_at": iso(created_at)}
+            for proposal_id, title, created_at in supports
+        ],
+        "comments": [
+            {
+                "id": c.id,
+                "proposal_id": c.proposal_id,
+                "body": c.body,
+                "created_at": iso(c.created_at),
+            }
+            for c in comments
+        ],
+        "reports": [
+            {"proposal_id": r.proposal_id, "reason": r.reason, "created_at": iso(r.created_at)}
+            for r in reports
+        ],
+        "projects_registered": [
+            {"id": p.id, "title": p.title, "created_at": iso(p.created_at)} for p in projects
+        ],
     }
 
 
@@ -666,13 +939,19 @@ def erase_account(session, account_id: str) -> None:
     (null), so nothing ties them to one another; the contact lines of its proposals
     go. Only the read model's tombstone keeps the id, tied to nothing."""
     group_facts.account_erased(session, account_id)
-    for column, values in ((Proposal.author_id, {"author_id": None, "contact": None}),
-                           (Proposal.answered_by, {"answered_by": None}),
-                           (Comment.author_id, {"author_id": None}),
-                           (Support.account_id, {"account_id": None}),
-                           (Report.reporter_id, {"reporter_id": None}),
-                           (ProposalStep.actor_id, {"actor_id": None}),
-                           (Project.created_by, {"created_by": None}),
-                           (ProjectStep.actor_id, {"actor_id": None})):
-        session.execute(update(column.class_).where(column == account_id).values(**values)
-                        .execution_options(synchronize_session=False))
+    for column, values in (
+        (Proposal.author_id, {"author_id": None, "contact": None}),
+        (Proposal.answered_by, {"answered_by": None}),
+        (Comment.author_id, {"author_id": None}),
+        (Support.account_id, {"account_id": None}),
+        (Report.reporter_id, {"reporter_id": None}),
+        (ProposalStep.actor_id, {"actor_id": None}),
+        (Project.created_by, {"created_by": None}),
+        (ProjectStep.actor_id, {"actor_id": None}),
+    ):
+        session.execute(
+            update(column.class_)
+            .where(column == account_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

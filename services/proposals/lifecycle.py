@@ -9,6 +9,7 @@ are for reading the tables, and the tests hold them to the contracts' lists.
 
 Plain Python: no database, no nameko.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,12 +35,13 @@ AUTHOR = "author"
 class Step:
     source: str
     target: str
-    by: str                      # STAFF or AUTHOR (for projects: the lead's admins or staff)
+    by: str  # STAFF or AUTHOR (for projects: the lead's admins or staff)
     needs_answer: bool = False
 
 
 PROPOSAL_STEPS: dict[tuple[str, str], Step] = {
-    (step.source, step.target): step for step in (
+    (step.source, step.target): step
+    for step in (
         Step(SUBMITTED, UNDER_REVIEW, STAFF),
         Step(UNDER_REVIEW, ACCEPTED, STAFF, needs_answer=True),
         Step(UNDER_REVIEW, REJECTED, STAFF, needs_answer=True),
@@ -59,12 +61,14 @@ ASSIGNABLE = frozenset({SUBMITTED, UNDER_REVIEW, ACCEPTED, IN_PROGRESS})
 
 def proposal_targets(source: str, by: str | None = None) -> list[str]:
     """Where a proposal in `source` may go next (by this kind of actor, if given)."""
-    return [step.target for step in PROPOSAL_STEPS.values()
-            if step.source == source and (by is None or step.by == by)]
+    return [
+        step.target
+        for step in PROPOSAL_STEPS.values()
+        if step.source == source and (by is None or step.by == by)
+    ]
 
 
-def check_proposal_step(source: str, target: str, by: str,
-                        answer: str | None = None) -> Step:
+def check_proposal_step(source: str, target: str, by: str, answer: str | None = None) -> Step:
     """The step from `source` to `target` taken by `by` (STAFF or AUTHOR), or an error.
 
     Conflict: the lifecycle has no such step. Forbidden: it has, but someone else takes
@@ -72,23 +76,33 @@ def check_proposal_step(source: str, target: str, by: str,
     or gets one it cannot carry.
     """
     if target not in PROPOSAL_STATUSES:
-        raise ValidationError("the input is not valid", fields={
-            "status": [f"Must be one of: {', '.join(PROPOSAL_STATUSES)}."]})
+        raise ValidationError(
+            "the input is not valid",
+            fields={"status": [f"Must be one of: {', '.join(PROPOSAL_STATUSES)}."]},
+        )
     step = PROPOSAL_STEPS.get((source, target))
     if step is None:
         allowed = proposal_targets(source)
-        raise Conflict(f"a proposal that is {source} cannot become {target}"
-                       + (f" (it can become: {', '.join(allowed)})" if allowed else
-                          " (it is final)"))
+        raise Conflict(
+            f"a proposal that is {source} cannot become {target}"
+            + (f" (it can become: {', '.join(allowed)})" if allowed else " (it is final)")
+        )
     if step.by != by:
-        raise Forbidden("only the author withdraws a proposal" if step.by == AUTHOR
-                        else "only staff move a proposal on")
+        raise Forbidden(
+            "only the author withdraws a proposal"
+            if step.by == AUTHOR
+            else "only staff move a proposal on"
+        )
     if step.needs_answer and not (answer and answer.strip()):
-        raise ValidationError(f"a proposal becomes {target} only with an official answer",
-                              fields={"answer": [f"An answer is required for {target}."]})
+        raise ValidationError(
+            f"a proposal becomes {target} only with an official answer",
+            fields={"answer": [f"An answer is required for {target}."]},
+        )
     if not step.needs_answer and answer is not None:
-        raise ValidationError("only accepted and rejected carry an answer", fields={
-            "answer": ["Only accepted and rejected take an answer."]})
+        raise ValidationError(
+            "only accepted and rejected carry an answer",
+            fields={"answer": ["Only accepted and rejected take an answer."]},
+        )
     return step
 
 
@@ -101,12 +115,14 @@ CANCELLED = "cancelled"
 
 # Who may move a project is decided before (an admin of the lead group, or staff): every
 # step is open to both.
-PROJECT_STEPS: frozenset[tuple[str, str]] = frozenset({
-    (PLANNED, ACTIVE),
-    (ACTIVE, COMPLETED),
-    (PLANNED, CANCELLED),
-    (ACTIVE, CANCELLED),
-})
+PROJECT_STEPS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (PLANNED, ACTIVE),
+        (ACTIVE, COMPLETED),
+        (PLANNED, CANCELLED),
+        (ACTIVE, CANCELLED),
+    }
+)
 # A finished or cancelled project takes no new partners.
 PROJECT_OPEN = frozenset({PLANNED, ACTIVE})
 
@@ -117,10 +133,13 @@ def project_targets(source: str) -> list[str]:
 
 def check_project_step(source: str, target: str) -> None:
     if target not in PROJECT_STATUSES:
-        raise ValidationError("the input is not valid", fields={
-            "status": [f"Must be one of: {', '.join(PROJECT_STATUSES)}."]})
+        raise ValidationError(
+            "the input is not valid",
+            fields={"status": [f"Must be one of: {', '.join(PROJECT_STATUSES)}."]},
+        )
     if (source, target) not in PROJECT_STEPS:
         allowed = project_targets(source)
-        raise Conflict(f"a project that is {source} cannot become {target}"
-                       + (f" (it can become: {', '.join(allowed)})" if allowed else
-                          " (it is final)"))
+        raise Conflict(
+            f"a project that is {source} cannot become {target}"
+            + (f" (it can become: {', '.join(allowed)})" if allowed else " (it is final)")
+        )

@@ -5,12 +5,22 @@ The read models (`known_*`) are this service's own copies of what it needs to kn
 accounts, groups and memberships, kept up to date from groups' events, so it answers and
 authorises without asking the groups service anything.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Double, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
@@ -27,6 +37,7 @@ class Base(DeclarativeBase):
 
 
 # --- proposals ---------------------------------------------------------------------------
+
 
 class Proposal(Base):
     __tablename__ = "proposals"
@@ -63,10 +74,8 @@ class Proposal(Base):
     report_count: Mapped[int] = mapped_column(Integer, default=0)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
-    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"),
-                                                       nullable=True)
-    assigned_group_id: Mapped[str | None] = mapped_column(String(64), nullable=True,
-                                                          index=True)
+    merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"), nullable=True)
+    assigned_group_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     answer_body: Mapped[str | None] = mapped_column(Text, nullable=True)
     answered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -76,6 +85,7 @@ class Proposal(Base):
 
 class ProposalStep(Base):
     """One step of a proposal's history (its submission included)."""
+
     __tablename__ = "proposal_steps"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -90,9 +100,11 @@ class ProposalStep(Base):
 class Support(Base):
     """One account's support. The unique pair makes a second support a Conflict even when
     two arrive at once; an erased account's support stays, counted, with no account."""
+
     __tablename__ = "supports"
-    __table_args__ = (UniqueConstraint("proposal_id", "account_id",
-                                       name="uq_supports_proposal_account"),)
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "account_id", name="uq_supports_proposal_account"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
@@ -102,6 +114,7 @@ class Support(Base):
 
 class Comment(Base):
     """A comment; it stays when its author is erased, with no author (null)."""
+
     __tablename__ = "comments"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -114,9 +127,11 @@ class Comment(Base):
 class Report(Base):
     """A report for review. Reports are deleted when staff restore the proposal (they
     were dealt with); an erased account's report stays, with no reporter."""
+
     __tablename__ = "reports"
-    __table_args__ = (UniqueConstraint("proposal_id", "reporter_id",
-                                       name="uq_reports_proposal_reporter"),)
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "reporter_id", name="uq_reports_proposal_reporter"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
@@ -127,6 +142,7 @@ class Report(Base):
 
 # --- joint projects ----------------------------------------------------------------------
 
+
 class Project(Base):
     __tablename__ = "projects"
     __table_args__ = (CheckConstraint(one_of("status", PROJECT_STATUSES), name="status"),)
@@ -136,8 +152,9 @@ class Project(Base):
     description: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), index=True)
     lead_group_id: Mapped[str] = mapped_column(String(64), index=True)
-    origin_proposal_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"),
-                                                           nullable=True, index=True)
+    origin_proposal_id: Mapped[str | None] = mapped_column(
+        ForeignKey("proposals.id"), nullable=True, index=True
+    )
     created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # null: erased
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,6 +8,7 @@ lifecycles. Nothing here calls the
 groups service: names and group admins come from the read models, so proposals keeps
 answering while groups is down.
 """
+
 from civic.db import Database
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
@@ -27,12 +28,21 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     # --- proposals: reading -------------------------------------------------------------
 
     @rpc
-    def list_proposals(self, actor, status=None, category=None, q=None, sort="newest",
-                       page=1, per_page=20):
+    def list_proposals(
+        self, actor, status=None, category=None, q=None, sort="newest", page=1, per_page=20
+    ):
         actor = load_actor(actor, required=False)
-        query = load(api.ProposalListQuerySchema, {
-            "status": status, "category": category, "q": q, "sort": sort, "page": page,
-            "per_page": per_page})
+        query = load(
+            api.ProposalListQuerySchema,
+            {
+                "status": status,
+                "category": category,
+                "q": q,
+                "sort": sort,
+                "page": page,
+                "per_page": per_page,
+            },
+        )
         with self.db as uow:
             page = domain.list_proposals(uow, actor, **query)
         return api.ProposalListSchema().dump(page)
@@ -137,8 +147,10 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     @rpc
     def list_projects(self, actor, status=None, group_id=None, page=1, per_page=20):
         actor = load_actor(actor, required=False)
-        query = load(api.ProjectListQuerySchema, {
-            "status": status, "group_id": group_id, "page": page, "per_page": per_page})
+        query = load(
+            api.ProjectListQuerySchema,
+            {"status": status, "group_id": group_id, "page": page, "per_page": per_page},
+        )
         with self.db as uow:
             page = domain.list_projects(uow, actor, **query)
         return api.ProjectListSchema().dump(page)

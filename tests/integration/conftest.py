@@ -1,5 +1,6 @@
 """Fixtures for the messaging reliability tests: the toy services of `toys.py` with their
 own databases in the test's vhost, and small helpers to look at queues and logs."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def pytest_collection_modifyitems(config, items):
     other people's runs): the broker_restart tests run only when asked for by name,
     `-m broker_restart`, or with CIVIC_TEST_BROKER_RESTART=1."""
     markexpr = config.getoption("markexpr", "") or ""
-    asked = ("broker_restart" in markexpr and "not broker_restart" not in markexpr) \
-        or os.environ.get("CIVIC_TEST_BROKER_RESTART") == "1"
+    asked = (
+        "broker_restart" in markexpr and "not broker_restart" not in markexpr
+    ) or os.environ.get("CIVIC_TEST_BROKER_RESTART") == "1"
     if asked:
         return
     skip = pytest.mark.skip(reason="stops RabbitMQ: run alone with -m broker_restart")
@@ -59,8 +61,9 @@ class ToyWorld:
 
     def database(self, name: str, amqp_uri: str | None = None) -> ServiceDatabase:
         """A toy service's database as a process of that service would open it."""
-        database = ServiceDatabase(name, toys.METADATA[name], url=self.urls[name],
-                                   amqp_uri=amqp_uri)
+        database = ServiceDatabase(
+            name, toys.METADATA[name], url=self.urls[name], amqp_uri=amqp_uri
+        )
         self.opened.append(database)
         return database
 
@@ -93,27 +96,42 @@ class ToyWorld:
         """(message_id, n, correlation_id) of every toy_noted `toysink` handled."""
         table = toys.noted
         with self.databases["toysink"].sessions() as session:
-            return [tuple(row) for row in session.execute(select(
-                table.c.message_id, table.c.n, table.c.correlation_id).order_by(table.c.id))]
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(table.c.message_id, table.c.n, table.c.correlation_id).order_by(
+                        table.c.id
+                    )
+                )
+            ]
 
     def flaked(self) -> list[tuple]:
         table = toys.flaked
         with self.databases["toyflaky"].sessions() as session:
-            return [tuple(row) for row in session.execute(select(
-                table.c.message_id, table.c.n).order_by(table.c.id))]
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(table.c.message_id, table.c.n).order_by(table.c.id)
+                )
+            ]
 
     def registered(self) -> list[tuple]:
         """(message_id, account_id) of every account_registered `toyaudit` handled."""
         table = toys.registered
         with self.databases["toyaudit"].sessions() as session:
-            return [tuple(row) for row in session.execute(select(
-                table.c.message_id, table.c.account_id).order_by(table.c.id))]
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(table.c.message_id, table.c.account_id).order_by(table.c.id)
+                )
+            ]
 
     def inbox_count(self, name: str, message_id: str) -> int:
         inbox = self.databases[name].inbox
         with self.databases[name].sessions() as session:
-            return session.execute(select(func.count()).select_from(inbox).where(
-                inbox.c.message_id == message_id)).scalar_one()
+            return session.execute(
+                select(func.count()).select_from(inbox).where(inbox.c.message_id == message_id)
+            ).scalar_one()
 
     def outbox_row(self, name: str, message_id: str):
         outbox = self.databases[name].outbox
@@ -125,44 +143,72 @@ class ToyWorld:
         return read_log_lines([Path(self.settings["CIVIC_LOG_DIR"]) / "tests.log"])
 
     def log_events(self, event: str, **fields) -> list[dict]:
-        return [line for line in self.log_lines() if line.get("event") == event
-                and all(line.get(key) == value for key, value in fields.items())]
+        return [
+            line
+            for line in self.log_lines()
+            if line.get("event") == event
+            and all(line.get(key) == value for key, value in fields.items())
+        ]
 
     # --- the broker ---------------------------------------------------------------------
 
     def queue_depth(self, queue: str) -> int:
         """Ready messages in a queue (not those a consumer holds unacked)."""
         with Connection(self.amqp_uri, connect_timeout=5) as connection:
-            _, count, _ = connection.default_channel.queue_declare(queue=queue,
-                                                                   passive=True)
+            _, count, _ = connection.default_channel.queue_declare(queue=queue, passive=True)
             return count
 
-    def publish_raw(self, body, *, exchange="", routing_key: str, message_id=None,
-                    headers=None, content_type="application/json") -> None:
+    def publish_raw(
+        self,
+        body,
+        *,
+        exchange="",
+        routing_key: str,
+        message_id=None,
+        headers=None,
+        content_type="application/json",
+    ) -> None:
         """Publish exactly these bytes (or this JSON) with confirms, as any client could."""
         if not isinstance(body, (bytes, str)):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode("utf-8")
-        with Connection(self.amqp_uri, connect_timeout=5,
-                        transport_options={"confirm_publish": True}) as connection:
+        with Connection(
+            self.amqp_uri, connect_timeout=5, transport_options={"confirm_publish": True}
+        ) as connection:
             properties = {"message_id": message_id} if message_id else {}
             Producer(connection.default_channel).publish(
-                body, exchange=exchange, routing_key=routing_key, headers=headers or {},
-                content_type=content_type, content_encoding="utf-8", delivery_mode=2,
-                retry=False, **properties)
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                headers=headers or {},
+                content_type=content_type,
+                content_encoding="utf-8",
+                delivery_mode=2,
+                retry=False,
+                **properties,
+            )
 
     def publish_event(self, envelope: dict, **kwargs) -> None:
         """Publish an envelope to its producer's exchange, as the outbox relay would."""
-        self.publish_raw(envelope, exchange=event_exchange(envelope["producer"]).name,
-                         routing_key=envelope["type"], message_id=envelope.get("id"),
-                         **kwargs)
+        self.publish_raw(
+            envelope,
+            exchange=event_exchange(envelope["producer"]).name,
+            routing_key=envelope["type"],
+            message_id=envelope.get("id"),
+            **kwargs,
+        )
 
     def counting_queue(self, name: str, producer: str, event_type: str) -> None:
         """A queue bound next to the subscribers': it sees every delivery of the event."""
         with Connection(self.amqp_uri, connect_timeout=5) as connection:
-            Queue(name, exchange=event_exchange(producer), routing_key=event_type,
-                  durable=True, auto_delete=False)(connection.default_channel).declare()
+            Queue(
+                name,
+                exchange=event_exchange(producer),
+                routing_key=event_type,
+                durable=True,
+                auto_delete=False,
+            )(connection.default_channel).declare()
 
     def drain(self, queue: str, limit: int = 10000) -> list:
         """Take (and ack) every message of a queue: [(message_id, headers, message)]."""
@@ -173,8 +219,7 @@ class ToyWorld:
                 message = bound.get(no_ack=True)
                 if message is None:
                     break
-                taken.append((message.properties.get("message_id"), message.headers or {},
-                              message))
+                taken.append((message.properties.get("message_id"), message.headers or {}, message))
         return taken
 
 

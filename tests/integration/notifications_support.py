@@ -7,6 +7,7 @@ server can be told to refuse the first N messages with a temporary failure (451)
 
 Run as a script, this module is that child process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,25 @@ class SmtpServer:
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         root = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--port", str(self.port), "--dir",
-             str(self.directory), "--refuse-first", str(self.refuse_first)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=root,
-            env={**os.environ, "PYTHONPATH": str(root)}, text=True)
+            [
+                sys.executable,
+                __file__,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.directory),
+                "--refuse-first",
+                str(self.refuse_first),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            text=True,
+        )
         line = self.process.stdout.readline().strip()
         if line != READY:
             self.stop()
@@ -66,8 +79,9 @@ class SmtpServer:
     def messages(self) -> list:
         """The accepted messages, oldest first (email.message.EmailMessage)."""
         parser = BytesParser(policy=policy.default)
-        return [parser.parsebytes(path.read_bytes())
-                for path in sorted(self.directory.glob("*.eml"))]
+        return [
+            parser.parsebytes(path.read_bytes()) for path in sorted(self.directory.glob("*.eml"))
+        ]
 
     def refused(self) -> int:
         path = self.directory / "refused.json"
@@ -75,18 +89,24 @@ class SmtpServer:
 
     def settings(self) -> dict:
         """nameko config for sending here."""
-        return {"CIVIC_SMTP_HOST": "127.0.0.1", "CIVIC_SMTP_PORT": self.port,
-                "CIVIC_SMTP_TLS": "none"}
+        return {
+            "CIVIC_SMTP_HOST": "127.0.0.1",
+            "CIVIC_SMTP_PORT": self.port,
+            "CIVIC_SMTP_TLS": "none",
+        }
 
 
 def without_confirmations(messages: list) -> list:
     """The messages but the address confirmations that every registration sends."""
     from services.notifications.email import CONFIRMATION_SUBJECT
-    return [message for message in messages
-            if message["Subject"] not in CONFIRMATION_SUBJECT.values()]
+
+    return [
+        message for message in messages if message["Subject"] not in CONFIRMATION_SUBJECT.values()
+    ]
 
 
 # --- the child process ---------------------------------------------------------------------
+
 
 def _serve(port: int, directory: Path, refuse_first: int) -> None:
     from aiosmtpd.controller import Controller

@@ -2,6 +2,7 @@
 RabbitMQ (`rabbitmqctl stop_app` / `start_app`). It would break any other test using the
 broker at that moment, so it is skipped unless asked for (`pytest -m broker_restart`, or
 CIVIC_TEST_BROKER_RESTART=1; see conftest.py) and belongs last, run alone."""
+
 import shutil
 import subprocess
 
@@ -19,14 +20,15 @@ SINK_QUEUE = queue_name("toysource", "toy_noted", "toysink", "on_noted")
 
 
 def rabbitmqctl(*args, timeout=120):
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True,
-                   timeout=timeout)
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=timeout)
 
 
 def management_answers(settings) -> bool:
     try:
-        return requests.get(f"{settings['RABBIT_MANAGEMENT_URI']}/api/overview",
-                            timeout=2).status_code == 200
+        return (
+            requests.get(f"{settings['RABBIT_MANAGEMENT_URI']}/api/overview", timeout=2).status_code
+            == 200
+        )
     except requests.RequestException:
         return False
 
@@ -56,10 +58,16 @@ def test_event_written_while_the_broker_is_down_reaches_its_consumer(toys_world)
         rabbitmqctl("start_app")
         rabbitmqctl("await_startup")
         # Later tests create their vhosts through the management API.
-        wait_for(lambda: management_answers(world.settings), timeout=60,
-                 message="the management API back")
+        wait_for(
+            lambda: management_answers(world.settings),
+            timeout=60,
+            message="the management API back",
+        )
 
     # The producer's relay timer publishes it, the consumer reconnects and handles it.
-    wait_for(lambda: world.noted() == [(envelope.id, 99, "corr-down")], timeout=60,
-             message="the event handled after the restart")
+    wait_for(
+        lambda: world.noted() == [(envelope.id, 99, "corr-down")],
+        timeout=60,
+        message="the event handled after the restart",
+    )
     assert producer_db.relay.unsent_count() == 0

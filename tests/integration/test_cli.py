@@ -1,5 +1,6 @@
 """The `civic` command line, run as a subprocess against the test's broker vhost and
 databases (SQLite files or PostgreSQL schemas, per CIVIC_TEST_DB)."""
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,15 @@ CIVIC = Path(sys.executable).with_name("civic")
 def cli_env(settings: dict, **extra) -> dict:
     """The environment a `civic` process needs to see the test's broker and databases."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
-    env.update({
-        "CIVIC_AMQP_URI": settings["AMQP_URI"],
-        "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
-        "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
-        "CIVIC_RELAY_INTERVAL": str(settings["CIVIC_RELAY_INTERVAL"]),
-        "CIVIC_LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "CIVIC_AMQP_URI": settings["AMQP_URI"],
+            "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
+            "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
+            "CIVIC_RELAY_INTERVAL": str(settings["CIVIC_RELAY_INTERVAL"]),
+            "CIVIC_LOG_LEVEL": "INFO",
+        }
+    )
     database = settings["CIVIC_DATABASES"]["groups"]
     if database.startswith("postgresql"):
         env["CIVIC_DATABASE_URL"] = database
@@ -43,9 +46,14 @@ def cli_env(settings: dict, **extra) -> dict:
 
 
 def civic(settings: dict, *args, timeout: float = 60, **extra) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CIVIC), *args], env=cli_env(settings, **extra),
-                          capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(CIVIC), *args],
+        env=cli_env(settings, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def has_alembic_version(settings: dict, service: str) -> bool:
@@ -75,6 +83,7 @@ def free_port() -> int:
 
 # --- migrate -------------------------------------------------------------------------
 
+
 def test_migrate_upgrades_every_database_and_declares_every_queue(civic_settings):
     first = civic(civic_settings, "migrate")
     assert first.returncode == 0, first.stderr
@@ -101,9 +110,11 @@ def test_a_bad_setting_is_a_clean_configuration_error(civic_settings):
 
 # --- staff ---------------------------------------------------------------------------
 
+
 @pytest.fixture
 def groups_service(migrated, runner_factory):
     from services.groups.service import GroupsService
+
     runner = runner_factory(GroupsService)
     runner.start()
     with ClusterRpcClient(context_data={"correlation_id": "test-cli"}, timeout=10) as rpc:
@@ -112,8 +123,16 @@ def groups_service(migrated, runner_factory):
 
 def test_staff_create_creates_then_promotes(migrated, groups_service):
     password = "staff-password-1"
-    created = civic(migrated, "staff", "create", "--email", "Chief@Jokkmokk.example",
-                    "--display-name", "Maria Sarri", CIVIC_STAFF_PASSWORD=password)
+    created = civic(
+        migrated,
+        "staff",
+        "create",
+        "--email",
+        "Chief@Jokkmokk.example",
+        "--display-name",
+        "Maria Sarri",
+        CIVIC_STAFF_PASSWORD=password,
+    )
     assert created.returncode == 0, created.stderr
     assert "created staff account chief@jokkmokk.example" in created.stdout
     assert password not in created.stdout + created.stderr
@@ -123,14 +142,27 @@ def test_staff_create_creates_then_promotes(migrated, groups_service):
     assert principal["email_confirmed"] is True  # staff made here need no emailed link
 
     resident_password = "resident-password"
-    groups_service.register_account({"email": "karin@jokkmokk.example",
-                                      "password": resident_password,
-                                      "display_name": "Karin Labba"})
+    groups_service.register_account(
+        {
+            "email": "karin@jokkmokk.example",
+            "password": resident_password,
+            "display_name": "Karin Labba",
+        }
+    )
     token = groups_service.sign_in("karin@jokkmokk.example", resident_password)["token"]
     assert groups_service.authenticate(token)["is_staff"] is False
     assert groups_service.authenticate(token)["email_confirmed"] is False
-    promoted = civic(migrated, "staff", "create", "--email", "karin@jokkmokk.example",
-                     "--display-name", "Karin Labba", "--password", "another-password")
+    promoted = civic(
+        migrated,
+        "staff",
+        "create",
+        "--email",
+        "karin@jokkmokk.example",
+        "--display-name",
+        "Karin Labba",
+        "--password",
+        "another-password",
+    )
     assert promoted.returncode == 0, promoted.stderr
     assert "is staff now" in promoted.stdout
     assert groups_service.authenticate(token)["is_staff"] is True
@@ -140,13 +172,31 @@ def test_staff_create_creates_then_promotes(migrated, groups_service):
 
 
 def test_staff_create_refuses_bad_input_and_changes_nothing(migrated, groups_service):
-    short = civic(migrated, "staff", "create", "--email", "new@jokkmokk.example",
-                  "--display-name", "New", "--password", "short")
+    short = civic(
+        migrated,
+        "staff",
+        "create",
+        "--email",
+        "new@jokkmokk.example",
+        "--display-name",
+        "New",
+        "--password",
+        "short",
+    )
     assert short.returncode == 2
     assert "at least 10 characters" in short.stderr
     assert "short" not in short.stdout
-    bad_email = civic(migrated, "staff", "create", "--email", "not-an-email",
-                      "--display-name", "New", "--password", "long-enough-pw")
+    bad_email = civic(
+        migrated,
+        "staff",
+        "create",
+        "--email",
+        "not-an-email",
+        "--display-name",
+        "New",
+        "--password",
+        "long-enough-pw",
+    )
     assert bad_email.returncode == 2
     assert "--email" in bad_email.stderr
     with pytest.raises(Unauthenticated):
@@ -157,8 +207,16 @@ def test_staff_create_needs_the_running_groups_service(migrated):
     """The groups service owns its database: without it running, the command says so
     (and leaves no call waiting in its queue for the next start)."""
     password = "staff-password-1"
-    result = civic(migrated, "staff", "create", "--email", "chief@jokkmokk.example",
-                   "--display-name", "Maria Sarri", CIVIC_STAFF_PASSWORD=password)
+    result = civic(
+        migrated,
+        "staff",
+        "create",
+        "--email",
+        "chief@jokkmokk.example",
+        "--display-name",
+        "Maria Sarri",
+        CIVIC_STAFF_PASSWORD=password,
+    )
     assert result.returncode == 1
     assert "the groups service is not running" in result.stderr
     assert "`civic up`" in result.stderr and "Traceback" not in result.stderr
@@ -167,15 +225,21 @@ def test_staff_create_needs_the_running_groups_service(migrated):
 
 # --- logs ------------------------------------------------------------------------------
 
+
 def test_logs_trace_finds_one_request_in_the_real_log_lines(migrated, runner_factory):
     from services.groups.service import GroupsService
+
     runner = runner_factory(GroupsService)
     runner.start()
     trace = str(uuid.uuid4())
     with ClusterRpcClient(context_data={"correlation_id": trace}, timeout=10) as rpc:
-        rpc.groups.register_account({"email": "elin@jokkmokk.example",
-                                     "password": "elin-password",
-                                     "display_name": "Elin Åström"})
+        rpc.groups.register_account(
+            {
+                "email": "elin@jokkmokk.example",
+                "password": "elin-password",
+                "display_name": "Elin Åström",
+            }
+        )
         rpc.groups.list_groups()
     with ClusterRpcClient(context_data={"correlation_id": "someone-else"}, timeout=10) as rpc:
         rpc.groups.list_groups()
@@ -204,6 +268,7 @@ def test_logs_trace_finds_one_request_in_the_real_log_lines(migrated, runner_fac
 
 # --- the whole platform ----------------------------------------------------------------
 
+
 @pytest.fixture
 def platform(civic_settings):
     """`civic up` for real (every service its own process); always `civic down` after."""
@@ -230,8 +295,7 @@ def test_up_serves_the_platform_traces_a_request_and_down_stops_it(platform):
     base = f"http://{extra['CIVIC_WEB_ADDRESS']}"
     assert f"Civic is running: {base}" in up.stdout
     run_dir = Path(settings["CIVIC_VAR_DIR"]) / "run"
-    pids = {service: int((run_dir / f"{service}.pid").read_text())
-            for service in config.SERVICES}
+    pids = {service: int((run_dir / f"{service}.pid").read_text()) for service in config.SERVICES}
 
     status = civic(settings, "status", **extra)
     assert status.returncode == 0, status.stdout + status.stderr
@@ -267,15 +331,18 @@ def test_up_serves_the_platform_traces_a_request_and_down_stops_it(platform):
     assert {"Trafik och gator", "Jokkmokks skidklubb", "Jokkmokks föreningsnätverk"} <= names
     # Nobody reads the demo's mailboxes: its residents count as confirmed.
     from demo import DEFAULT_PASSWORD as demo_password  # CIVIC_* is not passed on
+
     signed_in = urllib.request.Request(
-        f"{base}/api/v1/sessions", method="POST",
-        data=json.dumps({"email": "karin.labba@jokkmokk.example",
-                         "password": demo_password}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"{base}/api/v1/sessions",
+        method="POST",
+        data=json.dumps(
+            {"email": "karin.labba@jokkmokk.example", "password": demo_password}
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(signed_in, timeout=10) as response:
         token = json.loads(response.read())["token"]
-    me = urllib.request.Request(f"{base}/api/v1/me",
-                                headers={"Authorization": f"Bearer {token}"})
+    me = urllib.request.Request(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(me, timeout=10) as response:
         assert json.loads(response.read())["email_confirmed"] is True
     reseeded = civic(settings, "seed", **extra)
@@ -305,19 +372,25 @@ def _alive(pid: int) -> bool:
 
 # --- asyncapi ------------------------------------------------------------------------
 
+
 def test_asyncapi_document_covers_the_whole_catalogue(tmp_path):
     import yaml
 
     from civic.contracts import CATALOGUE
+
     out = tmp_path / "asyncapi.yaml"
-    result = subprocess.run([str(CIVIC), "asyncapi", "--output", str(out)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(CIVIC), "asyncapi", "--output", str(out)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     document = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert document["asyncapi"] == "2.6.0"
     # This process's catalogue also holds the toy contracts of other tests.
-    real = {event_type for event_type, contract in CATALOGUE.items()
-            if contract.schema.__module__.startswith(("civic.", "services."))}
+    real = {
+        event_type
+        for event_type, contract in CATALOGUE.items()
+        if contract.schema.__module__.startswith(("civic.", "services."))
+    }
     assert real <= set(document["channels"]) <= set(CATALOGUE)
     found = topology.subscriptions()
     for event_type in document["channels"]:
@@ -327,7 +400,8 @@ def test_asyncapi_document_covers_the_whole_catalogue(tmp_path):
         assert exchange["name"] == f"{contract.producer}.events"
         assert exchange["type"] == "topic"
         assert {s["queue"] for s in channel["x-civic-subscribers"]} == {
-            s.queue for s in found if s.event_type == event_type}
+            s.queue for s in found if s.event_type == event_type
+        }
         message = document["components"]["messages"][event_type]
         envelope_ref, specific = message["payload"]["allOf"]
         assert envelope_ref == {"$ref": "#/components/schemas/Envelope"}
@@ -337,11 +411,12 @@ def test_asyncapi_document_covers_the_whole_catalogue(tmp_path):
         declared = contract.schema().fields
         assert set(data["properties"]) == set(declared)
         assert set(data.get("required", [])) == {
-            name for name, field in declared.items() if field.required}
+            name for name, field in declared.items() if field.required
+        }
     envelope = document["components"]["schemas"]["Envelope"]
-    assert {"id", "type", "version", "occurred_at", "producer", "correlation_id",
-            "data"} <= set(envelope["required"])
+    assert {"id", "type", "version", "occurred_at", "producer", "correlation_id", "data"} <= set(
+        envelope["required"]
+    )
 
-    as_json = subprocess.run([str(CIVIC), "asyncapi"], capture_output=True, text=True,
-                             timeout=60)
+    as_json = subprocess.run([str(CIVIC), "asyncapi"], capture_output=True, text=True, timeout=60)
     assert json.loads(as_json.stdout) == document

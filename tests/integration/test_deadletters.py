@@ -1,4 +1,5 @@
 """Poison messages: bounded retries, the dead-letter queue, listing and replaying it."""
+
 import json
 from datetime import datetime
 
@@ -18,8 +19,7 @@ FLAKY_QUEUE = queue_name("toysource", "toy_flaked", "toyflaky", "on_flaked")
 
 def write_flaked(world, n, correlation_id):
     """toysource writes a toy_flaked through its unit of work (outbox, then publish)."""
-    with world.databases["toysource"].unit_of_work(
-            {"correlation_id": correlation_id}) as uow:
+    with world.databases["toysource"].unit_of_work({"correlation_id": correlation_id}) as uow:
         return uow.publish("toy_flaked", {"n": n})
 
 
@@ -76,8 +76,9 @@ def test_unreadable_message_goes_straight_to_dead_letters(toys_world):
     world = toys_world
     world.declare(ToyFlaky)
     world.start(ToyFlaky)
-    envelope = new_envelope("toy_flaked", {"n": 1}, producer="toysource",
-                            correlation_id="corr-future").to_dict()
+    envelope = new_envelope(
+        "toy_flaked", {"n": 1}, producer="toysource", correlation_id="corr-future"
+    ).to_dict()
     envelope["version"] = 99  # written by a newer producer this code cannot read
 
     world.publish_event(envelope)
@@ -101,14 +102,24 @@ def test_listing_is_bounded_and_replay_takes_only_its_message(toys_world):
         Queue(target, durable=True, auto_delete=False)(connection.default_channel).declare()
 
     def park(body, message_id=None, **headers):
-        world.publish_raw(body, routing_key=DEAD_LETTER_QUEUE, message_id=message_id,
-                          headers={"x-civic-queue": target, "x-civic-attempts": 3,
-                                   "x-civic-error": "boom", **headers})
+        world.publish_raw(
+            body,
+            routing_key=DEAD_LETTER_QUEUE,
+            message_id=message_id,
+            headers={
+                "x-civic-queue": target,
+                "x-civic-attempts": 3,
+                "x-civic-error": "boom",
+                **headers,
+            },
+        )
 
-    first = new_envelope("toy_noted", {"n": 1}, producer="toysource",
-                         correlation_id="corr-1").to_dict()
-    second = new_envelope("toy_noted", {"n": 2}, producer="toysource",
-                          correlation_id="corr-2").to_dict()
+    first = new_envelope(
+        "toy_noted", {"n": 1}, producer="toysource", correlation_id="corr-1"
+    ).to_dict()
+    second = new_envelope(
+        "toy_noted", {"n": 2}, producer="toysource", correlation_id="corr-2"
+    ).to_dict()
     park(first, first["id"])
     park(b"\x00 not json {", None)  # no message id, unreadable body
     park(second, second["id"], **{"nameko.correlation_id": "corr-2"})
@@ -120,8 +131,7 @@ def test_listing_is_bounded_and_replay_takes_only_its_message(toys_world):
     assert raw["correlation_id"] is None and raw["attempts"] == 3
     # A stable id for a message that has none: the same on every listing.
     assert dead_letters(world)[1]["id"] == raw["id"]
-    assert [entry["id"] for entry in dead_letters(world, limit=2)] == \
-        [first["id"], raw["id"]]
+    assert [entry["id"] for entry in dead_letters(world, limit=2)] == [first["id"], raw["id"]]
     assert deadletters.count_dead_letters(world.amqp_uri) == 3
 
     with pytest.raises(NotFound):
@@ -150,11 +160,16 @@ def test_listing_is_bounded_and_replay_takes_only_its_message(toys_world):
 
 def test_replay_to_a_queue_that_is_gone_leaves_the_dead_letter(toys_world):
     world = toys_world
-    envelope = new_envelope("toy_noted", {"n": 1}, producer="toysource",
-                            correlation_id="corr-gone").to_dict()
+    envelope = new_envelope(
+        "toy_noted", {"n": 1}, producer="toysource", correlation_id="corr-gone"
+    ).to_dict()
     world.declare()
-    world.publish_raw(envelope, routing_key=DEAD_LETTER_QUEUE, message_id=envelope["id"],
-                      headers={"x-civic-queue": "no-such-queue", "x-civic-attempts": 3})
+    world.publish_raw(
+        envelope,
+        routing_key=DEAD_LETTER_QUEUE,
+        message_id=envelope["id"],
+        headers={"x-civic-queue": "no-such-queue", "x-civic-attempts": 3},
+    )
 
     with pytest.raises(Conflict):
         deadletters.replay(world.amqp_uri, envelope["id"])
@@ -189,15 +204,24 @@ def test_undecodable_message_goes_straight_to_dead_letters(toys_world):
     world.declare(ToyFlaky)
     world.start(ToyFlaky)
 
-    world.publish_raw(b"{not json", exchange="toysource.events", routing_key="toy_flaked",
-                      message_id="0b0e5a5e-0000-4000-8000-000000000001")
+    world.publish_raw(
+        b"{not json",
+        exchange="toysource.events",
+        routing_key="toy_flaked",
+        message_id="0b0e5a5e-0000-4000-8000-000000000001",
+    )
 
     def dropped_by_kombu():
-        return [line for line in world.log_lines()
-                if str(line.get("event")).startswith("Can't decode message body")]
+        return [
+            line
+            for line in world.log_lines()
+            if str(line.get("event")).startswith("Can't decode message body")
+        ]
 
-    wait_for(lambda: dead_letters(world) or dropped_by_kombu(),
-             message="the undecodable message dead-lettered (or dropped)")
+    wait_for(
+        lambda: dead_letters(world) or dropped_by_kombu(),
+        message="the undecodable message dead-lettered (or dropped)",
+    )
     [entry] = dead_letters(world)
     assert entry["envelope"] == "{not json"
     assert entry["queue"] == FLAKY_QUEUE

@@ -4,6 +4,7 @@ Its read model of groups and memberships is fed as in production: by groups even
 the `groups.events` exchange, published here as the groups service's relay would. What
 events publishes is read from queues bound to `events.events`.
 """
+
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ GROUP = str(uuid.uuid4())
 
 # --- fixtures ----------------------------------------------------------------------------
 
+
 @pytest.fixture
 def events_db(migrated):
     database = ServiceDatabase("events", metadata)
@@ -41,8 +43,9 @@ def events_db(migrated):
 
 @pytest.fixture
 def client(migrated):
-    with ClusterRpcClient(context_data={"correlation_id": "corr-events-test"},
-                          timeout=30) as cluster:
+    with ClusterRpcClient(
+        context_data={"correlation_id": "corr-events-test"}, timeout=30
+    ) as cluster:
         yield cluster
 
 
@@ -51,30 +54,52 @@ def organiser(migrated, container_factory, events_db):
     """The events service running, and an admin of GROUP it has heard of."""
     container_factory(EventsService).start()
     admin = actor("Karin")
-    publish(migrated["AMQP_URI"], envelope("group_created", {
-        "group_id": GROUP, "name": "Kultur och fritid", "kind": "working_group",
-        "open": True, "created_by": admin["account_id"]}))
-    publish(migrated["AMQP_URI"], envelope("member_joined", {
-        "group_id": GROUP, "account_id": admin["account_id"], "role": "admin"}))
+    publish(
+        migrated["AMQP_URI"],
+        envelope(
+            "group_created",
+            {
+                "group_id": GROUP,
+                "name": "Kultur och fritid",
+                "kind": "working_group",
+                "open": True,
+                "created_by": admin["account_id"],
+            },
+        ),
+    )
+    publish(
+        migrated["AMQP_URI"],
+        envelope(
+            "member_joined", {"group_id": GROUP, "account_id": admin["account_id"], "role": "admin"}
+        ),
+    )
 
     def knows_admin():
         with events_db.sessions() as session:
             return group_facts.is_group_admin(session, GROUP, admin["account_id"])
+
     wait_for(knows_admin, message="the events service to learn of the group's admin")
     return admin
 
 
 def new_event(rpc, who, capacity, starts_in=timedelta(days=7)):
     starts_at = utcnow() + starts_in
-    return rpc.create_event(who, {
-        "title": "Städdag vid älven", "kind": "clean_up_day",
-        "starts_at": starts_at.isoformat(),
-        "ends_at": (starts_at + timedelta(hours=3)).isoformat(),
-        "location": "Lule älv, båtplatsen", "organiser_group_id": GROUP,
-        "capacity": capacity})
+    return rpc.create_event(
+        who,
+        {
+            "title": "Städdag vid älven",
+            "kind": "clean_up_day",
+            "starts_at": starts_at.isoformat(),
+            "ends_at": (starts_at + timedelta(hours=3)).isoformat(),
+            "location": "Lule älv, båtplatsen",
+            "organiser_group_id": GROUP,
+            "capacity": capacity,
+        },
+    )
 
 
 # --- tests -------------------------------------------------------------------------------
+
 
 def test_forty_register_at_once_for_ten_places(organiser, client, events_db):
     rpc = client.events
@@ -88,19 +113,20 @@ def test_forty_register_at_once_for_ten_places(organiser, client, events_db):
     assert len(confirmed) == 10
     assert positions == list(range(1, 31))
     with events_db.sessions() as session:
-        rows = session.execute(select(Registration.status, Registration.position)
-                               .where(Registration.event_id == event["id"])).all()
+        rows = session.execute(
+            select(Registration.status, Registration.position).where(
+                Registration.event_id == event["id"]
+            )
+        ).all()
     assert sum(1 for status, _ in rows if status == "confirmed") == 10
     assert sorted(p for status, p in rows if status == "waitlisted") == list(range(1, 31))
     shown = rpc.get_event(None, event["id"])
-    assert (shown["confirmed_count"], shown["places_left"], shown["waitlist_count"]) == \
-        (10, 0, 30)
+    assert (shown["confirmed_count"], shown["places_left"], shown["waitlist_count"]) == (10, 0, 30)
     with pytest.raises(Conflict):
         rpc.register(people[0], event["id"])
 
 
-def test_a_cancelled_place_promotes_exactly_one(organiser, client, events_db,
-                                                published):
+def test_a_cancelled_place_promotes_exactly_one(organiser, client, events_db, published):
     rpc = client.events
     event = new_event(rpc, organiser, capacity=2)
     first, second, third, fourth = (actor(name) for name in ("A", "B", "C", "D"))
@@ -112,17 +138,21 @@ def test_a_cancelled_place_promotes_exactly_one(organiser, client, events_db,
     wait_for(lambda: published("events", "registration_cancelled"), message="the cancellation")
     wait_for(lambda: published("events", "waitlist_promoted"), message="the promotion")
     assert [e["data"]["account_id"] for e in published("events", "waitlist_promoted")] == [
-        third["account_id"]]
+        third["account_id"]
+    ]
     assert published("events", "waitlist_promoted")[0]["data"]["event_id"] == event["id"]
     assert rpc.get_event(third, event["id"])["my_registration"] == {"status": "confirmed"}
     assert rpc.get_event(fourth, event["id"])["my_registration"] == {
-        "status": "waitlisted", "position": 1}
+        "status": "waitlisted",
+        "position": 1,
+    }
     # Nothing more was published for the promotion: one event, one message.
     assert len(outbox_envelopes(events_db, "waitlist_promoted")) == 1
 
 
 def test_only_organiser_admins_or_staff_schedule_and_bad_input_changes_nothing(
-        organiser, client, events_db):
+    organiser, client, events_db
+):
     rpc = client.events
     with pytest.raises(Forbidden):
         new_event(rpc, actor("Stranger"), capacity=5)
@@ -133,18 +163,22 @@ def test_only_organiser_admins_or_staff_schedule_and_bad_input_changes_nothing(
     assert len(outbox_envelopes(events_db, "event_scheduled")) == 1
 
 
-def test_an_admin_who_leaves_the_group_stops_organising(migrated, organiser, client,
-                                                        events_db):
-    publish(migrated["AMQP_URI"], envelope("member_left", {
-        "group_id": GROUP, "account_id": organiser["account_id"]}))
-    wait_for(lambda: count(events_db, KnownMembership, KnownMembership.active.is_(False)),
-             message="the member_left to be applied")
+def test_an_admin_who_leaves_the_group_stops_organising(migrated, organiser, client, events_db):
+    publish(
+        migrated["AMQP_URI"],
+        envelope("member_left", {"group_id": GROUP, "account_id": organiser["account_id"]}),
+    )
+    wait_for(
+        lambda: count(events_db, KnownMembership, KnownMembership.active.is_(False)),
+        message="the member_left to be applied",
+    )
     with pytest.raises(Forbidden):
         new_event(client.events, organiser, capacity=5)
 
 
-def test_each_reminder_is_sent_once_by_two_instances(migrated, container_factory,
-                                                     events_db, published):
+def test_each_reminder_is_sent_once_by_two_instances(
+    migrated, container_factory, events_db, published
+):
     """Two instances of the service, each with its timer: the events due a reminder
     exist before either starts, so both race for them at once."""
     staff = actor("Maria", staff=True)
@@ -154,30 +188,50 @@ def test_each_reminder_is_sent_once_by_two_instances(migrated, container_factory
     for hours in (2, 5, 23):
         starts_at = utcnow() + timedelta(hours=hours)
         with events_db.unit_of_work() as uow:
-            event = domain.create_event(uow, staff, "Möte", "meeting", starts_at,
-                                        starts_at + timedelta(hours=1), "Folkets hus",
-                                        GROUP)
+            event = domain.create_event(
+                uow,
+                staff,
+                "Möte",
+                "meeting",
+                starts_at,
+                starts_at + timedelta(hours=1),
+                "Folkets hus",
+                GROUP,
+            )
             registrant = actor("Resident")
             domain.register(uow, registrant, event["id"])
         due[event["id"]] = registrant["account_id"]
     starts_at = utcnow() + timedelta(hours=30)  # not due yet
     with events_db.unit_of_work() as uow:
-        domain.create_event(uow, staff, "Senare", "meeting", starts_at,
-                            starts_at + timedelta(hours=1), "Folkets hus", GROUP)
+        domain.create_event(
+            uow,
+            staff,
+            "Senare",
+            "meeting",
+            starts_at,
+            starts_at + timedelta(hours=1),
+            "Folkets hus",
+            GROUP,
+        )
 
     log_file = Path(migrated["CIVIC_LOG_DIR"]) / "tests.log"
 
     def ticks():
-        return sum(1 for line in read_log_lines([log_file])
-                   if line.get("event") == "worker_done"
-                   and line.get("entrypoint") == "events.send_due_reminders")
+        return sum(
+            1
+            for line in read_log_lines([log_file])
+            if line.get("event") == "worker_done"
+            and line.get("entrypoint") == "events.send_due_reminders"
+        )
 
     with nameko_config.patch({"CIVIC_REMINDER_INTERVAL": 0.2}, clear=False):
         first, second = container_factory(EventsService), container_factory(EventsService)
         first.start()
         second.start()
-        wait_for(lambda: len(published("events", "event_reminder_due")) >= len(due),
-                 message="the reminders")
+        wait_for(
+            lambda: len(published("events", "event_reminder_due")) >= len(due),
+            message="the reminders",
+        )
         # Let both timers run several more times: nothing more may be sent.
         seen_ticks = ticks()
         wait_for(lambda: ticks() >= seen_ticks + 6, message="more timer ticks")
@@ -185,16 +239,19 @@ def test_each_reminder_is_sent_once_by_two_instances(migrated, container_factory
     sent = [body["data"] for body in published("events", "event_reminder_due")]
     assert sorted(data["event_id"] for data in sent) == sorted(due)
     assert {data["event_id"]: data["account_ids"] for data in sent} == {
-        event_id: [account_id] for event_id, account_id in due.items()}
+        event_id: [account_id] for event_id, account_id in due.items()
+    }
     assert len(outbox_envelopes(events_db, "event_reminder_due")) == len(due)
 
 
 # --- the Jokkmokk demo -------------------------------------------------------------------
 
+
 def test_the_demo_schedules_its_events_once(migrated, container_factory, client):
     """The events part of `civic seed`, after the demo's accounts and groups."""
     import demo
     from services.groups.service import GroupsService
+
     container_factory(GroupsService).start()
     container_factory(EventsService).start()
     said = []
@@ -211,10 +268,17 @@ def test_the_demo_schedules_its_events_once(migrated, container_factory, client)
     listed = {e["title"]: e for e in client.events.list_events(None, per_page=100)["items"]}
     assert set(listed) == {d.title for d in demo.EVENTS}
     clean_up = listed["Städdag vid Talvatissjön"]
-    assert (clean_up["capacity"], clean_up["confirmed_count"], clean_up["waitlist_count"]) \
-        == (3, 3, 2)
-    assert {e["kind"] for e in listed.values()} == {"town_hall", "clean_up_day", "training",
-                                                    "meeting"}
+    assert (clean_up["capacity"], clean_up["confirmed_count"], clean_up["waitlist_count"]) == (
+        3,
+        3,
+        2,
+    )
+    assert {e["kind"] for e in listed.values()} == {
+        "town_hall",
+        "clean_up_day",
+        "training",
+        "meeting",
+    }
     breakfast = listed["Frukostmöte: strategiska partnerskap"]
     assert breakfast["organiser_group_name"] == demo.NETWORK
     assert breakfast["starts_at"][11:16] == "07:30"  # local time in Jokkmokk

@@ -4,13 +4,13 @@ Every call goes through the broker as the gateway's would; the errors come back 
 civic's own classes; what the service publishes is read from a queue bound to its
 event exchange, and from its outbox.
 """
+
 import pytest
 from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy import select
 
 from civic.db import ServiceDatabase
-from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
-                          ValidationError)
+from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from services.groups.models import metadata
 from services.groups.service import GroupsService
 from tests.conftest import wait_for
@@ -30,8 +30,7 @@ def service(migrated, published, container_factory):
 
 @pytest.fixture
 def rpc(service):
-    with ClusterRpcClient(context_data={"correlation_id": CORRELATION_ID},
-                          timeout=15) as client:
+    with ClusterRpcClient(context_data={"correlation_id": CORRELATION_ID}, timeout=15) as client:
         yield client.groups
 
 
@@ -50,8 +49,10 @@ def groups_events(published):
 
 
 def wait_for_events(published, count):
-    return wait_for(lambda: len(groups_events(published)) >= count
-                    and groups_events(published), message=f"{count} groups events")
+    return wait_for(
+        lambda: len(groups_events(published)) >= count and groups_events(published),
+        message=f"{count} groups events",
+    )
 
 
 def as_actor(account_id):
@@ -60,16 +61,22 @@ def as_actor(account_id):
 
 
 def register(rpc, name="anna", **extra):
-    return rpc.register_account({"email": f"{name}@example.org", "password": PASSWORD,
-                                 "display_name": name.title(), **extra})
+    return rpc.register_account(
+        {
+            "email": f"{name}@example.org",
+            "password": PASSWORD,
+            "display_name": name.title(),
+            **extra,
+        }
+    )
 
 
 def make_staff(rpc, name):
-    return rpc.create_staff_account(f"{name}@example.org", PASSWORD,
-                                    name.title())["account"]
+    return rpc.create_staff_account(f"{name}@example.org", PASSWORD, name.title())["account"]
 
 
 # --- accounts and sessions --------------------------------------------------------------
+
 
 def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
     account = register(rpc, locale="en")
@@ -79,16 +86,20 @@ def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
     session = rpc.sign_in("Anna@Example.org", PASSWORD)
     assert session["account"] == account and len(session["token"]) >= 43
     assert rpc.authenticate(session["token"]) == {
-        "account_id": account["id"], "display_name": "Anna", "locale": "en",
-        "is_staff": False, "email_confirmed": False, "created_at": account["created_at"]}
+        "account_id": account["id"],
+        "display_name": "Anna",
+        "locale": "en",
+        "is_staff": False,
+        "email_confirmed": False,
+        "created_at": account["created_at"],
+    }
     assert rpc.sign_out(session["token"]) is None
     with pytest.raises(Unauthenticated):
         rpc.authenticate(session["token"])
 
     event, confirmation = wait_for_events(published, 2)
     assert event["type"] == "account_registered" and event["producer"] == "groups"
-    assert event["data"] == {"account_id": account["id"], "display_name": "Anna",
-                             "locale": "en"}
+    assert event["data"] == {"account_id": account["id"], "display_name": "Anna", "locale": "en"}
     assert event["correlation_id"] == CORRELATION_ID
     assert event["actor_id"] == account["id"]
     # The notifications service is asked to send a confirmation link, in English.
@@ -98,6 +109,7 @@ def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
     def all_sent():
         with groups_db.sessions() as db_session:
             return db_session.execute(select(groups_db.outbox.c.sent_at)).scalars().all()
+
     assert all(wait_for(lambda: all(all_sent()) and all_sent(), message="outbox sent"))
 
 
@@ -106,17 +118,21 @@ def test_registration_errors_change_nothing(rpc, published, groups_db):
     with pytest.raises(Conflict, match="email already registered"):
         register(rpc)
     with pytest.raises(Conflict):
-        rpc.register_account({"email": "ANNA@example.org", "password": PASSWORD,
-                              "display_name": "Anna"})
+        rpc.register_account(
+            {"email": "ANNA@example.org", "password": PASSWORD, "display_name": "Anna"}
+        )
     with pytest.raises(ValidationError) as caught:
-        rpc.register_account({"email": "bo@example.org", "password": "short",
-                              "display_name": "Bo", "is_staff": True})
+        rpc.register_account(
+            {"email": "bo@example.org", "password": "short", "display_name": "Bo", "is_staff": True}
+        )
     assert set(caught.value.fields) == {"password", "is_staff"}
     with pytest.raises(ValidationError):
         rpc.register_account("bo@example.org")
     assert len(outbox_envelopes(groups_db)) == 2
     assert [e["type"] for e in wait_for_events(published, 2)] == [
-        "account_registered", "email_confirmation_requested"]
+        "account_registered",
+        "email_confirmation_requested",
+    ]
 
 
 def test_staff_accounts_are_created_or_promoted_and_emails_confirmed(rpc, published):
@@ -124,7 +140,10 @@ def test_staff_accounts_are_created_or_promoted_and_emails_confirmed(rpc, publis
     assert made["created"] is True
     staff = made["account"]
     assert (staff["email"], staff["display_name"], staff["locale"]) == (
-        "staff@example.org", "Staff", "sv")
+        "staff@example.org",
+        "Staff",
+        "sv",
+    )
     principal = rpc.authenticate(rpc.sign_in("staff@example.org", PASSWORD)["token"])
     assert principal["is_staff"] is True and principal["email_confirmed"] is True
 
@@ -141,11 +160,12 @@ def test_staff_accounts_are_created_or_promoted_and_emails_confirmed(rpc, publis
     assert rpc.get_me(as_actor(cia["id"]))["email_confirmed"] is True
 
     for email, password, name, field in [
-            ("not an email", PASSWORD, "X", "email"),
-            ("x@example.org", "short", "X", "password"),
-            ("x@example.org", "p" * 201, "X", "password"),
-            ("x@example.org", PASSWORD, "  ", "display_name"),
-            ("x@example.org", PASSWORD, "x" * 101, "display_name")]:
+        ("not an email", PASSWORD, "X", "email"),
+        ("x@example.org", "short", "X", "password"),
+        ("x@example.org", "p" * 201, "X", "password"),
+        ("x@example.org", PASSWORD, "  ", "display_name"),
+        ("x@example.org", PASSWORD, "x" * 101, "display_name"),
+    ]:
         with pytest.raises(ValidationError) as caught:
             rpc.create_staff_account(email, password, name)
         assert set(caught.value.fields) == {field}
@@ -155,15 +175,22 @@ def test_staff_accounts_are_created_or_promoted_and_emails_confirmed(rpc, publis
             rpc.confirm_emails(bad)
 
     def confirmed():
-        found = sorted(e["data"]["account_id"] for e in groups_events(published)
-                       if e["type"] == "email_confirmed")
+        found = sorted(
+            e["data"]["account_id"]
+            for e in groups_events(published)
+            if e["type"] == "email_confirmed"
+        )
         return found if len(found) == 3 else None
+
     assert wait_for(confirmed, message="three confirmations") == sorted(
-        [bo["id"], cia["id"], dan["id"]])
+        [bo["id"], cia["id"], dan["id"]]
+    )
     # The refused input made no account.
-    assert sorted(e["data"]["account_id"] for e in groups_events(published)
-                  if e["type"] == "account_registered") == sorted(
-        [staff["id"], bo["id"], cia["id"], dan["id"]])
+    assert sorted(
+        e["data"]["account_id"]
+        for e in groups_events(published)
+        if e["type"] == "account_registered"
+    ) == sorted([staff["id"], bo["id"], cia["id"], dan["id"]])
 
 
 def test_sign_in_refusals(rpc):
@@ -184,16 +211,24 @@ def test_sign_in_refusals(rpc):
 def test_me_export_and_erasure(rpc, published):
     anna = register(rpc)
     bo = register(rpc, "bo")
-    group = rpc.create_group(as_actor(anna["id"]), {"name": "Skidklubben", "kind": "association",
-                                          "description": "Längdskidor", "open": True})
+    group = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Skidklubben", "kind": "association", "description": "Längdskidor", "open": True},
+    )
     rpc.join_group(as_actor(bo["id"]), group["id"])
     token = rpc.sign_in("bo@example.org", PASSWORD)["token"]
 
     me = rpc.get_me(as_actor(bo["id"]))
     assert me["roles"] == ["resident"] and me["email"] == "bo@example.org"
-    assert me["memberships"] == [{"group_id": group["id"], "group_name": "Skidklubben",
-                                  "kind": "association", "role": "member",
-                                  "status": "active"}]
+    assert me["memberships"] == [
+        {
+            "group_id": group["id"],
+            "group_name": "Skidklubben",
+            "kind": "association",
+            "role": "member",
+            "status": "active",
+        }
+    ]
     export = rpc.export_account(bo["id"])
     assert export["account"]["email"] == "bo@example.org"
     assert [m["group_id"] for m in export["memberships"]] == [group["id"]]
@@ -208,7 +243,8 @@ def test_me_export_and_erasure(rpc, published):
     assert rpc.get_group(group["id"])["member_count"] == 1
     assert rpc.get_accounts([anna["id"], bo["id"], MISSING_ID]) == {
         anna["id"]: {"id": anna["id"], "display_name": "Anna"},
-        bo["id"]: {"id": bo["id"], "display_name": "Erased account"}}
+        bo["id"]: {"id": bo["id"], "display_name": "Erased account"},
+    }
     with pytest.raises(NotFound):
         rpc.erase_account(as_actor(MISSING_ID))
     with pytest.raises(ValidationError):
@@ -217,21 +253,31 @@ def test_me_export_and_erasure(rpc, published):
     events = wait_for_events(published, 7)
     assert [(e["type"], e["data"]) for e in events[-2:]] == [
         ("member_left", {"group_id": group["id"], "account_id": bo["id"]}),
-        ("account_erased", {"account_id": bo["id"]})]
+        ("account_erased", {"account_id": bo["id"]}),
+    ]
 
 
 # --- groups and memberships -------------------------------------------------------------
 
+
 def test_groups_are_created_listed_and_found(rpc, published):
     anna = register(rpc)
-    group = rpc.create_group(as_actor(anna["id"]), {"name": "Skidklubben", "kind": "association",
-                                          "description": "", "open": False})
+    group = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Skidklubben", "kind": "association", "description": "", "open": False},
+    )
     assert group["verified"] is False and group["open"] is False
     assert group["admins"] == [{"id": anna["id"], "display_name": "Anna"}]
     assert group["member_count"] == 1 and group["networks"] == []
-    working = rpc.create_group(as_actor(anna["id"]), {"name": "Bättre belysning",
-                                            "kind": "working_group",
-                                            "description": "Gatlysen", "open": True})
+    working = rpc.create_group(
+        as_actor(anna["id"]),
+        {
+            "name": "Bättre belysning",
+            "kind": "working_group",
+            "description": "Gatlysen",
+            "open": True,
+        },
+    )
     assert working["verified"] is True
     assert rpc.get_group(group["id"]) == group
     assert rpc.is_group_admin(anna["id"], group["id"]) is True
@@ -243,8 +289,10 @@ def test_groups_are_created_listed_and_found(rpc, published):
     assert [g["id"] for g in only["items"]] == [working["id"]] and only["total"] == 1
 
     with pytest.raises(Conflict):
-        rpc.create_group(as_actor(anna["id"]), {"name": "SKIDKLUBBEN", "kind": "business",
-                                      "description": "", "open": True})
+        rpc.create_group(
+            as_actor(anna["id"]),
+            {"name": "SKIDKLUBBEN", "kind": "business", "description": "", "open": True},
+        )
     with pytest.raises(ValidationError) as caught:
         rpc.create_group(as_actor(anna["id"]), {"name": "", "kind": "club", "colour": "red"})
     assert set(caught.value.fields) == {"name", "kind", "colour"}
@@ -265,23 +313,34 @@ def test_groups_are_created_listed_and_found(rpc, published):
     assert caught.value.fields == {"group_id": ["Not a valid id."]}
 
     events = wait_for_events(published, 6)
-    assert [e["type"] for e in events] == ["account_registered",
-                                           "email_confirmation_requested", "group_created",
-                                           "member_joined", "group_created",
-                                           "member_joined"]
-    assert events[2]["data"] == {"group_id": group["id"], "name": "Skidklubben",
-                                 "kind": "association", "open": False,
-                                 "created_by": anna["id"]}
-    assert events[3]["data"] == {"group_id": group["id"], "account_id": anna["id"],
-                                 "role": "admin"}
+    assert [e["type"] for e in events] == [
+        "account_registered",
+        "email_confirmation_requested",
+        "group_created",
+        "member_joined",
+        "group_created",
+        "member_joined",
+    ]
+    assert events[2]["data"] == {
+        "group_id": group["id"],
+        "name": "Skidklubben",
+        "kind": "association",
+        "open": False,
+        "created_by": anna["id"],
+    }
+    assert events[3]["data"] == {"group_id": group["id"], "account_id": anna["id"], "role": "admin"}
 
 
 def test_joining_approving_and_leaving(rpc, published):
     anna, bo, cia = register(rpc), register(rpc, "bo"), register(rpc, "cia")
-    open_group = rpc.create_group(as_actor(anna["id"]), {"name": "Open", "kind": "association",
-                                               "description": "", "open": True})
-    closed = rpc.create_group(as_actor(anna["id"]), {"name": "Closed", "kind": "business",
-                                           "description": "", "open": False})
+    open_group = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Open", "kind": "association", "description": "", "open": True},
+    )
+    closed = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Closed", "kind": "business", "description": "", "open": False},
+    )
     joined = rpc.join_group(as_actor(bo["id"]), open_group["id"])
     assert joined["status"] == "member" and joined["membership"]["status"] == "active"
     asked = rpc.join_group(as_actor(bo["id"]), closed["id"])
@@ -312,22 +371,25 @@ def test_joining_approving_and_leaving(rpc, published):
 
     events = wait_for_events(published, 15)  # each registration: two events
     assert [(e["type"], e["data"]) for e in events[10:]] == [
-        ("member_joined", {"group_id": open_group["id"], "account_id": bo["id"],
-                           "role": "member"}),
-        ("join_requested", {"group_id": closed["id"], "account_id": bo["id"],
-                            "admin_ids": [anna["id"]]}),
-        ("member_joined", {"group_id": closed["id"], "account_id": bo["id"],
-                           "role": "member"}),
+        ("member_joined", {"group_id": open_group["id"], "account_id": bo["id"], "role": "member"}),
+        (
+            "join_requested",
+            {"group_id": closed["id"], "account_id": bo["id"], "admin_ids": [anna["id"]]},
+        ),
+        ("member_joined", {"group_id": closed["id"], "account_id": bo["id"], "role": "member"}),
         ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
-        ("member_left", {"group_id": closed["id"], "account_id": bo["id"]})]
+        ("member_left", {"group_id": closed["id"], "account_id": bo["id"]}),
+    ]
     assert events[-1]["actor_id"] == anna["id"]
 
 
 def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published):
     anna, bo = register(rpc), register(rpc, "bo")
     staff = make_staff(rpc, "staff")
-    group = rpc.create_group(as_actor(anna["id"]), {"name": "Handed", "kind": "association",
-                                          "description": "", "open": True})
+    group = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Handed", "kind": "association", "description": "", "open": True},
+    )
     rpc.join_group(as_actor(bo["id"]), group["id"])
     assert rpc.remove_member(as_actor(anna["id"]), group["id"], anna["id"]) is None  # last admin
     assert rpc.get_group(group["id"])["admins"] == [{"id": bo["id"], "display_name": "Bo"}]
@@ -352,25 +414,40 @@ def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published):
     wanted = ("admin_appointed", "group_needs_admin")
 
     def facts():
-        found = [(e["type"], e["data"], e["actor_id"]) for e in groups_events(published)
-                 if e["type"] in wanted]
+        found = [
+            (e["type"], e["data"], e["actor_id"])
+            for e in groups_events(published)
+            if e["type"] in wanted
+        ]
         return found if len(found) == 3 else None
+
     assert wait_for(facts, message="the handover, the flag and the appointment") == [
-        ("admin_appointed", {"group_id": group["id"], "account_id": bo["id"],
-                             "reason": "handover"}, anna["id"]),
+        (
+            "admin_appointed",
+            {"group_id": group["id"], "account_id": bo["id"], "reason": "handover"},
+            anna["id"],
+        ),
         ("group_needs_admin", {"group_id": group["id"]}, bo["id"]),
-        ("admin_appointed", {"group_id": group["id"], "account_id": anna["id"],
-                             "reason": "staff"}, staff["id"])]
+        (
+            "admin_appointed",
+            {"group_id": group["id"], "account_id": anna["id"], "reason": "staff"},
+            staff["id"],
+        ),
+    ]
 
 
 def test_verification_and_networks(rpc, published):
     anna, bo = register(rpc), register(rpc, "bo")
     staff = make_staff(rpc, "staff")
     assert rpc.authenticate(rpc.sign_in("staff@example.org", PASSWORD)["token"])["is_staff"]
-    business = rpc.create_group(as_actor(anna["id"]), {
-        "name": "Jokkmokks Bageri", "kind": "business", "description": "", "open": True})
-    network = rpc.create_group(as_actor(bo["id"]), {"name": "Företagarna", "kind": "network",
-                                          "description": "", "open": True})
+    business = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Jokkmokks Bageri", "kind": "business", "description": "", "open": True},
+    )
+    network = rpc.create_group(
+        as_actor(bo["id"]),
+        {"name": "Företagarna", "kind": "network", "description": "", "open": True},
+    )
 
     with pytest.raises(Forbidden):
         rpc.verify_group(as_actor(anna["id"]), business["id"])
@@ -400,8 +477,12 @@ def test_verification_and_networks(rpc, published):
     events = wait_for_events(published, 9)
     assert [(e["type"], e["data"], e["actor_id"]) for e in events[-2:]] == [
         ("group_verified", {"group_id": business["id"]}, staff["id"]),
-        ("group_joined_network", {"group_id": business["id"],
-                                  "network_id": network["id"]}, anna["id"])]
+        (
+            "group_joined_network",
+            {"group_id": business["id"], "network_id": network["id"]},
+            anna["id"],
+        ),
+    ]
 
 
 def test_health(rpc):

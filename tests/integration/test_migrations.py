@@ -1,4 +1,5 @@
 """Each service's alembic history builds exactly the tables its models describe."""
+
 import importlib
 
 import pytest

@@ -1,6 +1,7 @@
 """The kernel's `@all_events_handler` with a real broker: one queue gets every catalogued
 event of every other producer, an uncatalogued type never arrives, a failure is
 retried through the queue's retry queue."""
+
 from __future__ import annotations
 
 import threading
@@ -20,9 +21,13 @@ from tests.support import envelope, publish
 
 listener_meta = MetaData()
 kernel_tables(listener_meta)
-heard = Table("heard", listener_meta,
-              Column("id", Integer, primary_key=True, autoincrement=True),
-              Column("message_id", String(36)), Column("type", String(100)))
+heard = Table(
+    "heard",
+    listener_meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36)),
+    Column("type", String(100)),
+)
 FAIL_ONCE: set[str] = set()
 FAILED: list[str] = []
 _lock = threading.Lock()
@@ -38,8 +43,7 @@ class EveryEventListener(ServiceBase):
             if envelope.id in FAIL_ONCE and envelope.id not in FAILED:
                 FAILED.append(envelope.id)
                 raise RuntimeError("the first attempt fails")
-        uow.session.execute(insert(heard).values(message_id=envelope.id,
-                                                     type=envelope.type))
+        uow.session.execute(insert(heard).values(message_id=envelope.id, type=envelope.type))
 
 
 @pytest.fixture
@@ -61,33 +65,49 @@ def listener(civic_settings, runner_factory):
 
 def heard_rows(database):
     with database.sessions() as session:
-        return [tuple(row) for row in session.execute(
-            select(heard.c.message_id, heard.c.type).order_by(heard.c.id))]
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(heard.c.message_id, heard.c.type).order_by(heard.c.id)
+            )
+        ]
 
 
 def test_every_catalogued_event_of_every_producer_arrives_once(listener, civic_settings):
     group_event = envelope("group_verified", {"group_id": str(uuid.uuid4())})
-    proposal_event = envelope("proposal_hidden", {
-        "proposal_id": str(uuid.uuid4()), "title": "T", "author_id": str(uuid.uuid4()),
-        "report_count": 3})
+    proposal_event = envelope(
+        "proposal_hidden",
+        {
+            "proposal_id": str(uuid.uuid4()),
+            "title": "T",
+            "author_id": str(uuid.uuid4()),
+            "report_count": 3,
+        },
+    )
     FAIL_ONCE.add(proposal_event.id)
     # A type nobody catalogued, on a producer's exchange: no binding, never delivered.
-    with Connection(civic_settings["AMQP_URI"], connect_timeout=5,
-                    transport_options={"confirm_publish": True}) as connection:
+    with Connection(
+        civic_settings["AMQP_URI"], connect_timeout=5, transport_options={"confirm_publish": True}
+    ) as connection:
         Producer(connection.default_channel).publish(
             {**group_event.to_dict(), "id": str(uuid.uuid4()), "type": "group_renamed"},
-            exchange=event_exchange("groups"), routing_key="group_renamed",
-            serializer="json", retry=False)
+            exchange=event_exchange("groups"),
+            routing_key="group_renamed",
+            serializer="json",
+            retry=False,
+        )
     publish(civic_settings["AMQP_URI"], group_event, proposal_event, group_event)
 
     wait_for(lambda: len(heard_rows(listener)) == 2, message="both events handled")
-    assert sorted(heard_rows(listener)) == sorted([
-        (group_event.id, "group_verified"), (proposal_event.id, "proposal_hidden")])
+    assert sorted(heard_rows(listener)) == sorted(
+        [(group_event.id, "group_verified"), (proposal_event.id, "proposal_hidden")]
+    )
     assert FAILED == [proposal_event.id]  # it failed once, came back, and was handled
     with Connection(civic_settings["AMQP_URI"], connect_timeout=5) as connection:
         channel = connection.default_channel
         _, ready, consumers = channel.queue_declare(
-            queue="evt-all--everylistener.on_event", passive=True)
+            queue="evt-all--everylistener.on_event", passive=True
+        )
         assert consumers == 1
         _, dead, _ = channel.queue_declare(queue="civic.dead-letters", passive=True)
     assert dead == 0

@@ -1,4 +1,5 @@
 """`python -m bench.fanout` runs, tells every member, and prints the comparison."""
+
 import subprocess
 import sys
 
@@ -6,9 +7,13 @@ from civic.config import ROOT
 
 
 def test_the_fanout_bench_prints_both_rates_and_their_ratio():
-    result = subprocess.run([sys.executable, "-m", "bench.fanout", "--members", "200",
-                             "--rounds", "2"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fanout", "--members", "200", "--rounds", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Fan-out of one event to a group of 200 members (SQLite, 2 rounds" in out

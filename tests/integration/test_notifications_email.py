@@ -1,9 +1,10 @@
 """The email queue against a real database and real SMTP servers (or a port nobody
 listens on), driven with an injected clock."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
@@ -16,7 +17,7 @@ from services.notifications.models import Activity, Email, metadata
 from tests.integration.notifications_support import SmtpServer, free_port
 from tests.support import outbox_envelopes
 
-NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -28,9 +29,18 @@ def db(civic_settings):
 
 
 def queue(db, account_id=None, subject="Hej") -> str:
-    row = email.queue_rows([{"account_id": account_id or str(uuid.uuid4()),
-                             "kind": "notification", "locale": "sv", "subject": subject,
-                             "body": "Något hände."}], NOW)[0]
+    row = email.queue_rows(
+        [
+            {
+                "account_id": account_id or str(uuid.uuid4()),
+                "kind": "notification",
+                "locale": "sv",
+                "subject": subject,
+                "body": "Något hände.",
+            }
+        ],
+        NOW,
+    )[0]
     with db.unit_of_work() as uow:
         uow.session.execute(insert(Email.__table__), [row])
     return row["id"]
@@ -68,9 +78,13 @@ def test_an_unreachable_server_costs_attempts_with_backoff_then_email_failed(db)
     [failed] = outbox_envelopes(db)
     assert failed["type"] == "email_failed"
     with db.sessions() as session:
-        assert failed["data"] == {"email_id": email_id, "account_id": row.account_id,
-                                  "kind": "notification", "attempts": email.MAX_ATTEMPTS,
-                                  "reason": "ConnectionRefusedError"}
+        assert failed["data"] == {
+            "email_id": email_id,
+            "account_id": row.account_id,
+            "kind": "notification",
+            "attempts": email.MAX_ATTEMPTS,
+            "reason": "ConnectionRefusedError",
+        }
         assert session.get(Activity, failed["id"]).type == "email_failed"
     assert sender.send_due(now + timedelta(days=1))["failed"] == 0  # never again
 
@@ -99,6 +113,7 @@ def test_a_server_that_refuses_twice_delivers_once(db, tmp_path):
 def test_without_addresses_nothing_is_attempted_and_nothing_lost(db):
     def groups_away(account_ids):
         raise Unavailable("the groups service did not answer in time")
+
     settings = email.MailSettings(port=free_port(), interval=5.0)
     email_id = queue(db)
     outcome = email.EmailSender(db.unit_of_work, groups_away, settings).send_due(NOW)
@@ -121,6 +136,7 @@ def test_an_account_without_an_address_fails_at_once(db):
 def test_groups_gives_the_addresses_of_live_accounts_only(civic_settings):
     from services.groups import domain as groups
     from services.groups.models import metadata as groups_metadata
+
     migrations.upgrade("groups")
     database = ServiceDatabase("groups", groups_metadata)
     try:

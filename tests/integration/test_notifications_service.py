@@ -1,11 +1,12 @@
 """The notifications service running, with real RabbitMQ, database and SMTP server:
 redelivered events, events that waited while it was stopped, and email that has to
 be retried or waits for the groups service."""
+
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from nameko import config as nameko_config
@@ -34,6 +35,7 @@ def smtp(tmp_path):
         server = SmtpServer(tmp_path / f"smtp{len(servers)}", refuse_first).start()
         servers.append(server)
         return server
+
     yield start
     for server in servers:
         server.stop()
@@ -43,8 +45,7 @@ def smtp(tmp_path):
 def world(civic_settings):
     for service in ("groups", "notifications"):
         migrations.upgrade(service)
-    topology.declare(civic_settings["AMQP_URI"], services=[GroupsService,
-                                                           NotificationsService])
+    topology.declare(civic_settings["AMQP_URI"], services=[GroupsService, NotificationsService])
     database = ServiceDatabase("notifications", metadata)
     with nameko_config.patch({"CIVIC_EMAIL_INTERVAL": 0.2}, clear=False):
         yield database
@@ -57,9 +58,14 @@ def rows(database, *columns, where=()):
 
 
 def account(client, name, locale="en"):
-    return client.groups.register_account({
-        "email": f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org",
-        "password": PASSWORD, "display_name": name, "locale": locale})
+    return client.groups.register_account(
+        {
+            "email": f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org",
+            "password": PASSWORD,
+            "display_name": name,
+            "locale": locale,
+        }
+    )
 
 
 def as_actor(account_id):
@@ -73,59 +79,115 @@ def uid():
 
 # --- delivery -----------------------------------------------------------------------------
 
-def test_a_redelivered_event_tells_each_recipient_once(world, civic_settings,
-                                                       runner_factory):
+
+def test_a_redelivered_event_tells_each_recipient_once(world, civic_settings, runner_factory):
     runner_factory(NotificationsService).start()
     admins = [uid(), uid()]
     group_id = uid()
-    publish(civic_settings["AMQP_URI"], *[
-        envelope("member_joined", {"group_id": group_id, "account_id": admin,
-                                   "role": "admin"}, actor_id=admin) for admin in admins])
+    publish(
+        civic_settings["AMQP_URI"],
+        *[
+            envelope(
+                "member_joined",
+                {"group_id": group_id, "account_id": admin, "role": "admin"},
+                actor_id=admin,
+            )
+            for admin in admins
+        ],
+    )
     wait_for(lambda: count(world, Follow) == 2, message="the admins known")
-    request = envelope("join_requested", {"group_id": group_id, "account_id": uid(),
-                                          "admin_ids": admins})
+    request = envelope(
+        "join_requested", {"group_id": group_id, "account_id": uid(), "admin_ids": admins}
+    )
     publish(civic_settings["AMQP_URI"], request, request, request)
 
     def skipped():
         lines = read_log_lines([f"{civic_settings['CIVIC_LOG_DIR']}/tests.log"])
-        return len([line for line in lines if line.get("event") == "duplicate_skipped"
-                    and line.get("message_id") == request.id]) == 2
+        return (
+            len(
+                [
+                    line
+                    for line in lines
+                    if line.get("event") == "duplicate_skipped"
+                    and line.get("message_id") == request.id
+                ]
+            )
+            == 2
+        )
+
     wait_for(skipped, message="both redeliveries skipped")
     told = rows(world, Notification.account_id, where=[Notification.event_id == request.id])
     assert sorted(account_id for (account_id,) in told) == sorted(admins)
 
 
-def test_events_published_while_stopped_are_each_told_exactly_once(world, civic_settings,
-                                                                   runner_factory):
+def test_events_published_while_stopped_are_each_told_exactly_once(
+    world, civic_settings, runner_factory
+):
     organiser, members = uid(), [uid(), uid(), uid()]
     group_id = uid()
     runner = runner_factory(NotificationsService)
     runner.start()
-    publish(civic_settings["AMQP_URI"], envelope(
-        "group_created", {"group_id": group_id, "name": "Byalaget", "kind": "association",
-                          "open": True, "created_by": organiser}, actor_id=organiser),
-        *[envelope("member_joined", {"group_id": group_id, "account_id": member,
-                                     "role": "member"}, actor_id=member)
-          for member in [organiser, *members]])
+    publish(
+        civic_settings["AMQP_URI"],
+        envelope(
+            "group_created",
+            {
+                "group_id": group_id,
+                "name": "Byalaget",
+                "kind": "association",
+                "open": True,
+                "created_by": organiser,
+            },
+            actor_id=organiser,
+        ),
+        *[
+            envelope(
+                "member_joined",
+                {"group_id": group_id, "account_id": member, "role": "member"},
+                actor_id=member,
+            )
+            for member in [organiser, *members]
+        ],
+    )
     wait_for(lambda: count(world, Follow) == 4, message="the members known")
     runner.stop()
 
-    scheduled = [envelope("event_scheduled", {
-        "event_id": uid(), "title": f"Möte {n}", "organiser_group_id": group_id,
-        "starts_at": "2026-12-05T17:00:00+00:00", "kind": "meeting",
-        "ends_at": "2026-12-05T18:00:00+00:00", "location": "Folkets hus",
-        "capacity": None, "proposal_id": None, "project_id": None,
-        "created_by": organiser}, actor_id=organiser) for n in range(200)]
+    scheduled = [
+        envelope(
+            "event_scheduled",
+            {
+                "event_id": uid(),
+                "title": f"Möte {n}",
+                "organiser_group_id": group_id,
+                "starts_at": "2026-12-05T17:00:00+00:00",
+                "kind": "meeting",
+                "ends_at": "2026-12-05T18:00:00+00:00",
+                "location": "Folkets hus",
+                "capacity": None,
+                "proposal_id": None,
+                "project_id": None,
+                "created_by": organiser,
+            },
+            actor_id=organiser,
+        )
+        for n in range(200)
+    ]
     publish(civic_settings["AMQP_URI"], *scheduled)
     assert count(world, Notification) == 0
 
     runner_factory(NotificationsService).start()
-    wait_for(lambda: count(world, Notification) >= 600, timeout=120, interval=0.2,
-             message="600 notifications")
+    wait_for(
+        lambda: count(world, Notification) >= 600,
+        timeout=120,
+        interval=0.2,
+        message="600 notifications",
+    )
     ids = [item.id for item in scheduled]
     inbox = world.inbox
-    wait_for(lambda: count(world, inbox, inbox.c.message_id.in_(ids)) == 200,
-             message="every event handled")
+    wait_for(
+        lambda: count(world, inbox, inbox.c.message_id.in_(ids)) == 200,
+        message="every event handled",
+    )
     pairs = rows(world, Notification.event_id, Notification.account_id)
     assert len(pairs) == 600 == len(set(pairs))
     for member in members:
@@ -145,14 +207,17 @@ def test_a_refusing_smtp_server_still_gets_the_email_once(world, smtp, runner_fa
         with ClusterRpcClient() as client:
             admin, asker = account(client, "Admin"), account(client, "Asker")
         # Each got an email to confirm its address; the refusing server gets what follows.
-        wait_for(lambda: count(world, Email, Email.kind == "confirmation",
-                               Email.status == "sent") == 2, message="confirmations sent")
+        wait_for(
+            lambda: count(world, Email, Email.kind == "confirmation", Email.status == "sent") == 2,
+            message="confirmations sent",
+        )
     with nameko_config.patch(server.settings(), clear=False):
         with ClusterRpcClient() as client:
             client.notifications.set_preferences(as_actor(admin["id"]), {"email": "immediate"})
-            group = client.groups.create_group(as_actor(admin["id"]), {
-                "name": f"Closed {uuid.uuid4().hex[:6]}", "kind": "association",
-                "open": False})
+            group = client.groups.create_group(
+                as_actor(admin["id"]),
+                {"name": f"Closed {uuid.uuid4().hex[:6]}", "kind": "association", "open": False},
+            )
             client.groups.join_group(as_actor(asker["id"]), group["id"])
             wait_for(lambda: server.messages(), timeout=30, message="the email")
             # The server has the message a moment before the service commits "sent".
@@ -170,8 +235,7 @@ def test_a_refusing_smtp_server_still_gets_the_email_once(world, smtp, runner_fa
     assert email.account_of_token(token) == admin["id"]
 
 
-def test_email_waits_while_the_groups_service_is_away(world, smtp, runner_factory,
-                                                       civic_settings):
+def test_email_waits_while_the_groups_service_is_away(world, smtp, runner_factory, civic_settings):
     server = smtp()
     with nameko_config.patch(server.settings(), clear=False):
         groups_runner = runner_factory(GroupsService)
@@ -183,64 +247,72 @@ def test_email_waits_while_the_groups_service_is_away(world, smtp, runner_factor
         runner_factory(NotificationsService).start()
         with ClusterRpcClient() as client:
             client.notifications.set_preferences(as_actor(admin["id"]), {"email": "immediate"})
-        publish(civic_settings["AMQP_URI"], envelope(
-            "join_requested", {"group_id": uid(), "account_id": uid(),
-                               "admin_ids": [admin["id"]]}))
+        publish(
+            civic_settings["AMQP_URI"],
+            envelope(
+                "join_requested",
+                {"group_id": uid(), "account_id": uid(), "admin_ids": [admin["id"]]},
+            ),
+        )
         wait_for(lambda: count(world, Email, NOTIFICATION) == 1, message="the email queued")
 
         def deferred():
             lines = read_log_lines([f"{civic_settings['CIVIC_LOG_DIR']}/tests.log"])
             return any(line.get("event") == "email_addresses_unavailable" for line in lines)
+
         wait_for(deferred, message="a pass without addresses")
         # The notification's email (and the admin's confirmation email) wait.
-        assert sorted(tuple(r) for r in rows(world, Email.kind, Email.status,
-                                             Email.attempts)) == [
-            ("confirmation", "queued", 0), ("notification", "queued", 0)]
+        assert sorted(tuple(r) for r in rows(world, Email.kind, Email.status, Email.attempts)) == [
+            ("confirmation", "queued", 0),
+            ("notification", "queued", 0),
+        ]
         assert server.messages() == []
 
         runner_factory(GroupsService).start()
-        wait_for(lambda: without_confirmations(server.messages()), timeout=30,
-                 message="the email, at last")
+        wait_for(
+            lambda: without_confirmations(server.messages()),
+            timeout=30,
+            message="the email, at last",
+        )
         # The server has the message a moment before the service commits "sent".
-        wait_for(lambda: count(world, Email, NOTIFICATION, Email.status == "sent"),
-                 message="sent")
+        wait_for(lambda: count(world, Email, NOTIFICATION, Email.status == "sent"), message="sent")
     assert without_confirmations(server.messages())[0]["To"] == admin["email"]
-    assert [tuple(r) for r in rows(world, Email.status, where=[NOTIFICATION])] == [
-        ("sent",)]
+    assert [tuple(r) for r in rows(world, Email.status, where=[NOTIFICATION])] == [("sent",)]
 
 
-def test_a_daily_digest_of_three_events_is_one_email(world, smtp, runner_factory,
-                                                     civic_settings):
+def test_a_daily_digest_of_three_events_is_one_email(world, smtp, runner_factory, civic_settings):
     server = smtp()
     with nameko_config.patch(server.settings(), clear=False):
         runner_factory(GroupsService, NotificationsService).start()
         with ClusterRpcClient() as client:
             admin = account(client, "Admin", locale="sv")
             assert client.notifications.get_preferences(as_actor(admin["id"]))["email"] == "daily"
-            group = client.groups.create_group(as_actor(admin["id"]), {
-                "name": f"Stängd {uuid.uuid4().hex[:6]}", "kind": "association",
-                "open": False})
+            group = client.groups.create_group(
+                as_actor(admin["id"]),
+                {"name": f"Stängd {uuid.uuid4().hex[:6]}", "kind": "association", "open": False},
+            )
             for name in ("Ann", "Bo", "Cia"):
                 client.groups.join_group(as_actor(account(client, name)["id"]), group["id"])
         # Registering sent each account an email to confirm its address: out of the way.
-        wait_for(lambda: count(world, Email, Email.kind == "confirmation",
-                               Email.status == "sent") == 4, message="confirmations sent")
-        wait_for(lambda: count(world, Notification, Notification.digest == "pending") == 3,
-                 message="three notifications waiting for the digest")
+        wait_for(
+            lambda: count(world, Email, Email.kind == "confirmation", Email.status == "sent") == 4,
+            message="confirmations sent",
+        )
+        wait_for(
+            lambda: count(world, Notification, Notification.digest == "pending") == 3,
+            message="three notifications waiting for the digest",
+        )
         # Tomorrow at 07:00 in Jokkmokk, on an injected clock: the digest is due, and
         # is sent by a pass of the sender on the same clock.
-        tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
         settings = email.MailSettings.from_config()
         seven = email.last_digest_time(tomorrow, "daily", settings.digest_hour, settings.tz)
         with world.unit_of_work() as uow:
-            assert email.enqueue_due_digests(uow, seven - timedelta(minutes=1),
-                                             settings) == 0
+            assert email.enqueue_due_digests(uow, seven - timedelta(minutes=1), settings) == 0
         with world.unit_of_work() as uow:
-            assert email.enqueue_due_digests(uow, seven + timedelta(minutes=1),
-                                             settings) == 1
+            assert email.enqueue_due_digests(uow, seven + timedelta(minutes=1), settings) == 1
         with ClusterRpcClient() as client:
-            sender = email.EmailSender(world.unit_of_work, client.groups.get_emails,
-                                       settings)
+            sender = email.EmailSender(world.unit_of_work, client.groups.get_emails, settings)
             assert sender.send_due(seven + timedelta(minutes=2))["sent"] == 1
     (digest,) = without_confirmations(server.messages())
     assert digest["To"] == admin["email"]

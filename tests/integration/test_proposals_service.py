@@ -5,6 +5,7 @@ production: by groups events on the `groups.events` exchange, either published h
 envelopes or by the real groups service. What proposals publishes is read from a queue
 bound to `proposals.events`.
 """
+
 import uuid
 
 import pytest
@@ -12,24 +13,33 @@ from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcClient
 
 from civic.db import ServiceDatabase
-from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
-                          ValidationError)
+from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from services.groups.service import GroupsService
-from services.proposals.models import (KnownAccount, KnownGroup, KnownMembership, Support,
-                                       metadata)
+from services.proposals.models import KnownAccount, KnownGroup, KnownMembership, Support, metadata
 from services.proposals.service import ProposalsService
 from tests.conftest import wait_for
 from tests.support import count, envelope, publish
 
 CORRELATION_ID = "corr-proposals-test"
 PASSWORD = "correct horse battery"
-ENVELOPE_FIELDS = {"id", "type", "version", "occurred_at", "producer", "correlation_id",
-                   "actor_id", "data"}
+ENVELOPE_FIELDS = {
+    "id",
+    "type",
+    "version",
+    "occurred_at",
+    "producer",
+    "correlation_id",
+    "actor_id",
+    "data",
+}
 
 
 def actor(name, staff=False):
-    return {"account_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.example.org")),
-            "is_staff": staff, "display_name": name.title()}
+    return {
+        "account_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.example.org")),
+        "is_staff": staff,
+        "display_name": name.title(),
+    }
 
 
 ANNA, BO, CIA, DAN = actor("anna"), actor("bo"), actor("cia"), actor("dan")
@@ -40,6 +50,7 @@ MISSING_ID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
 
 
 # --- fixtures ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def proposals_db(migrated):
@@ -58,8 +69,7 @@ def service(migrated, published, container_factory):
 
 @pytest.fixture
 def client(service):
-    with ClusterRpcClient(context_data={"correlation_id": CORRELATION_ID},
-                          timeout=30) as cluster:
+    with ClusterRpcClient(context_data={"correlation_id": CORRELATION_ID}, timeout=30) as cluster:
         yield cluster
 
 
@@ -72,34 +82,70 @@ def rpc(client):
 def town(migrated, service, proposals_db):
     """Accounts, a working group and a club whose admin is Bo, known to proposals."""
     for person in (ANNA, BO, CIA, DAN, STAFF):
-        publish(migrated["AMQP_URI"], envelope("account_registered", {
-            "account_id": person["account_id"], "display_name": person["display_name"],
-            "locale": "sv"}, actor_id=person["account_id"]))
-    for group_id, name, kind in ((WORKING, "Kultur och fritid", "working_group"),
-                                 (CLUB, "Skidklubben", "association")):
-        publish(migrated["AMQP_URI"], envelope("group_created", {
-            "group_id": group_id, "name": name, "kind": kind, "open": True,
-            "created_by": BO["account_id"]}, actor_id=BO["account_id"]))
-        publish(migrated["AMQP_URI"], envelope("member_joined", {
-            "group_id": group_id, "account_id": BO["account_id"], "role": "admin"}))
-    wait_for(lambda: count(proposals_db, KnownAccount) == 5
-             and count(proposals_db, KnownGroup) == 2
-             and count(proposals_db, KnownMembership) == 2, message="read models fed")
+        publish(
+            migrated["AMQP_URI"],
+            envelope(
+                "account_registered",
+                {
+                    "account_id": person["account_id"],
+                    "display_name": person["display_name"],
+                    "locale": "sv",
+                },
+                actor_id=person["account_id"],
+            ),
+        )
+    for group_id, name, kind in (
+        (WORKING, "Kultur och fritid", "working_group"),
+        (CLUB, "Skidklubben", "association"),
+    ):
+        publish(
+            migrated["AMQP_URI"],
+            envelope(
+                "group_created",
+                {
+                    "group_id": group_id,
+                    "name": name,
+                    "kind": kind,
+                    "open": True,
+                    "created_by": BO["account_id"],
+                },
+                actor_id=BO["account_id"],
+            ),
+        )
+        publish(
+            migrated["AMQP_URI"],
+            envelope(
+                "member_joined",
+                {"group_id": group_id, "account_id": BO["account_id"], "role": "admin"},
+            ),
+        )
+    wait_for(
+        lambda: (
+            count(proposals_db, KnownAccount) == 5
+            and count(proposals_db, KnownGroup) == 2
+            and count(proposals_db, KnownMembership) == 2
+        ),
+        message="read models fed",
+    )
 
 
 def submit(rpc, who=ANNA, title="Isbana i parken på vintern", **extra):
-    return rpc.submit_proposal(who, {"title": title, "body": "Spola en isbana i parken.",
-                                     "category": "leisure", **extra})
+    return rpc.submit_proposal(
+        who, {"title": title, "body": "Spola en isbana i parken.", "category": "leisure", **extra}
+    )
 
 
 def events_of(published, count_, message="proposals events"):
     """[(message_id, envelope)] of what proposals published, once there are `count_`."""
+
     def deliveries():
         return published.deliveries("proposals")
+
     return wait_for(lambda: len(deliveries()) >= count_ and deliveries(), message=message)
 
 
 # --- one event per change ----------------------------------------------------------------
+
 
 def test_every_change_publishes_exactly_one_event(rpc, published, town):
     expected = []
@@ -122,8 +168,9 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     did("proposal_status_changed")
     rpc.assign(STAFF, rink["id"], {"group_id": WORKING})
     did("proposal_assigned")
-    accepted = rpc.transition(STAFF, rink["id"], {"status": "accepted",
-                                                  "answer": "Kommunen spolar i vinter."})
+    accepted = rpc.transition(
+        STAFF, rink["id"], {"status": "accepted", "answer": "Kommunen spolar i vinter."}
+    )
     did("proposal_answered")
     rpc.transition(STAFF, rink["id"], {"status": "in_progress"})
     did("proposal_status_changed")
@@ -150,10 +197,16 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     rpc.withdraw(DAN, signs["id"])
     did("proposal_status_changed")
 
-    project = rpc.register_project(BO, {"title": "Isbanan i Stadsparken",
-                                        "description": "Föreningarna spolar och sköter.",
-                                        "lead_group_id": CLUB, "partner_group_ids": [],
-                                        "origin_proposal_id": rink["id"]})
+    project = rpc.register_project(
+        BO,
+        {
+            "title": "Isbanan i Stadsparken",
+            "description": "Föreningarna spolar och sköter.",
+            "lead_group_id": CLUB,
+            "partner_group_ids": [],
+            "origin_proposal_id": rink["id"],
+        },
+    )
     did("project_registered")
     rpc.add_partner(BO, project["id"], {"group_id": WORKING})
     did("project_partner_added")
@@ -163,18 +216,27 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     # Refused requests change nothing and publish nothing.
     refusals = [
         (Conflict, lambda: rpc.support(BO, rink["id"])),
-        (Conflict, lambda: rpc.transition(STAFF, rink["id"], {"status": "rejected",
-                                                              "answer": "Nej."})),
+        (
+            Conflict,
+            lambda: rpc.transition(STAFF, rink["id"], {"status": "rejected", "answer": "Nej."}),
+        ),
         (ValidationError, lambda: rpc.transition(STAFF, signs["id"], {"status": "paused"})),
         (Forbidden, lambda: rpc.transition(ANNA, rink["id"], {"status": "done"})),
         (Forbidden, lambda: rpc.withdraw(BO, rink["id"])),
         (NotFound, lambda: rpc.withdraw_support(DAN, rink["id"])),
         (NotFound, lambda: rpc.get_proposal(ANNA, zoo["id"])),
-        (Conflict, lambda: rpc.report(ANNA, rink["id"], {"reason": "a"}) and
-         rpc.report(ANNA, rink["id"], {"reason": "b"})),
+        (
+            Conflict,
+            lambda: (
+                rpc.report(ANNA, rink["id"], {"reason": "a"})
+                and rpc.report(ANNA, rink["id"], {"reason": "b"})
+            ),
+        ),
         (ValidationError, lambda: rpc.assign(STAFF, rink["id"], {"group_id": CLUB})),
-        (Forbidden, lambda: rpc.register_project(CIA, {"title": "Cias projekt",
-                                                       "lead_group_id": CLUB})),
+        (
+            Forbidden,
+            lambda: rpc.register_project(CIA, {"title": "Cias projekt", "lead_group_id": CLUB}),
+        ),
         (Conflict, lambda: rpc.transition_project(BO, project["id"], {"status": "planned"})),
         (Unauthenticated, lambda: rpc.support(None, rink["id"])),
     ]
@@ -201,10 +263,15 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     answered = by_type["proposal_answered"][0]
     assert answered["actor_id"] == STAFF["account_id"]
     assert answered["data"] == {
-        "proposal_id": rink["id"], "title": rink["title"], "author_id": ANNA["account_id"],
-        "from_status": "under_review", "to_status": "accepted",
-        "answer": "Kommunen spolar i vinter.", "answered_by": STAFF["account_id"],
-        "assigned_group_id": WORKING}
+        "proposal_id": rink["id"],
+        "title": rink["title"],
+        "author_id": ANNA["account_id"],
+        "from_status": "under_review",
+        "to_status": "accepted",
+        "answer": "Kommunen spolar i vinter.",
+        "answered_by": STAFF["account_id"],
+        "assigned_group_id": WORKING,
+    }
     assert by_type["comment_added"][0]["data"]["comment_id"] == comment["id"]
     assert by_type["proposal_merged"][0]["data"]["into_id"] == rink["id"]
     assert by_type["project_registered"][0]["data"]["origin_proposal_id"] == rink["id"]
@@ -215,14 +282,18 @@ def test_every_change_publishes_exactly_one_event(rpc, published, town):
     assert final["project_ids"] == [project["id"]]
     assert final["assigned_group_name"] == "Kultur och fritid"
     assert [h["to_status"] for h in final["history"]] == [
-        "submitted", "under_review", "accepted", "in_progress"]
+        "submitted",
+        "under_review",
+        "accepted",
+        "in_progress",
+    ]
     assert all(h["at"].endswith("+00:00") for h in final["history"])
 
 
 # --- supports under concurrency ----------------------------------------------------------
 
-def test_fifty_concurrent_supports_from_fifty_accounts_count_fifty(rpc, published,
-                                                                  proposals_db):
+
+def test_fifty_concurrent_supports_from_fifty_accounts_count_fifty(rpc, published, proposals_db):
     proposal = submit(rpc)
     supporters = [actor(f"supporter{n}") for n in range(50)]
     pending = [rpc.support.call_async(who, proposal["id"]) for who in supporters]
@@ -233,8 +304,7 @@ def test_fifty_concurrent_supports_from_fifty_accounts_count_fifty(rpc, publishe
     events = events_of(published, 51)
     supported = [body["data"] for _, body in events if body["type"] == "proposal_supported"]
     assert sorted(data["support_count"] for data in supported) == list(range(1, 51))
-    assert {data["account_id"] for data in supported} == {
-        who["account_id"] for who in supporters}
+    assert {data["account_id"] for data in supported} == {who["account_id"] for who in supporters}
 
 
 def test_the_same_account_supporting_twice_at_once_counts_once(rpc, proposals_db):
@@ -254,41 +324,49 @@ def test_the_same_account_supporting_twice_at_once_counts_once(rpc, proposals_db
 
 # --- working while groups is down --------------------------------------------------------
 
+
 def test_reading_supporting_and_commenting_work_while_groups_is_down(
-        migrated, client, container_factory, proposals_db):
+    migrated, client, container_factory, proposals_db
+):
     groups_container = container_factory(GroupsService)
     groups_container.start()
     groups, rpc = client.groups, client.proposals
     accounts = {}
     for name in ("lars", "karin", "staff"):
-        accounts[name] = groups.register_account({
-            "email": f"{name}@jokkmokk.example", "password": PASSWORD,
-            "display_name": name.title()})
+        accounts[name] = groups.register_account(
+            {
+                "email": f"{name}@jokkmokk.example",
+                "password": PASSWORD,
+                "display_name": name.title(),
+            }
+        )
     # The groups service is told who calls by the actor, as the gateway builds it.
-    working = groups.create_group({"account_id": accounts["lars"]["id"]}, {
-        "name": "Trafik och gator", "kind": "working_group", "description": "",
-        "open": True})
-    club = groups.create_group({"account_id": accounts["karin"]["id"]}, {
-        "name": "Jokkmokks skidklubb", "kind": "association", "description": "",
-        "open": True})
+    working = groups.create_group(
+        {"account_id": accounts["lars"]["id"]},
+        {"name": "Trafik och gator", "kind": "working_group", "description": "", "open": True},
+    )
+    club = groups.create_group(
+        {"account_id": accounts["karin"]["id"]},
+        {"name": "Jokkmokks skidklubb", "kind": "association", "description": "", "open": True},
+    )
     groups.join_group({"account_id": accounts["lars"]["id"]}, club["id"])
-    wait_for(lambda: count(proposals_db, KnownAccount) == 3
-             and count(proposals_db, KnownGroup) == 2
-             and count(proposals_db, KnownMembership) == 3,
-             message="proposals' read models fed by the groups service")
+    wait_for(
+        lambda: (
+            count(proposals_db, KnownAccount) == 3
+            and count(proposals_db, KnownGroup) == 2
+            and count(proposals_db, KnownMembership) == 3
+        ),
+        message="proposals' read models fed by the groups service",
+    )
 
     groups_container.stop()
     with Connection(migrated["AMQP_URI"]) as connection:
-        _, _, consumers = connection.default_channel.queue_declare(queue="rpc-groups",
-                                                                   passive=True)
+        _, _, consumers = connection.default_channel.queue_declare(queue="rpc-groups", passive=True)
     assert consumers == 0  # nobody answers for groups any more
 
-    lars = {"account_id": accounts["lars"]["id"], "is_staff": False,
-            "display_name": "Lars"}
-    karin = {"account_id": accounts["karin"]["id"], "is_staff": False,
-             "display_name": "Karin"}
-    staff = {"account_id": accounts["staff"]["id"], "is_staff": True,
-             "display_name": "Staff"}
+    lars = {"account_id": accounts["lars"]["id"], "is_staff": False, "display_name": "Lars"}
+    karin = {"account_id": accounts["karin"]["id"], "is_staff": False, "display_name": "Karin"}
+    staff = {"account_id": accounts["staff"]["id"], "is_staff": True, "display_name": "Staff"}
     proposal = submit(rpc, lars, title="Hundbajs på gatorna")
     assert proposal["author_name"] == "Lars"
     assert rpc.list_proposals(None, q="hundbajs")["total"] == 1
@@ -299,9 +377,15 @@ def test_reading_supporting_and_commenting_work_while_groups_is_down(
     assert seen["supported_by_me"] is True and len(seen["comments"]) == 1
     assigned = rpc.assign(staff, proposal["id"], {"group_id": working["id"]})
     assert assigned["assigned_group_name"] == "Trafik och gator"
-    project = rpc.register_project(karin, {"title": "Rena gator", "lead_group_id": club["id"],
-                                           "partner_group_ids": [working["id"]],
-                                           "origin_proposal_id": proposal["id"]})
+    project = rpc.register_project(
+        karin,
+        {
+            "title": "Rena gator",
+            "lead_group_id": club["id"],
+            "partner_group_ids": [working["id"]],
+            "origin_proposal_id": proposal["id"],
+        },
+    )
     assert project["lead_group_name"] == "Jokkmokks skidklubb"
     with pytest.raises(Forbidden):  # a member of the club, not its admin
         rpc.transition_project(lars, project["id"], {"status": "active"})
@@ -309,10 +393,11 @@ def test_reading_supporting_and_commenting_work_while_groups_is_down(
 
 # --- personal data -----------------------------------------------------------------------
 
-def test_an_erased_account_leaves_its_words_but_not_its_name(migrated, rpc, town,
-                                                              proposals_db):
-    filed = submit(rpc, STAFF, title="Hundbajs på gatorna", channel="drop_in",
-                   contact="Gunnel, 070-123 45 67")
+
+def test_an_erased_account_leaves_its_words_but_not_its_name(migrated, rpc, town, proposals_db):
+    filed = submit(
+        rpc, STAFF, title="Hundbajs på gatorna", channel="drop_in", contact="Gunnel, 070-123 45 67"
+    )
     mine = submit(rpc, CIA, title="Skyltar från stängda butiker")
     rpc.support(CIA, filed["id"])
     rpc.support(DAN, filed["id"])
@@ -324,16 +409,23 @@ def test_an_erased_account_leaves_its_words_but_not_its_name(migrated, rpc, town
     assert [c["body"] for c in exported["comments"]] == ["Håller med!"]
     assert [r["proposal_id"] for r in exported["reports"]] == [mine["id"]]
 
-    publish(migrated["AMQP_URI"],
-            envelope("account_erased", {"account_id": CIA["account_id"]},
-                     actor_id=CIA["account_id"]),
-            envelope("account_erased", {"account_id": STAFF["account_id"]},
-                     actor_id=STAFF["account_id"]))
-    wait_for(lambda: rpc.get_proposal(None, mine["id"])["author_name"] == "former resident"
-             and rpc.get_proposal(None, filed["id"])["author_name"] == "former resident",
-             message="erasure handled")
-    seen = rpc.get_proposal({**STAFF, "account_id": actor("other-staff")["account_id"]},
-                            filed["id"])
+    publish(
+        migrated["AMQP_URI"],
+        envelope("account_erased", {"account_id": CIA["account_id"]}, actor_id=CIA["account_id"]),
+        envelope(
+            "account_erased", {"account_id": STAFF["account_id"]}, actor_id=STAFF["account_id"]
+        ),
+    )
+    wait_for(
+        lambda: (
+            rpc.get_proposal(None, mine["id"])["author_name"] == "former resident"
+            and rpc.get_proposal(None, filed["id"])["author_name"] == "former resident"
+        ),
+        message="erasure handled",
+    )
+    seen = rpc.get_proposal(
+        {**STAFF, "account_id": actor("other-staff")["account_id"]}, filed["id"]
+    )
     assert seen["contact"] is None and seen["support_count"] == 2
     assert seen["comments"][0]["author_name"] == "former resident"
     assert rpc.get_proposal(None, mine["id"])["title"] == "Skyltar från stängda butiker"
@@ -344,19 +436,22 @@ def test_an_erased_account_leaves_its_words_but_not_its_name(migrated, rpc, town
 
 # --- input and errors over RPC -----------------------------------------------------------
 
+
 def test_bad_input_is_refused_with_the_fields_named(rpc, town):
     with pytest.raises(ValidationError) as caught:
-        rpc.submit_proposal(ANNA, {"title": "Kort", "body": "", "category": "sport",
-                                   "colour": "red"})
+        rpc.submit_proposal(
+            ANNA, {"title": "Kort", "body": "", "category": "sport", "colour": "red"}
+        )
     assert set(caught.value.fields) == {"title", "category", "colour"}
     with pytest.raises(ValidationError):
         rpc.submit_proposal(ANNA, "not an object")
     with pytest.raises(Forbidden):
-        rpc.submit_proposal(ANNA, {"title": "Drop-in förslag", "body": "",
-                                   "category": "other", "channel": "town_hall"})
+        rpc.submit_proposal(
+            ANNA,
+            {"title": "Drop-in förslag", "body": "", "category": "other", "channel": "town_hall"},
+        )
     with pytest.raises(Unauthenticated):
-        rpc.submit_proposal(None, {"title": "Anonymt förslag", "body": "",
-                                   "category": "other"})
+        rpc.submit_proposal(None, {"title": "Anonymt förslag", "body": "", "category": "other"})
     with pytest.raises(ValidationError) as caught:
         rpc.get_proposal(None, 42)
     assert caught.value.fields == {"proposal_id": ["Not a valid id."]}
@@ -367,8 +462,9 @@ def test_bad_input_is_refused_with_the_fields_named(rpc, town):
     with pytest.raises(NotFound):
         rpc.get_project(None, MISSING_ID)
     with pytest.raises(ValidationError) as caught:
-        rpc.register_project(BO, {"title": "Projekt", "lead_group_id": CLUB,
-                                  "partner_group_ids": [CLUB]})
+        rpc.register_project(
+            BO, {"title": "Projekt", "lead_group_id": CLUB, "partner_group_ids": [CLUB]}
+        )
     assert "partner_group_ids" in caught.value.fields
     listed = rpc.list_projects(None, status="planned", group_id=CLUB)
     assert listed == {"items": [], "total": 0, "page": 1, "per_page": 20}
@@ -377,11 +473,13 @@ def test_bad_input_is_refused_with_the_fields_named(rpc, town):
 
 # --- the Jokkmokk demo -------------------------------------------------------------------
 
+
 def test_the_demo_files_its_proposals_once(migrated, client, container_factory):
     """The proposals part of `civic seed`: through the running groups and proposals
     services, as the demo residents; a second run finds everything and changes nothing.
     (The other services' parts of the demo are theirs to test.)"""
     import demo
+
     groups_container = container_factory(GroupsService)
     groups_container.start()
 

@@ -1,5 +1,6 @@
 """The reliability rules of DESIGN.md, shown with toy services on the real broker and DB:
 transactional outbox, idempotent consumers, no event into the void, several instances."""
+
 import os
 import subprocess
 import sys
@@ -37,8 +38,10 @@ def test_event_written_while_broker_unreachable_is_delivered_later(toys_world):
 
     # The producer (back in touch with the broker) relays it on its timer.
     world.start(ToySource)
-    wait_for(lambda: world.noted() == [(envelope.id, 41, "corr-outage")],
-             message="the deferred event handled")
+    wait_for(
+        lambda: world.noted() == [(envelope.id, 41, "corr-outage")],
+        message="the deferred event handled",
+    )
     assert world.outbox_row("toysource", envelope.id).sent_at is not None
     assert cut_off.relay.unsent_count() == 0
 
@@ -47,14 +50,17 @@ def test_same_envelope_delivered_twice_has_its_effect_once(toys_world):
     world = toys_world
     world.declare(ToySink)
     world.start(ToySink)
-    envelope = new_envelope("toy_noted", {"n": 5}, producer="toysource",
-                            correlation_id="corr-twice").to_dict()
+    envelope = new_envelope(
+        "toy_noted", {"n": 5}, producer="toysource", correlation_id="corr-twice"
+    ).to_dict()
 
     world.publish_event(envelope)
     world.publish_event(envelope)
 
-    wait_for(lambda: world.log_events("duplicate_skipped", message_id=envelope["id"]),
-             message="the second delivery skipped")
+    wait_for(
+        lambda: world.log_events("duplicate_skipped", message_id=envelope["id"]),
+        message="the second delivery skipped",
+    )
     assert world.noted() == [(envelope["id"], 5, "corr-twice")]
     assert world.inbox_count("toysink", envelope["id"]) == 1
     assert world.queue_depth(SINK_QUEUE) == 0
@@ -86,8 +92,10 @@ def test_late_subscriber_receives_what_was_published_before_it_ever_ran(toys_wor
     with ClusterRpcClient(context_data={"correlation_id": "corr-early"}) as client:
         assert client.toysource.note(11) == 11
 
-    wait_for(lambda: world.queue_depth(SINK_QUEUE) == 1,
-             message="the event waiting in the subscriber's queue")
+    wait_for(
+        lambda: world.queue_depth(SINK_QUEUE) == 1,
+        message="the event waiting in the subscriber's queue",
+    )
     world.start(ToySink)
     wait_for(lambda: world.noted(), message="the late subscriber handling it")
     [(message_id, n, correlation_id)] = world.noted()
@@ -106,14 +114,17 @@ def test_two_producer_instances_deliver_every_event_once_in_effect(toys_world):
     world.start(ToySink)
 
     with ClusterRpcClient(context_data={"correlation_id": "corr-busy"}) as client:
-        replies = [client.toysource.note_many.call_async(first, per_batch)
-                   for first in range(0, events, per_batch)]
+        replies = [
+            client.toysource.note_many.call_async(first, per_batch)
+            for first in range(0, events, per_batch)
+        ]
         assert [reply.result() for reply in replies] == [per_batch] * batches
 
-    wait_for(lambda: len(world.noted()) >= events, timeout=30,
-             message=f"{events} events handled")
-    wait_for(lambda: world.databases["toysource"].relay.unsent_count() == 0,
-             message="every outbox row marked sent")
+    wait_for(lambda: len(world.noted()) >= events, timeout=30, message=f"{events} events handled")
+    wait_for(
+        lambda: world.databases["toysource"].relay.unsent_count() == 0,
+        message="every outbox row marked sent",
+    )
     handled = world.noted()
     assert sorted(n for _, n, _ in handled) == list(range(events))
     assert len({message_id for message_id, _, _ in handled}) == events
@@ -127,14 +138,17 @@ def test_two_producer_instances_deliver_every_event_once_in_effect(toys_world):
     else:
         # SQLite has no row locks: a row may go out twice, the inbox absorbs it.
         duplicates = sum(delivered.values()) - events
-        wait_for(lambda: len(world.log_events("duplicate_skipped")) >= duplicates,
-                 message=f"{duplicates} duplicate deliveries skipped")
+        wait_for(
+            lambda: len(world.log_events("duplicate_skipped")) >= duplicates,
+            message=f"{duplicates} duplicate deliveries skipped",
+        )
 
 
 def test_two_groups_processes_publish_each_event_once(toys_world, tmp_path):
     """Two real `python -m civic.runner groups` processes on the same database."""
     pytest.importorskip("services.groups.service")
     from civic import migrations
+
     world = toys_world
     settings = world.settings
     accounts = 16
@@ -149,22 +163,46 @@ def test_two_groups_processes_publish_each_event_once(toys_world, tmp_path):
             log_dir = tmp_path / f"groups-{index}"
             processes.append((start_service("groups", settings, log_dir), log_dir))
         for process, log_dir in processes:
-            wait_for(lambda: service_started(process, log_dir / "groups.log"), timeout=60,
-                     message="a groups process started")
+            wait_for(
+                lambda process=process, log_dir=log_dir: service_started(
+                    process, log_dir / "groups.log"
+                ),
+                timeout=60,
+                message="a groups process started",
+            )
 
         with ClusterRpcClient(context_data={"correlation_id": "corr-signup"}) as client:
-            replies = [client.groups.register_account.call_async({
-                "email": f"resident{i}@example.org", "password": "correct horse battery",
-                "display_name": f"Resident {i}", "locale": "sv"}) for i in range(accounts)]
+            replies = [
+                client.groups.register_account.call_async(
+                    {
+                        "email": f"resident{i}@example.org",
+                        "password": "correct horse battery",
+                        "display_name": f"Resident {i}",
+                        "locale": "sv",
+                    }
+                )
+                for i in range(accounts)
+            ]
             account_ids = {reply.result()["id"] for reply in replies}
         assert len(account_ids) == accounts
 
-        wait_for(lambda: len(world.registered()) >= accounts, timeout=30,
-                 message=f"{accounts} account_registered handled")
+        wait_for(
+            lambda: len(world.registered()) >= accounts,
+            timeout=30,
+            message=f"{accounts} account_registered handled",
+        )
         # Both processes answered calls (RabbitMQ hands them out in turn).
-        served = [len([line for line in read_log_lines([log_dir / "groups.log"])
-                       if line.get("entrypoint") == "groups.register_account"
-                       and line.get("event") == "worker_done"]) for _, log_dir in processes]
+        served = [
+            len(
+                [
+                    line
+                    for line in read_log_lines([log_dir / "groups.log"])
+                    if line.get("entrypoint") == "groups.register_account"
+                    and line.get("event") == "worker_done"
+                ]
+            )
+            for _, log_dir in processes
+        ]
         assert sum(served) == accounts and all(served), served
     finally:
         for process, _ in processes:
@@ -172,8 +210,7 @@ def test_two_groups_processes_publish_each_event_once(toys_world, tmp_path):
 
     handled = world.registered()
     assert sorted(account_id for _, account_id in handled) == sorted(account_ids)
-    delivered = Counter(message_id for message_id, _, _ in
-                        world.drain("count-account-registered"))
+    delivered = Counter(message_id for message_id, _, _ in world.drain("count-account-registered"))
     assert set(delivered) == {message_id for message_id, _ in handled}
     if settings["CIVIC_DATABASES"]["groups"].startswith("postgresql"):
         assert sum(delivered.values()) == accounts  # no double publishing
@@ -182,23 +219,29 @@ def test_two_groups_processes_publish_each_event_once(toys_world, tmp_path):
 def start_service(service, settings, log_dir):
     """`python -m civic.runner <service>` with this test's broker, databases and logs."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
-    env.update({
-        "CIVIC_AMQP_URI": settings["AMQP_URI"],
-        "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
-        "CIVIC_LOG_DIR": str(log_dir),
-        "CIVIC_RELAY_INTERVAL": "0.2",
-        "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
-        "CIVIC_LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "CIVIC_AMQP_URI": settings["AMQP_URI"],
+            "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
+            "CIVIC_LOG_DIR": str(log_dir),
+            "CIVIC_RELAY_INTERVAL": "0.2",
+            "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
+            "CIVIC_LOG_LEVEL": "INFO",
+        }
+    )
     database_url = settings["CIVIC_DATABASES"][service]
     if not database_url.startswith("sqlite"):
         env["CIVIC_DATABASE_URL"] = database_url
         env["CIVIC_SCHEMA_PREFIX"] = settings["CIVIC_SCHEMA_PREFIX"]
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "stdio.txt", "wb") as stdio:
-        return subprocess.Popen([sys.executable, "-m", "civic.runner", service],
-                                cwd=str(ROOT), env=env, stdout=stdio,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "civic.runner", service],
+            cwd=str(ROOT),
+            env=env,
+            stdout=stdio,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def service_started(process, log_file) -> bool:

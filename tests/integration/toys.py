@@ -5,6 +5,7 @@ it handles; `toyflaky` handles `toy_flaked` and fails on command (see `FLAKY`). 
 tables live in their own databases, set up by the `toys` fixture (conftest.py).
 `toyaudit` subscribes to the real groups service's `account_registered`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,42 +21,59 @@ from civic.service import ServiceBase
 
 # Registered once per process, whichever test module imports this first.
 if "toy_noted" not in CATALOGUE:
+
     @contract("toy_noted", "toysource", "test only: something was noted")
     class ToyNoted(Schema):
         n = fields.Integer(required=True)
 
+
 if "toy_flaked" not in CATALOGUE:
+
     @contract("toy_flaked", "toysource", "test only: handled by a handler that may fail")
     class ToyFlaked(Schema):
         n = fields.Integer(required=True)
+
 
 source_meta = MetaData()
 kernel_tables(source_meta)
 
 sink_meta = MetaData()
 kernel_tables(sink_meta)
-noted = Table("noted", sink_meta,
-              Column("id", Integer, primary_key=True, autoincrement=True),
-              Column("message_id", String(36), nullable=False),
-              Column("n", Integer, nullable=False),
-              Column("correlation_id", String(100)))
+noted = Table(
+    "noted",
+    sink_meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("correlation_id", String(100)),
+)
 
 flaky_meta = MetaData()
 kernel_tables(flaky_meta)
-flaked = Table("flaked", flaky_meta,
-               Column("id", Integer, primary_key=True, autoincrement=True),
-               Column("message_id", String(36), nullable=False),
-               Column("n", Integer, nullable=False))
+flaked = Table(
+    "flaked",
+    flaky_meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("n", Integer, nullable=False),
+)
 
 audit_meta = MetaData()
 kernel_tables(audit_meta)
-registered = Table("registered", audit_meta,
-                   Column("id", Integer, primary_key=True, autoincrement=True),
-                   Column("message_id", String(36), nullable=False),
-                   Column("account_id", String(64), nullable=False))
+registered = Table(
+    "registered",
+    audit_meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("account_id", String(64), nullable=False),
+)
 
-METADATA = {"toysource": source_meta, "toysink": sink_meta, "toyflaky": flaky_meta,
-            "toyaudit": audit_meta}
+METADATA = {
+    "toysource": source_meta,
+    "toysink": sink_meta,
+    "toyflaky": flaky_meta,
+    "toyaudit": audit_meta,
+}
 
 
 class FlakyBehaviour:
@@ -116,9 +134,11 @@ class ToySink(ServiceBase):
 
     @event_handler("toysource", "toy_noted")
     def on_noted(self, envelope, uow):
-        uow.session.execute(insert(noted).values(
-            message_id=envelope.id, n=envelope.data["n"],
-            correlation_id=envelope.correlation_id))
+        uow.session.execute(
+            insert(noted).values(
+                message_id=envelope.id, n=envelope.data["n"], correlation_id=envelope.correlation_id
+            )
+        )
 
 
 class ToyFlaky(ServiceBase):
@@ -131,8 +151,7 @@ class ToyFlaky(ServiceBase):
         if FLAKY.mode == "always_fail":
             raise ToyFailure(f"toy handler refuses n={envelope.data['n']}")
         # The effect is written before the failure, so a rollback must undo it.
-        uow.session.execute(insert(flaked).values(message_id=envelope.id,
-                                                      n=envelope.data["n"]))
+        uow.session.execute(insert(flaked).values(message_id=envelope.id, n=envelope.data["n"]))
         if FLAKY.mode == "fail_first_after_effect" and attempt == 1:
             raise ToyFailure("toy handler fails after writing its effect")
         if FLAKY.mode == "hang_first_after_effect" and attempt == 1:
@@ -142,17 +161,20 @@ class ToyFlaky(ServiceBase):
 
 class ToyAudit(ServiceBase):
     """A subscriber of a real service's event."""
+
     name = "toyaudit"
     db = Database(audit_meta)
 
     @event_handler("groups", "account_registered")
     def on_account_registered(self, envelope, uow):
-        uow.session.execute(insert(registered).values(
-            message_id=envelope.id, account_id=envelope.data["account_id"]))
+        uow.session.execute(
+            insert(registered).values(
+                message_id=envelope.id, account_id=envelope.data["account_id"]
+            )
+        )
 
 
-SERVICES = {"toysource": ToySource, "toysink": ToySink, "toyflaky": ToyFlaky,
-            "toyaudit": ToyAudit}
+SERVICES = {"toysource": ToySource, "toysink": ToySink, "toyflaky": ToyFlaky, "toyaudit": ToyAudit}
 
 
 def database_urls(settings: dict) -> dict:
@@ -161,4 +183,3 @@ def database_urls(settings: dict) -> dict:
     if not shared.startswith("sqlite"):  # one PostgreSQL database, a schema per service
         return {name: shared for name in SERVICES}
     return {name: f"sqlite:///{settings['CIVIC_VAR_DIR']}/{name}.db" for name in SERVICES}
-

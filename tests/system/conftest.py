@@ -7,12 +7,13 @@ asks it which port it got, so parallel test runs never race for a port.
 so a test can stop just those (`runner.stop()`) while the others keep running.
 `platform` is the gateway with groups and proposals.
 """
+
 import uuid
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 from nameko import config as nameko_config
+from requests.adapters import HTTPAdapter
 
 from services.gateway.http import API_PREFIX, ApiHandler
 from services.gateway.service import GatewayService
@@ -47,14 +48,14 @@ class ApiClient:
     def close(self):
         self.http.close()
 
-    def request(self, method, path, *, token=None, prefix=API_PREFIX, headers=None,
-                **kwargs):
+    def request(self, method, path, *, token=None, prefix=API_PREFIX, headers=None, **kwargs):
         headers = dict(headers or {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         kwargs.setdefault("timeout", 15)
-        return self.http.request(method, f"{self.base_url}{prefix}{path}",
-                                 headers=headers, **kwargs)
+        return self.http.request(
+            method, f"{self.base_url}{prefix}{path}", headers=headers, **kwargs
+        )
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
@@ -67,8 +68,9 @@ class ApiClient:
 
     def register(self, name="Resident", email=None, password=PASSWORD):
         email = email or f"{name.lower().replace(' ', '.')}.{uuid.uuid4().hex[:8]}@example.org"
-        response = self.post("/accounts", json={"email": email, "password": password,
-                                                "display_name": name})
+        response = self.post(
+            "/accounts", json={"email": email, "password": password, "display_name": name}
+        )
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -105,9 +107,14 @@ def gateway_port(runner) -> int:
 
 @pytest.fixture
 def system_settings(migrated):
-    overrides = {"CIVIC_SIGNIN_LIMIT": SIGNIN_LIMIT, "CIVIC_SIGNIN_WINDOW": 300.0,
-                 "CIVIC_SIGNUP_LIMIT": SIGNUP_LIMIT, "CIVIC_SIGNUP_WINDOW": 3600.0,
-                 "CIVIC_MAX_BODY_BYTES": MAX_BODY_BYTES, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
+    overrides = {
+        "CIVIC_SIGNIN_LIMIT": SIGNIN_LIMIT,
+        "CIVIC_SIGNIN_WINDOW": 300.0,
+        "CIVIC_SIGNUP_LIMIT": SIGNUP_LIMIT,
+        "CIVIC_SIGNUP_WINDOW": 3600.0,
+        "CIVIC_MAX_BODY_BYTES": MAX_BODY_BYTES,
+        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
+    }
     with nameko_config.patch(overrides, clear=False):
         yield {**migrated, **overrides}
 
@@ -132,10 +139,12 @@ def start_services(system_settings, runner_factory):
 @pytest.fixture
 def run_services(system_settings, runner_factory):
     """Start services in-process, without a gateway; returns their runner."""
+
     def run(*service_classes):
         runner = runner_factory(*service_classes)
         runner.start()
         return runner
+
     return run
 
 
@@ -143,6 +152,7 @@ def run_services(system_settings, runner_factory):
 def platform(start_services):
     """The gateway, groups and proposals, running."""
     from services.proposals.service import ProposalsService
+
     return start_services(GatewayService, GroupsService, ProposalsService)
 
 
@@ -152,8 +162,15 @@ def whole_platform(start_services):
     from services.events.service import EventsService
     from services.openings.service import OpeningsService
     from services.proposals.service import ProposalsService
-    return start_services(GatewayService, GroupsService, ProposalsService, EventsService,
-                          OpeningsService, NotificationsService)
+
+    return start_services(
+        GatewayService,
+        GroupsService,
+        ProposalsService,
+        EventsService,
+        OpeningsService,
+        NotificationsService,
+    )
 
 
 @pytest.fixture
@@ -212,9 +229,16 @@ def error_of(response, status, code):
 
 
 def new_group(client, token, name, kind="working_group", open=True):
-    response = client.post("/groups", token=token, json={
-        "name": f"{name} {uuid.uuid4().hex[:6]}", "kind": kind,
-        "description": f"The {name}", "open": open})
+    response = client.post(
+        "/groups",
+        token=token,
+        json={
+            "name": f"{name} {uuid.uuid4().hex[:6]}",
+            "kind": kind,
+            "description": f"The {name}",
+            "open": open,
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -243,6 +267,7 @@ def once_known(attempt, message):
             return None
         assert response.status_code < 300, response.text
         return response
+
     try:
         return wait_for(succeeded, timeout=20, interval=0.1, message=message)
     except AssertionError as exc:

@@ -1,4 +1,5 @@
 """Every accounts/sessions/groups/staff route of API.md over HTTP, with its status codes."""
+
 import uuid
 
 import pytest
@@ -7,13 +8,15 @@ from civic.config import DOMAIN_SERVICES
 from tests.conftest import wait_for
 from tests.system.conftest import PASSWORD, error_of, new_group, once_known
 
-
 # --- accounts and sessions --------------------------------------------------------------
+
 
 def test_register_sign_in_me_sign_out(api):
     email = f"Ann.{uuid.uuid4().hex[:6]}@Example.org"
-    created = api.post("/accounts", json={"email": email, "password": PASSWORD,
-                                          "display_name": "Ann", "locale": "en"})
+    created = api.post(
+        "/accounts",
+        json={"email": email, "password": PASSWORD, "display_name": "Ann", "locale": "en"},
+    )
     assert created.status_code == 201, created.text
     account = created.json()
     assert account["email"] == email.lower()
@@ -22,24 +25,36 @@ def test_register_sign_in_me_sign_out(api):
     assert account["created_at"].endswith("+00:00")
     assert "password" not in account
 
-    duplicate = api.post("/accounts", json={"email": email.upper(), "password": PASSWORD,
-                                            "display_name": "Ann again"})
+    duplicate = api.post(
+        "/accounts",
+        json={"email": email.upper(), "password": PASSWORD, "display_name": "Ann again"},
+    )
     error_of(duplicate, 409, "conflict")
 
-    short = api.post("/accounts", json={"email": "bo@example.org", "password": "short",
-                                        "display_name": "Bo"})
+    short = api.post(
+        "/accounts", json={"email": "bo@example.org", "password": "short", "display_name": "Bo"}
+    )
     assert "password" in error_of(short, 400, "validation_error")["fields"]
     missing = api.post("/accounts", json={"email": "not-an-email"})
     fields = error_of(missing, 400, "validation_error")["fields"]
     assert {"email", "password", "display_name"} <= set(fields)
     # RFC 5321: at most 64 characters before the @ (and 63 per domain label).
     for too_long in ("a" * 65 + "@example.org", "ann@" + "d" * 64 + ".example.org"):
-        refused = api.post("/accounts", json={"email": too_long, "password": PASSWORD,
-                                              "display_name": "Long"})
+        refused = api.post(
+            "/accounts", json={"email": too_long, "password": PASSWORD, "display_name": "Long"}
+        )
         assert "email" in error_of(refused, 400, "validation_error")["fields"]
-    assert api.post("/accounts", json={
-        "email": "a" * 64 + "@example.org", "password": PASSWORD,
-        "display_name": "Just fits"}).status_code == 201
+    assert (
+        api.post(
+            "/accounts",
+            json={
+                "email": "a" * 64 + "@example.org",
+                "password": PASSWORD,
+                "display_name": "Just fits",
+            },
+        ).status_code
+        == 201
+    )
 
     signed_in = api.post("/sessions", json={"email": email, "password": PASSWORD})
     assert signed_in.status_code == 201, signed_in.text
@@ -47,14 +62,18 @@ def test_register_sign_in_me_sign_out(api):
     assert session["account"]["id"] == account["id"] and session["token"]
     token = session["token"]
 
-    wrong = error_of(api.post("/sessions", json={"email": email, "password": "x" * 12}),
-                     401, "unauthenticated")
-    unknown = error_of(api.post("/sessions", json={"email": "nobody@example.org",
-                                                    "password": "x" * 12}),
-                       401, "unauthenticated")
+    wrong = error_of(
+        api.post("/sessions", json={"email": email, "password": "x" * 12}), 401, "unauthenticated"
+    )
+    unknown = error_of(
+        api.post("/sessions", json={"email": "nobody@example.org", "password": "x" * 12}),
+        401,
+        "unauthenticated",
+    )
     assert wrong["message"] == unknown["message"]  # an email's existence is not told
-    assert "fields" in error_of(api.post("/sessions", json={"email": email}),
-                                400, "validation_error")
+    assert "fields" in error_of(
+        api.post("/sessions", json={"email": email}), 400, "validation_error"
+    )
 
     me = api.get("/me", token=token)
     assert me.status_code == 200, me.text
@@ -91,28 +110,46 @@ def test_erasure(api):
     assert erased.status_code == 202, erased.text
     assert erased.json()["account_id"] == account["id"]
     error_of(api.get("/me", token=token), 401, "unauthenticated")
-    error_of(api.post("/sessions", json={"email": account["email"], "password": PASSWORD}),
-             401, "unauthenticated")
+    error_of(
+        api.post("/sessions", json={"email": account["email"], "password": PASSWORD}),
+        401,
+        "unauthenticated",
+    )
 
 
 # --- groups -------------------------------------------------------------------------------
 
+
 def test_group_listing_and_creation(api):
     admin, token = api.resident("Group Admin")
-    error_of(api.post("/groups", json={"name": "Nobody's", "kind": "network",
-                                       "description": "", "open": True}),
-             401, "unauthenticated")
+    error_of(
+        api.post(
+            "/groups", json={"name": "Nobody's", "kind": "network", "description": "", "open": True}
+        ),
+        401,
+        "unauthenticated",
+    )
     group = new_group(api, token, "Ski Club", kind="association")
     assert group["kind"] == "association" and group["verified"] is False
     assert group["member_count"] == 1
     assert [a["id"] for a in group["admins"]] == [admin["id"]]
 
-    duplicate = api.post("/groups", token=token, json={
-        "name": group["name"].upper(), "kind": "association", "description": "",
-        "open": True})
+    duplicate = api.post(
+        "/groups",
+        token=token,
+        json={
+            "name": group["name"].upper(),
+            "kind": "association",
+            "description": "",
+            "open": True,
+        },
+    )
     error_of(duplicate, 409, "conflict")
-    bad = api.post("/groups", token=token, json={"name": "", "kind": "guild",
-                                                 "description": "", "open": "maybe"})
+    bad = api.post(
+        "/groups",
+        token=token,
+        json={"name": "", "kind": "guild", "description": "", "open": "maybe"},
+    )
     assert {"name", "kind", "open"} <= set(error_of(bad, 400, "validation_error")["fields"])
 
     listed = api.get("/groups", params={"kind": "association", "page": 1, "per_page": 10})
@@ -123,9 +160,13 @@ def test_group_listing_and_creation(api):
     assert group["id"] in [item["id"] for item in page["items"]]
     assert api.get("/groups", params={"kind": "business"}).json()["total"] == 0
 
-    for params, field in (({"per_page": 101}, "per_page"), ({"page": 0}, "page"),
-                          ({"page": "two"}, "page"), ({"kind": "guild"}, "kind"),
-                          ({"colour": "red"}, "colour")):
+    for params, field in (
+        ({"per_page": 101}, "per_page"),
+        ({"page": 0}, "page"),
+        ({"page": "two"}, "page"),
+        ({"kind": "guild"}, "kind"),
+        ({"colour": "red"}, "colour"),
+    ):
         error = error_of(api.get("/groups", params=params), 400, "validation_error")
         assert field in error["fields"], (params, error)
 
@@ -147,12 +188,13 @@ def test_joining_approving_and_leaving(api):
     assert joined.status_code == 201, joined.text
     assert joined.json()["status"] == "member"
     assert joined.json()["membership"]["status"] == "active"
-    error_of(api.post(f"/groups/{open_group['id']}/members", token=member_token),
-             409, "conflict")
-    error_of(api.post(f"/groups/{uuid.uuid4()}/members", token=member_token),
-             404, "not_found")
-    fields = error_of(api.post(f"/groups/{open_group['id']}/members", token=other_token,
-                               json={"role": "admin"}), 400, "validation_error")["fields"]
+    error_of(api.post(f"/groups/{open_group['id']}/members", token=member_token), 409, "conflict")
+    error_of(api.post(f"/groups/{uuid.uuid4()}/members", token=member_token), 404, "not_found")
+    fields = error_of(
+        api.post(f"/groups/{open_group['id']}/members", token=other_token, json={"role": "admin"}),
+        400,
+        "validation_error",
+    )["fields"]
     assert "role" in fields
 
     pending = api.post(f"/groups/{closed_group['id']}/members", token=member_token)
@@ -166,8 +208,11 @@ def test_joining_approving_and_leaving(api):
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "active" and approved.json()["role"] == "member"
     error_of(api.post(approve, token=admin_token), 404, "not_found")
-    error_of(api.post(f"/groups/{closed_group['id']}/members/not-an-id/approve",
-                      token=admin_token), 404, "not_found")
+    error_of(
+        api.post(f"/groups/{closed_group['id']}/members/not-an-id/approve", token=admin_token),
+        404,
+        "not_found",
+    )
 
     membership = f"/groups/{open_group['id']}/members/{member['id']}"
     error_of(api.delete(membership), 401, "unauthenticated")
@@ -175,13 +220,11 @@ def test_joining_approving_and_leaving(api):
     left = api.delete(membership, token=member_token)
     assert left.status_code == 204 and left.content == b""
     error_of(api.delete(membership, token=member_token), 404, "not_found")
-    removed = api.delete(f"/groups/{closed_group['id']}/members/{member['id']}",
-                         token=admin_token)
+    removed = api.delete(f"/groups/{closed_group['id']}/members/{member['id']}", token=admin_token)
     assert removed.status_code == 204
 
     me = api.get("/me", token=admin_token).json()
-    assert {m["group_id"] for m in me["memberships"]} == {open_group["id"],
-                                                          closed_group["id"]}
+    assert {m["group_id"] for m in me["memberships"]} == {open_group["id"], closed_group["id"]}
 
 
 def test_verification_is_for_staff(api, make_staff):
@@ -196,8 +239,7 @@ def test_verification_is_for_staff(api, make_staff):
     assert verified.status_code == 200, verified.text
     assert verified.json()["verified"] is True
     error_of(api.post(verify, token=staff_token), 409, "conflict")
-    error_of(api.post(f"/groups/{uuid.uuid4()}/verify", token=staff_token),
-             404, "not_found")
+    error_of(api.post(f"/groups/{uuid.uuid4()}/verify", token=staff_token), 404, "not_found")
     assert api.get("/me", token=staff_token).json()["roles"] == ["resident", "staff"]
 
 
@@ -209,25 +251,28 @@ def test_joining_a_network(api):
     path = f"/groups/{business['id']}/networks"
 
     error_of(api.post(path, json={"network_id": network["id"]}), 401, "unauthenticated")
-    error_of(api.post(path, token=outsider_token, json={"network_id": network["id"]}),
-             403, "forbidden")
-    for body, field in (({}, "network_id"), ({"network_id": "nope"}, "network_id"),
-                        ({"network_id": network["id"], "x": 1}, "x"),
-                        ({"network_id": business["id"]}, "network_id")):
+    error_of(
+        api.post(path, token=outsider_token, json={"network_id": network["id"]}), 403, "forbidden"
+    )
+    for body, field in (
+        ({}, "network_id"),
+        ({"network_id": "nope"}, "network_id"),
+        ({"network_id": network["id"], "x": 1}, "x"),
+        ({"network_id": business["id"]}, "network_id"),
+    ):
         error = error_of(api.post(path, token=token, json=body), 400, "validation_error")
         assert field in error["fields"], (body, error)
-    error_of(api.post(path, token=token, json={"network_id": str(uuid.uuid4())}),
-             404, "not_found")
+    error_of(api.post(path, token=token, json={"network_id": str(uuid.uuid4())}), 404, "not_found")
 
     joined = api.post(path, token=token, json={"network_id": network["id"]})
     assert joined.status_code == 200, joined.text
     assert joined.json()["networks"] == [{"id": network["id"], "name": network["name"]}]
-    error_of(api.post(path, token=token, json={"network_id": network["id"]}),
-             409, "conflict")
+    error_of(api.post(path, token=token, json={"network_id": network["id"]}), 409, "conflict")
     assert api.get(f"/groups/{business['id']}").json()["networks"][0]["id"] == network["id"]
 
 
 # --- admins: handover, groups needing one, staff appointing -----------------------------
+
 
 @pytest.fixture
 def groups_platform(start_services):
@@ -237,14 +282,15 @@ def groups_platform(start_services):
     from services.groups.service import GroupsService
     from services.notifications.service import NotificationsService
     from services.proposals.service import ProposalsService
-    return start_services(GatewayService, GroupsService, ProposalsService,
-                          NotificationsService)
+
+    return start_services(GatewayService, GroupsService, ProposalsService, NotificationsService)
 
 
 def told(client, token, kind):
     def found():
         items = client.get("/notifications", token=token).json()["items"]
         return [item for item in items if item["kind"] == kind] or None
+
     return wait_for(found, message=f"a {kind} notification")
 
 
@@ -266,20 +312,45 @@ def test_the_longest_standing_member_takes_over_from_the_last_admin(groups_platf
     (notification,) = told(client, elder_token, "admin_appointed")
     assert notification["target_id"] == group["id"]
     assert notification["title"] == f"Du är nu administratör för {group['name']}"
-    assert not [item for item in client.get("/notifications", token=newer_token).json()[
-        "items"] if item["kind"] == "admin_appointed"]
+    assert not [
+        item
+        for item in client.get("/notifications", token=newer_token).json()["items"]
+        if item["kind"] == "admin_appointed"
+    ]
     # Other services know the new admin too: the elder registers the group's project.
-    project = once_known(lambda: client.post("/projects", token=elder_token, json={
-        "title": "New trail", "description": "", "lead_group_id": group["id"],
-        "partner_group_ids": []}), "the new admin known to proposals")
+    project = once_known(
+        lambda: client.post(
+            "/projects",
+            token=elder_token,
+            json={
+                "title": "New trail",
+                "description": "",
+                "lead_group_id": group["id"],
+                "partner_group_ids": [],
+            },
+        ),
+        "the new admin known to proposals",
+    )
     assert project.status_code == 201
-    error_of(client.post("/projects", token=newer_token, json={
-        "title": "Not mine", "description": "", "lead_group_id": group["id"],
-        "partner_group_ids": []}), 403, "forbidden")
+    error_of(
+        client.post(
+            "/projects",
+            token=newer_token,
+            json={
+                "title": "Not mine",
+                "description": "",
+                "lead_group_id": group["id"],
+                "partner_group_ids": [],
+            },
+        ),
+        403,
+        "forbidden",
+    )
 
 
 def test_a_group_left_without_members_waits_for_staff_to_appoint_an_admin(
-        groups_platform, make_staff):
+    groups_platform, make_staff
+):
     client = groups_platform
     founder, founder_token = client.resident("Lone Founder")
     resident, resident_token = client.resident("Willing Resident")
@@ -292,8 +363,7 @@ def test_a_group_left_without_members_waits_for_staff_to_appoint_an_admin(
     flagged = client.get("/groups", params={"needs_admin": "true", "per_page": 100}).json()
     assert group["id"] in {g["id"] for g in flagged["items"]}
     assert all(g["needs_admin"] for g in flagged["items"])
-    error_of(client.get("/groups", params={"needs_admin": "maybe"}), 400,
-             "validation_error")
+    error_of(client.get("/groups", params={"needs_admin": "maybe"}), 400, "validation_error")
 
     staff_token = client.sign_in(make_staff())
     admins = f"/groups/{group['id']}/admins"
@@ -302,20 +372,31 @@ def test_a_group_left_without_members_waits_for_staff_to_appoint_an_admin(
     error_of(client.post(admins, token=resident_token, json=body), 403, "forbidden")
     for bad in ({}, {"account_id": "nope"}, {"account_id": resident["id"], "role": "x"}):
         error_of(client.post(admins, token=staff_token, json=bad), 400, "validation_error")
-    error_of(client.post(f"/groups/{uuid.uuid4()}/admins", token=staff_token, json=body),
-             404, "not_found")
-    error_of(client.post(admins, token=staff_token, json={"account_id": str(uuid.uuid4())}),
-             404, "not_found")
-    error_of(client.post(admins, token=staff_token, json={"account_id": founder["id"]}),
-             409, "conflict")  # erased
+    error_of(
+        client.post(f"/groups/{uuid.uuid4()}/admins", token=staff_token, json=body),
+        404,
+        "not_found",
+    )
+    error_of(
+        client.post(admins, token=staff_token, json={"account_id": str(uuid.uuid4())}),
+        404,
+        "not_found",
+    )
+    error_of(
+        client.post(admins, token=staff_token, json={"account_id": founder["id"]}), 409, "conflict"
+    )  # erased
 
     appointed = client.post(admins, token=staff_token, json=body)
     assert appointed.status_code == 200, appointed.text
     group_now = appointed.json()
     assert group_now["needs_admin"] is False and group_now["member_count"] == 1
     assert group_now["admins"] == [{"id": resident["id"], "display_name": "Willing Resident"}]
-    assert group["id"] not in {g["id"] for g in client.get(
-        "/groups", params={"needs_admin": "true", "per_page": 100}).json()["items"]}
+    assert group["id"] not in {
+        g["id"]
+        for g in client.get("/groups", params={"needs_admin": "true", "per_page": 100}).json()[
+            "items"
+        ]
+    }
     error_of(client.post(admins, token=staff_token, json=body), 409, "conflict")
     me = client.get("/me", token=resident_token).json()
     assert {(m["group_id"], m["role"]) for m in me["memberships"]} == {(group["id"], "admin")}
@@ -323,11 +404,16 @@ def test_a_group_left_without_members_waits_for_staff_to_appoint_an_admin(
     assert notification["body"].startswith("Personalen har utsett dig")
 
     def needs_admin_in_feed():
-        found = client.get("/staff/activity", token=staff_token,
-                           params={"type": "group_needs_admin"}).json()["items"]
+        found = client.get(
+            "/staff/activity", token=staff_token, params={"type": "group_needs_admin"}
+        ).json()["items"]
         # Once the erasure is handled there too, the founder's id is not kept.
-        return [entry for entry in found if entry["subject_id"] == group["id"]
-                and entry["actor_id"] is None] or None
+        return [
+            entry
+            for entry in found
+            if entry["subject_id"] == group["id"] and entry["actor_id"] is None
+        ] or None
+
     (entry,) = wait_for(needs_admin_in_feed, message="group_needs_admin in the feed")
     assert entry["summary"] == f"Group needs admin: “{group['name']}”"
 
@@ -335,6 +421,7 @@ def test_a_group_left_without_members_waits_for_staff_to_appoint_an_admin(
 def test_openapi_documents_appointing_admins():
     from services.gateway import openapi
     from services.gateway.service import GatewayService
+
     document = openapi.build(GatewayService)
     operation = document["paths"]["/api/v1/groups/{group_id}/admins"]["post"]
     assert {"200", "400", "401", "403", "404", "409"} <= set(operation["responses"])
@@ -346,6 +433,7 @@ def test_openapi_documents_appointing_admins():
 
 
 # --- staff --------------------------------------------------------------------------------
+
 
 def test_staff_health_reports_services_and_queues(api, make_staff):
     _, resident_token = api.resident("Curious Resident")
@@ -364,28 +452,40 @@ def test_staff_health_reports_services_and_queues(api, make_staff):
     assert "rpc-groups" in queue_names
     assert groups["queue_totals"] == {
         "messages": sum(q["messages"] for q in groups["queues"]),
-        "consumers": sum(q["consumers"] for q in groups["queues"])}
+        "consumers": sum(q["consumers"] for q in groups["queues"]),
+    }
 
     def groups_rpc_consumers():
         # RabbitMQ's management statistics lag a few seconds behind the broker.
-        queues = api.get("/staff/health", token=staff_token).json()[
-            "services"]["groups"]["queues"]
+        queues = api.get("/staff/health", token=staff_token).json()["services"]["groups"]["queues"]
         return next(q for q in queues if q["name"] == "rpc-groups")["consumers"]
-    assert wait_for(groups_rpc_consumers, timeout=30, interval=0.5,
-                    message="the groups RPC consumer in the management statistics") >= 1
+
+    assert (
+        wait_for(
+            groups_rpc_consumers,
+            timeout=30,
+            interval=0.5,
+            message="the groups RPC consumer in the management statistics",
+        )
+        >= 1
+    )
     # Not running here: down, but still reported with its declared event queues.
     assert report["services"]["notifications"]["status"] == "down"
     notification_queues = report["services"]["notifications"]["queues"]
-    assert all(q["name"].startswith("evt-") or q["name"] == "rpc-notifications"
-               for q in notification_queues)
+    assert all(
+        q["name"].startswith("evt-") or q["name"] == "rpc-notifications"
+        for q in notification_queues
+    )
 
 
 def test_staff_health_without_the_management_api(api, make_staff):
     from nameko import config as nameko_config
+
     staff_token = api.sign_in(make_staff())
     # A port nothing listens on: the management API cannot be asked.
-    with nameko_config.patch({"RABBIT_MANAGEMENT_URI": "http://guest:guest@127.0.0.1:9"},
-                             clear=False):
+    with nameko_config.patch(
+        {"RABBIT_MANAGEMENT_URI": "http://guest:guest@127.0.0.1:9"}, clear=False
+    ):
         health = api.get("/staff/health", token=staff_token)
     assert health.status_code == 200, health.text
     report = health.json()
@@ -406,8 +506,11 @@ def test_dead_letter_routes_are_for_staff(api, make_staff):
     listed = api.get("/staff/dead-letters", token=staff_token)
     assert listed.status_code == 200, listed.text
     assert listed.json()["items"] == [] and listed.json()["total"] == 0
-    error = error_of(api.get("/staff/dead-letters", token=staff_token,
-                             params={"per_page": 500}), 400, "validation_error")
+    error = error_of(
+        api.get("/staff/dead-letters", token=staff_token, params={"per_page": 500}),
+        400,
+        "validation_error",
+    )
     assert "per_page" in error["fields"]
     error_of(api.post(replay, token=staff_token), 404, "not_found")
 
@@ -415,7 +518,9 @@ def test_dead_letter_routes_are_for_staff(api, make_staff):
 def test_a_dead_letter_is_listed_and_replayed(api, make_staff, system_settings):
     """A message dead-lettered by the kernel shows up for staff and can be replayed."""
     from kombu import Connection, Exchange, Producer, Queue
+
     from civic.messaging import DEAD_LETTER_QUEUE
+
     staff_token = api.sign_in(make_staff())
     # An unreadable event to a groups-style queue: the kernel's dead-letter format is
     # built by civic.messaging; here a message is put straight in the queue, as the
@@ -425,19 +530,29 @@ def test_a_dead_letter_is_listed_and_replayed(api, make_staff, system_settings):
         producer = Producer(connection)
         message_id = str(uuid.uuid4())
         producer.publish(
-            {"id": message_id, "type": "nothing_known"}, exchange=Exchange(""),
-            routing_key=DEAD_LETTER_QUEUE, declare=[queue], serializer="json",
-            message_id=message_id, delivery_mode=2,
-            headers={"x-civic-attempts": 3, "x-civic-queue": "civic.test-target",
-                     "x-civic-service": "groups", "x-civic-handler": "groups.on_nothing",
-                     "x-civic-error": "ContractError: unknown type",
-                     "x-civic-failed-at": "2026-11-28T10:00:00+00:00"})
+            {"id": message_id, "type": "nothing_known"},
+            exchange=Exchange(""),
+            routing_key=DEAD_LETTER_QUEUE,
+            declare=[queue],
+            serializer="json",
+            message_id=message_id,
+            delivery_mode=2,
+            headers={
+                "x-civic-attempts": 3,
+                "x-civic-queue": "civic.test-target",
+                "x-civic-service": "groups",
+                "x-civic-handler": "groups.on_nothing",
+                "x-civic-error": "ContractError: unknown type",
+                "x-civic-failed-at": "2026-11-28T10:00:00+00:00",
+            },
+        )
         Queue("civic.test-target", durable=True)(connection.default_channel).declare()
 
     def listed():
         response = api.get("/staff/dead-letters", token=staff_token)
         assert response.status_code == 200, response.text
         return response.json()["items"]
+
     items = wait_for(listed, message="the dead letter is listed")
     assert len(items) == 1
     dead_letter_id = items[0]["id"]

@@ -1,6 +1,7 @@
 """Email confirmation through the gateway: the emailed link (a real SMTP server), its
 expiry, a new link on request, and the grace period after which an unconfirmed account's
 writes are refused."""
+
 from __future__ import annotations
 
 import re
@@ -29,16 +30,24 @@ def civic(mailing_platform):
 
 def mail_to(smtp, address, count=1):
     """The confirmation emails `address` got, once there are `count` of them."""
+
     def arrived():
         found = [message for message in smtp.messages() if message["To"] == address]
         return found if len(found) >= count else None
+
     return wait_for(arrived, timeout=30, message=f"{count} email(s) to {address}")
 
 
 def register(client, name, locale):
-    response = client.post("/accounts", json={
-        "email": f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org",
-        "password": PASSWORD, "display_name": name, "locale": locale})
+    response = client.post(
+        "/accounts",
+        json={
+            "email": f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org",
+            "password": PASSWORD,
+            "display_name": name,
+            "locale": locale,
+        },
+    )
     assert response.status_code == 201, response.text
     account = response.json()
     return account, client.sign_in(account["email"])
@@ -56,7 +65,8 @@ def me(client, token) -> dict:
 
 
 def test_registering_sends_a_link_in_the_account_language_that_confirms(
-        civic, smtp, civic_settings):
+    civic, smtp, civic_settings
+):
     ann, ann_token = register(civic, "Ann", "en")
     bo, bo_token = register(civic, "Bo", "sv")
     assert me(civic, ann_token)["email_confirmed"] is False
@@ -80,8 +90,10 @@ def test_registering_sends_a_link_in_the_account_language_that_confirms(
 
     # Bo clicks the link in his mail program: a page, and he is confirmed too.
     _, bo_link_token = link_of(to_bo)
-    page = civic.get(f"/accounts/confirmations/{bo_link_token}",
-                     headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    page = civic.get(
+        f"/accounts/confirmations/{bo_link_token}",
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+    )
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "Din e-postadress är bekräftad" in page.text
     assert me(civic, bo_token)["email_confirmed"] is True
@@ -92,8 +104,9 @@ def test_registering_sends_a_link_in_the_account_language_that_confirms(
     for token_ in (ann_token, bo_token):
         assert civic.get("/notifications", token=token_).json()["total"] == 0
     # No log line holds a token or an address.
-    logs = "\n".join(path.read_text() for path in
-                     Path(civic_settings["CIVIC_LOG_DIR"]).glob("*.log"))
+    logs = "\n".join(
+        path.read_text() for path in Path(civic_settings["CIVIC_LOG_DIR"]).glob("*.log")
+    )
     assert "accounts/confirmations/[redacted]" in logs
     for secret in (token, bo_link_token, ann["email"], bo["email"]):
         assert secret not in logs
@@ -102,24 +115,29 @@ def test_registering_sends_a_link_in_the_account_language_that_confirms(
 def test_expired_forged_and_erased_links_are_400(api):
     account, token = api.resident("Late")
     expired = signing.email_confirmation_token(account["id"], utcnow() - timedelta(seconds=1))
-    error = error_of(api.post("/accounts/confirmations", json={"token": expired}),
-                     400, "validation_error")
+    error = error_of(
+        api.post("/accounts/confirmations", json={"token": expired}), 400, "validation_error"
+    )
     assert "expired" in error["message"] and error["fields"] == {"token": ["Expired."]}
     page = api.get(f"/accounts/confirmations/{expired}", headers={"Accept": "text/html"})
     assert page.status_code == 400 and "Länken har gått ut" in page.text
     error_of(api.get(f"/accounts/confirmations/{expired}"), 400, "validation_error")
 
     valid = signing.email_confirmation_token(account["id"], utcnow() + timedelta(hours=1))
-    for forged in (valid[:-2] + "xx", "not-a-token", "x" * 301,
-                   email.unsubscribe_token(account["id"])):
-        error_of(api.post("/accounts/confirmations", json={"token": forged}),
-                 400, "validation_error")
+    for forged in (
+        valid[:-2] + "xx",
+        "not-a-token",
+        "x" * 301,
+        email.unsubscribe_token(account["id"]),
+    ):
+        error_of(
+            api.post("/accounts/confirmations", json={"token": forged}), 400, "validation_error"
+        )
     error_of(api.post("/accounts/confirmations", json={}), 400, "validation_error")
     assert api.get("/me", token=token).json()["email_confirmed"] is False
 
     assert api.delete("/me", token=token).status_code == 202
-    error_of(api.post("/accounts/confirmations", json={"token": valid}),
-             400, "validation_error")
+    error_of(api.post("/accounts/confirmations", json={"token": valid}), 400, "validation_error")
 
 
 def test_a_new_link_on_request_even_with_email_off_and_not_too_often(civic, smtp):
@@ -143,8 +161,7 @@ def test_a_new_link_on_request_even_with_email_off_and_not_too_often(civic, smtp
     assert int(limited.headers["Retry-After"]) > 0
     # Any of the links confirms (the first one has not expired either).
     _, first_token = link_of(first)
-    assert civic.post("/accounts/confirmations",
-                      json={"token": first_token}).status_code == 204
+    assert civic.post("/accounts/confirmations", json={"token": first_token}).status_code == 204
 
 
 def test_after_the_grace_period_writes_wait_for_confirmation(start_services, make_staff):

@@ -1,5 +1,6 @@
 """Every Proposals route of API.md (and the gateway's extensions) over HTTP, through the
 gateway to the proposals service, with the status codes each can answer."""
+
 import uuid
 
 import pytest
@@ -7,9 +8,24 @@ import pytest
 from tests.conftest import wait_for
 from tests.system.conftest import error_of, new_group, new_proposal, once_known
 
-PROPOSAL_FIELDS = {"id", "title", "body", "category", "status", "author_id", "author_name",
-                   "channel", "support_count", "supported_by_me", "comments", "answer",
-                   "assigned_group_id", "history", "project_ids", "created_at"}
+PROPOSAL_FIELDS = {
+    "id",
+    "title",
+    "body",
+    "category",
+    "status",
+    "author_id",
+    "author_name",
+    "channel",
+    "support_count",
+    "supported_by_me",
+    "comments",
+    "answer",
+    "assigned_group_id",
+    "history",
+    "project_ids",
+    "created_at",
+}
 
 
 @pytest.fixture
@@ -23,14 +39,19 @@ def ids_of(page):
 
 # --- submitting and reading ---------------------------------------------------------------
 
+
 def test_submit_and_read_a_proposal(platform):
     author, token = platform.resident("Ann Author")
-    body = {"title": "A skate park by the school", "body": "Where the old car park is.",
-            "category": "leisure", "location": {"name": "Skolgatan", "lat": 66.6,
-                                                "lon": 19.8}}
+    body = {
+        "title": "A skate park by the school",
+        "body": "Where the old car park is.",
+        "category": "leisure",
+        "location": {"name": "Skolgatan", "lat": 66.6, "lon": 19.8},
+    }
     error_of(platform.post("/proposals", json=body), 401, "unauthenticated")
-    error_of(platform.post("/proposals", json=body, token="not-a-real-token"),
-             401, "unauthenticated")
+    error_of(
+        platform.post("/proposals", json=body, token="not-a-real-token"), 401, "unauthenticated"
+    )
 
     created = platform.post("/proposals", token=token, json=body)
     assert created.status_code == 201, created.text
@@ -52,47 +73,84 @@ def test_submit_and_read_a_proposal(platform):
     assert anonymous.json()["supported_by_me"] is False
     error_of(platform.get(f"/proposals/{uuid.uuid4()}"), 404, "not_found")
     error_of(platform.get("/proposals/not-a-uuid"), 404, "not_found")
-    error_of(platform.get(f"/proposals/{proposal['id']}", token="not-a-real-token"),
-             401, "unauthenticated")
+    error_of(
+        platform.get(f"/proposals/{proposal['id']}", token="not-a-real-token"),
+        401,
+        "unauthenticated",
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "title"),
-    ({"title": "Fix the bridge", "body": "It creaks.", "category": "bridges"}, "category"),
-    ({"title": "", "body": "It creaks.", "category": "infrastructure"}, "title"),
-    ({"title": "Fix the bridge", "body": "It creaks.", "category": "infrastructure",
-      "status": "accepted"}, "status"),
-    ({"title": "Fix the bridge", "body": "It creaks.", "category": "infrastructure",
-      "channel": "carrier_pigeon"}, "channel"),
-    ({"title": "Fix the bridge", "body": "It creaks.", "category": "infrastructure",
-      "location": "somewhere"}, "location"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "title"),
+        ({"title": "Fix the bridge", "body": "It creaks.", "category": "bridges"}, "category"),
+        ({"title": "", "body": "It creaks.", "category": "infrastructure"}, "title"),
+        (
+            {
+                "title": "Fix the bridge",
+                "body": "It creaks.",
+                "category": "infrastructure",
+                "status": "accepted",
+            },
+            "status",
+        ),
+        (
+            {
+                "title": "Fix the bridge",
+                "body": "It creaks.",
+                "category": "infrastructure",
+                "channel": "carrier_pigeon",
+            },
+            "channel",
+        ),
+        (
+            {
+                "title": "Fix the bridge",
+                "body": "It creaks.",
+                "category": "infrastructure",
+                "location": "somewhere",
+            },
+            "location",
+        ),
+    ],
+)
 def test_invalid_proposals_are_400(platform, body, field):
     _, token = platform.resident("Careless")
-    error = error_of(platform.post("/proposals", token=token, json=body),
-                     400, "validation_error")
+    error = error_of(platform.post("/proposals", token=token, json=body), 400, "validation_error")
     assert field in error["fields"], error
     assert platform.get("/proposals").json()["total"] == 0
 
 
 def test_drop_in_proposals_are_filed_by_staff(platform, staff_token):
     _, token = platform.resident("Keen Resident")
-    visitor = {"title": "Longer library hours", "body": "Open on Saturdays too.",
-               "category": "culture", "channel": "drop_in",
-               "contact": "Visitor, phone 070-000 00 00"}
+    visitor = {
+        "title": "Longer library hours",
+        "body": "Open on Saturdays too.",
+        "category": "culture",
+        "channel": "drop_in",
+        "contact": "Visitor, phone 070-000 00 00",
+    }
     error_of(platform.post("/proposals", token=token, json=visitor), 403, "forbidden")
-    error_of(platform.post("/proposals", token=token,
-                           json={**visitor, "channel": "town_hall"}), 403, "forbidden")
+    error_of(
+        platform.post("/proposals", token=token, json={**visitor, "channel": "town_hall"}),
+        403,
+        "forbidden",
+    )
 
     filed = platform.post("/proposals", token=staff_token, json=visitor)
     assert filed.status_code == 201, filed.text
     assert filed.json()["channel"] == "drop_in" and filed.json()["status"] == "submitted"
     proposal_id = filed.json()["id"]
     # The visitor's contact is for staff only.
-    assert platform.get(f"/proposals/{proposal_id}", token=staff_token).json()[
-        "contact"] == visitor["contact"]
-    for seen_by in (platform.get(f"/proposals/{proposal_id}"),
-                    platform.get(f"/proposals/{proposal_id}", token=token)):
+    assert (
+        platform.get(f"/proposals/{proposal_id}", token=staff_token).json()["contact"]
+        == visitor["contact"]
+    )
+    for seen_by in (
+        platform.get(f"/proposals/{proposal_id}"),
+        platform.get(f"/proposals/{proposal_id}", token=token),
+    ):
         assert seen_by.status_code == 200
         assert not seen_by.json().get("contact")
 
@@ -100,18 +158,25 @@ def test_drop_in_proposals_are_filed_by_staff(platform, staff_token):
 def test_listing_filters_searches_sorts_and_pages(platform, staff_token):
     _, ann = platform.resident("Ann")
     _, bo = platform.resident("Bo")
-    benches = new_proposal(platform, ann, "More benches by the river",
-                           body="Somewhere to rest on the walk to the falls.")
-    lights = new_proposal(platform, ann, "Street lights on Storgatan",
-                          category="infrastructure")
+    benches = new_proposal(
+        platform,
+        ann,
+        "More benches by the river",
+        body="Somewhere to rest on the walk to the falls.",
+    )
+    lights = new_proposal(platform, ann, "Street lights on Storgatan", category="infrastructure")
     market = new_proposal(platform, bo, "A Saturday market", category="business")
     for token in (ann, bo):
-        assert platform.post(f"/proposals/{market['id']}/supports",
-                             token=token).status_code == 201
-    assert platform.post(f"/proposals/{lights['id']}/supports",
-                         token=bo).status_code == 201
-    assert platform.post(f"/proposals/{lights['id']}/transitions", token=staff_token,
-                         json={"status": "under_review"}).status_code == 200
+        assert platform.post(f"/proposals/{market['id']}/supports", token=token).status_code == 201
+    assert platform.post(f"/proposals/{lights['id']}/supports", token=bo).status_code == 201
+    assert (
+        platform.post(
+            f"/proposals/{lights['id']}/transitions",
+            token=staff_token,
+            json={"status": "under_review"},
+        ).status_code
+        == 200
+    )
 
     listed = platform.get("/proposals")
     assert listed.status_code == 200, listed.text
@@ -128,10 +193,11 @@ def test_listing_filters_searches_sorts_and_pages(platform, staff_token):
         response = platform.get("/proposals", params=params)
         assert response.status_code == 200, response.text
         return ids_of(response.json())
+
     assert only({"category": "infrastructure"}) == [lights["id"]]
     assert only({"status": "under_review"}) == [lights["id"]]
     assert only({"status": "submitted", "category": "leisure"}) == [benches["id"]]
-    assert only({"q": "STORGATAN"}) == [lights["id"]]          # title, any case
+    assert only({"q": "STORGATAN"}) == [lights["id"]]  # title, any case
     assert only({"q": "walk to the FALLS"}) == [benches["id"]]  # body
     assert only({"q": "nothing like this"}) == []
 
@@ -142,12 +208,19 @@ def test_listing_filters_searches_sorts_and_pages(platform, staff_token):
 
     mine = platform.get("/proposals", token=bo).json()["items"]
     assert {item["id"]: item["supported_by_me"] for item in mine} == {
-        market["id"]: True, lights["id"]: True, benches["id"]: False}
+        market["id"]: True,
+        lights["id"]: True,
+        benches["id"]: False,
+    }
 
-    for params, field in (({"per_page": 101}, "per_page"), ({"page": 0}, "page"),
-                          ({"sort": "oldest"}, "sort"), ({"status": "lost"}, "status"),
-                          ({"category": "bridges"}, "category"),
-                          ({"colour": "red"}, "colour")):
+    for params, field in (
+        ({"per_page": 101}, "per_page"),
+        ({"page": 0}, "page"),
+        ({"sort": "oldest"}, "sort"),
+        ({"status": "lost"}, "status"),
+        ({"category": "bridges"}, "category"),
+        ({"colour": "red"}, "colour"),
+    ):
         error = error_of(platform.get("/proposals", params=params), 400, "validation_error")
         assert field in error["fields"], (params, error)
 
@@ -155,11 +228,19 @@ def test_listing_filters_searches_sorts_and_pages(platform, staff_token):
 def test_categories_are_the_fixed_list(platform):
     response = platform.get("/proposals/categories")
     assert response.status_code == 200, response.text
-    assert response.json()["items"] == ["environment", "leisure", "culture", "business",
-                                        "infrastructure", "housing", "other"]
+    assert response.json()["items"] == [
+        "environment",
+        "leisure",
+        "culture",
+        "business",
+        "infrastructure",
+        "housing",
+        "other",
+    ]
 
 
 # --- supports and comments ----------------------------------------------------------------
+
 
 def test_supporting_and_withdrawing_support(platform):
     _, author = platform.resident("Author")
@@ -173,11 +254,9 @@ def test_supporting_and_withdrawing_support(platform):
     assert supported.status_code == 201, supported.text
     assert supported.json() == {"proposal_id": proposal["id"], "support_count": 1}
     error_of(platform.post(supports, token=fan), 409, "conflict")
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/supports", token=fan),
-             404, "not_found")
+    error_of(platform.post(f"/proposals/{uuid.uuid4()}/supports", token=fan), 404, "not_found")
 
-    assert platform.get(f"/proposals/{proposal['id']}", token=fan).json()[
-        "supported_by_me"] is True
+    assert platform.get(f"/proposals/{proposal['id']}", token=fan).json()["supported_by_me"] is True
     seen = platform.get(f"/proposals/{proposal['id']}").json()
     assert seen["support_count"] == 1 and seen["supported_by_me"] is False
 
@@ -186,8 +265,9 @@ def test_supporting_and_withdrawing_support(platform):
     withdrawn = platform.delete(mine, token=fan)
     assert withdrawn.status_code == 204 and withdrawn.content == b""
     error_of(platform.delete(mine, token=fan), 404, "not_found")
-    error_of(platform.delete(f"/proposals/{uuid.uuid4()}/supports/mine", token=fan),
-             404, "not_found")
+    error_of(
+        platform.delete(f"/proposals/{uuid.uuid4()}/supports/mine", token=fan), 404, "not_found"
+    )
     assert platform.get(f"/proposals/{proposal['id']}").json()["support_count"] == 0
 
 
@@ -198,13 +278,20 @@ def test_commenting(platform):
     comments = f"/proposals/{proposal['id']}/comments"
 
     error_of(platform.post(comments, json={"body": "Yes!"}), 401, "unauthenticated")
-    for body in ({}, {"body": ""}, {"body": "   "}, {"body": 42},
-                 {"body": "ok", "author_id": "me"}):
-        error = error_of(platform.post(comments, token=token, json=body),
-                         400, "validation_error")
+    for body in (
+        {},
+        {"body": ""},
+        {"body": "   "},
+        {"body": 42},
+        {"body": "ok", "author_id": "me"},
+    ):
+        error = error_of(platform.post(comments, token=token, json=body), 400, "validation_error")
         assert error["fields"], body
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/comments", token=token,
-                           json={"body": "Yes!"}), 404, "not_found")
+    error_of(
+        platform.post(f"/proposals/{uuid.uuid4()}/comments", token=token, json={"body": "Yes!"}),
+        404,
+        "not_found",
+    )
 
     created = platform.post(comments, token=token, json={"body": "Yes, by the bridge!"})
     assert created.status_code == 201, created.text
@@ -219,6 +306,7 @@ def test_commenting(platform):
 
 # --- erasure --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def audited(start_services):
     """The gateway, groups, proposals, and notifications (the staff activity feed)."""
@@ -226,15 +314,16 @@ def audited(start_services):
     from services.groups.service import GroupsService
     from services.notifications.service import NotificationsService
     from services.proposals.service import ProposalsService
-    return start_services(GatewayService, GroupsService, ProposalsService,
-                          NotificationsService)
+
+    return start_services(GatewayService, GroupsService, ProposalsService, NotificationsService)
 
 
 def whole_feed(client, token):
     items, page = [], 1
     while True:
-        found = client.get("/staff/activity", token=token,
-                           params={"page": page, "per_page": 100}).json()
+        found = client.get(
+            "/staff/activity", token=token, params={"page": page, "per_page": 100}
+        ).json()
         items += found["items"]
         if page * found["per_page"] >= found["total"]:
             return items
@@ -252,14 +341,17 @@ def test_erasure_leaves_nothing_that_links_back(audited, make_staff):
     own = new_proposal(client, token, "A sauna by the lake")
     theirs = new_proposal(client, other, "Lights on the ski track")
     for proposal, body in ((own, "And a jetty."), (theirs, "Yes, please!")):
-        response = client.post(f"/proposals/{proposal['id']}/comments", token=token,
-                               json={"body": body})
+        response = client.post(
+            f"/proposals/{proposal['id']}/comments", token=token, json={"body": body}
+        )
         assert response.status_code == 201, response.text
     assert client.post(f"/proposals/{theirs['id']}/supports", token=token).status_code == 201
 
     def recorded(count):
-        return lambda: sum(entry["actor_id"] == leaving["id"]
-                           for entry in whole_feed(client, staff)) >= count
+        return lambda: (
+            sum(entry["actor_id"] == leaving["id"] for entry in whole_feed(client, staff)) >= count
+        )
+
     # account_registered, 2 × proposal_submitted… by the time the feed has them all:
     wait_for(recorded(5), message="the account's events in the activity feed")
     assert client.delete("/me", token=token).status_code == 202
@@ -267,35 +359,48 @@ def test_erasure_leaves_nothing_that_links_back(audited, make_staff):
     def unlinked():
         seen = client.get(f"/proposals/{own['id']}").json()
         return seen if seen["author_id"] is None else None
+
     seen = wait_for(unlinked, message="the proposal unlinked from its erased author")
     assert seen["author_name"] == "former resident"
     assert [(c["author_id"], c["author_name"]) for c in seen["comments"]] == [
-        (None, "former resident")]
+        (None, "former resident")
+    ]
     assert [step["actor_id"] for step in seen["history"]] == [None]
     other_seen = client.get(f"/proposals/{theirs['id']}").json()
     assert other_seen["author_name"] == "Olle Other"
     assert [(c["author_id"], c["author_name"]) for c in other_seen["comments"]] == [
-        (None, "former resident")]
+        (None, "former resident")
+    ]
     assert other_seen["support_count"] == 1  # the support stays counted, nameless
     listed = client.get("/proposals", params={"per_page": 100}).json()["items"]
     assert {p["author_id"] for p in listed if p["id"] in (own["id"], theirs["id"])} == {
-        None, theirs["author_id"]}
+        None,
+        theirs["author_id"],
+    }
 
     def feed_forgot():
         feed = whole_feed(client, staff)
         if "account_erased" not in {entry["type"] for entry in feed}:
             return None
-        return all(leaving["id"] not in (entry["actor_id"], entry["subject_id"])
-                   for entry in feed) and feed
+        return (
+            all(leaving["id"] not in (entry["actor_id"], entry["subject_id"]) for entry in feed)
+            and feed
+        )
+
     feed = wait_for(feed_forgot, message="the activity feed without the erased id")
     types = {entry["type"] for entry in feed if entry["actor_id"] is None}
-    assert {"proposal_submitted", "comment_added", "proposal_supported",
-            "account_erased"} <= types  # the entries stay, with no actor
+    assert {
+        "proposal_submitted",
+        "comment_added",
+        "proposal_supported",
+        "account_erased",
+    } <= types  # the entries stay, with no actor
     exported = client.get("/me/export", token=other).json()
     assert leaving["id"] not in str(exported)
 
 
 # --- the lifecycle --------------------------------------------------------------------------
+
 
 def test_staff_move_a_proposal_through_its_lifecycle(platform, staff_token):
     _, author = platform.resident("Author")
@@ -305,13 +410,22 @@ def test_staff_move_a_proposal_through_its_lifecycle(platform, staff_token):
     def step(body, token=staff_token):
         return platform.post(transitions, token=token, json=body)
 
-    error_of(platform.post(transitions, json={"status": "under_review"}),
-             401, "unauthenticated")
+    error_of(platform.post(transitions, json={"status": "under_review"}), 401, "unauthenticated")
     error_of(step({"status": "under_review"}, token=author), 403, "forbidden")
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/transitions", token=staff_token,
-                           json={"status": "under_review"}), 404, "not_found")
-    for body, field in (({}, "status"), ({"status": "approved"}, "status"),
-                        ({"status": "under_review", "by": "me"}, "by")):
+    error_of(
+        platform.post(
+            f"/proposals/{uuid.uuid4()}/transitions",
+            token=staff_token,
+            json={"status": "under_review"},
+        ),
+        404,
+        "not_found",
+    )
+    for body, field in (
+        ({}, "status"),
+        ({"status": "approved"}, "status"),
+        ({"status": "under_review", "by": "me"}, "by"),
+    ):
         assert field in error_of(step(body), 400, "validation_error")["fields"], body
     error_of(step({"status": "done"}), 409, "conflict")  # not from submitted
 
@@ -333,26 +447,35 @@ def test_staff_move_a_proposal_through_its_lifecycle(platform, staff_token):
 
     history = platform.get(f"/proposals/{proposal['id']}").json()["history"]
     assert [(h["from_status"], h["to_status"]) for h in history][-4:] == [
-        ("submitted", "under_review"), ("under_review", "accepted"),
-        ("accepted", "in_progress"), ("in_progress", "done")]
+        ("submitted", "under_review"),
+        ("under_review", "accepted"),
+        ("accepted", "in_progress"),
+        ("in_progress", "done"),
+    ]
     # A proposal that is done takes no more support.
     _, late = platform.resident("Late Supporter")
-    error_of(platform.post(f"/proposals/{proposal['id']}/supports", token=late),
-             409, "conflict")
+    error_of(platform.post(f"/proposals/{proposal['id']}/supports", token=late), 409, "conflict")
 
 
 def test_rejection_needs_an_answer(platform, staff_token):
     _, author = platform.resident("Author")
     proposal = new_proposal(platform, author)
     transitions = f"/proposals/{proposal['id']}/transitions"
-    assert platform.post(transitions, token=staff_token,
-                         json={"status": "under_review"}).status_code == 200
-    error = error_of(platform.post(transitions, token=staff_token,
-                                   json={"status": "rejected", "answer": "   "}),
-                     400, "validation_error")
+    assert (
+        platform.post(transitions, token=staff_token, json={"status": "under_review"}).status_code
+        == 200
+    )
+    error = error_of(
+        platform.post(transitions, token=staff_token, json={"status": "rejected", "answer": "   "}),
+        400,
+        "validation_error",
+    )
     assert "answer" in error["fields"]
-    rejected = platform.post(transitions, token=staff_token,
-                             json={"status": "rejected", "answer": "No budget this year."})
+    rejected = platform.post(
+        transitions,
+        token=staff_token,
+        json={"status": "rejected", "answer": "No budget this year."},
+    )
     assert rejected.status_code == 200, rejected.text
     assert rejected.json()["status"] == "rejected"
     assert rejected.json()["answer"]["body"] == "No budget this year."
@@ -366,26 +489,29 @@ def test_the_author_withdraws(platform, staff_token):
 
     error_of(platform.post(withdraw), 401, "unauthenticated")
     error_of(platform.post(withdraw, token=other), 403, "forbidden")
-    error_of(platform.post(withdraw, token=author, json={"reason": "why not"}),
-             400, "validation_error")
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/withdraw", token=author),
-             404, "not_found")
+    error_of(
+        platform.post(withdraw, token=author, json={"reason": "why not"}), 400, "validation_error"
+    )
+    error_of(platform.post(f"/proposals/{uuid.uuid4()}/withdraw", token=author), 404, "not_found")
     withdrawn = platform.post(withdraw, token=author)
     assert withdrawn.status_code == 200, withdrawn.text
     assert withdrawn.json()["status"] == "withdrawn"
     error_of(platform.post(withdraw, token=author), 409, "conflict")
-    error_of(platform.post(f"/proposals/{proposal['id']}/supports", token=other),
-             409, "conflict")
+    error_of(platform.post(f"/proposals/{proposal['id']}/supports", token=other), 409, "conflict")
 
     decided = new_proposal(platform, author, "A new ice rink")
     for body in ({"status": "under_review"}, {"status": "accepted", "answer": "Yes."}):
-        assert platform.post(f"/proposals/{decided['id']}/transitions", token=staff_token,
-                             json=body).status_code == 200
-    error_of(platform.post(f"/proposals/{decided['id']}/withdraw", token=author),
-             409, "conflict")
+        assert (
+            platform.post(
+                f"/proposals/{decided['id']}/transitions", token=staff_token, json=body
+            ).status_code
+            == 200
+        )
+    error_of(platform.post(f"/proposals/{decided['id']}/withdraw", token=author), 409, "conflict")
 
 
 # --- assignment ----------------------------------------------------------------------------
+
 
 def test_staff_assign_a_working_group(platform, staff_token):
     _, author = platform.resident("Author")
@@ -398,37 +524,58 @@ def test_staff_assign_a_working_group(platform, staff_token):
     def assign(group_id, token=staff_token):
         return platform.post(assignment, token=token, json={"group_id": group_id})
 
-    error_of(platform.post(assignment, json={"group_id": working_group["id"]}),
-             401, "unauthenticated")
+    error_of(
+        platform.post(assignment, json={"group_id": working_group["id"]}), 401, "unauthenticated"
+    )
     error_of(assign(working_group["id"], token=author), 403, "forbidden")
     for body in ({}, {"group_id": "not-a-uuid"}, {"group_id": working_group["id"], "x": 1}):
-        error = error_of(platform.post(assignment, token=staff_token, json=body),
-                         400, "validation_error")
+        error = error_of(
+            platform.post(assignment, token=staff_token, json=body), 400, "validation_error"
+        )
         assert error["fields"], body
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/assignment", token=staff_token,
-                           json={"group_id": working_group["id"]}), 404, "not_found")
+    error_of(
+        platform.post(
+            f"/proposals/{uuid.uuid4()}/assignment",
+            token=staff_token,
+            json={"group_id": working_group["id"]},
+        ),
+        404,
+        "not_found",
+    )
 
-    assigned = once_known(lambda: assign(working_group["id"]),
-                          "the proposals service knows the working group")
+    assigned = once_known(
+        lambda: assign(working_group["id"]), "the proposals service knows the working group"
+    )
     assert assigned.status_code == 200
     assert assigned.json()["assigned_group_id"] == working_group["id"]
     assert assigned.json()["assigned_group_name"] == working_group["name"]
     # Once the association is known too, it still cannot take a proposal on.
     once_known(
-        lambda: platform.post("/projects", token=staff_token, json={
-            "title": "Rowing club readiness", "description": "",
-            "lead_group_id": association["id"], "partner_group_ids": []}),
-        "the proposals service knows the association")
+        lambda: platform.post(
+            "/projects",
+            token=staff_token,
+            json={
+                "title": "Rowing club readiness",
+                "description": "",
+                "lead_group_id": association["id"],
+                "partner_group_ids": [],
+            },
+        ),
+        "the proposals service knows the association",
+    )
     error = error_of(assign(association["id"]), 400, "validation_error")
     assert "group_id" in error["fields"]
     error = error_of(assign(str(uuid.uuid4())), 400, "validation_error")
     assert "group_id" in error["fields"]
-    assert platform.get(f"/proposals/{proposal['id']}").json()[
-        "assigned_group_id"] == working_group["id"]
+    assert (
+        platform.get(f"/proposals/{proposal['id']}").json()["assigned_group_id"]
+        == working_group["id"]
+    )
     error_of(assign(working_group["id"]), 409, "conflict")  # assigned to it already
 
 
 # --- reports, moderation and merging -------------------------------------------------------
+
 
 def test_three_reports_hide_a_proposal_until_staff_review_it(platform, staff_token):
     _, author = platform.resident("Author")
@@ -436,21 +583,32 @@ def test_three_reports_hide_a_proposal_until_staff_review_it(platform, staff_tok
     proposal = new_proposal(platform, author, "Buy my car")
     path = f"/proposals/{proposal['id']}"
 
-    error_of(platform.post(f"{path}/reports", json={"reason": "spam"}),
-             401, "unauthenticated")
+    error_of(platform.post(f"{path}/reports", json={"reason": "spam"}), 401, "unauthenticated")
     for body in ({}, {"reason": ""}, {"reason": "x" * 1001}, {"reason": "spam", "n": 2}):
-        error_of(platform.post(f"{path}/reports", token=reporters[0], json=body),
-                 400, "validation_error")
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/reports", token=reporters[0],
-                           json={"reason": "spam"}), 404, "not_found")
+        error_of(
+            platform.post(f"{path}/reports", token=reporters[0], json=body), 400, "validation_error"
+        )
+    error_of(
+        platform.post(
+            f"/proposals/{uuid.uuid4()}/reports", token=reporters[0], json={"reason": "spam"}
+        ),
+        404,
+        "not_found",
+    )
 
     for n, token in enumerate(reporters[:2], start=1):
         reported = platform.post(f"{path}/reports", token=token, json={"reason": "spam"})
         assert reported.status_code == 201, reported.text
-        assert reported.json() == {"proposal_id": proposal["id"], "report_count": n,
-                                   "hidden": False}
-    error_of(platform.post(f"{path}/reports", token=reporters[0], json={"reason": "spam"}),
-             409, "conflict")
+        assert reported.json() == {
+            "proposal_id": proposal["id"],
+            "report_count": n,
+            "hidden": False,
+        }
+    error_of(
+        platform.post(f"{path}/reports", token=reporters[0], json={"reason": "spam"}),
+        409,
+        "conflict",
+    )
     assert platform.get(path).status_code == 200
     third = platform.post(f"{path}/reports", token=reporters[2], json={"reason": "an ad"})
     assert third.status_code == 201, third.text
@@ -465,29 +623,34 @@ def test_three_reports_hide_a_proposal_until_staff_review_it(platform, staff_tok
 
     moderation = f"{path}/moderation"
     error_of(platform.post(moderation, json={"action": "restore"}), 401, "unauthenticated")
-    error_of(platform.post(moderation, token=author, json={"action": "restore"}),
-             403, "forbidden")
+    error_of(platform.post(moderation, token=author, json={"action": "restore"}), 403, "forbidden")
     for body in ({}, {"action": "delete"}, {"action": "restore", "why": "ok"}):
-        error_of(platform.post(moderation, token=staff_token, json=body),
-                 400, "validation_error")
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/moderation", token=staff_token,
-                           json={"action": "restore"}), 404, "not_found")
+        error_of(platform.post(moderation, token=staff_token, json=body), 400, "validation_error")
+    error_of(
+        platform.post(
+            f"/proposals/{uuid.uuid4()}/moderation", token=staff_token, json={"action": "restore"}
+        ),
+        404,
+        "not_found",
+    )
     restored = platform.post(moderation, token=staff_token, json={"action": "restore"})
     assert restored.status_code == 200, restored.text
     assert restored.json()["hidden"] is False
     assert platform.get(path).status_code == 200
     assert proposal["id"] in ids_of(platform.get("/proposals").json())
 
-    error_of(platform.post(moderation, token=staff_token, json={"action": "restore"}),
-             409, "conflict")  # not hidden
+    error_of(
+        platform.post(moderation, token=staff_token, json={"action": "restore"}), 409, "conflict"
+    )  # not hidden
 
     removed = platform.post(moderation, token=staff_token, json={"action": "remove"})
     assert removed.status_code == 200, removed.text
     assert removed.json()["hidden"] is True
     error_of(platform.get(path), 404, "not_found")
     assert proposal["id"] not in ids_of(platform.get("/proposals").json())
-    error_of(platform.post(moderation, token=staff_token, json={"action": "restore"}),
-             409, "conflict")  # removed for good
+    error_of(
+        platform.post(moderation, token=staff_token, json={"action": "restore"}), 409, "conflict"
+    )  # removed for good
 
 
 def test_staff_merge_a_duplicate(platform, staff_token):
@@ -496,23 +659,39 @@ def test_staff_merge_a_duplicate(platform, staff_token):
     duplicate = new_proposal(platform, author, "Benches at the river")
     original = new_proposal(platform, author, "More benches by the river")
     for token in supporters[:2]:
-        assert platform.post(f"/proposals/{duplicate['id']}/supports",
-                             token=token).status_code == 201
+        assert (
+            platform.post(f"/proposals/{duplicate['id']}/supports", token=token).status_code == 201
+        )
     for token in supporters[1:]:
-        assert platform.post(f"/proposals/{original['id']}/supports",
-                             token=token).status_code == 201
+        assert (
+            platform.post(f"/proposals/{original['id']}/supports", token=token).status_code == 201
+        )
     merge = f"/proposals/{duplicate['id']}/merge"
 
     error_of(platform.post(merge, json={"into_id": original["id"]}), 401, "unauthenticated")
-    error_of(platform.post(merge, token=supporters[0], json={"into_id": original["id"]}),
-             403, "forbidden")
-    for body in ({}, {"into_id": "nope"}, {"into_id": original["id"], "keep": True},
-                 {"into_id": duplicate["id"]}, {"into_id": str(uuid.uuid4())}):
-        error = error_of(platform.post(merge, token=staff_token, json=body),
-                         400, "validation_error")
+    error_of(
+        platform.post(merge, token=supporters[0], json={"into_id": original["id"]}),
+        403,
+        "forbidden",
+    )
+    for body in (
+        {},
+        {"into_id": "nope"},
+        {"into_id": original["id"], "keep": True},
+        {"into_id": duplicate["id"]},
+        {"into_id": str(uuid.uuid4())},
+    ):
+        error = error_of(
+            platform.post(merge, token=staff_token, json=body), 400, "validation_error"
+        )
         assert error["fields"], body
-    error_of(platform.post(f"/proposals/{uuid.uuid4()}/merge", token=staff_token,
-                           json={"into_id": original["id"]}), 404, "not_found")
+    error_of(
+        platform.post(
+            f"/proposals/{uuid.uuid4()}/merge", token=staff_token, json={"into_id": original["id"]}
+        ),
+        404,
+        "not_found",
+    )
 
     merged = platform.post(merge, token=staff_token, json={"into_id": original["id"]})
     assert merged.status_code == 200, merged.text
@@ -523,24 +702,43 @@ def test_staff_merge_a_duplicate(platform, staff_token):
     listed = ids_of(platform.get("/proposals").json())
     assert original["id"] in listed and duplicate["id"] not in listed
     # A merged duplicate takes no more changes.
-    error_of(platform.post(merge, token=staff_token, json={"into_id": original["id"]}),
-             409, "conflict")
-    error_of(platform.post(f"/proposals/{duplicate['id']}/comments", token=supporters[0],
-                           json={"body": "Still here?"}), 409, "conflict")
+    error_of(
+        platform.post(merge, token=staff_token, json={"into_id": original["id"]}), 409, "conflict"
+    )
+    error_of(
+        platform.post(
+            f"/proposals/{duplicate['id']}/comments",
+            token=supporters[0],
+            json={"body": "Still here?"},
+        ),
+        409,
+        "conflict",
+    )
 
 
 # --- without the proposals service -------------------------------------------------------
 
+
 def test_proposals_routes_answer_503_while_the_service_is_down(api):
     _, token = api.resident("Patient Resident")
     for method, path, kwargs in (
-            ("GET", "/proposals", {}),
-            ("GET", f"/proposals/{uuid.uuid4()}", {}),
-            ("POST", "/proposals", {"token": token, "json": {
-                "title": "Fix the bridge", "body": "It creaks.",
-                "category": "infrastructure"}}),
-            ("POST", f"/proposals/{uuid.uuid4()}/supports", {"token": token}),
-            ("GET", "/projects", {})):
+        ("GET", "/proposals", {}),
+        ("GET", f"/proposals/{uuid.uuid4()}", {}),
+        (
+            "POST",
+            "/proposals",
+            {
+                "token": token,
+                "json": {
+                    "title": "Fix the bridge",
+                    "body": "It creaks.",
+                    "category": "infrastructure",
+                },
+            },
+        ),
+        ("POST", f"/proposals/{uuid.uuid4()}/supports", {"token": token}),
+        ("GET", "/projects", {}),
+    ):
         response = api.request(method, path, **kwargs)
         error_of(response, 503, "unavailable")
         assert response.headers["Retry-After"]
@@ -559,8 +757,7 @@ OPENAPI_STATUSES = {
     ("/proposals/{proposal_id}/supports", "post"): {"201", "401", "404", "409"},
     ("/proposals/{proposal_id}/supports/mine", "delete"): {"204", "401", "404"},
     ("/proposals/{proposal_id}/comments", "post"): {"201", "400", "401", "404"},
-    ("/proposals/{proposal_id}/transitions", "post"): {"200", "400", "401", "403", "404",
-                                                       "409"},
+    ("/proposals/{proposal_id}/transitions", "post"): {"200", "400", "401", "403", "404", "409"},
     ("/proposals/{proposal_id}/assignment", "post"): {"200", "400", "401", "403", "404"},
     ("/proposals/{proposal_id}/withdraw", "post"): {"200", "401", "403", "404", "409"},
     ("/proposals/{proposal_id}/reports", "post"): {"201", "400", "401", "404", "409"},
@@ -570,8 +767,7 @@ OPENAPI_STATUSES = {
     ("/projects", "post"): {"201", "400", "401", "403"},
     ("/projects/{project_id}", "get"): {"200", "404"},
     ("/projects/{project_id}/partners", "post"): {"201", "400", "401", "403", "404", "409"},
-    ("/projects/{project_id}/transitions", "post"): {"200", "400", "401", "403", "404",
-                                                     "409"},
+    ("/projects/{project_id}/transitions", "post"): {"200", "400", "401", "403", "404", "409"},
 }
 REQUEST_FIELDS = {
     ("/proposals", "post"): {"title", "body", "category", "location", "channel", "contact"},
@@ -581,8 +777,13 @@ REQUEST_FIELDS = {
     ("/proposals/{proposal_id}/reports", "post"): {"reason"},
     ("/proposals/{proposal_id}/moderation", "post"): {"action"},
     ("/proposals/{proposal_id}/merge", "post"): {"into_id"},
-    ("/projects", "post"): {"title", "description", "lead_group_id", "partner_group_ids",
-                            "origin_proposal_id"},
+    ("/projects", "post"): {
+        "title",
+        "description",
+        "lead_group_id",
+        "partner_group_ids",
+        "origin_proposal_id",
+    },
     ("/projects/{project_id}/partners", "post"): {"group_id"},
     ("/projects/{project_id}/transitions", "post"): {"status"},
 }
@@ -608,16 +809,27 @@ def test_openapi_documents_every_proposals_and_projects_route():
         assert operation["tags"] and operation["summary"]
     for (path, method), names in REQUEST_FIELDS.items():
         body = paths["/api/v1" + path][method]["requestBody"]
-        assert set(resolve(body["content"]["application/json"]["schema"])[
-            "properties"]) == names, (path, method)
+        assert set(resolve(body["content"]["application/json"]["schema"])["properties"]) == names, (
+            path,
+            method,
+        )
     listing = paths["/api/v1/proposals"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {
-        "status", "category", "q", "sort", "page", "per_page"}
+        "status",
+        "category",
+        "q",
+        "sort",
+        "page",
+        "per_page",
+    }
     assert listing["security"] == [{}, {"bearerAuth": []}]  # a token is optional
     page = resolve(listing["responses"]["200"]["content"]["application/json"]["schema"])
     assert set(page["properties"]) == {"items", "total", "page", "per_page"}
-    proposal = resolve(paths["/api/v1/proposals/{proposal_id}"]["get"]["responses"]["200"][
-        "content"]["application/json"]["schema"])
+    proposal = resolve(
+        paths["/api/v1/proposals/{proposal_id}"]["get"]["responses"]["200"]["content"][
+            "application/json"
+        ]["schema"]
+    )
     assert PROPOSAL_FIELDS <= set(proposal["properties"])
     assert "503" not in paths["/api/v1/proposals/categories"]["get"]["responses"]
     assert "60 s" in document["info"]["description"]  # the token cache is documented

@@ -1,4 +1,5 @@
 """One correlation id follows a request from the gateway into the groups service."""
+
 import json
 from pathlib import Path
 
@@ -20,19 +21,31 @@ def log_lines(log_dir):
 def test_one_request_is_one_story_across_services(api, system_settings):
     correlation_id = "corr-test.signup-0001"
     account = api.register("Traced")
-    response = api.post("/sessions", json={"email": account["email"], "password": PASSWORD},
-                        headers={"X-Correlation-ID": correlation_id})
+    response = api.post(
+        "/sessions",
+        json={"email": account["email"], "password": PASSWORD},
+        headers={"X-Correlation-ID": correlation_id},
+    )
     assert response.status_code == 201
     assert response.headers["X-Correlation-ID"] == correlation_id
 
     def services_that_logged_it():
-        return {line.get("service") for line in log_lines(system_settings["CIVIC_LOG_DIR"])
-                if line.get("correlation_id") == correlation_id}
-    assert wait_for(lambda: {"gateway", "groups"} <= services_that_logged_it(),
-                    message="gateway and groups log lines with the correlation id")
+        return {
+            line.get("service")
+            for line in log_lines(system_settings["CIVIC_LOG_DIR"])
+            if line.get("correlation_id") == correlation_id
+        }
 
-    lines = [line for line in log_lines(system_settings["CIVIC_LOG_DIR"])
-             if line.get("correlation_id") == correlation_id]
+    assert wait_for(
+        lambda: {"gateway", "groups"} <= services_that_logged_it(),
+        message="gateway and groups log lines with the correlation id",
+    )
+
+    lines = [
+        line
+        for line in log_lines(system_settings["CIVIC_LOG_DIR"])
+        if line.get("correlation_id") == correlation_id
+    ]
     access = [line for line in lines if line["event"] == "http_request"]
     assert len(access) == 1
     assert access[0]["service"] == "gateway" and access[0]["status"] == 201
@@ -41,8 +54,10 @@ def test_one_request_is_one_story_across_services(api, system_settings):
     entrypoints = {line.get("entrypoint") for line in lines}
     assert {"gateway.create_session", "groups.sign_in"} <= entrypoints
     # Nothing secret went to the log: not the password, not the token it answered.
-    text = "\n".join(path.read_text(encoding="utf-8")
-                     for path in Path(system_settings["CIVIC_LOG_DIR"]).glob("*.log"))
+    text = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in Path(system_settings["CIVIC_LOG_DIR"]).glob("*.log")
+    )
     assert PASSWORD not in text
     assert response.json()["token"] not in text
 
@@ -50,16 +65,23 @@ def test_one_request_is_one_story_across_services(api, system_settings):
 def test_the_actor_follows_an_authenticated_request(api, system_settings):
     account, token = api.resident("Actor")
     correlation_id = "corr-test.me-0002"
-    assert api.get("/me", token=token,
-                   headers={"X-Correlation-ID": correlation_id}).status_code == 200
+    assert (
+        api.get("/me", token=token, headers={"X-Correlation-ID": correlation_id}).status_code == 200
+    )
 
     def groups_lines():
-        return [line for line in log_lines(system_settings["CIVIC_LOG_DIR"])
-                if line.get("correlation_id") == correlation_id
-                and line.get("entrypoint") == "groups.get_me"]
+        return [
+            line
+            for line in log_lines(system_settings["CIVIC_LOG_DIR"])
+            if line.get("correlation_id") == correlation_id
+            and line.get("entrypoint") == "groups.get_me"
+        ]
+
     lines = wait_for(groups_lines, message="the groups worker's line")
     assert lines[0]["actor_id"] == account["id"]
-    access = [line for line in log_lines(system_settings["CIVIC_LOG_DIR"])
-              if line.get("correlation_id") == correlation_id
-              and line["event"] == "http_request"]
+    access = [
+        line
+        for line in log_lines(system_settings["CIVIC_LOG_DIR"])
+        if line.get("correlation_id") == correlation_id and line["event"] == "http_request"
+    ]
     assert access[0]["actor_id"] == account["id"]

@@ -1,27 +1,32 @@
 """The HTTP edge itself: limits, malformed input, routing errors, rate limits, a missing
 service, liveness, metrics and the OpenAPI document."""
+
 import re
 import uuid
 
 import pytest
 from nameko import config as nameko_config
 
-from tests.system.conftest import (MAX_BODY_BYTES, PASSWORD, SIGNIN_LIMIT, error_of,
-                                   new_group)
+from tests.system.conftest import MAX_BODY_BYTES, PASSWORD, SIGNIN_LIMIT, error_of, new_group
 
 
 @pytest.fixture
 def gateway_alone(start_services):
     """The gateway with no other service running."""
     from services.gateway.service import GatewayService
+
     return start_services(GatewayService)
 
 
 # --- malformed and oversized input -----------------------------------------------------
 
+
 def test_body_larger_than_the_limit_is_refused(api):
-    too_big = {"email": "big@example.org", "password": PASSWORD,
-               "display_name": "x" * (MAX_BODY_BYTES + 1)}
+    too_big = {
+        "email": "big@example.org",
+        "password": PASSWORD,
+        "display_name": "x" * (MAX_BODY_BYTES + 1),
+    }
     error_of(api.post("/accounts", json=too_big), 413, "too_large")
 
     def chunks():  # no Content-Length: the actual length counts
@@ -29,8 +34,8 @@ def test_body_larger_than_the_limit_is_refused(api):
         for _ in range(MAX_BODY_BYTES // 512 + 1):
             yield b"y" * 512
         yield b'"}'
-    response = api.post("/accounts", data=chunks(),
-                        headers={"Content-Type": "application/json"})
+
+    response = api.post("/accounts", data=chunks(), headers={"Content-Type": "application/json"})
     error_of(response, 413, "too_large")
     assert "X-Correlation-ID" in response.headers
 
@@ -39,31 +44,50 @@ def test_chunked_body_within_the_limit_is_read(api):
     def chunks():
         yield b'{"email": "chunked@example.org", '
         yield f'"password": "{PASSWORD}", "display_name": "Chunky"}}'.encode()
-    response = api.post("/accounts", data=chunks(),
-                        headers={"Content-Type": "application/json"})
+
+    response = api.post("/accounts", data=chunks(), headers={"Content-Type": "application/json"})
     assert response.status_code == 201, response.text
     assert response.json()["email"] == "chunked@example.org"
 
 
 def test_unknown_fields_and_bad_json_are_400(api):
-    unknown = api.post("/accounts", json={"email": "u@example.org", "password": PASSWORD,
-                                          "display_name": "U", "is_staff": True})
-    assert error_of(unknown, 400, "validation_error")["fields"] == {
-        "is_staff": ["Unknown field."]}
+    unknown = api.post(
+        "/accounts",
+        json={
+            "email": "u@example.org",
+            "password": PASSWORD,
+            "display_name": "U",
+            "is_staff": True,
+        },
+    )
+    assert error_of(unknown, 400, "validation_error")["fields"] == {"is_staff": ["Unknown field."]}
 
-    for body in (b'{"email": ', b"not json at all", b'{"a": NaN}', b"\xff\xfe", b"null",
-                 b"true", b'"\\u0000"', b'{"email": 1e999}', b"[" * 2000 + b"]" * 2000):
+    for body in (
+        b'{"email": ',
+        b"not json at all",
+        b'{"a": NaN}',
+        b"\xff\xfe",
+        b"null",
+        b"true",
+        b'"\\u0000"',
+        b'{"email": 1e999}',
+        b"[" * 2000 + b"]" * 2000,
+    ):
         bad = api.post("/accounts", data=body, headers={"Content-Type": "application/json"})
         error_of(bad, 400, "validation_error")
 
     not_an_object = api.post("/accounts", json=["a", "list"])
     assert "_schema" in error_of(not_an_object, 400, "validation_error")["fields"]
     # Nothing of that was registered.
-    error_of(api.post("/sessions", json={"email": "u@example.org", "password": PASSWORD}),
-             401, "unauthenticated")
+    error_of(
+        api.post("/sessions", json={"email": "u@example.org", "password": PASSWORD}),
+        401,
+        "unauthenticated",
+    )
 
 
 # --- routing errors and correlation ids ----------------------------------------------------
+
 
 def test_unknown_paths_and_methods_answer_json(api):
     for path in ("/nowhere", "/groups/not-a-uuid/members", "/groups/123/verify"):
@@ -98,6 +122,7 @@ def test_correlation_id_is_echoed_or_made(api):
 
 # --- sign-in and registration rate limits -------------------------------------------------
 
+
 def test_failed_sign_ins_are_rate_limited_per_email_and_address(api):
     account = api.register("Target")
     wrong = {"email": account["email"], "password": "not the password"}
@@ -111,8 +136,10 @@ def test_failed_sign_ins_are_rate_limited_per_email_and_address(api):
     error_of(api.post("/sessions", json=right), 429, "rate_limited")
     # Another account is not affected.
     other = api.register("Bystander")
-    assert api.post("/sessions", json={"email": other["email"],
-                                       "password": PASSWORD}).status_code == 201
+    assert (
+        api.post("/sessions", json={"email": other["email"], "password": PASSWORD}).status_code
+        == 201
+    )
     # Nor is the account's owner elsewhere: one address cannot lock it for everyone.
     elsewhere = api.from_address("127.0.0.2")
     try:
@@ -124,11 +151,13 @@ def test_failed_sign_ins_are_rate_limited_per_email_and_address(api):
 def test_failed_sign_ins_are_rate_limited_per_address(api):
     attempts_allowed = SIGNIN_LIMIT * 4
     for n in range(attempts_allowed):
-        response = api.post("/sessions", json={"email": f"guess{n}@example.org",
-                                               "password": "guessing away"})
+        response = api.post(
+            "/sessions", json={"email": f"guess{n}@example.org", "password": "guessing away"}
+        )
         error_of(response, 401, "unauthenticated")
-    limited = api.post("/sessions", json={"email": "yet.another@example.org",
-                                          "password": "guessing away"})
+    limited = api.post(
+        "/sessions", json={"email": "yet.another@example.org", "password": "guessing away"}
+    )
     error_of(limited, 429, "rate_limited")
     assert int(limited.headers["Retry-After"]) > 0
 
@@ -139,30 +168,37 @@ def test_a_town_hall_meeting_signs_in_over_one_address(api):
     residents = [api.register(f"Resident {n}") for n in range(60)]
     typos = SIGNIN_LIMIT * 4 - 1  # one short of the address's failure limit
     for resident in residents[:typos]:
-        wrong = api.post("/sessions", json={"email": resident["email"],
-                                            "password": "mistyped password"})
+        wrong = api.post(
+            "/sessions", json={"email": resident["email"], "password": "mistyped password"}
+        )
         error_of(wrong, 401, "unauthenticated")
     for resident in residents:
-        response = api.post("/sessions", json={"email": resident["email"],
-                                               "password": PASSWORD})
+        response = api.post("/sessions", json={"email": resident["email"], "password": PASSWORD})
         assert response.status_code == 201, (resident["email"], response.text)
 
 
 def test_registrations_are_rate_limited_per_address(start_services):
     from services.gateway.service import GatewayService
     from services.groups.service import GroupsService
+
     with nameko_config.patch({"CIVIC_SIGNUP_LIMIT": 3}, clear=False):
         api = start_services(GatewayService, GroupsService)
     for n in range(3):
         api.register(f"Signup {n}")
-    fourth = {"email": f"signup.{uuid.uuid4().hex[:8]}@example.org", "password": PASSWORD,
-              "display_name": "Too many"}
+    fourth = {
+        "email": f"signup.{uuid.uuid4().hex[:8]}@example.org",
+        "password": PASSWORD,
+        "display_name": "Too many",
+    }
     limited = api.post("/accounts", json=fourth)
     error_of(limited, 429, "rate_limited")
     assert 3500 < int(limited.headers["Retry-After"]) <= 3600
     # Nothing was registered: the limit is checked before the groups service is asked.
-    error_of(api.post("/sessions", json={"email": fourth["email"], "password": PASSWORD}),
-             401, "unauthenticated")
+    error_of(
+        api.post("/sessions", json={"email": fourth["email"], "password": PASSWORD}),
+        401,
+        "unauthenticated",
+    )
     # Invalid input is told as such (it is checked first); another address registers.
     error_of(api.post("/accounts", json={"email": "x"}), 400, "validation_error")
     elsewhere = api.from_address("127.0.0.2")
@@ -174,15 +210,16 @@ def test_registrations_are_rate_limited_per_address(start_services):
 
 # --- a service that is not running ----------------------------------------------------------
 
+
 def test_missing_service_is_503_with_retry_after(gateway_alone):
     # A generous RPC timeout: only a fast "nobody is there" answer passes within the
     # client's timeout below.
     with nameko_config.patch({"CIVIC_RPC_TIMEOUT": 60.0}, clear=False):
         for method, path, kwargs in (
-                ("POST", "/sessions", {"json": {"email": "a@example.org",
-                                                "password": PASSWORD}}),
-                ("GET", "/groups", {}),
-                ("GET", "/me", {"token": "some-token"})):
+            ("POST", "/sessions", {"json": {"email": "a@example.org", "password": PASSWORD}}),
+            ("GET", "/groups", {}),
+            ("GET", "/me", {"token": "some-token"}),
+        ):
             response = gateway_alone.request(method, path, timeout=20, **kwargs)
             error_of(response, 503, "unavailable")
             assert response.headers["Retry-After"] == "5"
@@ -201,14 +238,21 @@ def test_liveness_and_metrics_need_no_other_service(gateway_alone):
     assert scraped.status_code == 200
     assert scraped.headers["Content-Type"].startswith("text/plain")
     text = scraped.text
-    assert re.search(r'civic_http_requests_total\{method="GET",route="/healthz",'
-                     r'status="200"\} [1-9]', text)
-    assert re.search(r'civic_http_requests_total\{method="GET",route="<unmatched>",'
-                     r'status="404"\} [1-9]', text)
+    assert re.search(
+        r'civic_http_requests_total\{method="GET",route="/healthz",'
+        r'status="200"\} [1-9]',
+        text,
+    )
+    assert re.search(
+        r'civic_http_requests_total\{method="GET",route="<unmatched>",'
+        r'status="404"\} [1-9]',
+        text,
+    )
     assert "civic_http_request_duration_seconds_bucket" in text
 
 
 # --- OpenAPI ------------------------------------------------------------------------------
+
 
 def test_openapi_document_is_valid_and_complete(gateway_alone):
     from openapi_spec_validator import validate
@@ -221,27 +265,35 @@ def test_openapi_document_is_valid_and_complete(gateway_alone):
     document = response.json()
     validate(document)
 
-    served = {(path, method) for path, operations in document["paths"].items()
-              for method in operations}
-    declared = {(openapi_path(rule)[0], method.lower())
-                for method, rule, _, _ in routes(GatewayService)}
+    served = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
+    declared = {
+        (openapi_path(rule)[0], method.lower()) for method, rule, _, _ in routes(GatewayService)
+    }
     assert declared == served
-    for path, method in [("/api/v1/accounts", "post"), ("/api/v1/sessions", "post"),
-                         ("/api/v1/accounts/confirmations", "post"),
-                         ("/api/v1/accounts/confirmations/{token}", "get"),
-                         ("/api/v1/me/confirmation-email", "post"),
-                         ("/api/v1/sessions/current", "delete"), ("/api/v1/me", "get"),
-                         ("/api/v1/me/export", "get"), ("/api/v1/me", "delete"),
-                         ("/api/v1/groups", "get"), ("/api/v1/groups", "post"),
-                         ("/api/v1/groups/{group_id}", "get"),
-                         ("/api/v1/groups/{group_id}/members", "post"),
-                         ("/api/v1/groups/{group_id}/members/{account_id}/approve", "post"),
-                         ("/api/v1/groups/{group_id}/members/{account_id}", "delete"),
-                         ("/api/v1/groups/{group_id}/verify", "post"),
-                         ("/api/v1/groups/{group_id}/networks", "post"),
-                         ("/api/v1/staff/health", "get"),
-                         ("/api/v1/staff/dead-letters", "get"),
-                         ("/api/v1/staff/dead-letters/{dead_letter_id}/replay", "post")]:
+    for path, method in [
+        ("/api/v1/accounts", "post"),
+        ("/api/v1/sessions", "post"),
+        ("/api/v1/accounts/confirmations", "post"),
+        ("/api/v1/accounts/confirmations/{token}", "get"),
+        ("/api/v1/me/confirmation-email", "post"),
+        ("/api/v1/sessions/current", "delete"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/me/export", "get"),
+        ("/api/v1/me", "delete"),
+        ("/api/v1/groups", "get"),
+        ("/api/v1/groups", "post"),
+        ("/api/v1/groups/{group_id}", "get"),
+        ("/api/v1/groups/{group_id}/members", "post"),
+        ("/api/v1/groups/{group_id}/members/{account_id}/approve", "post"),
+        ("/api/v1/groups/{group_id}/members/{account_id}", "delete"),
+        ("/api/v1/groups/{group_id}/verify", "post"),
+        ("/api/v1/groups/{group_id}/networks", "post"),
+        ("/api/v1/staff/health", "get"),
+        ("/api/v1/staff/dead-letters", "get"),
+        ("/api/v1/staff/dead-letters/{dead_letter_id}/replay", "post"),
+    ]:
         assert (path, method) in served, (path, method)
 
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
@@ -254,8 +306,7 @@ def test_openapi_document_is_valid_and_complete(gateway_alone):
     assert "application/x-www-form-urlencoded" in one_click["content"]
     body_schema = register["requestBody"]["content"]["application/json"]["schema"]
     account_create = document["components"]["schemas"][body_schema["$ref"].split("/")[-1]]
-    assert set(account_create["properties"]) == {"email", "password", "display_name",
-                                                 "locale"}
+    assert set(account_create["properties"]) == {"email", "password", "display_name", "locale"}
     join = operations["/api/v1/groups/{group_id}/members"]["post"]
     assert {"201", "202", "401", "404", "409"} <= set(join["responses"])
     assert join["security"] == [{"bearerAuth": []}]
@@ -270,11 +321,13 @@ def test_openapi_document_is_valid_and_complete(gateway_alone):
     assert "403" not in resend["responses"]
     confirm = operations["/api/v1/accounts/confirmations"]["post"]
     assert {"204", "400"} <= set(confirm["responses"]) and confirm["security"] == []
-    me = document["components"]["schemas"][operations["/api/v1/me"]["get"]["responses"][
-        "200"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+    me = document["components"]["schemas"][
+        operations["/api/v1/me"]["get"]["responses"]["200"]["content"]["application/json"][
+            "schema"
+        ]["$ref"].split("/")[-1]
+    ]
     assert me["properties"]["email_confirmed"]["type"] == "boolean"
-    assert "Retry-After" in operations["/api/v1/sessions"]["post"]["responses"]["429"][
-        "headers"]
+    assert "Retry-After" in operations["/api/v1/sessions"]["post"]["responses"]["429"]["headers"]
     listing = operations["/api/v1/groups"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"kind", "page", "per_page"}
     parameters = {p["name"]: p for p in listing["parameters"]}
@@ -289,43 +342,67 @@ def test_openapi_document_is_valid_and_complete(gateway_alone):
 
 # --- text no database can store, numbers and times out of range (never a 500) ----------
 
+
 def test_lone_surrogates_are_refused_naming_the_field(platform):
     # `requests` sends "\ud800" as the JSON escape \ud800: valid JSON, not valid text.
     for path, body, field in (
-            ("/accounts", {"email": "s@example.org", "password": PASSWORD,
-                           "display_name": "Sur\ud800rogate"}, "display_name"),
-            ("/sessions", {"email": "\udfffx@example.org", "password": PASSWORD}, "email")):
+        (
+            "/accounts",
+            {"email": "s@example.org", "password": PASSWORD, "display_name": "Sur\ud800rogate"},
+            "display_name",
+        ),
+        ("/sessions", {"email": "\udfffx@example.org", "password": PASSWORD}, "email"),
+    ):
         error = error_of(platform.post(path, json=body), 400, "validation_error")
         assert list(error["fields"]) == [field], error
     _, token = platform.resident()
-    nested = platform.post("/proposals", token=token, json={
-        "title": "Benches", "body": "Please", "category": "leisure",
-        "location": {"deep": ["fine", "bad \ud83d"]}})
+    nested = platform.post(
+        "/proposals",
+        token=token,
+        json={
+            "title": "Benches",
+            "body": "Please",
+            "category": "leisure",
+            "location": {"deep": ["fine", "bad \ud83d"]},
+        },
+    )
     assert error_of(nested, 400, "validation_error")["fields"] == {
-        "location": {"deep": {"1": ["Not valid text: a lone surrogate (U+D83D)."]}}}
+        "location": {"deep": {"1": ["Not valid text: a lone surrogate (U+D83D)."]}}
+    }
     # A field name no text could hold is reported too, and the answer is still JSON.
     key = platform.post("/accounts", json={"\ud800": 1, "email": "k@example.org"})
     assert list(error_of(key, 400, "validation_error")["fields"]) == ["\\ud800"]
     # A proper pair (an emoji) is text like any other.
-    fine = platform.post("/proposals", token=token, json={
-        "title": "Benches \U0001F600", "body": "Please", "category": "leisure"})
+    fine = platform.post(
+        "/proposals",
+        token=token,
+        json={"title": "Benches \U0001f600", "body": "Please", "category": "leisure"},
+    )
     assert fine.status_code == 201, fine.text
 
 
 def test_control_characters_are_refused_in_bodies_and_query_strings(platform):
     _, token = platform.resident()
-    for bad in ("nul\x00here", "escape\x1b[31m", "bell\x07", "lone\rreturn", "del\x7f",
-                "c1\x85"):
-        response = platform.post("/proposals", token=token, json={
-            "title": "Benches", "body": bad, "category": "leisure"})
+    for bad in ("nul\x00here", "escape\x1b[31m", "bell\x07", "lone\rreturn", "del\x7f", "c1\x85"):
+        response = platform.post(
+            "/proposals", token=token, json={"title": "Benches", "body": bad, "category": "leisure"}
+        )
         assert list(error_of(response, 400, "validation_error")["fields"]) == ["body"], bad
-    error = error_of(platform.post("/accounts", json={
-        "email": "nul@example.org", "password": PASSWORD, "display_name": "N\x00"}),
-        400, "validation_error")
+    error = error_of(
+        platform.post(
+            "/accounts",
+            json={"email": "nul@example.org", "password": PASSWORD, "display_name": "N\x00"},
+        ),
+        400,
+        "validation_error",
+    )
     assert list(error["fields"]) == ["display_name"]
     # Tabs, newlines and Windows line ends (\r\n) are text.
-    fine = platform.post("/proposals", token=token, json={
-        "title": "Benches", "body": "One\ttwo\nthree\r\nfour", "category": "leisure"})
+    fine = platform.post(
+        "/proposals",
+        token=token,
+        json={"title": "Benches", "body": "One\ttwo\nthree\r\nfour", "category": "leisure"},
+    )
     assert fine.status_code == 201, fine.text
     # The query string gets the same check.
     for query in ("q=a%00b", "q=bell%07", "sort%00=newest"):
@@ -333,8 +410,16 @@ def test_control_characters_are_refused_in_bodies_and_query_strings(platform):
         error_of(response, 400, "validation_error")
 
 
-LIST_ROUTES = ("/proposals", "/groups", "/openings", "/projects", "/events",
-               "/notifications", "/follows", "/staff/activity")
+LIST_ROUTES = (
+    "/proposals",
+    "/groups",
+    "/openings",
+    "/projects",
+    "/events",
+    "/notifications",
+    "/follows",
+    "/staff/activity",
+)
 
 
 def test_page_numbers_out_of_range_are_400_on_every_list(whole_platform, make_staff):
@@ -342,17 +427,15 @@ def test_page_numbers_out_of_range_are_400_on_every_list(whole_platform, make_st
     staff_token = client.sign_in(make_staff())
     group = new_group(client, staff_token, "Pagers", kind="business")
     opening_id = uuid.uuid4()
-    routes = LIST_ROUTES + (f"/groups/{group['id']}/openings",
-                            f"/openings/{opening_id}/interest")
+    routes = LIST_ROUTES + (f"/groups/{group['id']}/openings", f"/openings/{opening_id}/interest")
     for path in routes:
-        for page in ("99999999999999999999", str(2 ** 62), "100001", "0", "-1"):
+        for page in ("99999999999999999999", str(2**62), "100001", "0", "-1"):
             response = client.get(path, token=staff_token, params={"page": page})
             assert error_of(response, 400, "validation_error")["fields"] == {
-                "page": ["Must be greater than or equal to 1 and less than or equal to "
-                         "100000."]}, (path, page)
+                "page": ["Must be greater than or equal to 1 and less than or equal to 100000."]
+            }, (path, page)
         too_many = client.get(path, token=staff_token, params={"per_page": "101"})
-        assert list(error_of(too_many, 400, "validation_error")["fields"]) == \
-            ["per_page"], path
+        assert list(error_of(too_many, 400, "validation_error")["fields"]) == ["per_page"], path
     for path in LIST_ROUTES + (f"/groups/{group['id']}/openings",):
         last = client.get(path, token=staff_token, params={"page": "100000"})
         assert last.status_code == 200, (path, last.text)
@@ -362,21 +445,25 @@ def test_page_numbers_out_of_range_are_400_on_every_list(whole_platform, make_st
 def test_times_beyond_any_calendar_are_400(whole_platform, make_staff):
     client = whole_platform
     staff_token = client.sign_in(make_staff())
-    for since in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
-                  "1899-12-31T23:59:59+00:00", "9001-01-01T00:00:00Z"):
-        response = client.get("/staff/activity", token=staff_token,
-                              params={"since": since})
-        assert list(error_of(response, 400, "validation_error")["fields"]) == ["since"], \
-            since
+    for since in (
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "1899-12-31T23:59:59+00:00",
+        "9001-01-01T00:00:00Z",
+    ):
+        response = client.get("/staff/activity", token=staff_token, params={"since": since})
+        assert list(error_of(response, 400, "validation_error")["fields"]) == ["since"], since
     for name in ("from", "to"):
         response = client.get("/events", params={name: "0001-01-01T00:00:00+14:00"})
         assert list(error_of(response, 400, "validation_error")["fields"]) == [name]
-    fine = client.get("/staff/activity", token=staff_token,
-                      params={"since": "2026-01-01T00:00:00+01:00"})
+    fine = client.get(
+        "/staff/activity", token=staff_token, params={"since": "2026-01-01T00:00:00+01:00"}
+    )
     assert fine.status_code == 200, fine.text
 
 
 # --- headers, media types, who may scrape metrics, an oversized body sent in full ------
+
 
 def test_every_answer_carries_security_headers_and_private_ones_no_store(platform):
     _, token = platform.resident()
@@ -401,16 +488,29 @@ def test_every_answer_carries_security_headers_and_private_ones_no_store(platfor
         assert response.headers["Referrer-Policy"] == "no-referrer", name
     for name in ("public", "unknown path", "liveness", "bad input"):
         assert "no-store" not in answers[name].headers.get("Cache-Control", ""), name
-    for name in ("registration", "signed in", "bad token", "me", "me anonymous", "export",
-                 "staff", "unsubscribe", "follows", "notifications"):
+    for name in (
+        "registration",
+        "signed in",
+        "bad token",
+        "me",
+        "me anonymous",
+        "export",
+        "staff",
+        "unsubscribe",
+        "follows",
+        "notifications",
+    ):
         assert answers[name].headers["Cache-Control"] == "no-store", name
 
 
 def test_bodies_other_than_json_are_415(platform):
-    for content_type, body in (("application/x-www-form-urlencoded", "email=a%40b.se"),
-                               ("text/plain", '{"email": "a@example.org"}'),
-                               ("multipart/form-data; boundary=x", "--x--"),
-                               ("application/jsonx", "{}"), (None, '{"email": "a"}')):
+    for content_type, body in (
+        ("application/x-www-form-urlencoded", "email=a%40b.se"),
+        ("text/plain", '{"email": "a@example.org"}'),
+        ("multipart/form-data; boundary=x", "--x--"),
+        ("application/jsonx", "{}"),
+        (None, '{"email": "a"}'),
+    ):
         headers = {"Content-Type": content_type} if content_type else {}
         response = platform.post("/accounts", data=body.encode(), headers=headers)
         error = error_of(response, 415, "unsupported_media_type")
@@ -418,9 +518,13 @@ def test_bodies_other_than_json_are_415(platform):
         assert "fields" not in error
     # JSON with any charset parameter (read as UTF-8, as RFC 8259 says) is fine.
     for content_type in ("application/json; charset=utf-8", "Application/JSON;charset=UTF-8"):
-        response = platform.post("/accounts", headers={"Content-Type": content_type},
-                                 data=('{"email": "x@example.org", "password": "'
-                                       + PASSWORD + '", "display_name": "Åsa"}').encode())
+        response = platform.post(
+            "/accounts",
+            headers={"Content-Type": content_type},
+            data=(
+                '{"email": "x@example.org", "password": "' + PASSWORD + '", "display_name": "Åsa"}'
+            ).encode(),
+        )
         assert response.status_code in (201, 409), response.text
     # An action without input takes an empty body with no Content-Type at all.
     _, token = platform.resident()
@@ -429,9 +533,11 @@ def test_bodies_other_than_json_are_415(platform):
     joined = platform.post(f"/groups/{group['id']}/members", token=other, data=b"")
     assert joined.status_code == 201, joined.text
     # A mail client's one-click unsubscribe (RFC 8058) is a form, and is taken.
-    one_click = platform.post("/unsubscribe/not-a-valid-token",
-                              data=b"List-Unsubscribe=One-Click",
-                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+    one_click = platform.post(
+        "/unsubscribe/not-a-valid-token",
+        data=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert one_click.status_code != 415
 
 
@@ -440,8 +546,7 @@ def test_metrics_only_for_allowed_networks_and_staff(api, make_staff):
     assert api.get("/metrics", prefix="").status_code == 200
     staff_token = api.sign_in(make_staff())
     _, resident_token = api.resident()
-    with nameko_config.patch({"CIVIC_METRICS_ALLOW": ["10.0.0.0/8", "fd00::/8"]},
-                             clear=False):
+    with nameko_config.patch({"CIVIC_METRICS_ALLOW": ["10.0.0.0/8", "fd00::/8"]}, clear=False):
         refused = api.get("/metrics", prefix="")
         assert "metrics" in error_of(refused, 403, "forbidden")["message"]
         assert "civic_http_requests" not in refused.text
@@ -464,11 +569,19 @@ def test_a_plain_client_sending_a_large_body_reads_its_413(api):
     # connection, and the client reads no answer. 6 MB: more than this machine's
     # loopback buffers hold (4 MB at most), less than the gateway reads and discards.
     for megabytes in (3, 6):
-        body = json.dumps({"email": "big@example.org", "password": PASSWORD,
-                           "display_name": "x" * (megabytes * 1024 * 1024)}).encode()
-        request = urllib.request.Request(f"{api.base_url}/api/v1/accounts", data=body,
-                                         method="POST",
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {
+                "email": "big@example.org",
+                "password": PASSWORD,
+                "display_name": "x" * (megabytes * 1024 * 1024),
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{api.base_url}/api/v1/accounts",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == 413, megabytes

@@ -6,6 +6,7 @@ in while groups runs, then stops just groups. Residents active in the last minut
 signed in (the gateway caches checked tokens, see services/gateway/auth.py), reading
 needs no token, and what needs groups itself is a 503.
 """
+
 import pytest
 from nameko import config as nameko_config
 
@@ -22,6 +23,7 @@ def split_platform(run_services, start_services):
     from services.gateway.service import GatewayService
     from services.groups.service import GroupsService
     from services.proposals.service import ProposalsService
+
     groups = run_services(GroupsService)
     client = start_services(GatewayService, ProposalsService)
     return groups, client
@@ -52,19 +54,20 @@ def test_proposals_work_while_the_groups_service_is_stopped(split_platform):
         supported = api.post(f"{path}/supports", token=supporter_token)
         assert supported.status_code == 201, supported.text
         assert supported.json()["support_count"] == 1
-        commented = api.post(f"{path}/comments", token=supporter_token,
-                             json={"body": "Yes, the track is dark by four."})
+        commented = api.post(
+            f"{path}/comments",
+            token=supporter_token,
+            json={"body": "Yes, the track is dark by four."},
+        )
         assert commented.status_code == 201, commented.text
         assert commented.json()["author_name"] == "Sam Supporter"
-        also_commented = api.post(f"{path}/comments", token=author_token,
-                                  json={"body": "Thanks!"})
+        also_commented = api.post(f"{path}/comments", token=author_token, json={"body": "Thanks!"})
         assert also_commented.status_code == 201, also_commented.text
 
         seen = api.get(path, token=supporter_token)
         assert seen.status_code == 200, seen.text
         assert seen.json()["support_count"] == 1 and seen.json()["supported_by_me"] is True
-        assert [c["author_id"] for c in seen.json()["comments"]] == [supporter["id"],
-                                                                      author["id"]]
+        assert [c["author_id"] for c in seen.json()["comments"]] == [supporter["id"], author["id"]]
         listed_for_sam = api.get("/proposals", token=supporter_token).json()["items"]
         assert listed_for_sam[0]["supported_by_me"] is True
 
@@ -86,16 +89,15 @@ def test_signing_out_is_not_undone_by_the_cache(split_platform):
     _, token = api.resident("Leaving Soon")
     proposal = new_proposal(api, token)
     assert api.delete("/sessions/current", token=token).status_code == 204
-    error_of(api.post(f"/proposals/{proposal['id']}/supports", token=token),
-             401, "unauthenticated")
+    error_of(api.post(f"/proposals/{proposal['id']}/supports", token=token), 401, "unauthenticated")
     groups.stop()
     with nameko_config.patch({"CIVIC_RPC_TIMEOUT": RPC_TIMEOUT_WHILE_DOWN}, clear=False):
-        error_of(api.post(f"/proposals/{proposal['id']}/supports", token=token),
-                 503, "unavailable")
+        error_of(api.post(f"/proposals/{proposal['id']}/supports", token=token), 503, "unavailable")
         assert api.get(f"/proposals/{proposal['id']}").json()["support_count"] == 0
 
 
 # --- the cache itself (pure; a fake clock, no waiting) -----------------------------------
+
 
 class FakeClock:
     def __init__(self):
@@ -106,8 +108,7 @@ class FakeClock:
 
 
 def principal(account_id="a1", is_staff=False):
-    return {"account_id": account_id, "display_name": "Ann", "locale": "sv",
-            "is_staff": is_staff}
+    return {"account_id": account_id, "display_name": "Ann", "locale": "sv", "is_staff": is_staff}
 
 
 def test_principal_cache_keeps_a_principal_for_its_lifetime_only():
@@ -176,4 +177,7 @@ def test_principal_cache_is_bounded_and_keeps_no_token():
 def test_the_actor_is_what_services_are_told_of_the_caller():
     assert actor_of(None) is None
     assert actor_of(principal("a9", is_staff=True)) == {
-        "account_id": "a9", "is_staff": True, "display_name": "Ann"}
+        "account_id": "a9",
+        "is_staff": True,
+        "display_name": "Ann",
+    }

@@ -1,5 +1,6 @@
 """The domain tests' way in: call a domain function in a unit of work, and read back the
 events it wrote to the outbox (the relay publishes nowhere: kombu's memory transport)."""
+
 from tests.support import outbox_envelopes
 
 

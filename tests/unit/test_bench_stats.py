@@ -1,8 +1,18 @@
 """The benchmark's arithmetic (bench/stats.py): no broker, no timing."""
+
 import pytest
 
-from bench.stats import (COLUMNS, Summary, comparison_rows, format_ratio, format_table,
-                         percentile, ratio, summarize, throughput)
+from bench.stats import (
+    COLUMNS,
+    Summary,
+    comparison_rows,
+    format_ratio,
+    format_table,
+    percentile,
+    ratio,
+    summarize,
+    throughput,
+)
 
 
 def summary(scenario, concurrency=1, p50=1.0, p99=2.0, rps=100.0, requests=10, errors=0):
@@ -83,10 +93,17 @@ class TestRatio:
     def test_zero_baseline_has_no_ratio(self):
         assert ratio(1.0, 0.0) is None
 
-    @pytest.mark.parametrize("value, text", [
-        (None, "n/a"), (0.0834, "0.08x"), (1.0, "1.00x"), (9.994, "9.99x"),
-        (12.345, "12.3x"), (250.0, "250.0x"),
-    ])
+    @pytest.mark.parametrize(
+        "value, text",
+        [
+            (None, "n/a"),
+            (0.0834, "0.08x"),
+            (1.0, "1.00x"),
+            (9.994, "9.99x"),
+            (12.345, "12.3x"),
+            (250.0, "250.0x"),
+        ],
+    )
     def test_format(self, value, text):
         assert format_ratio(value) == text
 
@@ -94,8 +111,7 @@ class TestRatio:
 class TestComparisonRows:
     def test_civic_baseline_and_ratio_rows(self):
         civic = summary("civic", concurrency=10, p50=6.0, p99=30.0, rps=250.0, requests=1000)
-        baseline = summary("baseline", concurrency=10, p50=0.5, p99=2.0, rps=5000.0,
-                           requests=1000)
+        baseline = summary("baseline", concurrency=10, p50=0.5, p99=2.0, rps=5000.0, requests=1000)
         civic_row, baseline_row, ratio_row = comparison_rows(civic, baseline)
         assert civic_row == ("10", "civic", "1000", "0", "6.00", "30.00", "250.0")
         assert baseline_row == ("10", "baseline", "1000", "0", "0.50", "2.00", "5000.0")
@@ -108,11 +124,22 @@ class TestComparisonRows:
 
 class TestFormatTable:
     def test_columns_line_up_and_numbers_are_right_aligned(self):
-        rows = comparison_rows(summary("civic", p50=12.5, rps=80.0),
-                               summary("baseline kombu echo", p50=0.5, rps=2000.0))
+        rows = comparison_rows(
+            summary("civic", p50=12.5, rps=80.0),
+            summary("baseline kombu echo", p50=0.5, rps=2000.0),
+        )
         lines = format_table(rows).splitlines()
-        assert lines[0].split() == ["concurrency", "scenario", "requests", "errors", "p50",
-                                    "ms", "p99", "ms", "req/s"]
+        assert lines[0].split() == [
+            "concurrency",
+            "scenario",
+            "requests",
+            "errors",
+            "p50",
+            "ms",
+            "p99",
+            "ms",
+            "req/s",
+        ]
         assert set(lines[1]) <= {"-", " "}
         assert len(lines) == 2 + 3
         # Right-aligned: every row's req/s cell ends in the same column as the header's.

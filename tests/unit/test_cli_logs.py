@@ -1,13 +1,14 @@
 """`civic logs`: parsing, filtering, merging and following the services' JSON log lines."""
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from civic import cli
 from civic.cli import logs
 
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
 def line(ts, service="groups", level="info", event="worker_done", **extra) -> str:
@@ -22,6 +23,7 @@ def write(path, *lines, newline=True):
 
 # --- parsing ---------------------------------------------------------------------------
 
+
 def test_parse_line_reads_json_objects_only():
     assert logs.parse_line(line("2026-11-28T10:00:00Z"))["service"] == "groups"
     assert logs.parse_line("Traceback (most recent call last):") is None
@@ -32,22 +34,25 @@ def test_parse_line_reads_json_objects_only():
 
 def test_parse_ts_reads_utc_z_and_offsets():
     assert logs.parse_ts("2026-11-28T10:00:00.5Z") == datetime(
-        2026, 11, 28, 10, 0, 0, 500000, tzinfo=timezone.utc)
-    assert logs.parse_ts("2026-11-28T11:00:00+01:00") == datetime(
-        2026, 11, 28, 10, 0, tzinfo=timezone.utc)
+        2026, 11, 28, 10, 0, 0, 500000, tzinfo=UTC
+    )
+    assert logs.parse_ts("2026-11-28T11:00:00+01:00") == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     assert logs.parse_ts("yesterday") is None
     assert logs.parse_ts(None) is None
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("10m", datetime(2026, 11, 28, 11, 50, tzinfo=timezone.utc)),
-    ("2h", datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)),
-    ("30s", datetime(2026, 11, 28, 11, 59, 30, tzinfo=timezone.utc)),
-    ("1d", datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)),
-    ("2026-11-28T09:00:00+00:00", datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)),
-    # No offset: the town's time zone (Stockholm is UTC+1 in November).
-    ("2026-11-28T09:00", datetime(2026, 11, 28, 8, 0, tzinfo=timezone.utc)),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("10m", datetime(2026, 11, 28, 11, 50, tzinfo=UTC)),
+        ("2h", datetime(2026, 11, 28, 10, 0, tzinfo=UTC)),
+        ("30s", datetime(2026, 11, 28, 11, 59, 30, tzinfo=UTC)),
+        ("1d", datetime(2026, 11, 27, 12, 0, tzinfo=UTC)),
+        ("2026-11-28T09:00:00+00:00", datetime(2026, 11, 28, 9, 0, tzinfo=UTC)),
+        # No offset: the town's time zone (Stockholm is UTC+1 in November).
+        ("2026-11-28T09:00", datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),
+    ],
+)
 def test_parse_since(value, expected):
     assert logs.parse_since(value, now=NOW, tz="Europe/Stockholm") == expected
 
@@ -59,6 +64,7 @@ def test_parse_since_rejects_what_it_cannot_read(value):
 
 
 # --- filtering -------------------------------------------------------------------------
+
 
 def test_level_filter_keeps_that_level_and_above():
     wanted = logs.make_filter(level="WARNING")
@@ -91,23 +97,31 @@ def test_an_empty_filter_keeps_everything():
 
 # --- reading and merging ---------------------------------------------------------------
 
+
 def test_reader_merges_files_in_time_order_and_skips_garbage(tmp_path):
-    write(tmp_path / "groups.log",
-          line("2026-11-28T10:00:01Z", event="g1"),
-          "not json at all",
-          line("2026-11-28T10:00:03Z", event="g2"))
-    write(tmp_path / "gateway.log",
-          line("2026-11-28T10:00:00Z", service="gateway", event="w1"),
-          line("2026-11-28T10:00:02Z", service="gateway", event="w2"),
-          '{"broken": ')
+    write(
+        tmp_path / "groups.log",
+        line("2026-11-28T10:00:01Z", event="g1"),
+        "not json at all",
+        line("2026-11-28T10:00:03Z", event="g2"),
+    )
+    write(
+        tmp_path / "gateway.log",
+        line("2026-11-28T10:00:00Z", service="gateway", event="w1"),
+        line("2026-11-28T10:00:02Z", service="gateway", event="w2"),
+        '{"broken": ',
+    )
     (tmp_path / "groups.out").write_text(line("2026-11-28T09:00:00Z", event="not a .log"))
     entries = logs.merge_entries(logs.LogReader(tmp_path).poll())
     assert [e.record["event"] for e in entries] == ["w1", "g1", "w2", "g2"]
 
 
 def test_same_timestamp_keeps_file_order(tmp_path):
-    write(tmp_path / "a.log", line("2026-11-28T10:00:00Z", event="first"),
-          line("2026-11-28T10:00:00Z", event="second"))
+    write(
+        tmp_path / "a.log",
+        line("2026-11-28T10:00:00Z", event="first"),
+        line("2026-11-28T10:00:00Z", event="second"),
+    )
     entries = logs.merge_entries(logs.LogReader(tmp_path).poll())
     assert [e.record["event"] for e in entries] == ["first", "second"]
 
@@ -125,8 +139,7 @@ def test_reader_returns_only_new_complete_lines(tmp_path):
     write(log, partial[20:])
     assert [e.record["event"] for e in reader.poll()] == ["two"]
     # A file that appears later is picked up.
-    write(tmp_path / "events.log", line("2026-11-28T10:00:02Z", service="events",
-                                        event="three"))
+    write(tmp_path / "events.log", line("2026-11-28T10:00:02Z", service="events", event="three"))
     assert [e.record["event"] for e in reader.poll()] == ["three"]
 
 
@@ -145,12 +158,21 @@ def test_reader_of_a_missing_directory_finds_nothing(tmp_path):
 
 # --- printing --------------------------------------------------------------------------
 
+
 def test_format_record_is_one_readable_line():
-    text = logs.format_record({
-        "ts": "2026-11-28T10:00:00Z", "level": "info", "service": "groups",
-        "entrypoint": "groups.create_group", "event": "worker_done",
-        "correlation_id": "c-1", "actor_id": None, "duration_ms": 12.5,
-        "note": "two words"})
+    text = logs.format_record(
+        {
+            "ts": "2026-11-28T10:00:00Z",
+            "level": "info",
+            "service": "groups",
+            "entrypoint": "groups.create_group",
+            "event": "worker_done",
+            "correlation_id": "c-1",
+            "actor_id": None,
+            "duration_ms": 12.5,
+            "note": "two words",
+        }
+    )
     assert text.startswith("2026-11-28T10:00:00Z INFO")
     assert "groups.create_group worker_done" in text
     assert "correlation_id=c-1" in text
@@ -161,9 +183,15 @@ def test_format_record_is_one_readable_line():
 
 
 def test_format_record_puts_a_traceback_on_following_lines():
-    text = logs.format_record({"ts": "t", "level": "error", "service": "events",
-                              "event": "worker_failed",
-                              "exception": "Traceback:\n  boom\nValueError: x"})
+    text = logs.format_record(
+        {
+            "ts": "t",
+            "level": "error",
+            "service": "events",
+            "event": "worker_failed",
+            "exception": "Traceback:\n  boom\nValueError: x",
+        }
+    )
     first, *rest = text.splitlines()
     assert "worker_failed" in first and "exception" not in first
     assert rest == ["    Traceback:", "      boom", "    ValueError: x"]
@@ -172,11 +200,12 @@ def test_format_record_puts_a_traceback_on_following_lines():
 def test_main_logs_filters_and_prints_json(tmp_path, monkeypatch, capsys):
     log_dir = tmp_path / "var" / "log"
     log_dir.mkdir(parents=True)
-    write(log_dir / "gateway.log",
-          line("2026-11-28T10:00:00Z", service="gateway", correlation_id="abc", event="a"),
-          line("2026-11-28T10:00:02Z", service="gateway", correlation_id="zzz", event="b"))
-    write(log_dir / "groups.log",
-          line("2026-11-28T10:00:01Z", correlation_id="abc", event="c"))
+    write(
+        log_dir / "gateway.log",
+        line("2026-11-28T10:00:00Z", service="gateway", correlation_id="abc", event="a"),
+        line("2026-11-28T10:00:02Z", service="gateway", correlation_id="zzz", event="b"),
+    )
+    write(log_dir / "groups.log", line("2026-11-28T10:00:01Z", correlation_id="abc", event="c"))
     monkeypatch.setenv("CIVIC_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("CIVIC_LOG_DIR", raising=False)
     assert cli.main(["logs", "--trace", "abc", "--json"]) == 0
@@ -205,12 +234,24 @@ def test_follow_prints_lines_as_they_are_written_until_interrupted(tmp_path):
     write(log_dir / "groups.log", line("2026-11-28T10:00:00Z", event="before"))
     env = {**os.environ, "CIVIC_VAR_DIR": str(tmp_path), "CIVIC_LOG_DIR": str(log_dir)}
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("civic")), "logs", "--follow",
-         "--service", "events", "--interval", "0.05"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            str(Path(sys.executable).with_name("civic")),
+            "logs",
+            "--follow",
+            "--service",
+            "events",
+            "--interval",
+            "0.05",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        write(log_dir / "events.log",
-              line("2026-11-28T10:00:01Z", service="events", event="arrived"))
+        write(
+            log_dir / "events.log", line("2026-11-28T10:00:01Z", service="events", event="arrived")
+        )
         ready, _, _ = select.select([process.stdout], [], [], 15)
         assert ready, "no output from civic logs --follow"
         printed = process.stdout.readline()

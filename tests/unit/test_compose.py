@@ -1,5 +1,6 @@
 """docker-compose.yml and deploy/: every service is there, started the same way, with a
 configuration civic.config accepts (no Docker engine needed to check that)."""
+
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,8 +33,11 @@ def environment(service: dict) -> dict:
 def test_infrastructure_is_there(services):
     assert services["rabbitmq"]["image"].startswith("rabbitmq:3-management")
     assert services["postgres"]["image"] == "postgres:15"
-    mail = [name for name, svc in services.items()
-            if any(catcher in str(svc.get("image", "")) for catcher in MAIL_CATCHERS)]
+    mail = [
+        name
+        for name, svc in services.items()
+        if any(catcher in str(svc.get("image", "")) for catcher in MAIL_CATCHERS)
+    ]
     assert mail, "no mail catcher (mailpit or mailhog) in docker-compose.yml"
 
 
@@ -74,8 +78,10 @@ def test_services_share_one_secret_key_for_emailed_links(services, name):
     # var directory) only a configured key is the same for both.
     settings = config.from_env(environment(services[name]))
     assert settings["CIVIC_SECRET_KEY"]
-    assert settings["CIVIC_SECRET_KEY"] == config.from_env(
-        environment(services["groups"]))["CIVIC_SECRET_KEY"]
+    assert (
+        settings["CIVIC_SECRET_KEY"]
+        == config.from_env(environment(services["groups"]))["CIVIC_SECRET_KEY"]
+    )
 
 
 def test_migrate_runs_once_after_the_broker_and_database(services):
@@ -96,8 +102,7 @@ def test_gateway_listens_on_all_interfaces_and_publishes_8000(services):
 def test_mail_goes_to_the_mail_catcher(services):
     env = environment(services["notifications"])
     assert env["CIVIC_SMTP_HOST"] in services
-    assert any(catcher in services[env["CIVIC_SMTP_HOST"]]["image"]
-               for catcher in MAIL_CATCHERS)
+    assert any(catcher in services[env["CIVIC_SMTP_HOST"]]["image"] for catcher in MAIL_CATCHERS)
 
 
 def test_dockerfile_builds_from_python_311_slim():
@@ -112,12 +117,16 @@ def test_the_image_holds_every_package_the_project_installs():
     """`pip install .` in the image installs what pyproject.toml lists (e.g. `demo`,
     which `civic seed` imports): each must have been copied in."""
     import tomllib
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    packages = [pattern.rstrip("*")
-                for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    packages = [
+        pattern.rstrip("*")
+        for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
-    assert packages and all(f"COPY {package} ./{package}" in dockerfile
-                            for package in packages), packages
+    assert packages and all(f"COPY {package} ./{package}" in dockerfile for package in packages), (
+        packages
+    )
 
 
 def test_env_example_names_only_settings_that_exist():
@@ -128,26 +137,32 @@ def test_env_example_names_only_settings_that_exist():
         if line.startswith("CIVIC_") and "=" in line:
             key, value = line.split("=", 1)
             values[key] = value
-    assert {"CIVIC_AMQP_URI", "CIVIC_DATABASE_URL", "CIVIC_LOG_FORMAT",
-            "CIVIC_WEB_ADDRESS", "CIVIC_RETRY_DELAYS"} <= set(values)
+    assert {
+        "CIVIC_AMQP_URI",
+        "CIVIC_DATABASE_URL",
+        "CIVIC_LOG_FORMAT",
+        "CIVIC_WEB_ADDRESS",
+        "CIVIC_RETRY_DELAYS",
+    } <= set(values)
     # Every uncommented value is one civic.config accepts.
-    active = {line.split("=", 1)[0]: line.split("=", 1)[1] for line in example.splitlines()
-              if line.startswith("CIVIC_")}
+    active = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in example.splitlines()
+        if line.startswith("CIVIC_")
+    }
     config.from_env(active)
 
 
 def k8s_documents() -> list[dict]:
     documents = []
     for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")):
-        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
-                      if doc]
+        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
     return documents
 
 
 def test_k8s_has_a_deployment_per_service_and_a_gateway_service():
     documents = k8s_documents()
-    deployments = {doc["metadata"]["name"]: doc for doc in documents
-                   if doc["kind"] == "Deployment"}
+    deployments = {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == "Deployment"}
     for name in config.SERVICES:
         deployment = deployments[f"civic-{name}"]
         container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -156,19 +171,22 @@ def test_k8s_has_a_deployment_per_service_and_a_gateway_service():
         assert sources == {"civic-config", "civic-secrets"}
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    service = next(doc for doc in documents
-                   if doc["kind"] == "Service" and doc["metadata"]["name"] == "civic-gateway")
+    service = next(
+        doc
+        for doc in documents
+        if doc["kind"] == "Service" and doc["metadata"]["name"] == "civic-gateway"
+    )
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "gateway"}
     job = next(doc for doc in documents if doc["kind"] == "Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["civic", "migrate"]
 
 
 def test_k8s_kustomization_lists_every_manifest_but_the_secret_example():
-    kustomization = yaml.safe_load((ROOT / "deploy" / "k8s" / "kustomization.yaml")
-                                   .read_text(encoding="utf-8"))
+    kustomization = yaml.safe_load(
+        (ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text(encoding="utf-8")
+    )
     files = {path.name for path in (ROOT / "deploy" / "k8s").glob("*.yaml")}
-    assert set(kustomization["resources"]) == files - {"kustomization.yaml",
-                                                       "secret.example.yaml"}
+    assert set(kustomization["resources"]) == files - {"kustomization.yaml", "secret.example.yaml"}
     config_map = next(doc for doc in k8s_documents() if doc["kind"] == "ConfigMap")
     secret = next(doc for doc in k8s_documents() if doc["kind"] == "Secret")
     config.from_env({**config_map["data"], **secret["stringData"]})

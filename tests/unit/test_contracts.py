@@ -1,7 +1,8 @@
 """The event envelope and the catalogue: what producers may write, what consumers accept."""
+
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import MetaData, select
@@ -16,8 +17,9 @@ MEMBER = {"group_id": "g-1", "account_id": "a-1", "role": "member"}
 def published(**overrides) -> dict:
     """A member_joined envelope as it crosses the broker (JSON round trip), with
     `overrides` applied to the body as received."""
-    envelope = new_envelope("member_joined", MEMBER, producer="groups",
-                            correlation_id="corr-1", actor_id="a-1")
+    envelope = new_envelope(
+        "member_joined", MEMBER, producer="groups", correlation_id="corr-1", actor_id="a-1"
+    )
     body = json.loads(json.dumps(envelope.to_dict()))
     body.update(overrides)
     return body
@@ -25,17 +27,20 @@ def published(**overrides) -> dict:
 
 # --- receiving ------------------------------------------------------------------------
 
+
 def test_a_published_envelope_reads_back_the_same():
-    envelope = new_envelope("member_joined", MEMBER, producer="groups",
-                            correlation_id="corr-1", actor_id="a-1")
+    envelope = new_envelope(
+        "member_joined", MEMBER, producer="groups", correlation_id="corr-1", actor_id="a-1"
+    )
     received = parse_envelope(json.loads(json.dumps(envelope.to_dict())), "member_joined")
     assert received == envelope
     assert isinstance(received, Envelope)
     assert received.occurred_at.utcoffset() is not None
 
 
-@pytest.mark.parametrize("missing", ["id", "type", "version", "occurred_at", "producer",
-                                     "correlation_id", "data"])
+@pytest.mark.parametrize(
+    "missing", ["id", "type", "version", "occurred_at", "producer", "correlation_id", "data"]
+)
 def test_an_envelope_missing_a_field_is_refused(missing):
     body = published()
     del body[missing]
@@ -50,15 +55,18 @@ def test_actor_id_may_be_absent_or_null():
     assert parse_envelope(published(actor_id=None)).actor_id is None
 
 
-@pytest.mark.parametrize("field, value", [
-    ("id", "not-a-uuid"),
-    ("version", "1"),  # strict: a string is not a version
-    ("version", 0),
-    ("occurred_at", "2026-11-28T10:00:00"),  # no offset: ambiguous
-    ("occurred_at", "yesterday"),
-    ("correlation_id", ""),
-    ("data", ["not", "an", "object"]),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("id", "not-a-uuid"),
+        ("version", "1"),  # strict: a string is not a version
+        ("version", 0),
+        ("occurred_at", "2026-11-28T10:00:00"),  # no offset: ambiguous
+        ("occurred_at", "yesterday"),
+        ("correlation_id", ""),
+        ("data", ["not", "an", "object"]),
+    ],
+)
 def test_an_envelope_with_a_malformed_field_is_refused(field, value):
     with pytest.raises(ContractError):
         parse_envelope(published(**{field: value}))
@@ -104,15 +112,17 @@ def test_a_type_other_than_the_subscribed_one_is_refused():
 
 # --- publishing -----------------------------------------------------------------------
 
+
 def test_new_envelope_is_complete():
-    before = datetime.now(timezone.utc)
-    envelope = new_envelope("group_verified", {"group_id": "g-1"}, producer="groups",
-                            correlation_id=None)
+    before = datetime.now(UTC)
+    envelope = new_envelope(
+        "group_verified", {"group_id": "g-1"}, producer="groups", correlation_id=None
+    )
     assert uuid.UUID(envelope.id)
     assert envelope.type == "group_verified"
     assert envelope.version == CATALOGUE["group_verified"].version
     assert envelope.producer == "groups"
-    assert before <= envelope.occurred_at <= datetime.now(timezone.utc)
+    assert before <= envelope.occurred_at <= datetime.now(UTC)
     assert uuid.UUID(envelope.correlation_id)  # one is made up when none is given
     assert envelope.actor_id is None
     assert envelope.data == {"group_id": "g-1"}
@@ -121,15 +131,25 @@ def test_new_envelope_is_complete():
 def test_new_envelope_takes_the_callers_clock():
     # A domain function runs on an injected `now`: what it publishes happened then,
     # not when the wall clock says (the cause of issue 9).
-    moment = datetime(2031, 2, 3, 4, 5, tzinfo=timezone.utc)
-    envelope = new_envelope("group_verified", {"group_id": "g-1"}, producer="groups",
-                            correlation_id="c", occurred_at=moment)
+    moment = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
+    envelope = new_envelope(
+        "group_verified",
+        {"group_id": "g-1"},
+        producer="groups",
+        correlation_id="c",
+        occurred_at=moment,
+    )
     assert envelope.occurred_at == moment
     received = parse_envelope(json.loads(json.dumps(envelope.to_dict())), "group_verified")
     assert received.occurred_at == moment
     with pytest.raises(ContractError, match="timezone-aware"):
-        new_envelope("group_verified", {"group_id": "g-1"}, producer="groups",
-                     correlation_id="c", occurred_at=datetime(2031, 2, 3, 4, 5))
+        new_envelope(
+            "group_verified",
+            {"group_id": "g-1"},
+            producer="groups",
+            correlation_id="c",
+            occurred_at=datetime(2031, 2, 3, 4, 5),
+        )
 
 
 class _RollBack(Exception):
@@ -140,15 +160,15 @@ def test_the_outbox_keeps_the_callers_clock(tmp_path):
     # uow.publish hands `occurred_at` through to the envelope written to the outbox.
     metadata = MetaData()
     kernel_tables(metadata)
-    database = ServiceDatabase("groups", metadata, url=f"sqlite:///{tmp_path}/groups.db",
-                               amqp_uri="memory://")
+    database = ServiceDatabase(
+        "groups", metadata, url=f"sqlite:///{tmp_path}/groups.db", amqp_uri="memory://"
+    )
     database.create_all()
-    moment = datetime(2031, 2, 3, 4, 5, tzinfo=timezone.utc)
+    moment = datetime(2031, 2, 3, 4, 5, tzinfo=UTC)
     try:
         with pytest.raises(_RollBack):  # nothing is committed: nothing goes to a broker
             with database.unit_of_work() as uow:
-                published = uow.publish("group_verified", {"group_id": "g-1"},
-                                        occurred_at=moment)
+                published = uow.publish("group_verified", {"group_id": "g-1"}, occurred_at=moment)
                 stored = uow.session.execute(select(database.outbox.c.envelope)).scalar_one()
                 raise _RollBack
     finally:
@@ -159,18 +179,21 @@ def test_the_outbox_keeps_the_callers_clock(tmp_path):
 
 def test_unknown_fields_are_refused_on_publish():
     with pytest.raises(ContractError, match="breaks its contract"):
-        new_envelope("member_joined", {**MEMBER, "nickname": "x"}, producer="groups",
-                     correlation_id="c")
+        new_envelope(
+            "member_joined", {**MEMBER, "nickname": "x"}, producer="groups", correlation_id="c"
+        )
 
 
 def test_missing_or_invalid_data_is_refused_on_publish():
     with pytest.raises(ContractError):
-        new_envelope("member_joined", {"group_id": "g-1"}, producer="groups",
-                     correlation_id="c")
+        new_envelope("member_joined", {"group_id": "g-1"}, producer="groups", correlation_id="c")
     with pytest.raises(ContractError):
-        new_envelope("group_created", {"group_id": "g", "name": "n", "kind": "club",
-                                       "open": True, "created_by": "a"},
-                     producer="groups", correlation_id="c")
+        new_envelope(
+            "group_created",
+            {"group_id": "g", "name": "n", "kind": "club", "open": True, "created_by": "a"},
+            producer="groups",
+            correlation_id="c",
+        )
 
 
 def test_a_service_may_only_publish_its_own_events():

@@ -1,4 +1,5 @@
 """Domain errors survive nameko's RPC serialisation unchanged."""
+
 from nameko.exceptions import deserialize, serialize
 
 from civic.errors import Conflict, NotFound, ValidationError

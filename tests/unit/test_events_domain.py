@@ -3,10 +3,11 @@
 `Recorder` stands in for the unit of work: a real session, and a list of the events it
 would have written to the outbox (each checked against its contract first).
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -18,7 +19,7 @@ from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.events import domain
 from services.events.models import CheckIn, Event, Registration, group_facts, metadata
 
-NOW = datetime(2027, 5, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 5, 1, 8, 0, tzinfo=UTC)
 GROUP = str(uuid.uuid4())
 
 
@@ -28,8 +29,9 @@ class Recorder:
         self.published: list[tuple[str, dict]] = []
 
     def publish(self, event_type, data, actor_id=None):
-        new_envelope(event_type, data, producer="events", correlation_id="test",
-                     actor_id=actor_id)  # raises if the data breaks the contract
+        new_envelope(
+            event_type, data, producer="events", correlation_id="test", actor_id=actor_id
+        )  # raises if the data breaks the contract
         self.published.append((event_type, data))
 
     def of(self, event_type):
@@ -38,8 +40,9 @@ class Recorder:
 
 @pytest.fixture
 def uow():
-    engine = create_engine("sqlite://", poolclass=StaticPool,
-                           connect_args={"check_same_thread": False})
+    engine = create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
     metadata.create_all(engine)
     session = sessionmaker(engine, expire_on_commit=False)()
     recorder = Recorder(session)
@@ -62,20 +65,31 @@ def admin(uow):
 
 def schedule(uow, admin, capacity=2, starts_in=timedelta(days=3), **extra):
     starts_at = NOW + starts_in
-    fields = {"title": "Städdag", "kind": "clean_up_day", "starts_at": starts_at,
-              "ends_at": starts_at + timedelta(hours=3), "location": "Torget",
-              "organiser_group_id": GROUP, "capacity": capacity, **extra}
+    fields = {
+        "title": "Städdag",
+        "kind": "clean_up_day",
+        "starts_at": starts_at,
+        "ends_at": starts_at + timedelta(hours=3),
+        "location": "Torget",
+        "organiser_group_id": GROUP,
+        "capacity": capacity,
+        **extra,
+    }
     return domain.create_event(uow, admin, now=NOW, **fields)
 
 
 def waitlist(uow, event_id):
-    return list(uow.session.execute(
-        select(Registration.position).where(Registration.event_id == event_id,
-                                            Registration.status == "waitlisted")
-        .order_by(Registration.position)).scalars())
+    return list(
+        uow.session.execute(
+            select(Registration.position)
+            .where(Registration.event_id == event_id, Registration.status == "waitlisted")
+            .order_by(Registration.position)
+        ).scalars()
+    )
 
 
 # --- organising -------------------------------------------------------------------------
+
 
 def test_only_admins_of_the_organiser_group_or_staff_schedule(uow, admin):
     member = person()
@@ -88,9 +102,17 @@ def test_only_admins_of_the_organiser_group_or_staff_schedule(uow, admin):
     assert event["places_left"] == 2 and event["organiser_group_name"] == "Kultur och fritid"
     assert [d["event_id"] for d in uow.of("event_scheduled")][-1] == event["id"]
     with pytest.raises(ValidationError) as unknown:
-        domain.create_event(uow, admin, "Möte", "meeting", NOW + timedelta(days=1),
-                            NOW + timedelta(days=1, hours=1), "Här", str(uuid.uuid4()),
-                            now=NOW)
+        domain.create_event(
+            uow,
+            admin,
+            "Möte",
+            "meeting",
+            NOW + timedelta(days=1),
+            NOW + timedelta(days=1, hours=1),
+            "Här",
+            str(uuid.uuid4()),
+            now=NOW,
+        )
     assert "organiser_group_id" in unknown.value.fields
     with pytest.raises(ValidationError) as past:
         schedule(uow, admin, starts_in=timedelta(hours=-1))
@@ -107,14 +129,18 @@ def test_an_admin_who_left_may_no_longer_schedule(uow, admin):
 
 # --- registrations and the waiting list -------------------------------------------------
 
+
 def test_places_then_waiting_list_then_promotion_closes_up(uow, admin):
     event = schedule(uow, admin, capacity=2)
     people = [person() for _ in range(5)]
     answers = [domain.register(uow, p, event["id"], now=NOW) for p in people]
-    assert answers == [{"status": "confirmed"}, {"status": "confirmed"},
-                       {"status": "waitlisted", "position": 1},
-                       {"status": "waitlisted", "position": 2},
-                       {"status": "waitlisted", "position": 3}]
+    assert answers == [
+        {"status": "confirmed"},
+        {"status": "confirmed"},
+        {"status": "waitlisted", "position": 1},
+        {"status": "waitlisted", "position": 2},
+        {"status": "waitlisted", "position": 3},
+    ]
     with pytest.raises(Conflict):
         domain.register(uow, people[0], event["id"], now=NOW)
 
@@ -128,8 +154,7 @@ def test_places_then_waiting_list_then_promotion_closes_up(uow, admin):
     view = domain.get_event(uow, people[4], event["id"], now=NOW)
     assert (view["confirmed_count"], view["places_left"], view["waitlist_count"]) == (2, 0, 1)
     assert view["my_registration"] == {"status": "waitlisted", "position": 1}
-    assert [d["was"] for d in uow.of("registration_cancelled")] == ["waitlisted",
-                                                                    "confirmed"]
+    assert [d["was"] for d in uow.of("registration_cancelled")] == ["waitlisted", "confirmed"]
 
 
 def test_registration_closes_at_the_start_and_for_cancelled_events(uow, admin):
@@ -168,9 +193,13 @@ def test_changing_time_or_place_is_told_and_capacity_rules(uow, admin):
     for p in (first, second, third):
         domain.register(uow, p, event["id"], now=NOW)
     later = NOW + timedelta(days=4)
-    view = domain.change_event(uow, admin, event["id"], {
-        "starts_at": later, "ends_at": later + timedelta(hours=2), "location": "Ájtte"},
-        now=NOW)
+    view = domain.change_event(
+        uow,
+        admin,
+        event["id"],
+        {"starts_at": later, "ends_at": later + timedelta(hours=2), "location": "Ájtte"},
+        now=NOW,
+    )
     assert view["location"] == "Ájtte"
     [changed] = uow.of("event_changed")
     assert set(changed["changed"]) == {"starts_at", "ends_at", "location"}
@@ -179,7 +208,9 @@ def test_changing_time_or_place_is_told_and_capacity_rules(uow, admin):
     # A larger capacity promotes from the waiting list at once, in order.
     domain.change_event(uow, admin, event["id"], {"capacity": 3}, now=NOW)
     assert [d["account_id"] for d in uow.of("waitlist_promoted")] == [
-        second["account_id"], third["account_id"]]
+        second["account_id"],
+        third["account_id"],
+    ]
     with pytest.raises(Conflict, match="taken"):
         domain.change_event(uow, admin, event["id"], {"capacity": 2}, now=NOW)
     with pytest.raises(ValidationError):
@@ -190,6 +221,7 @@ def test_changing_time_or_place_is_told_and_capacity_rules(uow, admin):
 
 
 # --- after the event: check-in and minutes ----------------------------------------------
+
 
 def test_check_in_and_minutes_follow_the_event(uow, admin):
     event = schedule(uow, admin, starts_in=timedelta(hours=5))
@@ -216,6 +248,7 @@ def test_check_in_and_minutes_follow_the_event(uow, admin):
 
 
 # --- the timer ----------------------------------------------------------------------------
+
 
 def test_reminder_is_claimed_once_and_again_after_a_move(uow, admin):
     soon = schedule(uow, admin, starts_in=timedelta(hours=20))
@@ -245,28 +278,44 @@ def test_ended_events_are_completed_once(uow, admin):
 
 # --- personal data ------------------------------------------------------------------------
 
+
 def test_erasure_frees_the_place_and_removes_personal_data(uow, admin):
     event = schedule(uow, admin, capacity=1)
     leaving, waiting = person(), person()
     domain.register(uow, leaving, event["id"], now=NOW)
     domain.register(uow, waiting, event["id"], now=NOW)
-    uow.session.add(CheckIn(event_id=event["id"], account_id=leaving["account_id"],
-                            checked_in_at=NOW))
+    uow.session.add(
+        CheckIn(event_id=event["id"], account_id=leaving["account_id"], checked_in_at=NOW)
+    )
     attendee = person()
-    uow.session.add(CheckIn(event_id=event["id"], account_id=attendee["account_id"],
-                            checked_in_at=NOW, checked_in_by=admin["account_id"]))
+    uow.session.add(
+        CheckIn(
+            event_id=event["id"],
+            account_id=attendee["account_id"],
+            checked_in_at=NOW,
+            checked_in_by=admin["account_id"],
+        )
+    )
     exported = domain.export_account(uow, leaving["account_id"])
     assert [r["status"] for r in exported["registrations"]] == ["confirmed"]
     assert len(exported["checkins"]) == 1
     domain.erase_account(uow, leaving["account_id"], now=NOW)
     assert domain.export_account(uow, leaving["account_id"]) == {
-        "registrations": [], "checkins": [], "events_created": []}
+        "registrations": [],
+        "checkins": [],
+        "events_created": [],
+    }
     assert [d["account_id"] for d in uow.of("waitlist_promoted")] == [waiting["account_id"]]
-    assert uow.session.execute(select(func.count()).select_from(Registration).where(
-        Registration.status == "waitlisted")).scalar_one() == 0
+    assert (
+        uow.session.execute(
+            select(func.count())
+            .select_from(Registration)
+            .where(Registration.status == "waitlisted")
+        ).scalar_one()
+        == 0
+    )
     domain.erase_account(uow, admin["account_id"], now=NOW)
     assert not group_facts.is_group_admin(uow.session, GROUP, admin["account_id"])
     assert uow.session.get(Event, event["id"]).created_by is None
     # Nor is the erased organiser named on the check-ins it made.
-    assert uow.session.get(CheckIn, (event["id"], attendee["account_id"])).checked_in_by \
-        is None
+    assert uow.session.get(CheckIn, (event["id"], attendee["account_id"])).checked_in_by is None

@@ -1,16 +1,16 @@
 """The gateway's one check of email confirmation: writes of an account unconfirmed past
 its grace period are refused; reads, and the ways out, are not."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from civic.errors import EmailUnconfirmed, Forbidden
 from services.gateway.auth import UNCONFIRMED_MAY, check_confirmed, confirm_by
 
-REGISTERED = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+REGISTERED = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 GRACE = timedelta(days=7)
-UNCONFIRMED = {"account_id": "a", "email_confirmed": False,
-               "created_at": REGISTERED.isoformat()}
+UNCONFIRMED = {"account_id": "a", "email_confirmed": False, "created_at": REGISTERED.isoformat()}
 CONFIRMED = {**UNCONFIRMED, "email_confirmed": True}
 
 
@@ -23,8 +23,9 @@ def test_the_deadline_is_registration_plus_grace():
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "post"])
 def test_writes_within_the_grace_period_pass_and_after_it_are_refused(method):
-    check_confirmed(UNCONFIRMED, method, "create_group", REGISTERED + GRACE
-                    - timedelta(seconds=1), GRACE)
+    check_confirmed(
+        UNCONFIRMED, method, "create_group", REGISTERED + GRACE - timedelta(seconds=1), GRACE
+    )
     with pytest.raises(EmailUnconfirmed) as caught:
         check_confirmed(UNCONFIRMED, method, "create_group", REGISTERED + GRACE, GRACE)
     assert isinstance(caught.value, Forbidden)
@@ -48,5 +49,6 @@ def test_no_grace_at_all():
 
 def test_the_ways_out_name_real_entrypoints():
     from services.gateway.service import GatewayService
+
     for name in UNCONFIRMED_MAY:
         assert callable(getattr(GatewayService, name)), name

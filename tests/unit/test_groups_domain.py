@@ -3,19 +3,19 @@
 The relay gets kombu's in-memory transport, so commits publish nowhere; what the rules
 published is read back from the outbox table.
 """
+
 import hashlib
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from unittest import mock
 
 import pytest
 from sqlalchemy import select
 
 from civic.db import ServiceDatabase, utcnow
-from civic.errors import (Conflict, Forbidden, NotFound, Unauthenticated,
-                          ValidationError)
+from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from civic.validation import clean_id, load
-from services.groups import domain, api
+from services.groups import api, domain
 from services.groups.models import Account, Membership, SessionToken, metadata
 from tests.unit.domain_support import events, run
 
@@ -24,8 +24,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def db(tmp_path):
-    database = ServiceDatabase("groups", metadata, url=f"sqlite:///{tmp_path / 'groups.db'}",
-                               amqp_uri="memory://")
+    database = ServiceDatabase(
+        "groups", metadata, url=f"sqlite:///{tmp_path / 'groups.db'}", amqp_uri="memory://"
+    )
     database.create_all()
     yield database
     database.dispose()
@@ -45,6 +46,7 @@ def new_group(db, actor_id, name="Skidklubben", kind="association", open=True):
 
 
 # --- pure helpers -----------------------------------------------------------------------
+
 
 def test_group_names_differ_only_by_more_than_case_and_spacing():
     assert domain.name_key("  Ski   Club ") == domain.name_key("ski club")
@@ -70,26 +72,35 @@ def test_password_check_does_the_same_work_without_an_account():
 
 # --- input schemas ----------------------------------------------------------------------
 
+
 def test_account_input_is_normalised_and_defaults_to_swedish():
-    data = load(api.AccountCreateSchema, {
-        "email": "  Anna@Example.ORG ", "password": PASSWORD, "display_name": " Anna "})
-    assert data == {"email": "anna@example.org", "password": PASSWORD,
-                    "display_name": "Anna", "locale": "sv"}
+    data = load(
+        api.AccountCreateSchema,
+        {"email": "  Anna@Example.ORG ", "password": PASSWORD, "display_name": " Anna "},
+    )
+    assert data == {
+        "email": "anna@example.org",
+        "password": PASSWORD,
+        "display_name": "Anna",
+        "locale": "sv",
+    }
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"password": "short"}, "password"),
-    ({"password": "x" * 201}, "password"),
-    ({"email": "not-an-email"}, "email"),
-    ({"email": "erased-1@invalid"}, "email"),
-    ({"display_name": "   "}, "display_name"),
-    ({"display_name": "x" * 101}, "display_name"),
-    ({"locale": "de"}, "locale"),
-    ({"is_staff": True}, "is_staff"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"password": "short"}, "password"),
+        ({"password": "x" * 201}, "password"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": "erased-1@invalid"}, "email"),
+        ({"display_name": "   "}, "display_name"),
+        ({"display_name": "x" * 101}, "display_name"),
+        ({"locale": "de"}, "locale"),
+        ({"is_staff": True}, "is_staff"),
+    ],
+)
 def test_bad_account_input_names_the_field(change, field):
-    payload = {"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna",
-               **change}
+    payload = {"email": "anna@example.org", "password": PASSWORD, "display_name": "Anna", **change}
     with pytest.raises(ValidationError) as caught:
         load(api.AccountCreateSchema, payload)
     assert field in caught.value.fields
@@ -102,8 +113,7 @@ def test_input_that_is_not_an_object_is_a_validation_error():
 
 
 def test_group_input_collapses_spacing_and_checks_kind():
-    data = load(api.GroupCreateSchema, {"name": " Ski   Club ",
-                                                    "kind": "business"})
+    data = load(api.GroupCreateSchema, {"name": " Ski   Club ", "kind": "business"})
     assert data == {"name": "Ski Club", "kind": "business", "description": "", "open": True}
     with pytest.raises(ValidationError) as caught:
         load(api.GroupCreateSchema, {"name": "X", "kind": "club"})
@@ -113,7 +123,8 @@ def test_group_input_collapses_spacing_and_checks_kind():
 def test_network_id_must_be_a_uuid_and_comes_back_a_string():
     network_id = "6F9619FF-8B86-D011-B42D-00C04FC964FF"
     assert load(api.NetworkJoinSchema, {"network_id": network_id}) == {
-        "network_id": network_id.lower()}
+        "network_id": network_id.lower()
+    }
     with pytest.raises(ValidationError) as caught:
         load(api.NetworkJoinSchema, {"network_id": "nope"})
     assert "network_id" in caught.value.fields
@@ -121,7 +132,11 @@ def test_network_id_must_be_a_uuid_and_comes_back_a_string():
 
 def test_list_query_bounds_page_size():
     assert load(api.GroupListQuerySchema, {"kind": ""}) == {
-        "kind": None, "page": 1, "per_page": 20, "needs_admin": None}
+        "kind": None,
+        "page": 1,
+        "per_page": 20,
+        "needs_admin": None,
+    }
     assert load(api.GroupListQuerySchema, {"needs_admin": "true"})["needs_admin"] is True
     for bad in ({"per_page": 101}, {"page": 0}, {"kind": "club"}, {"needs_admin": "maybe"}):
         with pytest.raises(ValidationError):
@@ -138,18 +153,25 @@ def test_ids_must_be_strings():
 
 # --- accounts and sessions --------------------------------------------------------------
 
+
 def test_register_publishes_account_registered_and_refuses_a_taken_email(db):
     account = register(db)
     assert account["email"] == "anna@example.org" and account["locale"] == "sv"
     # Plain data, in UTC: the entrypoint dumps it as ISO 8601 text.
     assert account["created_at"].utcoffset() == timedelta(0)
     assert "password" not in account and "password_hash" not in account
-    assert events(db) == [("account_registered", {"account_id": account["id"],
-                                                  "display_name": "Anna", "locale": "sv"},
-                           account["id"]),
-                          ("email_confirmation_requested", {"account_id": account["id"],
-                                                            "locale": "sv"},
-                           account["id"])]
+    assert events(db) == [
+        (
+            "account_registered",
+            {"account_id": account["id"], "display_name": "Anna", "locale": "sv"},
+            account["id"],
+        ),
+        (
+            "email_confirmation_requested",
+            {"account_id": account["id"], "locale": "sv"},
+            account["id"],
+        ),
+    ]
     with pytest.raises(Conflict, match="email already registered"):
         register(db, name="Other")
     assert len(events(db)) == 2
@@ -163,9 +185,14 @@ def test_sign_in_returns_a_token_of_which_only_the_digest_is_kept(db):
         stored = session.execute(select(SessionToken.token_hash)).scalars().all()
     assert stored == [domain.token_digest(result["token"])]
     principal = run(db, domain.authenticate, result["token"])
-    assert principal == {"account_id": account["id"], "display_name": "Anna",
-                         "locale": "sv", "is_staff": False, "email_confirmed": False,
-                         "created_at": account["created_at"]}
+    assert principal == {
+        "account_id": account["id"],
+        "display_name": "Anna",
+        "locale": "sv",
+        "is_staff": False,
+        "email_confirmed": False,
+        "created_at": account["created_at"],
+    }
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(db):
@@ -189,10 +216,12 @@ def test_sign_out_ends_the_session_and_is_harmless_twice(db):
 
 def test_an_old_hash_is_upgraded_at_sign_in(db):
     from argon2 import PasswordHasher
+
     account = register(db)
     with db.sessions() as session, session.begin():
         session.get(Account, account["id"]).password_hash = PasswordHasher(
-            time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+            time_cost=1, memory_cost=8192, parallelism=1
+        ).hash(PASSWORD)
     run(db, domain.sign_in, "anna@example.org", PASSWORD)
     with db.sessions() as session:
         upgraded = session.get(Account, account["id"]).password_hash
@@ -207,9 +236,15 @@ def test_me_lists_roles_and_memberships(db):
     make_staff(db, bo["id"])
     me = run(db, domain.get_me, bo["id"])
     assert me["roles"] == ["resident", "staff"] and me["email"] == "bo@example.org"
-    assert me["memberships"] == [{"group_id": group["id"], "group_name": "Skidklubben",
-                                  "kind": "association", "role": "member",
-                                  "status": "pending"}]
+    assert me["memberships"] == [
+        {
+            "group_id": group["id"],
+            "group_name": "Skidklubben",
+            "kind": "association",
+            "role": "member",
+            "status": "pending",
+        }
+    ]
     assert run(db, domain.get_me, anna["id"])["roles"] == ["resident"]
     with pytest.raises(NotFound):
         run(db, domain.get_me, "no-such-account")
@@ -229,8 +264,7 @@ def test_erasure_removes_personal_data_and_memberships(db):
 
     with db.sessions() as session:
         erased = session.get(Account, bo["id"])
-        left = session.execute(select(Membership).where(
-            Membership.account_id == bo["id"])).all()
+        left = session.execute(select(Membership).where(Membership.account_id == bo["id"])).all()
     assert erased.email == f"erased-{bo['id']}@invalid"
     assert erased.display_name == "Erased account"
     assert erased.password_hash is None and erased.erased_at is not None
@@ -238,7 +272,8 @@ def test_erasure_removes_personal_data_and_memberships(db):
     # member_left only for the active membership; the pending request just goes.
     assert [(t, d) for t, d, _ in events(db)[before:]] == [
         ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
-        ("account_erased", {"account_id": bo["id"]})]
+        ("account_erased", {"account_id": bo["id"]}),
+    ]
     with pytest.raises(Unauthenticated):
         run(db, domain.authenticate, token)
     with pytest.raises(Unauthenticated):
@@ -248,7 +283,8 @@ def test_erasure_removes_personal_data_and_memberships(db):
     assert len(events(db)) == before + 2
     assert register(db, "bo@example.org", "Bo again")["id"] != bo["id"]
     assert run(db, domain.get_accounts, [bo["id"]]) == {
-        bo["id"]: {"id": bo["id"], "display_name": "Erased account"}}
+        bo["id"]: {"id": bo["id"], "display_name": "Erased account"}
+    }
     with pytest.raises(NotFound):
         run(db, domain.erase_account, "no-such-account")
 
@@ -275,14 +311,16 @@ def test_export_holds_everything_but_the_password_hash(db):
 def test_staff_is_created_once_then_promoted(db):
     with db.unit_of_work() as uow:
         account, created = domain.create_or_promote_staff(
-            uow, "staff@example.org", PASSWORD, "Staff")
+            uow, "staff@example.org", PASSWORD, "Staff"
+        )
     assert created and account["email"] == "staff@example.org"
     assert [t for t, _, _ in events(db)] == ["account_registered"]
     assert run(db, domain.sign_in, "staff@example.org", PASSWORD)
     bo = register(db, "bo@example.org", "Bo")
     with db.unit_of_work() as uow:
         again, created = domain.create_or_promote_staff(
-            uow, "bo@example.org", "another password", "Ignored")
+            uow, "bo@example.org", "another password", "Ignored"
+        )
     assert not created and again["id"] == bo["id"] and again["display_name"] == "Bo"
     assert run(db, domain.get_me, bo["id"])["roles"] == ["resident", "staff"]
     # Promoting does not reset the password.
@@ -292,15 +330,19 @@ def test_staff_is_created_once_then_promoted(db):
 
 # --- email addresses and their confirmation -------------------------------------------
 
+
 @pytest.mark.parametrize("schema", [api.AccountCreateSchema, api.SessionCreateSchema])
-@pytest.mark.parametrize("email, valid", [
-    ("a" * 64 + "@example.org", True),
-    ("a" * 65 + "@example.org", False),                       # local part > 64 (RFC 5321)
-    ("anna@" + "d" * 63 + ".example.org", True),
-    ("anna@" + "d" * 64 + ".example.org", False),             # a label > 63
-    ("a" * 59 + "@" + ".".join(["d" * 60] * 3) + ".example.org", True),   # 254 in all
-    ("a" * 60 + "@" + ".".join(["d" * 60] * 3) + ".example.org", False),  # 255
-])
+@pytest.mark.parametrize(
+    "email, valid",
+    [
+        ("a" * 64 + "@example.org", True),
+        ("a" * 65 + "@example.org", False),  # local part > 64 (RFC 5321)
+        ("anna@" + "d" * 63 + ".example.org", True),
+        ("anna@" + "d" * 64 + ".example.org", False),  # a label > 63
+        ("a" * 59 + "@" + ".".join(["d" * 60] * 3) + ".example.org", True),  # 254 in all
+        ("a" * 60 + "@" + ".".join(["d" * 60] * 3) + ".example.org", False),  # 255
+    ],
+)
 def test_email_addresses_keep_to_smtp_limits(schema, email, valid):
     payload = {"email": email, "password": PASSWORD}
     if schema is api.AccountCreateSchema:
@@ -316,12 +358,14 @@ def test_email_addresses_keep_to_smtp_limits(schema, email, valid):
 @pytest.fixture
 def key():
     from nameko import config as nameko_config
+
     with nameko_config.patch({"CIVIC_SECRET_KEY": "k" * 40}, clear=False):
         yield
 
 
 def link_token(account_id, valid_for=timedelta(hours=72), secret=b"k" * 40):
     from civic import signing
+
     return signing.email_confirmation_token(account_id, utcnow() + valid_for, secret)
 
 
@@ -333,8 +377,7 @@ def test_following_the_link_confirms_once(db, key):
     before = len(events(db))
 
     assert run(db, domain.confirm_email, link_token(anna["id"])) == {"account_id": anna["id"]}
-    assert events(db)[before:] == [("email_confirmed", {"account_id": anna["id"]},
-                                    anna["id"])]
+    assert events(db)[before:] == [("email_confirmed", {"account_id": anna["id"]}, anna["id"])]
     assert run(db, domain.get_me, anna["id"])["email_confirmed"] is True
     assert run(db, domain.authenticate, token)["email_confirmed"] is True
     assert run(db, domain.export_account, anna["id"])["account"]["email_confirmed_at"]
@@ -355,8 +398,12 @@ def test_expired_forged_and_erased_links_are_refused(db, key):
     later = link_token(anna["id"], valid_for=timedelta(hours=1))
     with pytest.raises(ValidationError, match="expired"):
         run(db, domain.confirm_email, later, now=utcnow() + timedelta(hours=2))
-    for forged in (link_token(anna["id"], secret=b"x" * 40), link_token("no-such-account"),
-                   "nonsense", later[:-2]):
+    for forged in (
+        link_token(anna["id"], secret=b"x" * 40),
+        link_token("no-such-account"),
+        "nonsense",
+        later[:-2],
+    ):
         with pytest.raises(ValidationError, match="not valid"):
             run(db, domain.confirm_email, forged)
     run(db, domain.erase_account, bo["id"])
@@ -369,8 +416,9 @@ def test_a_new_confirmation_email_is_asked_for_in_the_account_language(db):
     anna = register(db, locale="en")
     before = len(events(db))
     assert run(db, domain.request_confirmation_email, anna["id"]) is None
-    assert events(db)[before:] == [("email_confirmation_requested",
-                                    {"account_id": anna["id"], "locale": "en"}, anna["id"])]
+    assert events(db)[before:] == [
+        ("email_confirmation_requested", {"account_id": anna["id"], "locale": "en"}, anna["id"])
+    ]
     run(db, domain.erase_account, anna["id"])
     with pytest.raises(Unauthenticated):
         run(db, domain.request_confirmation_email, anna["id"])
@@ -393,14 +441,18 @@ def test_staff_and_directly_confirmed_accounts_are_confirmed(db):
 def test_get_accounts_answers_only_for_ids_that_exist(db):
     anna = register(db)
     assert run(db, domain.get_accounts, [anna["id"], anna["id"], "missing"]) == {
-        anna["id"]: {"id": anna["id"], "display_name": "Anna"}}
+        anna["id"]: {"id": anna["id"], "display_name": "Anna"}
+    }
     assert run(db, domain.get_accounts, []) == {}
 
 
 # --- groups -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, verified", [("association", False), ("business", False),
-                                            ("working_group", True), ("network", True)])
+
+@pytest.mark.parametrize(
+    "kind, verified",
+    [("association", False), ("business", False), ("working_group", True), ("network", True)],
+)
 def test_only_organisations_start_unverified(db, kind, verified):
     anna = register(db)
     group = new_group(db, anna["id"], kind=kind)
@@ -415,11 +467,18 @@ def test_creator_becomes_admin_and_both_facts_are_published(db):
     assert group["networks"] == [] and group["open"] is False
     assert group["created_by"] == anna["id"]
     assert [(t, d) for t, d, _ in events(db)][2:] == [
-        ("group_created", {"group_id": group["id"], "name": "Ski Club",
-                           "kind": "association", "open": False,
-                           "created_by": anna["id"]}),
-        ("member_joined", {"group_id": group["id"], "account_id": anna["id"],
-                           "role": "admin"})]
+        (
+            "group_created",
+            {
+                "group_id": group["id"],
+                "name": "Ski Club",
+                "kind": "association",
+                "open": False,
+                "created_by": anna["id"],
+            },
+        ),
+        ("member_joined", {"group_id": group["id"], "account_id": anna["id"], "role": "admin"}),
+    ]
     assert run(db, domain.is_group_admin, anna["id"], group["id"]) is True
     assert run(db, domain.get_group, group["id"]) == group
 
@@ -463,10 +522,12 @@ def test_get_group_not_found(db):
 
 # --- memberships ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def people(db):
-    return {name: register(db, f"{name}@example.org", name.title())
-            for name in ("anna", "bo", "cia")}
+    return {
+        name: register(db, f"{name}@example.org", name.title()) for name in ("anna", "bo", "cia")
+    }
 
 
 def test_joining_an_open_group_makes_a_member(db, people):
@@ -475,8 +536,10 @@ def test_joining_an_open_group_makes_a_member(db, people):
     assert result["status"] == "member"
     assert result["membership"]["status"] == "active"
     assert result["membership"]["role"] == "member"
-    assert events(db)[-1][:2] == ("member_joined", {
-        "group_id": group["id"], "account_id": people["bo"]["id"], "role": "member"})
+    assert events(db)[-1][:2] == (
+        "member_joined",
+        {"group_id": group["id"], "account_id": people["bo"]["id"], "role": "member"},
+    )
     assert run(db, domain.get_group, group["id"])["member_count"] == 2
     with pytest.raises(Conflict, match="already a member"):
         run(db, domain.join_group, people["bo"]["id"], group["id"])
@@ -489,8 +552,10 @@ def test_a_closed_group_asks_its_admins_who_approve(db, people):
     group = new_group(db, anna, open=False)
     result = run(db, domain.join_group, bo, group["id"])
     assert result["status"] == "pending"
-    assert events(db)[-1][:2] == ("join_requested", {
-        "group_id": group["id"], "account_id": bo, "admin_ids": [anna]})
+    assert events(db)[-1][:2] == (
+        "join_requested",
+        {"group_id": group["id"], "account_id": bo, "admin_ids": [anna]},
+    )
     assert run(db, domain.get_group, group["id"])["member_count"] == 1
     with pytest.raises(Conflict, match="pending"):
         run(db, domain.join_group, bo, group["id"])
@@ -505,8 +570,11 @@ def test_a_closed_group_asks_its_admins_who_approve(db, people):
 
     membership = run(db, domain.approve_member, anna, group["id"], bo)
     assert membership["status"] == "active" and membership["account_id"] == bo
-    assert events(db)[-1] == ("member_joined", {"group_id": group["id"], "account_id": bo,
-                                                "role": "member"}, anna)
+    assert events(db)[-1] == (
+        "member_joined",
+        {"group_id": group["id"], "account_id": bo, "role": "member"},
+        anna,
+    )
     with pytest.raises(NotFound):  # approved already: no request left
         run(db, domain.approve_member, anna, group["id"], bo)
 
@@ -521,8 +589,7 @@ def test_removing_members(db, people):
     assert run(db, domain.remove_member, bo, group["id"], bo) is None  # leaves
     assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": bo}, bo)
     run(db, domain.remove_member, anna, group["id"], cia)  # removed by the admin
-    assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": cia},
-                              anna)
+    assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": cia}, anna)
     with pytest.raises(NotFound):
         run(db, domain.remove_member, bo, group["id"], bo)
     with pytest.raises(NotFound):
@@ -538,21 +605,24 @@ def test_an_admin_may_leave_when_another_admin_stays(db, people):
         session.get(Membership, (group["id"], bo)).role = "admin"
     run(db, domain.remove_member, anna, group["id"], anna)
     assert run(db, domain.is_group_admin, anna, group["id"]) is False
-    assert run(db, domain.get_group, group["id"])["admins"] == [{"id": bo,
-                                                                 "display_name": "Bo"}]
+    assert run(db, domain.get_group, group["id"])["admins"] == [{"id": bo, "display_name": "Bo"}]
 
 
 def test_the_longest_standing_member_takes_over_from_the_last_admin():
-    from datetime import datetime, timedelta, timezone
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     assert domain.successor([]) is None
-    assert domain.successor([(t0 + timedelta(days=2), "a"), (t0, "c"),
-                             (t0 + timedelta(days=1), "b")]) == "c"
+    assert (
+        domain.successor([(t0 + timedelta(days=2), "a"), (t0, "c"), (t0 + timedelta(days=1), "b")])
+        == "c"
+    )
     assert domain.successor([(t0, "b"), (t0, "a")]) == "a"  # a tie: never by row order
 
 
 def set_joined(db, group_id, account_id, days_ago):
     from datetime import timedelta
+
     with db.sessions() as session, session.begin():
         membership = session.get(Membership, (group_id, account_id))
         membership.created_at = domain.utcnow() - timedelta(days=days_ago)
@@ -570,8 +640,12 @@ def test_the_last_admin_leaving_hands_over_to_the_longest_standing_member(db, pe
     assert run(db, domain.remove_member, anna, group["id"], anna) is None
     assert events(db)[before:] == [
         ("member_left", {"group_id": group["id"], "account_id": anna}, anna),
-        ("admin_appointed", {"group_id": group["id"], "account_id": bo,
-                             "reason": "handover"}, anna)]
+        (
+            "admin_appointed",
+            {"group_id": group["id"], "account_id": bo, "reason": "handover"},
+            anna,
+        ),
+    ]
     seen = run(db, domain.get_group, group["id"])
     assert seen["admins"] == [{"id": bo, "display_name": "Bo"}]
     assert seen["member_count"] == 2 and seen["needs_admin"] is False
@@ -599,14 +673,16 @@ def test_the_last_member_leaving_leaves_the_group_for_staff(db, people):
     run(db, domain.remove_member, anna, group["id"], anna)
     assert events(db)[before:] == [
         ("member_left", {"group_id": group["id"], "account_id": anna}, anna),
-        ("group_needs_admin", {"group_id": group["id"]}, anna)]
+        ("group_needs_admin", {"group_id": group["id"]}, anna),
+    ]
     seen = run(db, domain.get_group, group["id"])
     assert seen["needs_admin"] is True and seen["admins"] == []
     assert seen["member_count"] == 0
     listed = run(db, domain.list_groups, needs_admin=True)
     assert [g["id"] for g in listed["items"]] == [group["id"]]
-    assert group["id"] not in {g["id"] for g in
-                               run(db, domain.list_groups, needs_admin=False)["items"]}
+    assert group["id"] not in {
+        g["id"] for g in run(db, domain.list_groups, needs_admin=False)["items"]
+    }
 
 
 def test_erasing_the_last_admin_hands_over_or_flags_the_group(db, people):
@@ -617,12 +693,13 @@ def test_erasing_the_last_admin_hands_over_or_flags_the_group(db, people):
     before = len(events(db))
     run(db, domain.erase_account, anna)
     published = [(t, d) for t, d, _ in events(db)[before:]]
-    assert ("admin_appointed", {"group_id": shared["id"], "account_id": bo,
-                                "reason": "handover"}) in published
+    assert (
+        "admin_appointed",
+        {"group_id": shared["id"], "account_id": bo, "reason": "handover"},
+    ) in published
     assert ("group_needs_admin", {"group_id": alone["id"]}) in published
     assert published[-1] == ("account_erased", {"account_id": anna})
-    assert run(db, domain.get_group, shared["id"])["admins"] == [{"id": bo,
-                                                                 "display_name": "Bo"}]
+    assert run(db, domain.get_group, shared["id"])["admins"] == [{"id": bo, "display_name": "Bo"}]
     flagged = run(db, domain.get_group, alone["id"])
     assert flagged["needs_admin"] is True
     # The erased creator is not shown: the group does not point back at the account.
@@ -650,8 +727,8 @@ def test_staff_appoint_an_admin(db, people):
     assert seen["admins"] == [{"id": bo, "display_name": "Bo"}]
     assert events(db)[before:] == [
         ("member_joined", {"group_id": group["id"], "account_id": bo, "role": "admin"}, cia),
-        ("admin_appointed", {"group_id": group["id"], "account_id": bo, "reason": "staff"},
-         cia)]
+        ("admin_appointed", {"group_id": group["id"], "account_id": bo, "reason": "staff"}, cia),
+    ]
     with pytest.raises(Conflict, match="admin of this group already"):
         run(db, domain.appoint_admin, cia, group["id"], bo)
     # A pending request becomes an admin membership; an active member only changes role.
@@ -680,6 +757,7 @@ def test_a_declined_or_withdrawn_request_publishes_nothing(db, people):
 
 
 # --- verification and networks ----------------------------------------------------------
+
 
 def test_staff_verify_organisations_once(db, people):
     anna, bo = people["anna"]["id"], people["bo"]["id"]
@@ -717,8 +795,11 @@ def test_joining_a_network(db, people):
 
     joined = run(db, domain.join_network, anna, group["id"], network["id"])
     assert joined["networks"] == [{"id": network["id"], "name": "Network"}]
-    assert events(db)[-1] == ("group_joined_network", {"group_id": group["id"],
-                                                       "network_id": network["id"]}, anna)
+    assert events(db)[-1] == (
+        "group_joined_network",
+        {"group_id": group["id"], "network_id": network["id"]},
+        anna,
+    )
     with pytest.raises(Conflict):
         run(db, domain.join_network, anna, group["id"], network["id"])
     listed = run(db, domain.list_groups, kind="association")["items"]

@@ -1,4 +1,5 @@
 """Log lines never carry a secret, whatever the format."""
+
 import io
 import logging
 

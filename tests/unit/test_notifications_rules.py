@@ -1,9 +1,10 @@
 """The rules table: every rule names a catalogued event, audiences its data has, and
 templates that read in Swedish and English with that data."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from string import Formatter
 from zoneinfo import ZoneInfo
 
@@ -64,27 +65,54 @@ def test_kinds_are_listed_once_and_event_types_have_their_rules_in_order():
     # The contract lists every kind a rule gives, in the order of the rules table.
     assert tuple(dict.fromkeys(rule.kind for rule in rules.RULES)) == rules.KINDS
     with pytest.raises(ValueError):
-        rules.Rule("member_joined", "not_a_kind", (), rules.Words("", ""),
-                   rules.Words("", ""), "/", ("group", "group_id"))
+        rules.Rule(
+            "member_joined",
+            "not_a_kind",
+            (),
+            rules.Words("", ""),
+            rules.Words("", ""),
+            "/",
+            ("group", "group_id"),
+        )
     assert [rule.kind for rule in rules.rules_for("proposal_assigned")] == [
-        "proposal_assigned", "group_proposal_assigned"]
+        "proposal_assigned",
+        "group_proposal_assigned",
+    ]
     assert rules.rules_for("proposal_submitted") == []
 
 
 def test_the_types_that_have_rules():
     covered = {rule.event_type for rule in rules.RULES}
-    assert {"join_requested", "member_joined", "group_verified", "proposal_status_changed",
-            "proposal_answered", "proposal_assigned", "comment_added", "event_scheduled",
-            "event_changed", "event_cancelled", "waitlist_promoted", "event_reminder_due",
-            "interest_registered", "opening_matched"} <= covered
+    assert {
+        "join_requested",
+        "member_joined",
+        "group_verified",
+        "proposal_status_changed",
+        "proposal_answered",
+        "proposal_assigned",
+        "comment_added",
+        "event_scheduled",
+        "event_changed",
+        "event_cancelled",
+        "waitlist_promoted",
+        "event_reminder_due",
+        "interest_registered",
+        "opening_matched",
+    } <= covered
 
 
 def test_templates_use_group_names_statuses_and_local_times():
     rule = rules.rules_for("proposal_answered")[0]
-    data = {"proposal_id": "p1", "title": "Fler bänkar", "author_id": "a1",
-            "from_status": "under_review", "to_status": "accepted",
-            "answer": "Vi sätter upp dem i vår.", "answered_by": "s1",
-            "assigned_group_id": None}
+    data = {
+        "proposal_id": "p1",
+        "title": "Fler bänkar",
+        "author_id": "a1",
+        "from_status": "under_review",
+        "to_status": "accepted",
+        "answer": "Vi sätter upp dem i vår.",
+        "answered_by": "s1",
+        "assigned_group_id": None,
+    }
     words = rules.words_for(rule, data, {}, TZ)
     assert words["title_sv"] == "Förslaget ”Fler bänkar” har besvarats"
     assert words["body_sv"] == "Status: antaget. Svar: Vi sätter upp dem i vår."
@@ -115,8 +143,7 @@ def test_event_changes_tell_only_of_a_new_time_or_place():
 
 
 def test_format_time_in_both_languages():
-    moment = datetime(2026, 1, 15, 17, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 15, 17, 5, tzinfo=UTC)
     assert rules.format_time(moment, "sv", TZ) == "15 jan. 2026 kl. 18:05"
     assert rules.format_time(moment, "en", TZ) == "15 Jan 2026, 18:05"
-    assert rules.context({"apply_by": date(2026, 3, 1)}, "sv", {}, TZ)["apply_by"] == \
-        "2026-03-01"
+    assert rules.context({"apply_by": date(2026, 3, 1)}, "sv", {}, TZ)["apply_by"] == "2026-03-01"

@@ -1,11 +1,16 @@
 """The kernel's every-event subscription: one queue, bound type by type (never `#`)."""
+
 from sqlalchemy import MetaData
 
 from civic import topology
 from civic.contracts import CATALOGUE
 from civic.db import Database, kernel_tables
-from civic.messaging import (AllEventsSubscription, all_events_handler, catalogued_routes,
-                             event_handler)
+from civic.messaging import (
+    AllEventsSubscription,
+    all_events_handler,
+    catalogued_routes,
+    event_handler,
+)
 from civic.service import ServiceBase
 
 
@@ -37,12 +42,13 @@ def test_one_queue_is_bound_to_every_catalogued_type_of_the_other_producers():
     assert not any("#" in key or "*" in key for _, key in bound)
     assert any(name.startswith("evt-all--groups.on_anything.retry-") for name in queues)
     # Ordinary handlers keep their own queue.
-    assert queues["evt-proposals-proposal_submitted--groups.on_submitted"].routing_key == \
-        "proposal_submitted"
+    assert (
+        queues["evt-proposals-proposal_submitted--groups.on_submitted"].routing_key
+        == "proposal_submitted"
+    )
 
 
 def test_own_events_can_be_included():
     assert ("groups", "group_created") not in catalogued_routes("groups")
     assert ("groups", "group_created") in catalogued_routes()
-    assert ("groups", "group_created") in AllEventsSubscription(include_own=True).routes(
-        "groups")
+    assert ("groups", "group_created") in AllEventsSubscription(include_own=True).routes("groups")

@@ -1,5 +1,6 @@
 """The lifecycle tables of proposals and joint projects: every pair of statuses, allowed
 or refused, for every kind of actor. No database, no broker."""
+
 import itertools
 
 import pytest
@@ -7,9 +8,21 @@ import pytest
 from civic.contracts import PROJECT_STATUSES, PROPOSAL_STATUSES
 from civic.errors import Conflict, Forbidden, ValidationError
 from services.proposals import lifecycle
-from services.proposals.lifecycle import (ACCEPTED, ACTIVE, AUTHOR, CANCELLED, COMPLETED,
-                                          DONE, IN_PROGRESS, PLANNED, REJECTED, STAFF,
-                                          SUBMITTED, UNDER_REVIEW, WITHDRAWN)
+from services.proposals.lifecycle import (
+    ACCEPTED,
+    ACTIVE,
+    AUTHOR,
+    CANCELLED,
+    COMPLETED,
+    DONE,
+    IN_PROGRESS,
+    PLANNED,
+    REJECTED,
+    STAFF,
+    SUBMITTED,
+    UNDER_REVIEW,
+    WITHDRAWN,
+)
 
 # API.md's lifecycle, written out independently of the table under test.
 PROPOSAL_ALLOWED = {
@@ -22,8 +35,12 @@ PROPOSAL_ALLOWED = {
     (UNDER_REVIEW, WITHDRAWN): AUTHOR,
 }
 NEEDS_ANSWER = {ACCEPTED, REJECTED}
-PROJECT_ALLOWED = {(PLANNED, ACTIVE), (ACTIVE, COMPLETED), (PLANNED, CANCELLED),
-                   (ACTIVE, CANCELLED)}
+PROJECT_ALLOWED = {
+    (PLANNED, ACTIVE),
+    (ACTIVE, COMPLETED),
+    (PLANNED, CANCELLED),
+    (ACTIVE, CANCELLED),
+}
 
 ALL_PROPOSAL_PAIRS = list(itertools.product(PROPOSAL_STATUSES, repeat=2))
 ALL_PROJECT_PAIRS = list(itertools.product(PROJECT_STATUSES, repeat=2))
@@ -35,18 +52,26 @@ def answer_for(target):
 
 def test_the_named_statuses_are_exactly_the_contracts_statuses():
     # The lifecycle names the statuses civic.contracts defines once, and no others.
-    assert (SUBMITTED, UNDER_REVIEW, ACCEPTED, REJECTED, IN_PROGRESS, DONE, WITHDRAWN) == \
-        PROPOSAL_STATUSES
+    assert (
+        SUBMITTED,
+        UNDER_REVIEW,
+        ACCEPTED,
+        REJECTED,
+        IN_PROGRESS,
+        DONE,
+        WITHDRAWN,
+    ) == PROPOSAL_STATUSES
     assert (PLANNED, ACTIVE, COMPLETED, CANCELLED) == PROJECT_STATUSES
     assert lifecycle.PROPOSAL_STATUSES is PROPOSAL_STATUSES
     assert lifecycle.PROJECT_STATUSES is PROJECT_STATUSES
 
 
 def test_the_table_is_exactly_the_documented_lifecycle():
-    assert {pair: step.by for pair, step in lifecycle.PROPOSAL_STEPS.items()} == \
-        PROPOSAL_ALLOWED
-    assert {pair for pair, step in lifecycle.PROPOSAL_STEPS.items() if step.needs_answer} \
-        == {(UNDER_REVIEW, ACCEPTED), (UNDER_REVIEW, REJECTED)}
+    assert {pair: step.by for pair, step in lifecycle.PROPOSAL_STEPS.items()} == PROPOSAL_ALLOWED
+    assert {pair for pair, step in lifecycle.PROPOSAL_STEPS.items() if step.needs_answer} == {
+        (UNDER_REVIEW, ACCEPTED),
+        (UNDER_REVIEW, REJECTED),
+    }
     assert set(lifecycle.PROJECT_STEPS) == PROJECT_ALLOWED
     assert len(ALL_PROPOSAL_PAIRS) == 49 and len(ALL_PROJECT_PAIRS) == 16
 
@@ -76,8 +101,9 @@ def test_accepting_or_rejecting_needs_an_answer(target, answer):
     assert "answer" in caught.value.fields
 
 
-@pytest.mark.parametrize("source, target", [(SUBMITTED, UNDER_REVIEW),
-                                            (ACCEPTED, IN_PROGRESS), (IN_PROGRESS, DONE)])
+@pytest.mark.parametrize(
+    "source, target", [(SUBMITTED, UNDER_REVIEW), (ACCEPTED, IN_PROGRESS), (IN_PROGRESS, DONE)]
+)
 def test_steps_without_a_decision_take_no_answer(source, target):
     with pytest.raises(ValidationError) as caught:
         lifecycle.check_proposal_step(source, target, STAFF, "an answer out of place")

@@ -1,4 +1,5 @@
 """Civic's queue names, and what staff's health view reads back from them."""
+
 from civic.messaging import all_events_queue_name, queue_name, queue_owner, retry_queue_name
 from services.gateway.staff import owns_queue
 
@@ -12,8 +13,12 @@ def test_a_handler_queue_and_its_retry_queues_name_their_service():
 
 
 def test_other_queues_have_no_handler_owner():
-    for queue in ("rpc-groups", "civic.dead-letters", "evt-groups-x--proposals",
-                  "evt-groups-x--proposals.on_x.retry-soon"):
+    for queue in (
+        "rpc-groups",
+        "civic.dead-letters",
+        "evt-groups-x--proposals",
+        "evt-groups-x--proposals.on_x.retry-soon",
+    ):
         assert queue_owner(queue) is None
 
 

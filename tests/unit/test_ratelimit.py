@@ -1,5 +1,6 @@
 """The gateway's rate limits (sliding windows, the sign-in limiter), with a hand-driven
 clock."""
+
 import pytest
 
 from services.gateway.ratelimit import SignInLimiter, SlidingWindow, whole_seconds
@@ -31,13 +32,13 @@ def test_window_allows_up_to_its_limit(clock):
 
 def test_waiting_frees_places_one_by_one(clock):
     window = SlidingWindow(limit=2, window=60, clock=clock)
-    window.hit("k")                     # t=0
+    window.hit("k")  # t=0
     clock.advance(10)
-    window.hit("k")                     # t=10
+    window.hit("k")  # t=10
     assert window.retry_after("k") == pytest.approx(50)
-    clock.advance(50)                   # t=60: the first hit has left the window
+    clock.advance(50)  # t=60: the first hit has left the window
     assert window.retry_after("k") is None
-    window.hit("k")                     # t=60
+    window.hit("k")  # t=60
     assert window.retry_after("k") == pytest.approx(10)  # when the t=10 hit leaves
 
 

@@ -1,16 +1,17 @@
 """The kernel's signed tokens: one format, a purpose per kind of link, expiry for
 confirmation links."""
+
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from civic import signing
 
 KEY = b"k" * 40
-WHEN = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+WHEN = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def test_a_token_carries_its_payload_for_its_purpose_only():
@@ -24,6 +25,7 @@ def test_the_unsubscribe_format_is_unchanged():
     # Links already in mailboxes keep working: base64url(account id) . base64url(HMAC).
     def b64(raw):
         return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
     mac = hmac.new(KEY, b"civic-unsubscribe-v1:acc-1", hashlib.sha256).digest()
     assert signing.sign(signing.UNSUBSCRIBE, "acc-1", KEY) == f"{b64(b'acc-1')}.{b64(mac)}"
 
@@ -38,20 +40,28 @@ def test_a_confirmation_token_names_the_account_and_its_expiry():
     assert len(token) < 200
 
 
-@pytest.mark.parametrize("forge", [
-    lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
-    lambda token: signing.email_confirmation_token("acc-1", WHEN, b"x" * 40),
-    # A later expiry with the old signature.
-    lambda token: (signing.email_confirmation_token("acc-1", WHEN + timedelta(days=999),
-                                                    KEY).split(".")[0]
-                   + "." + token.split(".")[1]),
-    # An unsubscribe token is no confirmation.
-    lambda token: signing.sign(signing.UNSUBSCRIBE, "acc-1:9999999999", KEY),
-    lambda token: signing.sign(signing.EMAIL_CONFIRMATION, "acc-1", KEY),
-    lambda token: signing.sign(signing.EMAIL_CONFIRMATION, "acc-1:soon", KEY),
-    lambda token: "", lambda token: "a.b.c", lambda token: None, lambda token: 42,
-    lambda token: "a" * 400,
-])
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"),
+        lambda token: signing.email_confirmation_token("acc-1", WHEN, b"x" * 40),
+        # A later expiry with the old signature.
+        lambda token: (
+            signing.email_confirmation_token("acc-1", WHEN + timedelta(days=999), KEY).split(".")[0]
+            + "."
+            + token.split(".")[1]
+        ),
+        # An unsubscribe token is no confirmation.
+        lambda token: signing.sign(signing.UNSUBSCRIBE, "acc-1:9999999999", KEY),
+        lambda token: signing.sign(signing.EMAIL_CONFIRMATION, "acc-1", KEY),
+        lambda token: signing.sign(signing.EMAIL_CONFIRMATION, "acc-1:soon", KEY),
+        lambda token: "",
+        lambda token: "a.b.c",
+        lambda token: None,
+        lambda token: 42,
+        lambda token: "a" * 400,
+    ],
+)
 def test_anything_we_did_not_sign_as_a_confirmation_is_refused(forge):
     token = signing.email_confirmation_token("acc-1", WHEN, KEY)
     assert signing.email_confirmation_of(forge(token), KEY) is None
