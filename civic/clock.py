@@ -39,3 +39,12 @@ def iso(value: datetime | date | None) -> str | None:
     """ISO 8601 text of a time or a date, None for None: the one way Civic writes a
     moment into a message or an answer."""
     return value.isoformat() if value is not None else None
+
+
+def iso_values(view: dict) -> dict:
+    """`view` with each of its dates and times written out by `iso` (other values as
+    they are): how an account export, which no output schema describes, holds them."""
+    return {
+        key: iso(value) if isinstance(value, (date, datetime)) else value
+        for key, value in view.items()
+    }

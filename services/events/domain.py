@@ -579,37 +579,24 @@ def register(uow, actor: dict, event_id: str, now: datetime | None = None) -> di
         raise Conflict("registration closed when the event started")
     if session.get(Registration, (event.id, account_id)) is not None:
         raise Conflict("already registered for this event")
-    if event.capacity is None or _confirmed_count(session, event.id) < event.capacity:
-        registration = Registration(
-            event_id=event.id,
-            account_id=account_id,
-            status="confirmed",
-            position=None,
-            created_at=now,
-            confirmed_at=now,
-        )
-        session.add(registration)
-        flush_unique(session, "already registered for this event")
-        uow.publish(
-            "registration_confirmed", {**_ref(event), "account_id": account_id}, actor_id=account_id
-        )
+    confirmed = event.capacity is None or _confirmed_count(session, event.id) < event.capacity
+    position = None if confirmed else _waitlist_length(session, event.id) + 1
+    registration = Registration(
+        event_id=event.id,
+        account_id=account_id,
+        status="confirmed" if confirmed else "waitlisted",
+        position=position,
+        created_at=now,
+        confirmed_at=now if confirmed else None,
+    )
+    session.add(registration)
+    flush_unique(session, "already registered for this event")
+    if confirmed:
+        data = {**_ref(event), "account_id": account_id}
+        uow.publish("registration_confirmed", data, actor_id=account_id)
     else:
-        position = _waitlist_length(session, event.id) + 1
-        registration = Registration(
-            event_id=event.id,
-            account_id=account_id,
-            status="waitlisted",
-            position=position,
-            created_at=now,
-            confirmed_at=None,
-        )
-        session.add(registration)
-        flush_unique(session, "already registered for this event")
-        uow.publish(
-            "registration_waitlisted",
-            {**_ref(event), "account_id": account_id, "position": position},
-            actor_id=account_id,
-        )
+        data = {**_ref(event), "account_id": account_id, "position": position}
+        uow.publish("registration_waitlisted", data, actor_id=account_id)
     return registration_answer(registration)
 
 

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from civic.clock import iso
 from civic.contracts import Envelope
 from civic.db import paginate, utcnow
 from civic.errors import Forbidden
@@ -106,7 +105,7 @@ def view(entry: Activity) -> dict:
         "id": entry.id,
         "type": entry.type,
         "actor_id": entry.actor_id,
-        "occurred_at": iso(entry.occurred_at),
+        "occurred_at": entry.occurred_at,
         "correlation_id": entry.correlation_id,
         "subject_type": entry.subject_type,
         "subject_id": entry.subject_id,

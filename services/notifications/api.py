@@ -133,8 +133,8 @@ class NotificationSchema(Schema):
     link = fields.String(metadata={"description": "a path of the web UI"})
     target_type = fields.String()
     target_id = fields.String()
-    created_at = fields.String(metadata={"format": "date-time"})
-    read_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    created_at = fields.AwareDateTime()
+    read_at = fields.AwareDateTime(allow_none=True)
 
 
 NotificationListSchema = page_of(
@@ -159,7 +159,7 @@ class FollowSchema(Schema):
     automatic = fields.Boolean(
         metadata={"description": "true when made for the account (its proposal, event, group)"}
     )
-    created_at = fields.String(metadata={"format": "date-time"})
+    created_at = fields.AwareDateTime()
 
 
 FollowListSchema = page_of(FollowSchema, "FollowListSchema")
@@ -173,7 +173,7 @@ class ActivitySchema(Schema):
     id = fields.String()
     type = fields.String()
     actor_id = fields.String(allow_none=True)
-    occurred_at = fields.String(metadata={"format": "date-time"})
+    occurred_at = fields.AwareDateTime()
     correlation_id = fields.String()
     subject_type = fields.String(allow_none=True)
     subject_id = fields.String(allow_none=True)

@@ -8,7 +8,8 @@ Telling many people is a handful of queries and batched inserts, not one round t
 recipient.
 
 Functions take an entered unit of work (`uow.session`, `uow.publish`) and validated
-values; broken rules raise civic.errors, and the caller's `with` rolls everything back.
+values, and return plain data (times as datetimes: service.py dumps them with api.py's
+schemas); broken rules raise civic.errors, and the caller's `with` rolls everything back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
 
-from civic.clock import iso
+from civic.clock import iso, iso_values
 from civic.contracts import Envelope
 from civic.db import new_id, paginate, utcnow
 from civic.errors import Conflict, NotFound
@@ -298,8 +299,8 @@ def notification_view(notification: Notification, message: Message, locale: str)
         "link": message.link,
         "target_type": message.target_type,
         "target_id": message.target_id,
-        "created_at": iso(notification.created_at),
-        "read_at": iso(notification.read_at),
+        "created_at": notification.created_at,
+        "read_at": notification.read_at,
     }
 
 
@@ -429,7 +430,7 @@ def follow_view(follow: Follow, title: str | None) -> dict:
         "target_id": follow.target_id,
         "title": title,
         "automatic": follow.source == "auto",
-        "created_at": iso(follow.created_at),
+        "created_at": follow.created_at,
     }
 
 
@@ -496,6 +497,9 @@ def list_follows(uow, account_id: str, page: int = 1, per_page: int = 20) -> dic
 
 
 def export_account(uow, account_id: str) -> dict:
+    """Everything this service holds about an account, as it is sent: times already
+    ISO 8601 text, as every service's export holds them (no output schema describes an
+    export)."""
     session = uow.session
     locale = _locale(session, account_id)
     inbox = session.execute(
@@ -512,8 +516,8 @@ def export_account(uow, account_id: str) -> dict:
     ).scalars()
     return {
         "preferences": get_preferences(uow, account_id),
-        "follows": [follow_view(found, None) for found in follows],
-        "notifications": [notification_view(n, m, locale) for n, m in inbox],
+        "follows": [iso_values(follow_view(found, None)) for found in follows],
+        "notifications": [iso_values(notification_view(n, m, locale)) for n, m in inbox],
         "emails": [
             {
                 "kind": e.kind,

@@ -2,8 +2,8 @@
 feed — over RPC, fed by one handler of every event.
 
 Entrypoints only check what they were given (the caller through `load_actor`), open one
-unit of work and let the domain decide (domain.py; who is told what is the table in
-rules.py). A timer sends the email
+unit of work, let the domain decide (domain.py; who is told what is the table in
+rules.py) and dump its answer with api.py's schemas. A timer sends the email
 queue and the digests (email.py), asking the groups service for addresses once per
 batch.
 """
@@ -45,7 +45,8 @@ class NotificationsService(ServiceBase):
     def unsubscribe(self, token):
         token = load(api.TokenSchema, {"token": token})["token"]
         with self.db as uow:
-            return domain.unsubscribe(uow, token)
+            result = domain.unsubscribe(uow, token)
+        return api.UnsubscribeResultSchema().dump(result)
 
     # --- inbox ----------------------------------------------------------------------------
 
@@ -56,20 +57,23 @@ class NotificationsService(ServiceBase):
             api.NotificationListQuerySchema, {"unread": unread, "page": page, "per_page": per_page}
         )
         with self.db as uow:
-            return domain.list_notifications(uow, account_id, **query)
+            page = domain.list_notifications(uow, account_id, **query)
+        return api.NotificationListSchema().dump(page)
 
     @rpc
     def mark_read(self, actor, notification_id):
         account_id = load_actor(actor)["account_id"]
         notification_id = clean_id("notification_id", notification_id)
         with self.db as uow:
-            return domain.mark_read(uow, account_id, notification_id)
+            notification = domain.mark_read(uow, account_id, notification_id)
+        return api.NotificationSchema().dump(notification)
 
     @rpc
     def mark_all_read(self, actor):
         account_id = load_actor(actor)["account_id"]
         with self.db as uow:
-            return domain.mark_all_read(uow, account_id)
+            result = domain.mark_all_read(uow, account_id)
+        return api.ReadAllResultSchema().dump(result)
 
     # --- preferences ----------------------------------------------------------------------
 
@@ -77,14 +81,16 @@ class NotificationsService(ServiceBase):
     def get_preferences(self, actor):
         account_id = load_actor(actor)["account_id"]
         with self.db as uow:
-            return domain.get_preferences(uow, account_id)
+            preferences = domain.get_preferences(uow, account_id)
+        return api.PreferencesViewSchema().dump(preferences)
 
     @rpc
     def set_preferences(self, actor, payload):
         account_id = load_actor(actor)["account_id"]
         data = load(api.PreferencesSchema, payload)
         with self.db as uow:
-            return domain.set_preferences(uow, account_id, **data)
+            preferences = domain.set_preferences(uow, account_id, **data)
+        return api.PreferencesViewSchema().dump(preferences)
 
     # --- follows --------------------------------------------------------------------------
 
@@ -93,7 +99,8 @@ class NotificationsService(ServiceBase):
         account_id = load_actor(actor)["account_id"]
         data = load(api.FollowCreateSchema, payload)
         with self.db as uow:
-            return domain.follow(uow, account_id, **data)
+            found = domain.follow(uow, account_id, **data)
+        return api.FollowSchema().dump(found)
 
     @rpc
     def unfollow(self, actor, target_type, target_id):
@@ -107,7 +114,8 @@ class NotificationsService(ServiceBase):
         account_id = load_actor(actor)["account_id"]
         query = load(api.FollowListQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
-            return domain.list_follows(uow, account_id, **query)
+            page = domain.list_follows(uow, account_id, **query)
+        return api.FollowListSchema().dump(page)
 
     # --- staff ----------------------------------------------------------------------------
 
@@ -119,7 +127,8 @@ class NotificationsService(ServiceBase):
             {"type": type, "since": since, "page": page, "per_page": per_page},
         )
         with self.db as uow:
-            return activity.list_entries(uow, actor, **query)
+            page = activity.list_entries(uow, actor, **query)
+        return api.ActivityListSchema().dump(page)
 
     # --- personal data --------------------------------------------------------------------
 

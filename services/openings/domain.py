@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from civic.clock import iso, town_zone
+from civic.clock import iso, iso_values, town_zone
 from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.openings import api, matching
@@ -762,7 +762,7 @@ def export_account(uow, account_id: str) -> dict:
         .all()
     )
     return {
-        "returnee_profile": _as_text(_stored_profile_view(session, profile)) if profile else None,
+        "returnee_profile": iso_values(_stored_profile_view(session, profile)) if profile else None,
         "interests": [
             {
                 "opening_id": interest.opening_id,
@@ -786,14 +786,6 @@ def export_account(uow, account_id: str) -> dict:
             }
             for o in posted
         ],
-    }
-
-
-def _as_text(view: dict) -> dict:
-    """The view with its dates and times written out (ISO 8601), as an export holds them."""
-    return {
-        key: iso(value) if isinstance(value, (date, datetime)) else value
-        for key, value in view.items()
     }
 
 

@@ -120,7 +120,7 @@ def test_a_join_request_tells_the_group_admins_in_their_language(db):
     assert item["title"] == "Ny ansökan om medlemskap i Skidklubben"
     assert item["link"] == f"/groups/{group_id}"
     assert (item["target_type"], item["target_id"]) == ("group", group_id)
-    assert item["read_at"] is None and item["created_at"].startswith("2026-11-30T09:00")
+    assert item["read_at"] is None and item["created_at"] == T0
     # Joining as an admin says no "welcome" (an appointed admin reads admin_appointed).
     english = inbox(db, other_admin)["items"]
     assert sorted(n["title"] for n in english) == ["New request to join Skidklubben"]
@@ -490,7 +490,7 @@ def test_the_activity_feed_has_every_event(db):
     # The service's own events are in it too, recorded as they were published.
     (delivered,) = call(db, activity.list_entries, STAFF, type="notification_delivered")["items"]
     assert delivered["subject_type"] is None
-    assert datetime.fromisoformat(delivered["occurred_at"]) == later
+    assert delivered["occurred_at"] == later
     assert call(db, activity.list_entries, STAFF, since=later + timedelta(seconds=1))["total"] == 0
     assert call(db, activity.list_entries, STAFF)["total"] == 5
     assert (
