@@ -327,49 +327,50 @@ class Authentication(DependencyProvider):
 # --- rate limits: signing in, registering, confirmation emails ------------------------
 
 
-class SignInLimits(DependencyProvider):
-    """`self.signin_limits`: the process's sign-in limiter. Failures only count:
-    CIVIC_SIGNIN_LIMIT per CIVIC_SIGNIN_WINDOW seconds per account and address, four
-    times that per address, ten times that per account from everywhere."""
+class ProcessLimits(DependencyProvider):
+    """A rate limiter that lives as long as the gateway process (every worker of it
+    shares one), made by `make()` when the service starts, so it reads the configuration
+    then. The gateway's three: `signin_limiter`, `signup_window`,
+    `confirmation_email_window`."""
+
+    def __init__(self, make, **kwargs):
+        super().__init__(**kwargs)
+        self.make = make
 
     def setup(self):
-        from civic import config
-
-        self.limiter = SignInLimiter(
-            int(config.get("CIVIC_SIGNIN_LIMIT", 5)), float(config.get("CIVIC_SIGNIN_WINDOW", 300))
-        )
+        self.limiter = self.make()
 
     def get_dependency(self, worker_ctx):
         return self.limiter
 
 
-class SignUpLimits(DependencyProvider):
-    """`self.signup_limits`: registrations per client address (CIVIC_SIGNUP_LIMIT per
-    CIVIC_SIGNUP_WINDOW seconds; 10 per hour)."""
+def signin_limiter() -> SignInLimiter:
+    """Failures only count: CIVIC_SIGNIN_LIMIT per CIVIC_SIGNIN_WINDOW seconds per account
+    and address, four times that per address, ten times that per account from everywhere."""
+    from civic import config
 
-    def setup(self):
-        from civic import config
-
-        self.window = SlidingWindow(
-            int(config.get("CIVIC_SIGNUP_LIMIT", 10)),
-            float(config.get("CIVIC_SIGNUP_WINDOW", 3600)),
-        )
-
-    def get_dependency(self, worker_ctx):
-        return self.window
+    return SignInLimiter(
+        int(config.get("CIVIC_SIGNIN_LIMIT", 5)), float(config.get("CIVIC_SIGNIN_WINDOW", 300))
+    )
 
 
-class ConfirmationEmailLimits(DependencyProvider):
-    """`self.confirmation_email_limits`: new confirmation emails per account (`LIMIT`
-    per `WINDOW` seconds): enough for a lost or late email, too few to flood a mailbox."""
+def signup_window() -> SlidingWindow:
+    """Registrations per client address: CIVIC_SIGNUP_LIMIT per CIVIC_SIGNUP_WINDOW
+    seconds (10 per hour)."""
+    from civic import config
 
-    LIMIT, WINDOW = 3, 3600.0
+    return SlidingWindow(
+        int(config.get("CIVIC_SIGNUP_LIMIT", 10)), float(config.get("CIVIC_SIGNUP_WINDOW", 3600))
+    )
 
-    def setup(self):
-        self.window = SlidingWindow(self.LIMIT, self.WINDOW)
 
-    def get_dependency(self, worker_ctx):
-        return self.window
+# New confirmation emails per account: enough for a lost or late email, too few to
+# flood a mailbox.
+CONFIRMATION_EMAIL_LIMIT, CONFIRMATION_EMAIL_WINDOW = 3, 3600.0
+
+
+def confirmation_email_window() -> SlidingWindow:
+    return SlidingWindow(CONFIRMATION_EMAIL_LIMIT, CONFIRMATION_EMAIL_WINDOW)
 
 
 def _refuse_if_limited(wait, what: str) -> None:

@@ -26,9 +26,10 @@ from services.gateway import metrics, openapi
 from services.gateway.accounts_routes import AccountRoutes
 from services.gateway.auth import (
     Authentication,
-    ConfirmationEmailLimits,
-    SignInLimits,
-    SignUpLimits,
+    ProcessLimits,
+    confirmation_email_window,
+    signin_limiter,
+    signup_window,
 )
 from services.gateway.events_routes import EventRoutes
 from services.gateway.groups_routes import GroupRoutes
@@ -57,9 +58,9 @@ class GatewayService(
     tracing = Tracing()
     services = Services()
     auth = Authentication()
-    signin_limits = SignInLimits()
-    signup_limits = SignUpLimits()
-    confirmation_email_limits = ConfirmationEmailLimits()
+    signin_limits = ProcessLimits(signin_limiter)
+    signup_limits = ProcessLimits(signup_window)
+    confirmation_email_limits = ProcessLimits(confirmation_email_window)
 
     # --- operations ---------------------------------------------------------------------
 
