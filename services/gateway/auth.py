@@ -52,7 +52,18 @@ DEFAULT_CONFIRMATION_GRACE = 7 * 24 * 3600.0
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Entrypoints (method names) an account may call however long its email is unconfirmed.
-UNCONFIRMED_MAY = frozenset({"delete_session", "resend_confirmation_email", "erase_me"})
+UNCONFIRMED_MAY = frozenset(
+    {
+        "delete_session",
+        "resend_confirmation_email",
+        "erase_me",
+        # the website's counterparts (services/gateway/web/account_pages.py)
+        "web_sign_out",
+        "web_resend_confirmation",
+        "web_erase_account",
+        "web_language",
+    }
+)
 
 # RFC 6750's b64token characters; a bounded length keeps junk out of the RPC.
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9\-._~+/]{1,512}=*)", re.IGNORECASE)
@@ -241,10 +252,15 @@ class RequestAuth:
         token = bearer_token(request)
         if token is None:
             return None
+        return self.session(token, request.method)
+
+    def session(self, token: str, method: str) -> dict:
+        """The principal of a session token however it came (the API's bearer header,
+        the website's session cookie), with the same email-confirmation rule."""
         principal = self._authenticate(token)
         check_confirmed(
             principal,
-            request.method,
+            method,
             self._worker_ctx.entrypoint.method_name,
             self._clock(),
             self._grace,

@@ -158,7 +158,12 @@ class ApiWsgiApp(WsgiApp):
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:  # no route for this path or method
-            response = errors.response_for_http_exception(exc)
+            if is_api_path(request.path):
+                response = errors.response_for_http_exception(exc)
+            else:  # the website's own 404, in its layout and the visitor's language
+                from services.gateway.web.handler import plain_error_page
+
+                response = plain_error_page(request, _web_error(exc))
         except Exception as exc:  # pragma: no cover - handle_request catches its own
             response = errors.response_for_exception(exc)
         response.headers[CORRELATION_HEADER] = correlation_id
@@ -179,6 +184,21 @@ class ApiWsgiApp(WsgiApp):
             duration_ms=round(seconds * 1000, 2),
         )
         return response(environ, start_response)
+
+
+def is_api_path(path: str) -> bool:
+    """Paths of the JSON API and the operations routes; every other path is the site's."""
+    return (
+        path.startswith(API_PREFIX + "/") or path == API_PREFIX or path in ("/healthz", "/metrics")
+    )
+
+
+def _web_error(exc: HTTPException) -> CivicError:
+    if exc.code == 404:
+        return NotFound("no such page")
+    error = CivicError(exc.description or "")
+    error.status = exc.code or 500
+    return error
 
 
 def protect(request, response) -> None:
