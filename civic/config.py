@@ -2,6 +2,12 @@
 
 Every process builds one nameko config dict from the environment (`from_env`); the
 kernel's extensions read their settings from `nameko.config`, so tests can patch it.
+
+Mail: with CIVIC_SMTP_HOST set, the notifications service sends to that SMTP server.
+Without it (the default on a fresh machine) `CIVIC_MAIL_CATCHER` is true: `civic up`
+runs a local mail catcher (civic.mailcatcher) on 127.0.0.1:CIVIC_SMTP_PORT that keeps
+every email under `<CIVIC_VAR_DIR>/mail/`, and the gateway serves them at the
+development-only page `/dev/mail`, which exists only while this flag is true.
 """
 
 from __future__ import annotations
@@ -126,6 +132,26 @@ def _smtp_credentials(env):
     return user, password
 
 
+def _mail_catcher(env) -> bool:
+    """True when no SMTP server is configured (CIVIC_SMTP_HOST unset or empty): mail then
+    goes to the local mail catcher, which speaks plain SMTP without logging in, so TLS
+    and credentials make sense only with a server of one's own."""
+    if env.get("CIVIC_SMTP_HOST"):
+        return False
+    tls = env.get("CIVIC_SMTP_TLS", "none")
+    if tls != "none":
+        raise ConfigError(
+            f"CIVIC_SMTP_TLS={tls} needs CIVIC_SMTP_HOST: without a host, mail goes to the "
+            "local mail catcher, which speaks plain SMTP (CIVIC_SMTP_TLS=none)"
+        )
+    if env.get("CIVIC_SMTP_USER") or env.get("CIVIC_SMTP_PASSWORD"):
+        raise ConfigError(
+            "CIVIC_SMTP_USER and CIVIC_SMTP_PASSWORD need CIVIC_SMTP_HOST: without a host, "
+            "mail goes to the local mail catcher, which takes no login"
+        )
+    return True
+
+
 def _secret_key(env):
     """None when unset: the notifications service then makes a development key (and
     warns); a key that is set must be long enough to sign with."""
@@ -206,6 +232,10 @@ def from_env(env=None) -> dict:
         "CIVIC_SMTP_TLS": _choice(env, "CIVIC_SMTP_TLS", "none", SMTP_TLS_MODES),
         "CIVIC_SMTP_USER": smtp_user,
         "CIVIC_SMTP_PASSWORD": smtp_password,
+        # No CIVIC_SMTP_HOST: `civic up` runs a local mail catcher on
+        # 127.0.0.1:CIVIC_SMTP_PORT (mail kept in <var>/mail/), and the gateway serves the
+        # development page /dev/mail; off whenever a real SMTP server is configured.
+        "CIVIC_MAIL_CATCHER": _mail_catcher(env),
         "CIVIC_MAIL_FROM": _mailbox(env, "CIVIC_MAIL_FROM", "Civic Jokkmokk <civic@localhost>"),
         "CIVIC_PUBLIC_URL": _url(
             env, "CIVIC_PUBLIC_URL", "http://127.0.0.1:8000", ("http", "https")

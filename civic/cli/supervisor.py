@@ -4,18 +4,26 @@ its health check, and stopped.
 
 `up` and `status` ask the domain services for `health` over nameko RPC, so they make the
 process cooperative with eventlet, and only when they run.
+
+Mail: when no SMTP server is configured (`CIVIC_MAIL_CATCHER`, i.e. no CIVIC_SMTP_HOST),
+`up` first starts the local mail catcher (civic.mailcatcher) on 127.0.0.1:CIVIC_SMTP_PORT,
+supervised like a service (`<var>/run/mailcatcher.pid`, `<var>/log/mailcatcher.out`), so
+the services' first email already has somewhere to go; `down` stops it after the last
+service; `status` says where mail goes.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
 
-from civic import clock
+from civic import clock, config, mailcatcher
 from civic.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -35,6 +43,14 @@ from civic.cli.seed import seed
 START_DEADLINE = 60.0
 STOP_DEADLINE = 15.0
 HEALTH_TIMEOUT = 2.0
+# The local mail catcher: its name for pid and output files, where it listens, and how
+# long it may take to answer.
+MAIL_CATCHER = "mailcatcher"
+MAIL_CATCHER_HOST = "127.0.0.1"
+MAIL_CATCHER_DEADLINE = 15.0
+# The module each supervised process runs (`python -m …`): services run civic.runner.
+PROCESS_MODULES = {MAIL_CATCHER: "civic.mailcatcher"}
+RUNNER = "civic.runner"
 
 
 # --- processes ----------------------------------------------------------------------
@@ -71,7 +87,8 @@ def write_pid(path: Path, pid: int) -> None:
 
 
 def is_civic_process(pid: int, service: str | None = None) -> bool:
-    """Alive, not a zombie, and (where /proc tells) really `civic.runner <service>`.
+    """Alive, not a zombie, and (where /proc tells) really `civic.runner <service>` (or,
+    for the mail catcher, `civic.mailcatcher`).
 
     The check on the command line keeps a recycled pid from being taken for (and
     killed as) one of ours.
@@ -93,9 +110,12 @@ def is_civic_process(pid: int, service: str | None = None) -> bool:
     if state in ("Z", "X"):
         return False
     words = [part.decode(errors="replace") for part in argv]
-    if "civic.runner" not in words:
+    if service is None:
+        return any(module in words for module in (RUNNER, *PROCESS_MODULES.values()))
+    module = PROCESS_MODULES.get(service, RUNNER)
+    if module not in words:
         return False
-    return service is None or service in words
+    return module != RUNNER or service in words
 
 
 def running_pid(settings: dict, service: str) -> int | None:
@@ -112,22 +132,28 @@ def tail(path: Path, lines: int = 30) -> str:
 
 
 def start_service(settings: dict, service: str):
+    return start_process(settings, service, [sys.executable, "-m", RUNNER, service])
+
+
+def start_process(settings: dict, name: str, command: list[str]):
+    """Run `command` in a session of its own, its output appended to `<log>/<name>.out`,
+    its pid in `<run>/<name>.pid`."""
     import subprocess
 
-    out = out_file(settings, service)
+    out = out_file(settings, name)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "ab") as stream:
         stream.write(f"--- civic up {clock.iso(clock.utcnow())} ---\n".encode())
         stream.flush()
         process = subprocess.Popen(
-            [sys.executable, "-m", "civic.runner", service],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=stream,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
         )
-    write_pid(pid_file(settings, service), process.pid)
+    write_pid(pid_file(settings, name), process.pid)
     return process
 
 
@@ -168,6 +194,115 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
+
+
+# --- the mail catcher -----------------------------------------------------------------
+
+
+def mail_catcher_answers(port: int, timeout: float = HEALTH_TIMEOUT) -> bool:
+    """Whether Civic's mail catcher (not another SMTP server) greets on the port."""
+    try:
+        with socket.create_connection((MAIL_CATCHER_HOST, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            greeting = sock.recv(512)
+            sock.sendall(b"QUIT\r\n")
+    except OSError:
+        return False
+    return greeting.startswith(b"220 ") and mailcatcher.IDENT.encode() in greeting
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why nothing new can listen on host:port (None when something can), tried the way
+    asyncio listens (SO_REUSEADDR), so a port left in TIME_WAIT is no problem."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is taken by another program"
+            return exc.strerror or str(exc)
+    return None
+
+
+def mail_catcher_error(port: int, reason: str) -> CommandError:
+    return CommandError(
+        f"the mail catcher cannot listen on {MAIL_CATCHER_HOST}:{port}: {reason}. "
+        "With no CIVIC_SMTP_HOST set, `civic up` catches mail locally on "
+        f"{MAIL_CATCHER_HOST}:CIVIC_SMTP_PORT. Stop what holds the port, set "
+        "CIVIC_SMTP_PORT to a free port, or set CIVIC_SMTP_HOST (and CIVIC_SMTP_PORT) "
+        "to send mail to that SMTP server"
+    )
+
+
+def start_mail_catcher(settings: dict):
+    """Start the mail catcher and wait until it answers; its process, or None when it
+    already runs. CommandError when it cannot listen (nothing is left running)."""
+    pid = running_pid(settings, MAIL_CATCHER)
+    if pid:
+        say(f"{MAIL_CATCHER:<14} already running (pid {pid})")
+        return None
+    port = settings["CIVIC_SMTP_PORT"]
+    problem = listen_problem(MAIL_CATCHER_HOST, port)
+    if problem:
+        raise mail_catcher_error(port, problem)
+    directory = mailcatcher.mail_dir(settings)
+    process = start_process(
+        settings,
+        MAIL_CATCHER,
+        [
+            sys.executable,
+            "-m",
+            PROCESS_MODULES[MAIL_CATCHER],
+            "--host",
+            MAIL_CATCHER_HOST,
+            "--port",
+            str(port),
+            "--dir",
+            str(directory),
+        ],
+    )
+    out = out_file(settings, MAIL_CATCHER)
+    say(f"{MAIL_CATCHER:<14} starting (pid {process.pid}, output in {out})")
+    began = time.monotonic()
+    while process.poll() is None:
+        if mail_catcher_answers(port, timeout=1.0):
+            if process.poll() is None:  # the greeting was ours, not a late newcomer's
+                say(f"{MAIL_CATCHER:<14} ready ({time.monotonic() - began:.1f}s)")
+                return process
+            break
+        if time.monotonic() - began > MAIL_CATCHER_DEADLINE:
+            stop_pids(settings, [MAIL_CATCHER])
+            raise CommandError(
+                f"the mail catcher did not answer on {MAIL_CATCHER_HOST}:{port} within "
+                f"{MAIL_CATCHER_DEADLINE:.0f}s; last lines of {out}:\n{tail(out)}"
+            )
+        time.sleep(0.1)
+    pid_file(settings, MAIL_CATCHER).unlink(missing_ok=True)
+    problem = listen_problem(MAIL_CATCHER_HOST, port)
+    if problem:
+        raise mail_catcher_error(port, problem)
+    raise CommandError(
+        f"the mail catcher exited during start-up (exit code {process.returncode}); "
+        f"last lines of {out}:\n{tail(out)}"
+    )
+
+
+def mail_page(settings: dict) -> str:
+    """The website's development page that shows the caught mail."""
+    return f"{settings['CIVIC_PUBLIC_URL']}/dev/mail"
+
+
+def mail_destination(settings: dict) -> str:
+    """Where mail goes, for `civic status` (never the SMTP login)."""
+    port = settings["CIVIC_SMTP_PORT"]
+    if settings["CIVIC_MAIL_CATCHER"]:
+        return (
+            f"caught locally on {MAIL_CATCHER_HOST}:{port}, kept in "
+            f"{mailcatcher.mail_dir(settings)} (see {mail_page(settings)})"
+        )
+    tls = settings["CIVIC_SMTP_TLS"]
+    return f"sent to {settings['CIVIC_SMTP_HOST']}:{port} ({'no TLS' if tls == 'none' else tls})"
 
 
 # --- health -------------------------------------------------------------------------
@@ -270,6 +405,14 @@ def cmd_up(args) -> int:
     checker = HealthChecker(settings)  # patches eventlet before nameko's clients load
     migrate(settings)
 
+    catcher = None
+    if settings["CIVIC_MAIL_CATCHER"]:
+        try:
+            catcher = start_mail_catcher(settings)  # first: the first email has a home
+        except CommandError as exc:
+            checker.close()
+            warn(f"civic: error: {exc}")
+            return exc.code
     started = {}
     for service in services:
         pid = running_pid(settings, service)
@@ -287,6 +430,8 @@ def cmd_up(args) -> int:
         if started:
             say("stopping the services this run started")
             stop_pids(settings, list(started))
+        if catcher is not None:
+            stop_pids(settings, [MAIL_CATCHER])
         return exc.code
     checker.close()
     if not args.no_seed:
@@ -298,6 +443,8 @@ def cmd_up(args) -> int:
             warn("the services are running: `civic seed` tries again, `civic down` stops them")
             return exc.code
     say(f"Civic is running: {web_base_url(settings)}")
+    if settings["CIVIC_MAIL_CATCHER"]:
+        say(f"Its mail is kept in {mailcatcher.mail_dir(settings)}: {mail_page(settings)}")
     return EXIT_OK
 
 
@@ -337,11 +484,15 @@ def cmd_down(args) -> int:
     services = parse_services(args.services)
     settings = load_settings()
     present = [s for s in services if pid_file(settings, s).exists()]
-    if not present:
+    catcher = pid_file(settings, MAIL_CATCHER).exists()
+    if not present and not catcher:
         say("nothing to stop: no service was started by `civic up`")
         return EXIT_OK
     # Gateway first, so no new request comes in while the domain services stop.
     stop_pids(settings, list(reversed(present)))
+    # The mail catcher last, once no service is left to send it mail.
+    if catcher and not any(running_pid(settings, s) for s in config.SERVICES):
+        stop_pids(settings, [MAIL_CATCHER])
     return EXIT_OK
 
 
@@ -371,4 +522,16 @@ def cmd_status(args) -> int:
             say(f"{service:<14} {process:<22} {health}")
     finally:
         checker.close()
+    if settings["CIVIC_MAIL_CATCHER"]:
+        pid = running_pid(settings, MAIL_CATCHER)
+        process = f"running (pid {pid})" if pid else "not running"
+        port = settings["CIVIC_SMTP_PORT"]
+        if mail_catcher_answers(port, timeout=args.timeout):
+            health = f"answers on {MAIL_CATCHER_HOST}:{port}"
+        else:
+            health = "no answer"
+        # Not ours (another var dir's catcher) is as bad as none: mail lands elsewhere.
+        all_well = all_well and bool(pid) and health != "no answer"
+        say(f"{MAIL_CATCHER:<14} {process:<22} {health}")
+    say(f"{'mail':<14} {mail_destination(settings)}")
     return EXIT_OK if all_well else EXIT_FAILED

@@ -61,7 +61,6 @@ UNCONFIRMED_MAY = frozenset(
         "web_sign_out",
         "web_resend_confirmation",
         "web_erase_account",
-        "web_language",
     }
 )
 

@@ -158,12 +158,11 @@ class ApiWsgiApp(WsgiApp):
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:  # no route for this path or method
-            if is_api_path(request.path):
+            site_page = getattr(self.server.container.service_cls, "routing_error_page", None)
+            if site_page is None or is_api_path(request.path):
                 response = errors.response_for_http_exception(exc)
             else:  # the website's own 404, in its layout and the visitor's language
-                from services.gateway.web.handler import plain_error_page
-
-                response = plain_error_page(request, _web_error(exc))
+                response = site_page(request, exc)
         except Exception as exc:  # pragma: no cover - handle_request catches its own
             response = errors.response_for_exception(exc)
         response.headers[CORRELATION_HEADER] = correlation_id
@@ -191,14 +190,6 @@ def is_api_path(path: str) -> bool:
     return (
         path.startswith(API_PREFIX + "/") or path == API_PREFIX or path in ("/healthz", "/metrics")
     )
-
-
-def _web_error(exc: HTTPException) -> CivicError:
-    if exc.code == 404:
-        return NotFound("no such page")
-    error = CivicError(exc.description or "")
-    error.status = exc.code or 500
-    return error
 
 
 def protect(request, response) -> None:

@@ -274,7 +274,8 @@ def platform(civic_settings):
     """`civic up` for real (every service its own process); always `civic down` after."""
     port = free_port()
     settings = {**civic_settings, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
-    extra = {"CIVIC_WEB_ADDRESS": f"127.0.0.1:{port}"}
+    # No CIVIC_SMTP_HOST: `civic up` starts the local mail catcher, on a port of its own.
+    extra = {"CIVIC_WEB_ADDRESS": f"127.0.0.1:{port}", "CIVIC_SMTP_PORT": str(free_port())}
     try:
         yield settings, extra
     finally:

@@ -154,3 +154,36 @@ def test_metrics_scrapers_are_matched_by_network():
     for address in ("10.0.0.1", "::2", "", None, "not an address"):
         assert not may_scrape(address, loopback), address
     assert not may_scrape("127.0.0.1", [])
+
+
+@pytest.mark.parametrize(
+    "env, catcher",
+    [
+        ({}, True),
+        ({"CIVIC_SMTP_HOST": ""}, True),
+        ({"CIVIC_SMTP_PORT": "2525"}, True),
+        ({"CIVIC_SMTP_HOST": "127.0.0.1"}, False),
+        ({"CIVIC_SMTP_HOST": "mail.example", "CIVIC_SMTP_TLS": "starttls"}, False),
+    ],
+)
+def test_the_mail_catcher_runs_when_no_smtp_server_is_configured(env, catcher):
+    settings = from_env(env)
+    assert settings["CIVIC_MAIL_CATCHER"] is catcher
+    # Either way the services send to CIVIC_SMTP_HOST, 127.0.0.1 when unset.
+    assert settings["CIVIC_SMTP_HOST"] == (env.get("CIVIC_SMTP_HOST") or "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"CIVIC_SMTP_TLS": "starttls"}, "CIVIC_SMTP_TLS=starttls needs CIVIC_SMTP_HOST"),
+        ({"CIVIC_SMTP_TLS": "tls", "CIVIC_SMTP_HOST": ""}, "CIVIC_SMTP_TLS=tls needs"),
+        (
+            {"CIVIC_SMTP_USER": "civic", "CIVIC_SMTP_PASSWORD": "pw"},
+            "CIVIC_SMTP_USER and CIVIC_SMTP_PASSWORD need CIVIC_SMTP_HOST",
+        ),
+    ],
+)
+def test_the_mail_catcher_takes_neither_tls_nor_a_login(env, named):
+    with pytest.raises(ConfigError, match=named):
+        from_env(env)

@@ -37,7 +37,14 @@ def test_reads_confirmed_accounts_and_the_ways_out_always_pass():
     for method in ("GET", "HEAD", "OPTIONS"):
         check_confirmed(UNCONFIRMED, method, "get_me", late, GRACE)
     check_confirmed(CONFIRMED, "POST", "create_group", late, GRACE)
-    assert UNCONFIRMED_MAY == {"delete_session", "resend_confirmation_email", "erase_me"}
+    assert UNCONFIRMED_MAY == {
+        "delete_session",
+        "resend_confirmation_email",
+        "erase_me",
+        "web_sign_out",
+        "web_resend_confirmation",
+        "web_erase_account",
+    }
     for entrypoint in UNCONFIRMED_MAY:
         check_confirmed(UNCONFIRMED, "DELETE", entrypoint, late, GRACE)
 

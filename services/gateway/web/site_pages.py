@@ -104,6 +104,8 @@ class SitePages:
 def _mail_directory() -> Path:
     """The catcher's directory; the page does not exist unless the catcher runs
     (`civic up` without CIVIC_SMTP_HOST), so no real mail is ever shown here."""
+    from civic import mailcatcher
+
     if not config.get("CIVIC_MAIL_CATCHER", False):
         raise NotFound("the development mail page is off: mail goes to an SMTP server")
-    return Path(config.get("CIVIC_VAR_DIR", "var")) / "mail"
+    return mailcatcher.mail_dir({"CIVIC_VAR_DIR": config.get("CIVIC_VAR_DIR", "var")})
