@@ -189,14 +189,16 @@ def notify(
         return 0, []
     session = uow.session
     data = envelope.data
-    # The actor is never told of their own action; nobody is told twice of one event.
+    # The actor is never told of their own action (unless the rule says it is news to
+    # them); nobody is told twice of one event.
     named: set[str] = {envelope.actor_id} if envelope.actor_id else set()
     group_names = _group_names(session, data)
     told, kinds = 0, []
     for rule in event_rules:
         if not rule.applies(data):
             continue
-        to_tell = recipients(session, rule.tell, data) - named
+        excluded = named - {envelope.actor_id} if rule.tells_actor else named
+        to_tell = recipients(session, rule.tell, data) - excluded
         named |= to_tell
         if to_tell:
             muted = set(

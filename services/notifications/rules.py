@@ -82,6 +82,9 @@ class Rule:
     link: str  # a path of the web UI, a template
     target: tuple[str, str]  # (target type, data field with its id)
     when: Callable[[dict], bool] | None = field(default=None, compare=False)
+    # The actor is never told of their own action — except where the event is news to
+    # them although they caused it (a profile they saved matched an open opening).
+    tells_actor: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -459,6 +462,7 @@ RULES: tuple[Rule, ...] = (
         ),
         OPENING,
         ("opening", "opening_id"),
+        tells_actor=True,
     ),
     Rule(
         "interest_registered",

@@ -145,6 +145,23 @@ def test_the_actor_is_never_told_of_their_own_action(db):
     assert inbox(db, admin)["total"] == 0
 
 
+def test_a_returnee_hears_of_the_open_openings_their_new_profile_matches(db):
+    returnee = register(db)
+    # Saving the profile (the returnee's own action) matched an opening already open.
+    handle(
+        db,
+        "opening_matched",
+        {
+            "opening_id": uid(),
+            "title": "Naturguide vid viltparken",
+            "business_group_id": uid(),
+            "account_ids": [returnee],
+        },
+        actor_id=returnee,
+    )
+    assert [n["kind"] for n in inbox(db, returnee)["items"]] == ["opening_matched"]
+
+
 def test_one_notification_per_recipient_even_when_two_rules_name_them(db):
     author, member = register(db), register(db)
     group_id = group_with(db, register(db), members=[member, author])
