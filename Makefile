@@ -1,5 +1,6 @@
 # Civic: `make run` starts the whole platform on this machine, `make test` runs every
-# test against the local RabbitMQ on SQLite and on PostgreSQL.
+# test against the local RabbitMQ on SQLite and on PostgreSQL, and the website in
+# Debian's chromium; `make screenshots` takes a picture of every page.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV ?= .venv
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.civic-installed
 PYTEST_ARGS ?=
 
 .PHONY: venv run stop status migrate seed logs lint test test-sqlite test-postgresql \
-	test-future bench clean
+	test-browser test-future screenshots bench clean
 
 venv: $(STAMP)
 
@@ -39,12 +40,24 @@ logs: venv
 	$(BIN)/civic logs --follow
 
 # The broker_restart tests stop and start the local RabbitMQ: they run last, on their
-# own. A marker run that finds no test (pytest exit 5) is not a failure. Each run writes
-# a JUnit report; the last line adds them all up.
+# own. The browser tests start the whole platform for themselves: they run once, in
+# their own run (test-browser). A marker run that finds no test (pytest exit 5) is not a
+# failure. Each run writes a JUnit report; the last line adds them all up.
 REPORTS := var/test-reports
 
 define pytest_run
-	CIVIC_TEST_DB=$(1) $(BIN)/pytest -m "not broker_restart" --junitxml=$(REPORTS)/$(1).xml $(PYTEST_ARGS)
+	CIVIC_TEST_DB=$(1) $(BIN)/pytest -m "not broker_restart and not browser" \
+		--junitxml=$(REPORTS)/$(1).xml $(PYTEST_ARGS)
+endef
+
+# The website in a real browser: Playwright driving Debian's chromium (never a browser
+# that `playwright install` downloads) against the whole platform as `make run` runs it,
+# on a vhost, a var directory (SQLite) and ports of its own; it ends with the count of
+# pages axe-core checked and the violations it found.
+define pytest_browser_run
+	@command -v chromium >/dev/null 2>&1 || \
+		{ echo "the browser tests need Debian's chromium: apt-get install chromium"; exit 1; }
+	$(BIN)/pytest -m browser tests/browser --junitxml=$(REPORTS)/browser.xml $(PYTEST_ARGS)
 endef
 
 define pytest_marker_run
@@ -79,9 +92,10 @@ test: venv lint
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	$(call pytest_run,sqlite)
 	$(call pytest_run,postgresql)
+	$(call pytest_browser_run)
 	$(call pytest_marker_run,sqlite)
 	$(call pytest_marker_run,postgresql)
-	@echo "tests on SQLite and PostgreSQL, broker restarts included:"
+	@echo "tests on SQLite and PostgreSQL, in the browser, broker restarts included:"
 	@$(BIN)/python -c "$$SUMMARY"
 
 test-sqlite: venv
@@ -91,6 +105,18 @@ test-sqlite: venv
 test-postgresql: venv
 	@mkdir -p $(REPORTS)
 	$(call pytest_run,postgresql)
+
+test-browser: venv
+	@mkdir -p $(REPORTS)
+	$(call pytest_browser_run)
+
+# A full-page PNG of every page of the website (tests/browser/pages.py) in Swedish and
+# English, on a phone (390×844) and a desktop (1280×800), from a platform of its own
+# started as for the browser tests.
+SCREENSHOTS ?= var/screenshots
+
+screenshots: venv
+	$(BIN)/python -m tests.browser.screenshots --out $(SCREENSHOTS)
 
 # The SQLite pass again with the clock a year ahead (libfaketime's `faketime`, Debian's
 # package `faketime`): a test that leans on today's date fails here a year before it
@@ -107,7 +133,8 @@ test-future: venv
 		print(time.strftime("tests run as of %Y-%m-%d %H:%M UTC", time.gmtime())); \
 		sys.exit(time.time() - float(sys.argv[1]) < 86400)' "$$(date +%s)" || \
 		{ echo "faketime did not move the clock of $(BIN)/python"; exit 1; }
-	CIVIC_TEST_DB=sqlite $(FAKETIME) -f "$(FUTURE)" $(BIN)/pytest -m "not broker_restart" \
+	CIVIC_TEST_DB=sqlite $(FAKETIME) -f "$(FUTURE)" $(BIN)/pytest \
+		-m "not broker_restart and not browser" \
 		--junitxml=$(REPORTS)/sqlite-future.xml $(PYTEST_ARGS)
 	@echo "every test report so far, the year-ahead pass included:"
 	@$(BIN)/python -c "$$SUMMARY"

@@ -9,7 +9,8 @@ join networks), what exists (404) and what the group's state allows (409); a gro
 service that does not answer in time is a 503.
 
 Extensions beyond API.md: POST /groups/{id}/admins (staff appoint an admin of a group
-left without one) and GET /groups?needs_admin=true (the groups waiting for one).
+left without one), GET /groups?needs_admin=true (the groups waiting for one) and
+GET /groups/{id}/members (who is in it; its admins also see the requests to join).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from services.groups.api import (
     GroupListSchema,
     GroupSchema,
     JoinResultSchema,
+    MemberListQuerySchema,
+    MemberListSchema,
     MembershipSchema,
     NetworkJoinSchema,
 )
@@ -58,6 +61,21 @@ class GroupRoutes:
     )
     def get_group(self, request, group_id):
         return ok(self.services.groups.get_group(group_id))
+
+    @api(
+        "GET",
+        GROUP + "/members",
+        summary="A group's members with their roles (members and staff)",
+        auth="resident",
+        query=MemberListQuerySchema,
+        responses={200: MemberListSchema},
+        errors=(403,),
+        tags=TAGS,
+        description="The group's admins and staff also see the requests to join "
+        "(`status: pending`), first. 403 for anyone who is not an active member.",
+    )
+    def list_members(self, request, group_id, *, actor, query):
+        return ok(self.services.groups.list_members(actor, group_id, **query))
 
     # --- creating and joining -----------------------------------------------------------
 

@@ -54,12 +54,13 @@ _CORRELATION = {
 
 
 def routes(service_cls) -> list[tuple[str, str, str, object]]:
-    """(method, werkzeug rule, method name, RouteDoc) for each HTTP entrypoint."""
+    """(method, werkzeug rule, method name, RouteDoc) for each route of the API (the
+    website's pages are HTTP entrypoints too, without a RouteDoc: not part of it)."""
     found = []
     for attr in sorted(dir(service_cls)):
         function = getattr(service_cls, attr)
         for entrypoint in getattr(function, "nameko_entrypoints", ()):
-            if isinstance(entrypoint, ApiHandler):
+            if isinstance(entrypoint, ApiHandler) and entrypoint.doc is not None:
                 for method in entrypoint.method.split(","):
                     found.append((method.strip().upper(), entrypoint.url, attr, entrypoint.doc))
     return sorted(found, key=lambda item: (item[1], item[0]))
@@ -181,8 +182,6 @@ def build(service_cls) -> dict:
     paths: dict[str, dict] = {}
     queries: dict[tuple, type] = {}
     for method, rule, name, doc in routes(service_cls):
-        if doc is None:
-            continue
         path, path_parameters = openapi_path(rule)
         if doc.query is not None:
             queries[(path, method.lower())] = doc.query

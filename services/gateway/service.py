@@ -39,6 +39,14 @@ from services.gateway.openings_routes import OpeningRoutes
 from services.gateway.proposals_routes import ProposalRoutes
 from services.gateway.schemas import ANY_OBJECT, LivenessSchema
 from services.gateway.staff_routes import StaffRoutes
+from services.gateway.web.account_pages import AccountPages
+from services.gateway.web.event_pages import EventPages
+from services.gateway.web.group_pages import GroupPages
+from services.gateway.web.handler import ProcessFormKeys, routing_error_page
+from services.gateway.web.notification_pages import NotificationPages
+from services.gateway.web.opening_pages import OpeningPages
+from services.gateway.web.proposal_pages import ProposalPages
+from services.gateway.web.site_pages import SitePages
 
 
 class GatewayService(
@@ -49,6 +57,13 @@ class GatewayService(
     OpeningRoutes,
     NotificationRoutes,
     StaffRoutes,
+    SitePages,
+    AccountPages,
+    ProposalPages,
+    GroupPages,
+    EventPages,
+    OpeningPages,
+    NotificationPages,
 ):
     """The operations routes are here; every other route is in a mixin of its own module
     (`*_routes.py`), which uses the dependencies declared here."""
@@ -61,6 +76,9 @@ class GatewayService(
     signin_limits = ProcessLimits(signin_limiter)
     signup_limits = ProcessLimits(signup_window)
     confirmation_email_limits = ProcessLimits(confirmation_email_window)
+    form_keys = ProcessFormKeys()
+    # Paths outside the API that no page matches: the website's 404 (see http.ApiWsgiApp).
+    routing_error_page = staticmethod(routing_error_page)
 
     # --- operations ---------------------------------------------------------------------
 

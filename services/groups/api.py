@@ -16,6 +16,7 @@ from civic.validation import (
     StrictSchema,
     UUIDString,
     page_of,
+    per_page_field,
     strip_blanks,
 )
 
@@ -141,6 +142,12 @@ class GroupListQuerySchema(PageQuerySchema):
         return data
 
 
+class MemberListQuerySchema(PageQuerySchema):
+    """A group's members: a small town's group fits on one page."""
+
+    per_page = per_page_field(100)
+
+
 class AccountIdsSchema(StrictSchema):
     account_ids = fields.List(
         fields.String(validate=validate.Length(min=1, max=ID_MAX)),
@@ -205,6 +212,19 @@ class MembershipSchema(Schema):
     role = fields.String()
     status = fields.String()
     created_at = fields.AwareDateTime()
+
+
+class MemberSchema(Schema):
+    """A member of a group, or (for its admins) a request to join it."""
+
+    account_id = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+    status = fields.String(metadata={"description": "`active`, or `pending` (a request)"})
+    created_at = fields.AwareDateTime()
+
+
+MemberListSchema = page_of(MemberSchema, "MemberListSchema")
 
 
 class JoinResultSchema(Schema):

@@ -721,6 +721,56 @@ def is_group_admin(uow, account_id: str, group_id: str) -> bool:
     return _is_admin(uow.session, group_id, account_id)
 
 
+def list_members(uow, actor_id: str, group_id: str, page: int = 1, per_page: int = 100) -> dict:
+    """Who is in a group, with their roles: for its active members and staff (who is a
+    member of what is nobody else's business). Its admins and staff also see the
+    requests to join, first, to approve or decline."""
+    session = uow.session
+    actor = _actor(session, actor_id)
+    group = _group(session, group_id)
+    mine = _membership(session, group.id, actor.id)
+    active = mine is not None and mine.status == "active"
+    if not (active or actor.is_staff):
+        raise Forbidden("only the group's members see who its members are")
+    sees_requests = actor.is_staff or (active and mine.role == "admin")
+    query = (
+        select(Membership)
+        .join(Account, Account.id == Membership.account_id)
+        .where(Membership.group_id == group.id)
+    )
+    if not sees_requests:
+        query = query.where(Membership.status == "active")
+    query = query.order_by(
+        (Membership.status == "active"),  # requests first
+        (Membership.role != "admin"),
+        Account.display_name,
+        Account.id,
+    )
+    memberships, total = paginate(session, query, page, per_page)
+    names = dict(
+        session.execute(
+            select(Account.id, Account.display_name).where(
+                Account.id.in_([m.account_id for m in memberships])
+            )
+        ).all()
+    )
+    return {
+        "items": [
+            {
+                "account_id": m.account_id,
+                "display_name": names.get(m.account_id),
+                "role": m.role,
+                "status": m.status,
+                "created_at": m.created_at,
+            }
+            for m in memberships
+        ],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
+
+
 def join_group(uow, actor_id: str, group_id: str) -> dict:
     """Join an open group at once; ask the admins of a closed one."""
     session = uow.session

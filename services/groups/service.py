@@ -143,6 +143,14 @@ class GroupsService(ServiceBase):
         return api.GroupSchema().dump(group)
 
     @rpc
+    def list_members(self, actor, group_id, page=1, per_page=100):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
+        query = load(api.MemberListQuerySchema, {"page": page, "per_page": per_page})
+        with self.db as uow:
+            members = domain.list_members(uow, actor["account_id"], group_id, **query)
+        return api.MemberListSchema().dump(members)
+
+    @rpc
     def join_group(self, actor, group_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:

@@ -119,7 +119,16 @@ def account_of_token(token, key: bytes | None = None) -> str | None:
 
 
 def unsubscribe_url(settings: MailSettings, account_id: str) -> str:
+    """For mail clients (List-Unsubscribe): the API's route, which their one-click POST
+    (RFC 8058) reaches without a page in between or a form's token."""
     return settings.link(f"/api/v1/unsubscribe/{unsubscribe_token(account_id)}")
+
+
+def unsubscribe_page_url(settings: MailSettings, account_id: str, locale: str) -> str:
+    """For a person (the footer's link): the site's page, which asks before it turns
+    email off, in the email's language (the account's) whatever the browser's."""
+    token = unsubscribe_token(account_id)
+    return settings.link(f"/unsubscribe/{token}?lang={locale_of(locale)}")
 
 
 # --- the words of emails ---------------------------------------------------------------
@@ -201,7 +210,7 @@ def confirmation_url(settings: MailSettings, account_id: str, requested_at: date
     """The emailed link: valid CIVIC_CONFIRMATION_TTL from when it was asked for."""
     expires_at = requested_at + timedelta(seconds=settings.confirmation_ttl)
     token = signing.email_confirmation_token(account_id, expires_at, signing_key())
-    return settings.link(f"/api/v1/accounts/confirmations/{token}")
+    return settings.link(f"/confirm/{token}")
 
 
 def confirmation_email(account_id: str, locale: str, settings: MailSettings) -> dict:
@@ -226,7 +235,8 @@ def build_message(row: Email, address: str, settings: MailSettings) -> EmailMess
     # RFC 2369 and RFC 8058: mail clients offer (and may POST) a one-click unsubscribe.
     message["List-Unsubscribe"] = f"<{url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    footer = FOOTER[locale_of(row.locale)].format(url=url)
+    page_url = unsubscribe_page_url(settings, row.account_id, row.locale)
+    footer = FOOTER[locale_of(row.locale)].format(url=page_url)
     message.set_content(f"{row.body}\n\n-- \n{footer}\n")
     return message
 

@@ -6,11 +6,13 @@ it. Ports are free ones picked by the test (never 1025, never 8000)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
@@ -190,6 +192,22 @@ def post_json(url: str, body: dict, token: str | None = None) -> tuple[int, dict
         return response.status, json.loads(response.read() or b"{}")
 
 
+def follow_confirmation_link(link: str) -> None:
+    """What a newcomer does with the emailed link: open the site's page and press its
+    button (a form with the browser's CSRF cookie and token)."""
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    with browser.open(link, timeout=10) as response:
+        assert response.status == 200
+        page = response.read().decode("utf-8")
+    form = {
+        name: re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
+        for name in ("csrf_token", "form_key")
+    }
+    button = urllib.request.Request(link, data=urllib.parse.urlencode(form).encode(), method="POST")
+    with browser.open(button, timeout=10) as response:  # 303 → the "confirmed" page
+        assert response.status == 200 and response.url.endswith("/confirmed")
+
+
 def get_json(url: str, token: str | None = None) -> tuple[int, dict]:
     headers = {"Accept": "application/json"}
     if token:
@@ -253,10 +271,9 @@ def test_up_catches_the_platforms_mail_and_down_stops_the_catcher(mail_platform)
         return None
 
     message = wait_for(confirmation, timeout=30, message="the confirmation email")
-    links = [link for link in message.links if link.startswith(base)]
+    links = [link for link in message.links if link.startswith(f"{base}/confirm/")]
     assert links, message.text
-    with urllib.request.urlopen(links[0], timeout=10) as response:
-        assert response.status == 200
+    follow_confirmation_link(links[0])
     _, session = post_json(f"{base}/api/v1/sessions", {"email": email, "password": password})
     _, me = get_json(f"{base}/api/v1/me", session["token"])
     assert me["email_confirmed"] is True

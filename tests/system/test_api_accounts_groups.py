@@ -227,6 +227,31 @@ def test_joining_approving_and_leaving(api):
     assert {m["group_id"] for m in me["memberships"]} == {open_group["id"], closed_group["id"]}
 
 
+def test_a_groups_members_are_for_its_members_and_its_requests_for_its_admins(api):
+    admin, admin_token = api.resident("Admin")
+    member, member_token = api.resident("Member")
+    asking, asking_token = api.resident("Asking")
+    closed_group = new_group(api, admin_token, "Members Group", open=False)
+    members = f"/groups/{closed_group['id']}/members"
+    api.post(members, token=member_token)
+    api.post(f"{members}/{member['id']}/approve", token=admin_token)
+    api.post(members, token=asking_token)
+
+    seen_by_admin = api.get(members, token=admin_token)
+    assert seen_by_admin.status_code == 200, seen_by_admin.text
+    assert [(m["account_id"], m["role"], m["status"]) for m in seen_by_admin.json()["items"]] == [
+        (asking["id"], "member", "pending"),
+        (admin["id"], "admin", "active"),
+        (member["id"], "member", "active"),
+    ]
+    assert seen_by_admin.json()["items"][1]["display_name"] == "Admin"
+    seen_by_member = api.get(members, token=member_token).json()
+    assert {m["account_id"] for m in seen_by_member["items"]} == {admin["id"], member["id"]}
+    error_of(api.get(members), 401, "unauthenticated")
+    error_of(api.get(members, token=asking_token), 403, "forbidden")
+    error_of(api.get(f"/groups/{uuid.uuid4()}/members", token=admin_token), 404, "not_found")
+
+
 def test_verification_is_for_staff(api, make_staff):
     _, token = api.resident("Association Admin")
     association = new_group(api, token, "Heritage Society", kind="association")

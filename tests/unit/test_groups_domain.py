@@ -756,6 +756,33 @@ def test_a_declined_or_withdrawn_request_publishes_nothing(db, people):
     assert run(db, domain.get_me, bo)["memberships"] == []
 
 
+def test_members_see_the_members_and_admins_also_the_requests(db, people):
+    anna, bo, cia = people["anna"]["id"], people["bo"]["id"], people["cia"]["id"]
+    group = new_group(db, anna, open=False)
+    run(db, domain.join_group, bo, group["id"])
+    run(db, domain.approve_member, anna, group["id"], bo)
+    run(db, domain.join_group, cia, group["id"])
+
+    seen_by_admin = run(db, domain.list_members, anna, group["id"])
+    assert [(m["display_name"], m["role"], m["status"]) for m in seen_by_admin["items"]] == [
+        ("Cia", "member", "pending"),  # requests first, then admins, then by name
+        ("Anna", "admin", "active"),
+        ("Bo", "member", "active"),
+    ]
+    assert seen_by_admin["total"] == 3
+    seen_by_member = run(db, domain.list_members, bo, group["id"])
+    assert [m["account_id"] for m in seen_by_member["items"]] == [anna, bo]
+    with pytest.raises(Forbidden):  # asked, not in yet
+        run(db, domain.list_members, cia, group["id"])
+    dan = register(db, "dan@example.org", "Dan")["id"]
+    with pytest.raises(Forbidden):
+        run(db, domain.list_members, dan, group["id"])
+    make_staff(db, dan)
+    assert run(db, domain.list_members, dan, group["id"])["total"] == 3
+    with pytest.raises(NotFound):
+        run(db, domain.list_members, anna, "no-such-group")
+
+
 # --- verification and networks ----------------------------------------------------------
 
 

@@ -93,7 +93,11 @@ def test_every_email_has_a_one_click_unsubscribe(monkeypatch):
     assert message["Subject"] == "New event: “Städdag”"
     body = message.get_content()
     assert body.startswith("Come along.")
-    assert f"Turn email off with one click: {url}" in body
+    # A person follows the footer's link to the site's page, which asks first, in the
+    # email's language.
+    page = f"https://civic.example/unsubscribe/{email.unsubscribe_token('acc-1', KEY)}?lang=en"
+    assert f"Turn email off with one click: {page}" in body
+    assert "/api/v1/" not in body
 
 
 def test_a_digest_lists_each_notification_and_counts_the_rest():
@@ -157,9 +161,7 @@ def test_a_confirmation_email_has_a_signed_expiring_link_and_no_unsubscribe(
     assert words in body and email.CONFIRMATION_LINK not in body
     assert "unsubscribe" not in body
     link = next(
-        line
-        for line in body.splitlines()
-        if line.startswith("https://civic.example/api/v1/accounts/confirmations/")
+        line for line in body.splitlines() if line.startswith("https://civic.example/confirm/")
     )
     found = signing.email_confirmation_of(link.rsplit("/", 1)[1], KEY)
     assert found.account_id == "acc-1"

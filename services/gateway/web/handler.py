@@ -75,6 +75,7 @@ WEB_AUTH_LEVELS = ("anyone", "optional", "resident", "staff")
 FORM_KEY_WAIT_SECONDS = 30.0
 FORM_KEY_TTL_SECONDS = 24 * 3600.0
 FORM_KEY_ENTRIES = 20_000
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 class Redirect(Exception):
@@ -201,6 +202,7 @@ class Page:
         self._unread_asked = False
         self._csrf_cookie = request.cookies.get(CSRF_COOKIE) or ""
         self._new_csrf_cookie = None
+        self._has_form = False  # a page with a form is never cached (its tokens are its own)
         self._clear_session = False
         self._set_cookies: list[tuple] = []
         self.notice = self._read_notice()
@@ -214,6 +216,12 @@ class Page:
     def ngettext(self, singular: str, plural: str, n: int, **values) -> str:
         text = self._translations.ngettext(singular, plural, n)
         return text % {"num": n, **values}
+
+    def use_language(self, lang: str) -> None:
+        """Answer in `lang` whatever the visitor's browser prefers (e.g. an emailed link's
+        page, in the language of the account it was sent to)."""
+        self.lang = lang
+        self._translations = i18n.translations(lang)
 
     # --- who asks ---------------------------------------------------------------------
 
@@ -264,15 +272,23 @@ class Page:
     def end_session(self) -> None:
         self._clear_session = True
 
+    def remember_language(self, lang: str) -> None:
+        """Keep `lang` as the visitor's language, as the language switch does (e.g. the
+        account's own language when it signs in)."""
+        if i18n.is_language(lang):
+            self._set_cookies.append((i18n.LANGUAGE_COOKIE, lang, LANGUAGE_COOKIE_SECONDS))
+
     # --- forms ------------------------------------------------------------------------
 
     @property
     def csrf_token(self) -> str:
+        self._has_form = True
         if not self._csrf_cookie:
             self._csrf_cookie = self._new_csrf_cookie = secrets.token_urlsafe(32)
         return csrf_token_for(self._csrf_cookie)
 
     def new_form_key(self) -> str:
+        self._has_form = True
         return uuid.uuid4().hex
 
     def check_form(self) -> None:
@@ -416,7 +432,11 @@ class Page:
                 samesite="Lax",
             )
         personal = (
-            self.signed_in or self.session_token or self._set_cookies or self._new_csrf_cookie
+            self.signed_in
+            or self.session_token
+            or self._set_cookies
+            or self._new_csrf_cookie
+            or self._has_form
         )
         if "Cache-Control" not in response.headers:
             if personal or self.request.method != "GET" or response.status_code != 200:
@@ -525,6 +545,11 @@ def plain_error_page(request, error: Exception) -> Response:
     return render_error(request, error)
 
 
-def not_found_page(request) -> Response:
-    """The site's 404 for a path no page or API route matches."""
-    return plain_error_page(request, NotFound("no such page"))
+def routing_error_page(request, exc) -> Response:
+    """The site's page for a path no page or API route matches (404), or a method the
+    path does not take (405), in the site's layout (see `ApiWsgiApp`)."""
+    if exc.code == 404:
+        return plain_error_page(request, NotFound("no such page"))
+    error = CivicError(exc.description or "")
+    error.status = exc.code or 500
+    return plain_error_page(request, error)

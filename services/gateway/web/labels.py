@@ -43,7 +43,7 @@ LABELS: dict[str, dict[str, str]] = {
     "group_kind": {
         "working_group": _("Working group"),
         "association": _("Association"),
-        "business": _("Business"),
+        "business": _("Company"),
         "network": _("Network"),
     },
     "group_kind_plural": {

@@ -13,7 +13,13 @@ from civic.clock import utcnow
 from civic.errors import NotFound
 from services.events.api import EventListQuerySchema
 from services.gateway.web import i18n
-from services.gateway.web.handler import Page, safe_next, secure_cookies, web
+from services.gateway.web.handler import (
+    LANGUAGE_COOKIE_SECONDS,
+    Page,
+    safe_next,
+    secure_cookies,
+    web,
+)
 from services.openings.api import OpeningListQuerySchema
 from services.proposals.api import ProposalListQuerySchema
 
@@ -23,7 +29,6 @@ STATIC_FILES = {
     "favicon.svg": "image/svg+xml",
 }
 HOME_LIST_LENGTH = 4
-LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def load_query(schema_cls, **values) -> dict:
