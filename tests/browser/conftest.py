@@ -15,6 +15,7 @@ import pytest
 from tests.browser import accessibility
 from tests.browser.harness import (
     DEFAULT_PASSWORD,
+    PLACEHOLDERS,
     START_TIMEOUT,
     Site,
     launch_browser,
@@ -63,6 +64,9 @@ def site():
     platform = Site.start()
     STARTED.append(platform)
     try:
+        # Pin every placeholder to the demo data now, before tests add their own items.
+        for name in PLACEHOLDERS:
+            platform.resolve("{" + name + "}")
         yield platform
     finally:
         platform.stop()

@@ -51,7 +51,7 @@ def test_the_demo_accounts_play_their_roles(site):
     assert not [m for m in accounts["resident"]["memberships"] if m["role"] == "admin"]
     returnee = site.api.get("/me/returnee-profile", token=site.api.sign_in("returnee"))
     assert "tourism" in returnee["sectors"]
-    project = site.api.items("/projects")[0]
+    project = site.api.get(site.resolve("/projects/{project}"))
     assert project["lead_group_id"] in administered("project_lead", "association")
 
 
