@@ -16,6 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from werkzeug.wrappers import Response
 
+from civic import config
 from services.gateway.web import i18n, labels
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -72,13 +73,15 @@ def environment(language: str) -> Environment:
     return env
 
 
-def render_template(language: str, template: str, **context) -> str:
-    return environment(language).get_template(template).render(**context)
-
-
 def render_page(page, template: str, status: int = 200, **context) -> Response:
     html = render_template(page.lang, template, page=page, **context)
     return Response(html, status=status, content_type=HTML)
+
+
+def render_template(language: str, template: str, **context) -> str:
+    # The footer links the development mail page only while the mail catcher runs.
+    context.setdefault("mail_catcher", bool(config.get("CIVIC_MAIL_CATCHER", False)))
+    return environment(language).get_template(template).render(**context)
 
 
 class AnonymousPage:
