@@ -26,8 +26,8 @@ from playwright.sync_api import expect
 
 from services.gateway.web import i18n
 from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES, TIMEZONE, wait_until
+from tests.browser.words import sv, sv_plural
 
-SWEDISH = i18n.translations("sv")
 TOWN = ZoneInfo(TIMEZONE)
 # Events made here start this far ahead, after every demo event.
 AHEAD = timedelta(days=45)
@@ -37,16 +37,6 @@ SOON = timedelta(seconds=45)
 STARTED_TIMEOUT = 150.0
 NOTIFICATION_TIMEOUT = 30.0
 EVENT_URL = re.compile(r"/events/[0-9a-f-]{36}$")
-
-
-def sv(message: str, **values) -> str:
-    """The Swedish words the site shows for `message`."""
-    text = SWEDISH.gettext(message)
-    return text % values if values else text
-
-
-def sv_plural(singular: str, plural: str, number: int) -> str:
-    return SWEDISH.ngettext(singular, plural, number) % {"num": number}
 
 
 def unique(prefix: str) -> str:

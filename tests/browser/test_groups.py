@@ -20,16 +20,8 @@ import pytest
 from playwright.sync_api import expect
 
 from civic.contracts import GROUP_KINDS
-from services.gateway.web import i18n
 from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES
-
-SWEDISH = i18n.translations("sv")
-
-
-def sv(message: str, **values) -> str:
-    """The Swedish words the site shows for `message`."""
-    text = SWEDISH.gettext(message)
-    return text % values if values else text
+from tests.browser.words import sv
 
 
 def unique(prefix: str) -> str:

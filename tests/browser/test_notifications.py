@@ -23,37 +23,13 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from services.gateway.web import i18n
-from services.gateway.web.labels import LABELS
-from tests.browser.harness import DEFAULT_PASSWORD
+from tests.browser.words import new_account, sv, sv_label
 from tests.conftest import wait_for
 
-SWEDISH = i18n.translations("sv")
 EFFECT_TIMEOUT = 30.0
 # A profile no demo opening matches; the openings the tests post match it.
 PROFILE = {"sectors": ["it"], "employment_types": ["internship"]}
 BUSINESS = "Jokkmokks viltpark"
-
-
-def sv(message: str, **values) -> str:
-    text = SWEDISH.gettext(message)
-    return text % values if values else text
-
-
-def sv_label(table: str, value: str) -> str:
-    return SWEDISH.gettext(LABELS[table][value])
-
-
-def new_account(site, name_prefix: str, locale: str = "sv") -> dict:
-    """A fresh account, registered over the API: {email, name, token}."""
-    name = f"{name_prefix} {uuid.uuid4().hex[:6]}"
-    email = f"{name.replace(' ', '.').lower()}@example.org"
-    site.api.post(
-        "/accounts",
-        {"email": email, "password": DEFAULT_PASSWORD, "display_name": name, "locale": locale},
-        expect=201,
-    )
-    return {"email": email, "name": name, "token": site.api.sign_in(email)}
 
 
 def with_returnee_profile(site, account: dict) -> None:

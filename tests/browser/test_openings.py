@@ -22,12 +22,9 @@ from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
-from services.gateway.web import i18n
-from services.gateway.web.labels import LABELS
-from tests.browser.harness import DEFAULT_PASSWORD
+from tests.browser.words import SWEDISH, new_account, sv, sv_label
 from tests.conftest import wait_for
 
-SWEDISH = i18n.translations("sv")
 # How long a fact may take to travel from one service to another (and into the inbox).
 EFFECT_TIMEOUT = 30.0
 OPENING_PATH = re.compile(r"/openings/([0-9a-f-]{36})(#.*)?$")
@@ -36,28 +33,6 @@ BUSINESS = "Jokkmokks viltpark"
 # The story's opening is in a sector no demo opening is in, so the returnee's inbox
 # holds this opening's notification only.
 STORY_SECTOR, STORY_EMPLOYMENT = "culture", "seasonal"
-
-
-def sv(message: str, **values) -> str:
-    """The Swedish words the site shows for `message`."""
-    text = SWEDISH.gettext(message)
-    return text % values if values else text
-
-
-def sv_label(table: str, value: str) -> str:
-    return SWEDISH.gettext(LABELS[table][value])
-
-
-def new_account(site, name_prefix: str, locale: str = "sv") -> dict:
-    """A fresh account, registered over the API: {email, name, token}."""
-    name = f"{name_prefix} {uuid.uuid4().hex[:6]}"
-    email = f"{name.replace(' ', '.').lower()}@example.org"
-    site.api.post(
-        "/accounts",
-        {"email": email, "password": DEFAULT_PASSWORD, "display_name": name, "locale": locale},
-        expect=201,
-    )
-    return {"email": email, "name": name, "token": site.api.sign_in(email)}
 
 
 def business_id(site, name: str = BUSINESS) -> str:

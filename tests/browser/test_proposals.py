@@ -22,25 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from services.gateway.web import i18n
 from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES
+from tests.browser.words import sv, sv_plural
 from tests.conftest import wait_for
 
-SWEDISH = i18n.translations("sv")
 # How long a fact may take to travel from one service to another (and into the inbox).
 EFFECT_TIMEOUT = 30.0
 PROPOSAL_PATH = re.compile(r"/proposals/([0-9a-f-]{36})$")
 ANSWERED_DEMO_PROPOSAL = "Isbana i parken på vintern"
-
-
-def sv(message: str, **values) -> str:
-    """The Swedish words the site shows for `message`."""
-    text = SWEDISH.gettext(message)
-    return text % values if values else text
-
-
-def sv_plural(singular: str, plural: str, count: int) -> str:
-    return SWEDISH.ngettext(singular, plural, count) % {"num": count}
 
 
 def unique_word() -> str:
