@@ -296,22 +296,31 @@ class EventPages:
 
     @web("POST", "/events/<uuid:event_id>/cancel", auth="resident")
     def web_event_cancel(self, page: Page, event_id):
-        try:
-            self.services.events.cancel_event(
+        return self._organiser_form_sent(
+            page,
+            event_id,
+            "events/cancel.html",
+            lambda: self.services.events.cancel_event(
                 page.actor, event_id, {"reason": _text(page, "reason")}
-            )
+            ),
+            f"/events/{event_id}",
+            page.gettext("The event is cancelled. Everyone registered is told."),
+        )
+
+    def _organiser_form_sent(self, page: Page, event_id, template, call, done_at, notice):
+        """An organiser's one-field form (cancel, agenda, minutes): `call()`, then back
+        to the event with `notice`; a refusal shows the form again with its reason."""
+        try:
+            call()
         except (ValidationError, Conflict, Forbidden) as error:
             event, me = self._event_and_me(page, event_id)
             return page.render(
-                "events/cancel.html",
+                template,
                 status=_status_of(error),
                 form=submitted_form(page, error),
                 **self._detail_context(page, event, me),
             )
-        return page.redirect(
-            f"/events/{event_id}",
-            notice=page.gettext("The event is cancelled. Everyone registered is told."),
-        )
+        return page.redirect(done_at, notice=notice)
 
     @web("GET", "/events/<uuid:event_id>/agenda", auth="resident")
     def web_event_agenda_form(self, page: Page, event_id):
@@ -322,19 +331,15 @@ class EventPages:
 
     @web("POST", "/events/<uuid:event_id>/agenda", auth="resident")
     def web_event_agenda(self, page: Page, event_id):
-        try:
-            self.services.events.publish_agenda(page.actor, event_id, {"body": _text(page, "body")})
-        except (ValidationError, Conflict, Forbidden) as error:
-            event, me = self._event_and_me(page, event_id)
-            return page.render(
-                "events/agenda.html",
-                status=_status_of(error),
-                form=submitted_form(page, error),
-                **self._detail_context(page, event, me),
-            )
-        return page.redirect(
+        return self._organiser_form_sent(
+            page,
+            event_id,
+            "events/agenda.html",
+            lambda: self.services.events.publish_agenda(
+                page.actor, event_id, {"body": _text(page, "body")}
+            ),
             f"/events/{event_id}#agenda",
-            notice=page.gettext("The agenda is published. Everyone registered is told."),
+            page.gettext("The agenda is published. Everyone registered is told."),
         )
 
     @web("GET", "/events/<uuid:event_id>/minutes", auth="resident")
@@ -346,21 +351,15 @@ class EventPages:
 
     @web("POST", "/events/<uuid:event_id>/minutes", auth="resident")
     def web_event_minutes(self, page: Page, event_id):
-        try:
-            self.services.events.publish_minutes(
+        return self._organiser_form_sent(
+            page,
+            event_id,
+            "events/minutes.html",
+            lambda: self.services.events.publish_minutes(
                 page.actor, event_id, {"body": _text(page, "body")}
-            )
-        except (ValidationError, Conflict, Forbidden) as error:
-            event, me = self._event_and_me(page, event_id)
-            return page.render(
-                "events/minutes.html",
-                status=_status_of(error),
-                form=submitted_form(page, error),
-                **self._detail_context(page, event, me),
-            )
-        return page.redirect(
+            ),
             f"/events/{event_id}#minutes",
-            notice=page.gettext("The minutes are published."),
+            page.gettext("The minutes are published."),
         )
 
     @web("GET", "/events/<uuid:event_id>/checkin", auth="resident")
