@@ -240,15 +240,7 @@ class ApiHandler(HttpRequestHandler):
         context_data = {"correlation_id": request.environ[_CORRELATION_KEY]}
         request.environ[_CONTEXT_KEY] = context_data
         try:
-            if text_problems(request.path_values):
-                raise NotFound("no such resource")  # no name holds such characters
-            body = read_body(request)
-            accepts = self.doc.accepts if self.doc is not None else (JSON_MIMETYPE,)
-            if body and request.mimetype not in accepts:
-                raise UnsupportedMediaType(
-                    f"send the request body as {' or '.join(accepts)}, "
-                    f"not {request.mimetype or 'without a Content-Type'}"
-                )
+            self.check_request(request)
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             done = Event()
@@ -261,9 +253,25 @@ class ApiHandler(HttpRequestHandler):
             )
             return self.response_from_result(done.wait())
         except ContainerBeingKilled:
-            return errors.response_for_exception(Unavailable("the gateway is stopping"))
+            return self.error_response(request, Unavailable("the gateway is stopping"))
         except Exception as exc:
-            return errors.response_for_exception(exc)
+            return self.error_response(request, exc)
+
+    def check_request(self, request) -> None:
+        """Before a worker is spawned: a sane path, and a body the route may take."""
+        if text_problems(request.path_values):
+            raise NotFound("no such resource")  # no name holds such characters
+        body = read_body(request)
+        accepts = self.doc.accepts if self.doc is not None else (JSON_MIMETYPE,)
+        if body and request.mimetype not in accepts:
+            raise UnsupportedMediaType(
+                f"send the request body as {' or '.join(accepts)}, "
+                f"not {request.mimetype or 'without a Content-Type'}"
+            )
+
+    def error_response(self, request, exc: BaseException):
+        """The answer for a failure outside the route (in Civic's error format)."""
+        return errors.response_for_exception(exc)
 
 
 def api(

@@ -17,7 +17,6 @@ but for one that starts within a minute: check-in and minutes need an event unde
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,8 +24,8 @@ import pytest
 from playwright.sync_api import expect
 
 from services.gateway.web import i18n
-from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES, TIMEZONE, wait_until
-from tests.browser.words import sv, sv_plural
+from tests.browser.harness import LANGUAGES, TIMEZONE, wait_until
+from tests.browser.words import new_account, sv, sv_plural, unique
 
 TOWN = ZoneInfo(TIMEZONE)
 # Events made here start this far ahead, after every demo event.
@@ -37,22 +36,6 @@ SOON = timedelta(seconds=45)
 STARTED_TIMEOUT = 150.0
 NOTIFICATION_TIMEOUT = 30.0
 EVENT_URL = re.compile(r"/events/[0-9a-f-]{36}$")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-def new_resident(site, name_prefix: str = "Deltagare") -> dict:
-    """A fresh account, registered over the API: {email, name, token, id}."""
-    name = unique(name_prefix)
-    email = f"{name.replace(' ', '.').lower()}@example.org"
-    account = site.api.post(
-        "/accounts",
-        {"email": email, "password": DEFAULT_PASSWORD, "display_name": name},
-        expect=201,
-    )
-    return {"email": email, "name": name, "token": site.api.sign_in(email), "id": account["id"]}
 
 
 def signed_in_page(new_context, sign_in, who: str, lang: str = "sv"):
@@ -125,7 +108,7 @@ def organiser(site):
 def event_under_way(site, organiser):
     """An event of the organiser's group that starts within a minute, with a registrant
     (registered before the start: registration closes then)."""
-    attendee = new_resident(site, "Incheckad")
+    attendee = new_account(site, "Incheckad")
     event = schedule_over_api(
         site,
         organiser["token"],
@@ -167,7 +150,7 @@ def test_a_resident_on_the_waiting_list_gets_the_place_when_someone_cancels(
         "datetime", starts_at.astimezone(TOWN).isoformat()
     )
 
-    first, second = new_resident(site, "Först"), new_resident(site, "Sist")
+    first, second = new_account(site, "Först"), new_account(site, "Sist")
 
     # The first resident registers and has the place.
     first_page = signed_in_page(new_context, sign_in, first["email"])
@@ -439,7 +422,7 @@ def test_the_event_pages_are_accessible(
     full = schedule_over_api(
         site, organiser["token"], organiser["group_id"], whole_minutes_ahead(AHEAD), capacity=1
     )
-    for person in (new_resident(site), new_resident(site)):
+    for person in (new_account(site, "Deltagare"), new_account(site, "Deltagare")):
         site.api.post(f"/events/{full['id']}/registrations", token=person["token"], expect=201)
     site.api.put(
         f"/events/{full['id']}/agenda", {"body": "1. Välkomna\n2. Fika"}, token=organiser["token"]

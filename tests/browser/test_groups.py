@@ -14,31 +14,13 @@ association admin is the only demo account that acts, on its own group.
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.sync_api import expect
 
 from civic.contracts import GROUP_KINDS
-from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES
-from tests.browser.words import sv
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-def new_resident(site, name_prefix: str = "Nyinflyttad") -> dict:
-    """A fresh account, registered over the API: {email, name, token, id}."""
-    name = unique(name_prefix)
-    email = f"{name.replace(' ', '.').lower()}@example.org"
-    account = site.api.post(
-        "/accounts",
-        {"email": email, "password": DEFAULT_PASSWORD, "display_name": name},
-        expect=201,
-    )
-    token = site.api.sign_in(email)
-    return {"email": email, "name": name, "token": token, "id": account["id"]}
+from tests.browser.harness import LANGUAGES
+from tests.browser.words import new_account, sv, unique
 
 
 def signed_in_page(new_context, sign_in, who: str, lang: str = "sv"):
@@ -86,7 +68,7 @@ def test_an_association_admin_approves_a_join_request_and_registers_a_joint_proj
     admin_token = site.api.sign_in("association_admin")
     association = closed_association_of(site, admin_token)
     group_path = f"/groups/{association['id']}"
-    resident = new_resident(site)
+    resident = new_account(site, "Nyinflyttad")
 
     # The new resident asks to join through the site.
     resident_page = signed_in_page(new_context, sign_in, resident["email"])
@@ -165,7 +147,7 @@ def test_an_association_admin_approves_a_join_request_and_registers_a_joint_proj
 
 
 def test_starting_a_group_declining_removing_and_leaving(site, new_context, sign_in):
-    founder, asker, declined, removed = (new_resident(site) for _ in range(4))
+    founder, asker, declined, removed = (new_account(site, "Nyinflyttad") for _ in range(4))
     name = unique("Porjus byaförening")
 
     # Start a closed association through the site.
@@ -234,7 +216,7 @@ def test_starting_a_group_declining_removing_and_leaving(site, new_context, sign
 
 
 def test_joining_an_open_group_at_once(site, new_context, sign_in):
-    founder, joiner = new_resident(site), new_resident(site)
+    founder, joiner = new_account(site, "Nyinflyttad"), new_account(site, "Nyinflyttad")
     group = site.api.post(
         "/groups",
         {"name": unique("Skoterklubben"), "kind": "association", "open": True},
@@ -252,7 +234,7 @@ def test_joining_an_open_group_at_once(site, new_context, sign_in):
 
 
 def test_a_double_submission_of_the_new_group_form_makes_one_group(site, new_context, sign_in):
-    founder = new_resident(site)
+    founder = new_account(site, "Nyinflyttad")
     name = unique("Kvikkjokks fjällförening")
     page = signed_in_page(new_context, sign_in, founder["email"])
     page.goto(site.url("/groups/new"))

@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES
-from tests.browser.words import sv, sv_plural
+from tests.browser.words import new_account, sv, sv_plural
 from tests.conftest import wait_for
 
 # How long a fact may take to travel from one service to another (and into the inbox).
@@ -44,17 +44,6 @@ def new_identity(name_prefix: str) -> tuple[str, str]:
     """A display name no one else has, and an email address (plain ASCII) to match."""
     tag = uuid.uuid4().hex[:8]
     return f"{name_prefix} {tag}", f"resident-{tag}@example.org"
-
-
-def new_resident(site, name_prefix: str) -> dict:
-    """A fresh account, registered over the API: {email, name, token}."""
-    name, email = new_identity(name_prefix)
-    site.api.post(
-        "/accounts",
-        {"email": email, "password": DEFAULT_PASSWORD, "display_name": name},
-        expect=201,
-    )
-    return {"email": email, "name": name, "token": site.api.sign_in(email)}
 
 
 def register_through_site(site, page, name_prefix: str) -> dict:
@@ -137,7 +126,7 @@ def test_the_proposal_story(site, new_context, javascript):
     )
 
     # Another resident opens it signed out, follows "sign in to support", and is back.
-    supporter = new_resident(site, "Stödjare")
+    supporter = new_account(site, "Stödjare")
     reader = new_context("sv", javascript=javascript).new_page()
     reader.goto(site.url(f"/proposals/{proposal_id}"))
     expect(reader.get_by_role("button", name=sv("Support this proposal"))).to_have_count(0)
@@ -198,7 +187,7 @@ def test_the_proposal_story(site, new_context, javascript):
 
 def test_a_resident_follows_withdraws_support_and_reports(site, new_context):
     word = unique_word()
-    owner = new_resident(site, "Förslagsställare")
+    owner = new_account(site, "Förslagsställare")
     proposal = site.api.post(
         "/proposals",
         {
@@ -209,7 +198,7 @@ def test_a_resident_follows_withdraws_support_and_reports(site, new_context):
         token=owner["token"],
         expect=201,
     )
-    resident = new_resident(site, "Läsare")
+    resident = new_account(site, "Läsare")
     page = new_context("sv").new_page()
     page.goto(site.url("/signin?next=/proposals/" + proposal["id"]))
     form = page.locator('form[action="/signin"]')
@@ -257,7 +246,7 @@ def test_a_resident_follows_withdraws_support_and_reports(site, new_context):
 
 def test_search_filters_sort_and_pagination(site, new_context):
     word = unique_word()
-    author = new_resident(site, "Listförfattare")
+    author = new_account(site, "Listförfattare")
 
     def submit(title, category):
         return site.api.post(
@@ -271,7 +260,7 @@ def test_search_filters_sort_and_pagination(site, new_context):
     reviewed = submit("Belysning på skolgården", "infrastructure")
     newest = submit("Fler soptunnor i parken", "environment")
     for index in range(2):
-        token = new_resident(site, f"Supporter{index}")["token"]
+        token = new_account(site, f"Supporter{index}")["token"]
         site.api.post(f"/proposals/{popular['id']}/supports", token=token, expect=201)
     staff = site.api.sign_in("staff")
     site.api.post(
@@ -324,7 +313,7 @@ def test_search_filters_sort_and_pagination(site, new_context):
 
 
 def test_a_double_submission_hands_in_one_proposal(site, new_context, sign_in):
-    resident = new_resident(site, "Dubbelklickare")
+    resident = new_account(site, "Dubbelklickare")
     page = new_context("sv").new_page()
     sign_in(page, resident["email"])
     page.goto(site.url("/proposals/new"))
@@ -352,7 +341,7 @@ def test_a_double_submission_hands_in_one_proposal(site, new_context, sign_in):
 def test_a_refused_title_keeps_the_input_and_says_why_at_the_field(
     site, new_context, sign_in, check_accessibility
 ):
-    resident = new_resident(site, "Kortfattad")
+    resident = new_account(site, "Kortfattad")
     page = new_context("sv").new_page()
     sign_in(page, resident["email"])
     body = f"En lång och genomtänkt text om badplatsen. {unique_word()}"

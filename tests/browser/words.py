@@ -27,11 +27,16 @@ def sv_label(table: str, value: str) -> str:
     return SWEDISH.gettext(LABELS[table][value])
 
 
+def unique(prefix: str) -> str:
+    """`prefix` made unique on the shared platform (a title, a name)."""
+    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
 def new_account(site, name_prefix: str, locale: str = "sv") -> dict:
     """A fresh account, registered over the API and signed in there:
-    {email, name, token, id}."""
-    name = f"{name_prefix} {uuid.uuid4().hex[:8]}"
-    email = f"{name.replace(' ', '.').lower()}@example.org"
+    {email, name, token, id}. The email address is plain ASCII whatever the name."""
+    tag = uuid.uuid4().hex[:8]
+    name, email = f"{name_prefix} {tag}", f"resident-{tag}@example.org"
     account = site.api.post(
         "/accounts",
         {"email": email, "password": DEFAULT_PASSWORD, "display_name": name, "locale": locale},

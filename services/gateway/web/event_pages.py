@@ -324,10 +324,7 @@ class EventPages:
 
     @web("GET", "/events/<uuid:event_id>/agenda", auth="resident")
     def web_event_agenda_form(self, page: Page, event_id):
-        event, me = self._event_and_me(page, event_id)
-        context = _allowed(self._detail_context(page, event, me), "may_organise")
-        form = empty_form(page, body=event.get("agenda") or "")
-        return page.render("events/agenda.html", form=form, **context)
+        return self._organiser_text_form(page, event_id, "events/agenda.html", "agenda")
 
     @web("POST", "/events/<uuid:event_id>/agenda", auth="resident")
     def web_event_agenda(self, page: Page, event_id):
@@ -344,10 +341,14 @@ class EventPages:
 
     @web("GET", "/events/<uuid:event_id>/minutes", auth="resident")
     def web_event_minutes_form(self, page: Page, event_id):
+        return self._organiser_text_form(page, event_id, "events/minutes.html", "minutes")
+
+    def _organiser_text_form(self, page: Page, event_id, template, text_field):
+        """The agenda's or the minutes' form, holding what is published so far."""
         event, me = self._event_and_me(page, event_id)
         context = _allowed(self._detail_context(page, event, me), "may_organise")
-        form = empty_form(page, body=event.get("minutes") or "")
-        return page.render("events/minutes.html", form=form, **context)
+        form = empty_form(page, body=event.get(text_field) or "")
+        return page.render(template, form=form, **context)
 
     @web("POST", "/events/<uuid:event_id>/minutes", auth="resident")
     def web_event_minutes(self, page: Page, event_id):

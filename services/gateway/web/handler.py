@@ -34,12 +34,11 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import partial, wraps
+from functools import wraps
 from urllib.parse import quote, urlsplit
 
 import eventlet
 from eventlet.event import Event
-from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -57,7 +56,7 @@ from civic.errors import (
 from civic.log import get_logger
 from civic.validation import load
 from services.gateway.auth import actor_of
-from services.gateway.http import _CONTEXT_KEY, _CORRELATION_KEY, ApiHandler, text_problems
+from services.gateway.http import ApiHandler, text_problems
 from services.gateway.web import i18n
 from services.gateway.web.render import render_page
 
@@ -467,28 +466,13 @@ class WebHandler(ApiHandler):
         self.auth = auth
         super().__init__(method, url, doc=None, **kwargs)
 
-    def handle_request(self, request):
-        request.shallow = False
-        context_data = {"correlation_id": request.environ[_CORRELATION_KEY]}
-        request.environ[_CONTEXT_KEY] = context_data
-        try:
-            args, kwargs = self.get_entrypoint_parameters(request)
-            self.check_signature(args, kwargs)
-            done = Event()
-            self.container.spawn_worker(
-                self,
-                args,
-                kwargs,
-                context_data=context_data,
-                handle_result=partial(self.handle_result, done),
-            )
-            return self.response_from_result(done.wait())
-        except ContainerBeingKilled:
-            return plain_error_page(request, Unavailable("the gateway is stopping"))
-        except Exception as exc:
-            if not isinstance(exc, CivicError):
-                log.exception("web_page_failed")
-            return plain_error_page(request, exc)
+    def check_request(self, request) -> None:
+        """Nothing before the worker: the page reads its form itself (`Page`)."""
+
+    def error_response(self, request, exc: BaseException):
+        if not isinstance(exc, CivicError):
+            log.exception("web_page_failed")
+        return plain_error_page(request, exc)
 
 
 def web(method: str, path: str, *, auth: str = "optional", form_key: bool | None = None):
