@@ -16,6 +16,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from civic.chaos import ChaosConfigError
+from civic.chaos import parse as parse_chaos
+
 SERVICES = ("groups", "proposals", "events", "openings", "notifications", "gateway")
 DOMAIN_SERVICES = tuple(name for name in SERVICES if name != "gateway")
 
@@ -189,6 +192,10 @@ def from_env(env=None) -> dict:
     if not retry_delays or any(d <= 0 for d in retry_delays):
         raise ConfigError("CIVIC_RETRY_DELAYS needs at least one delay, each above zero")
     smtp_user, smtp_password = _smtp_credentials(env)
+    try:
+        chaos = parse_chaos(env.get("CIVIC_CHAOS"))
+    except ChaosConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return {
         "AMQP_URI": _url(
             env,
@@ -251,6 +258,8 @@ def from_env(env=None) -> dict:
         "CIVIC_AUTH_CACHE_ENTRIES": _positive_int(env, "CIVIC_AUTH_CACHE_ENTRIES", "10000"),
         "max_workers": _positive_int(env, "CIVIC_MAX_WORKERS", "10"),
         "serializer": "json",
+        # Faults injected by the chaos suite (civic.chaos); never set in a deployment.
+        "CIVIC_CHAOS": chaos,
     }
 
 

@@ -27,6 +27,7 @@ from civic import config as civic_config
 # utcnow and UTCDateTime are also for the services: models and migrations name
 # `civic.db.UTCDateTime`, domain code `civic.db.utcnow` (both defined once, elsewhere).
 from civic.clock import utcnow
+from civic.commands import commands_table
 from civic.contracts import Envelope, new_envelope
 from civic.errors import Conflict
 from civic.log import get_logger
@@ -79,7 +80,8 @@ def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, i
 
 
 def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """The outbox (civic.outbox's) and inbox tables, added to a service's own metadata."""
+    """The outbox (civic.outbox's), inbox and command record (civic.commands') tables,
+    added to a service's own metadata."""
     inbox = Table(
         "inbox",
         metadata,
@@ -87,6 +89,7 @@ def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("handler", String(200), primary_key=True),
         Column("handled_at", UTCDateTime, nullable=False),
     )
+    commands_table(metadata)  # metadata.tables["commands"]: see civic.commands
     return outbox_table(metadata), inbox
 
 

@@ -31,7 +31,7 @@ from nameko.constants import PERSISTENT
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import Consumer
 
-from civic import clock, config
+from civic import chaos, clock, config
 from civic.contracts import CATALOGUE, get_contract, parse_envelope
 from civic.errors import ContractError
 from civic.log import get_logger
@@ -342,6 +342,7 @@ def _idempotent(method):
     @functools.wraps(method)
     def handle(self, envelope):
         handler = f"{self.name}.{method.__name__}"
+        chaos.before_handle(self.name, envelope.correlation_id)
         with self.db as uow:
             if not uow.claim_message(envelope.id, handler):
                 log.info("duplicate_skipped", message_id=envelope.id, handler=handler)

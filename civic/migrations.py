@@ -56,3 +56,41 @@ def run_env(metadata) -> None:
                 context.run_migrations()
     finally:
         engine.dispose()
+
+
+def upgrade_kernel_faults() -> None:
+    """The kernel tables' second version, the same in every service (called from each
+    service's migration `kernel: command records, outbox claims and parking`): the
+    outbox's claim and parking columns, and the command records (civic.commands)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    from civic.sqltypes import UTCDateTime
+
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("claimed_until", UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("parked_at", UTCDateTime(timezone=True), nullable=True))
+        batch.create_index(batch.f("ix_outbox_parked_at"), ["parked_at"], unique=False)
+    op.create_table(
+        "commands",
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("method", sa.String(length=100), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("response", sa.Text(), nullable=True),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("request_id", name=op.f("pk_commands")),
+    )
+    with op.batch_alter_table("commands") as batch:
+        batch.create_index(batch.f("ix_commands_created_at"), ["created_at"], unique=False)
+
+
+def downgrade_kernel_faults() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("commands") as batch:
+        batch.drop_index(batch.f("ix_commands_created_at"))
+    op.drop_table("commands")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_index(batch.f("ix_outbox_parked_at"))
+        batch.drop_column("parked_at")
+        batch.drop_column("claimed_until")

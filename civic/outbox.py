@@ -22,6 +22,7 @@ from nameko.events import get_event_exchange
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from civic import chaos
 from civic.clock import utcnow
 from civic.contracts import Envelope
 from civic.log import get_logger
@@ -52,6 +53,10 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("sent_at", UTCDateTime, nullable=True, index=True),
         Column("attempts", Integer, nullable=False, default=0),
         Column("last_error", Text, nullable=True),
+        # A relay publishing the row holds it until then (no transaction held meanwhile).
+        Column("claimed_until", UTCDateTime, nullable=True),
+        # Set once the row failed too often: no longer retried, shown to staff.
+        Column("parked_at", UTCDateTime, nullable=True, index=True),
     )
 
 
@@ -142,14 +147,15 @@ class OutboxRelay:
 
     def _publish(self, event_type: str, envelope_json: str) -> None:
         envelope = json.loads(envelope_json)
-        self.publisher.publish(
-            envelope,
-            exchange=self.exchange,
-            routing_key=event_type,
-            declare=[self.exchange],
-            message_id=envelope["id"],
-            extra_headers=context_headers(envelope),
-        )
+        for _ in range(chaos.copies()):  # more than one only under the chaos suite
+            self.publisher.publish(
+                envelope,
+                exchange=self.exchange,
+                routing_key=event_type,
+                declare=[self.exchange],
+                message_id=envelope["id"],
+                extra_headers=context_headers(envelope),
+            )
 
     def unsent_count(self) -> int:
         outbox = self.database.outbox

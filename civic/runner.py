@@ -37,6 +37,8 @@ def main(argv=None) -> int:
         level=settings["CIVIC_LOG_LEVEL"],
     )
     logger = log.get_logger("civic.runner")
+    if settings["CIVIC_CHAOS"]:
+        logger.warning("chaos_faults_injected", faults=sorted(settings["CIVIC_CHAOS"]))
     topology.declare(settings["AMQP_URI"])
     service_cls = topology.service_class(args.service)
 
