@@ -59,7 +59,7 @@ def parse(raw: str | None) -> dict:
 
 
 def _faults() -> dict:
-    from civic import config
+    from nameko import config  # the process's config (civic.config reads this module)
 
     return config.get("CIVIC_CHAOS") or {}
 
