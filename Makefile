@@ -142,6 +142,7 @@ test-future: venv
 bench: venv
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.outbox_drain
 
 clean:
 	rm -rf build *.egg-info .pytest_cache

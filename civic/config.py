@@ -218,8 +218,39 @@ def from_env(env=None) -> dict:
         "CIVIC_LOG_LEVEL": _choice(env, "CIVIC_LOG_LEVEL", "INFO", LOG_LEVELS),
         "CIVIC_RPC_TIMEOUT": _positive_float(env, "CIVIC_RPC_TIMEOUT", "5"),
         "CIVIC_RELAY_INTERVAL": _positive_float(env, "CIVIC_RELAY_INTERVAL", "2"),
+        # Longest wait on the broker when publishing (connect, socket, confirms), seconds.
+        "CIVIC_PUBLISH_TIMEOUT": _positive_float(env, "CIVIC_PUBLISH_TIMEOUT", "10"),
+        # AMQP heartbeat of the outbox relay's publisher connection, seconds.
+        "CIVIC_AMQP_HEARTBEAT": _positive_float(env, "CIVIC_AMQP_HEARTBEAT", "30"),
+        # Outbox rows the relay publishes per batch of pipelined confirms.
+        "CIVIC_OUTBOX_BATCH": _int_between(env, "CIVIC_OUTBOX_BATCH", "1000", 1, 10000),
+        # Failed publishes of a row (its own fault) before it is parked for staff.
+        "CIVIC_OUTBOX_MAX_ATTEMPTS": _positive_int(env, "CIVIC_OUTBOX_MAX_ATTEMPTS", "10"),
+        # Sent outbox rows are pruned after this many seconds (7 days).
+        "CIVIC_OUTBOX_RETENTION": _positive_float(env, "CIVIC_OUTBOX_RETENTION", "604800"),
+        # Inbox records are pruned after this many seconds (30 days): longer
+        # than a dead letter may wait for its replay, which the inbox must still dedupe.
+        "CIVIC_INBOX_RETENTION": _positive_float(env, "CIVIC_INBOX_RETENTION", "2592000"),
+        # Command records (each holds the answer it gave, which may name a person) are
+        # pruned after this many seconds (2 days): past the Idempotency-Key window of
+        # 24 h and any RPC request's expiry, and soon after an account's erasure.
+        "CIVIC_COMMAND_RETENTION": _int_between(
+            env, "CIVIC_COMMAND_RETENTION", "172800", 86400, 31536000
+        ),
+        # How often every service prunes those tables, seconds.
+        "CIVIC_RETENTION_INTERVAL": _positive_float(env, "CIVIC_RETENTION_INTERVAL", "3600"),
+        # SQLite: how long a write waits (cooperatively) for another process's lock, s.
+        "CIVIC_SQLITE_BUSY_WAIT": _positive_float(env, "CIVIC_SQLITE_BUSY_WAIT", "30"),
+        # PostgreSQL connections per process: pool, overflow above it, wait for one (s).
+        "CIVIC_DB_POOL_SIZE": _positive_int(env, "CIVIC_DB_POOL_SIZE", "5"),
+        "CIVIC_DB_MAX_OVERFLOW": _int_between(env, "CIVIC_DB_MAX_OVERFLOW", "10", 0, 1000),
+        "CIVIC_DB_POOL_TIMEOUT": _positive_float(env, "CIVIC_DB_POOL_TIMEOUT", "30"),
         # One delay per retry; after the last one the message is dead-lettered.
         "CIVIC_RETRY_DELAYS": retry_delays,
+        # A handler running longer than this (seconds) is stopped: a failed attempt.
+        "CIVIC_HANDLER_TIMEOUT": _positive_float(env, "CIVIC_HANDLER_TIMEOUT", "60"),
+        # Longest wait between probes while the database or broker is away (seconds).
+        "CIVIC_BACKOFF_MAX": _positive_float(env, "CIVIC_BACKOFF_MAX", "30"),
         "CIVIC_MAX_BODY_BYTES": _positive_int(env, "CIVIC_MAX_BODY_BYTES", "65536"),
         # Who may scrape /metrics besides staff: client addresses in these networks.
         "CIVIC_METRICS_ALLOW": _networks(env, "CIVIC_METRICS_ALLOW", "127.0.0.0/8,::1/128"),

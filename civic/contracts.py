@@ -22,6 +22,15 @@ GROUP_KINDS = ("working_group", "association", "business", "network")
 MEMBER_ROLES = ("admin", "member")
 
 
+def entity_version():
+    """A per-entity version its producer stamps on every fact about one membership
+    (`membership_version`) or registration (`registration_version`): it goes up with
+    every change of that entity, so a read model applies a fact only when it is newer
+    than the one it holds, whatever the order of arrival or the producers' clocks.
+    Optional: absent in events from before versions (then the fact's time decides)."""
+    return fields.Integer(strict=True, validate=validate.Range(min=1))
+
+
 class EnvelopeSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -218,12 +227,14 @@ class MemberJoined(Schema):
     group_id = _id()
     account_id = _id()
     role = fields.String(required=True, validate=validate.OneOf(MEMBER_ROLES))
+    membership_version = entity_version()
 
 
 @contract("member_left", "groups", "An account left (or was removed from) a group.")
 class MemberLeft(Schema):
     group_id = _id()
     account_id = _id()
+    membership_version = entity_version()
 
 
 @contract("join_requested", "groups", "An account asked to join a closed group.")
@@ -259,6 +270,7 @@ class AdminAppointed(Schema):
     group_id = _id()
     account_id = _id()
     reason = fields.String(required=True, validate=validate.OneOf(ADMIN_APPOINTMENT_REASONS))
+    membership_version = entity_version()
 
 
 @contract(
@@ -534,6 +546,7 @@ class EventCompleted(_EventRef):
 @contract("registration_confirmed", "events", "An account got a place at an event.")
 class RegistrationConfirmed(_EventRef):
     account_id = _id()
+    registration_version = entity_version()
 
 
 @contract(
@@ -544,6 +557,7 @@ class RegistrationConfirmed(_EventRef):
 class RegistrationWaitlisted(_EventRef):
     account_id = _id()
     position = fields.Integer(required=True, validate=validate.Range(min=1))
+    registration_version = entity_version()
 
 
 @contract(
@@ -554,6 +568,7 @@ class RegistrationWaitlisted(_EventRef):
 class RegistrationCancelled(_EventRef):
     account_id = _id()
     was = fields.String(required=True, validate=validate.OneOf(REGISTRATION_STATUSES))
+    registration_version = entity_version()
 
 
 @contract(
@@ -564,6 +579,7 @@ class RegistrationCancelled(_EventRef):
 )
 class WaitlistPromoted(_EventRef):
     account_id = _id()
+    registration_version = entity_version()
 
 
 @contract("attendee_checked_in", "events", "The organiser checked an attendee in.")

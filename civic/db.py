@@ -11,11 +11,27 @@ civic.outbox's; this module calls into it.
 
 from __future__ import annotations
 
+import functools
+import sqlite3
+import threading
+import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import Column, MetaData, String, Table, create_engine, event, func, insert, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -105,36 +121,97 @@ def database_url(service: str) -> str:
         raise civic_config.ConfigError(f"no database configured for {service!r}") from None
 
 
+# SQLite's own wait for another process's lock, in milliseconds. It blocks the whole
+# process (the hub stalls inside sqlite3's busy handler), so it is kept short and the
+# rest of the wait (CIVIC_SQLITE_BUSY_WAIT) is spent in eventlet.sleep between tries.
+SQLITE_BUSY_TIMEOUT_MS = 50
+SQLITE_RETRY_PAUSE_MAX = 0.2
+
+
+def _sqlite_busy(exc: BaseException) -> bool:
+    """Another connection holds the lock (worth waiting for). Not SQLITE_BUSY_SNAPSHOT:
+    a read transaction that fell behind a writer never succeeds by waiting."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return name == "SQLITE_BUSY"
+    return "database is locked" in str(exc)
+
+
+def _retry_while_busy(call):
+    """Run `call` again while SQLite is busy, sleeping cooperatively between tries (the
+    other green threads run meanwhile), for at most CIVIC_SQLITE_BUSY_WAIT seconds."""
+    deadline = time.monotonic() + float(civic_config.get("CIVIC_SQLITE_BUSY_WAIT", 30.0))
+    pause = 0.005
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as exc:
+            if not _sqlite_busy(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)  # green under eventlet's monkey patching
+        pause = min(pause * 2, SQLITE_RETRY_PAUSE_MAX)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        from pathlib import Path
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # One connection per process: a second green thread waits (cooperatively) in the
+    # pool instead of blocking the whole hub inside SQLite's busy handler.
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _):
+        cursor = dbapi_connection.cursor()
+        _retry_while_busy(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
+        cursor.close()
+
+    # Every statement (and the BEGIN sqlite3 issues before a write) waits out another
+    # process's lock cooperatively.
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor, statement, parameters, context):
+        _retry_while_busy(lambda: cursor.execute(statement, parameters))
+        return True
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor, statement, context):
+        _retry_while_busy(lambda: cursor.execute(statement))
+        return True
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor, statement, parameters, context):
+        _retry_while_busy(lambda: cursor.executemany(statement, parameters))
+        return True
+
+    return engine
+
+
 def make_engine(url: str, schema: str | None = None) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per process: a second green thread waits (cooperatively) in the
-        # pool instead of blocking the whole hub inside SQLite's busy handler.
-        engine = create_engine(
-            url,
-            poolclass=QueuePool,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=60,
-            connect_args={"check_same_thread": False, "timeout": 30},
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
+        return _sqlite_engine(url)
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+    # Connections per process: pool + overflow. Budget: services x instances x
+    # (CIVIC_DB_POOL_SIZE + CIVIC_DB_MAX_OVERFLOW) must stay under max_connections.
     return create_engine(
-        url, pool_size=5, max_overflow=10, pool_pre_ping=True, connect_args=connect_args
+        url,
+        pool_size=int(civic_config.get("CIVIC_DB_POOL_SIZE", 5)),
+        max_overflow=int(civic_config.get("CIVIC_DB_MAX_OVERFLOW", 10)),
+        pool_timeout=float(civic_config.get("CIVIC_DB_POOL_TIMEOUT", 30.0)),
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 
@@ -167,6 +244,19 @@ def _safe_ident(name: str) -> str:
     return name
 
 
+@functools.cache
+def consumed_event_types() -> frozenset[str]:
+    """Every event type some handler in the services' topology consumes: the relay lets
+    an unroutable event of any other type go. Computed once per process."""
+    from civic import topology
+
+    return frozenset(subscription.event_type for subscription in topology.subscriptions())
+
+
+# Rows deleted per transaction when pruning: short transactions, no long locks.
+PRUNE_BATCH = 1000
+
+
 class ServiceDatabase:
     """One service's engine, sessions, outbox and inbox: usable with or without nameko."""
 
@@ -181,7 +271,9 @@ class ServiceDatabase:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.outbox = metadata.tables["outbox"]
         self.inbox = metadata.tables["inbox"]
-        self.relay = OutboxRelay(self, amqp_uri or civic_config.get("AMQP_URI"))
+        self.relay = OutboxRelay(
+            self, amqp_uri or civic_config.get("AMQP_URI"), consumed_types=consumed_event_types
+        )
 
     def unit_of_work(self, context_data: dict | None = None) -> UnitOfWork:
         return UnitOfWork(self, context_data or {})
@@ -194,6 +286,57 @@ class ServiceDatabase:
     def dispose(self) -> None:
         self.relay.close()
         self.engine.dispose()
+
+    def prune(self, now: datetime | None = None, batch: int = PRUNE_BATCH) -> dict[str, int]:
+        """Delete what has been kept long enough; returns how many rows of each table.
+
+        Sent outbox rows after CIVIC_OUTBOX_RETENTION (unsent and parked rows stay);
+        inbox records after CIVIC_INBOX_RETENTION, which must be longer than a dead
+        letter may wait for its replay (the inbox still has to recognise a replayed
+        message it handled); command records after CIVIC_COMMAND_RETENTION (they hold
+        answers, which may name a person: kept no longer than retries need them).
+        Plain `DELETE … WHERE older than` in batches of `batch` rows, each its own short
+        transaction: safe with N instances at once.
+        """
+        now = now or utcnow()
+        outbox_kept = timedelta(seconds=float(civic_config.get("CIVIC_OUTBOX_RETENTION", 604800)))
+        inbox_kept = timedelta(seconds=float(civic_config.get("CIVIC_INBOX_RETENTION", 2592000)))
+        commands_kept = timedelta(
+            seconds=float(civic_config.get("CIVIC_COMMAND_RETENTION", 172800))
+        )
+        outbox, inbox = self.outbox, self.inbox
+        pruned = {
+            "outbox": self._delete_older(
+                outbox, [outbox.c.id], outbox.c.sent_at < now - outbox_kept, batch
+            ),
+            "inbox": self._delete_older(
+                inbox,
+                [inbox.c.message_id, inbox.c.handler],
+                inbox.c.handled_at < now - inbox_kept,
+                batch,
+            ),
+        }
+        commands = self.metadata.tables.get("commands")
+        if commands is not None:
+            pruned["commands"] = self._delete_older(
+                commands,
+                [commands.c.request_id],
+                commands.c.created_at < now - commands_kept,
+                batch,
+            )
+        return pruned
+
+    def _delete_older(self, table: Table, key: list, older, batch: int) -> int:
+        key_of = key[0] if len(key) == 1 else tuple_(*key)
+        total = 0
+        while True:
+            oldest = select(*key).where(older).limit(batch)
+            with self.sessions() as session, session.begin():
+                deleted = session.execute(delete(table).where(key_of.in_(oldest))).rowcount
+            total += deleted
+            if deleted < batch:
+                return total
+            time.sleep(0)  # let the process's other green threads run between batches
 
 
 class UnitOfWork:
@@ -284,21 +427,44 @@ class UnitOfWork:
 
 
 class Database(DependencyProvider):
-    """nameko dependency: `self.db` is a UnitOfWork bound to the current worker."""
+    """nameko dependency: `self.db` is a UnitOfWork bound to the current worker.
+
+    It also runs the service's outbox relay and its retention timer (`prune` every
+    CIVIC_RETENTION_INTERVAL seconds, the first time soon after start), each in a green
+    thread of its own.
+    """
 
     def __init__(self, metadata: MetaData):
         self.metadata = metadata
         self.database: ServiceDatabase | None = None
+        self._stopping = threading.Event()
 
     def setup(self):
         self.database = ServiceDatabase(self.container.service_name, self.metadata)
 
     def start(self):
+        self._stopping.clear()
         self.container.spawn_managed_thread(
             self.database.relay.run_forever, identifier="outbox_relay"
         )
+        self.container.spawn_managed_thread(self._prune_forever, identifier="retention")
+
+    def _prune_forever(self) -> None:
+        interval = float(civic_config.get("CIVIC_RETENTION_INTERVAL", 3600))
+        # Soon after start too: a service restarted more often than the interval prunes.
+        wait = min(interval, 60.0)
+        while not self._stopping.wait(wait):
+            wait = interval
+            try:
+                pruned = self.database.prune()
+            except Exception as exc:  # the database away: next time
+                log.warning("retention_prune_failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            if any(pruned.values()):
+                log.info("retention_pruned", **pruned)
 
     def stop(self):
+        self._stopping.set()
         self.database.relay.stop()
         self.database.dispose()
 

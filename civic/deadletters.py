@@ -11,6 +11,10 @@ While one of these calls holds messages, a concurrent call does not see them; th
 harmless for a staff tool and keeps the queue intact. An event that failed twice (a
 duplicate delivery of a poison message) is listed twice under the same id; each replay
 sends one copy back, and the consumer's inbox makes sure it has its effect once.
+
+A dead letter is the failed message as it came — its bytes and properties, a missing
+content type still missing (civic.messaging copies it so) — and a replay sends exactly
+that back, byte for byte, with only Civic's own headers changed.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ import hashlib
 import json
 import uuid
 
-from kombu import Connection, Producer
+from kombu import Connection
 
 from civic import clock
 from civic.errors import Conflict, NotFound, Unavailable, ValidationError
 from civic.log import get_logger
-from civic.messaging import ATTEMPTS_HEADER, dead_letter_queue
+from civic.messaging import ATTEMPTS_HEADER, copy_of, dead_letter_queue, publish_copy, raw_body
+
+__all__ = ["count_dead_letters", "list_dead_letters", "raw_body", "replay", "summary"]
 
 log = get_logger(__name__)
 
@@ -48,14 +54,6 @@ def _connection(amqp_uri: str, confirms: bool = False) -> Connection:
             "write_timeout": IO_TIMEOUT,
         },
     )
-
-
-def raw_body(message) -> bytes:
-    """The body's bytes as published (py-amqp hands over text when it could decode it)."""
-    body = message.body
-    if isinstance(body, bytes):
-        return body
-    return str(body).encode(message.content_encoding or "utf-8")
 
 
 def _message_id(message) -> str:
@@ -211,26 +209,9 @@ def _republish(held: _HeldMessages, message) -> dict:
     }
     headers[ATTEMPTS_HEADER] = 0
     headers[REPLAYED_AT_HEADER] = replayed_at
-    properties = message.properties or {}
-    optional = {
-        key: properties[key]
-        for key in ("message_id", "correlation_id", "type", "app_id", "timestamp")
-        if properties.get(key) is not None
-    }
     channel = held.connection.channel()
     try:
-        Producer(channel).publish(
-            raw_body(message),
-            exchange="",
-            routing_key=queue,
-            headers=headers,
-            content_type=message.content_type or "application/json",
-            content_encoding=message.content_encoding or "utf-8",
-            delivery_mode=2,
-            mandatory=True,
-            retry=False,
-            **optional,
-        )
+        publish_copy(channel, copy_of(message, headers), queue, timeout=IO_TIMEOUT)
     except Exception as exc:
         # NO_ROUTE: the queue it failed on is gone; the dead letter stays in the DLQ.
         if "NO_ROUTE" in str(exc) or "312" in str(getattr(exc, "code", "")):

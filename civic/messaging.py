@@ -1,6 +1,11 @@
 """Receiving events: validation, idempotence, retry with backoff, dead-lettering.
 
-`@event_handler("groups", "account_erased")` replaces nameko's `@event_handler`:
+`@event_handler("groups", "account_erased", name="on_account_erased")` replaces nameko's
+`@event_handler`:
+
+- `name` names the handler for good: its queue (`evt-<source>-<type>--<service>.<name>`)
+  and its inbox key (`<service>.<name>`) follow it, not the method's name, so renaming a
+  method orphans nothing (civic.topology reports Civic queues no handler declares);
 
 - the body is parsed into an `Envelope` and checked against the catalogue; a message
   that cannot be read (unknown type, unreadable version, bad data) goes straight to the
@@ -10,7 +15,21 @@
 - the message is acked only after that transaction committed;
 - a handler that raises is retried after each delay of `CIVIC_RETRY_DELAYS` (the
   message waits in `<queue>.retry-<ms>ms`, whose TTL dead-letters it back) and
-  then lands in `civic.dead-letters` — never dropped, never requeued forever.
+  then lands in `civic.dead-letters` — never dropped, never requeued forever;
+- only the handler's own failures count. An error of the infrastructure (the database
+  unreachable or locked, its pool exhausted) keeps the message unacked — the prefetch
+  limit then pauses the queue — while one probe per service (`SELECT 1`) waits, longer
+  each time up to `CIVIC_BACKOFF_MAX`, for the database to answer; then the message is
+  handled again, its attempts untouched;
+- deliveries count too: a message that arrives flagged `redelivered` was delivered before
+  and never finished (its worker died, or lost its connection), so that delivery counts
+  as an attempt — it goes to the retry queue with one attempt more — and a handler that
+  runs longer than `CIVIC_HANDLER_TIMEOUT` is stopped and has failed. A message that
+  kills or hangs its worker ends in the dead letters like any other;
+- a retry or dead-letter copy is the message as it came — its bytes and properties,
+  a missing content type stays missing — published with confirms and `mandatory`; the
+  original is acked only once the broker confirmed the copy reached a queue. Until then
+  (broker away, queue gone) the original is held and the copy retried, longer each time.
 
 `@all_events_handler()` is the same for a handler of every event type in the catalogue
 (an activity feed, notifications): one durable queue, `evt-all--<service>.<method>`,
@@ -23,19 +42,24 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 import traceback
 
+import amqp
+import eventlet
+from eventlet.event import Event
 from kombu import Connection, Queue, binding
-from nameko.amqp.publish import Publisher
-from nameko.constants import PERSISTENT
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.extensions import SharedExtension
 from nameko.messaging import Consumer
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from civic import chaos, clock, config
 from civic.contracts import CATALOGUE, get_contract, parse_envelope
 from civic.errors import ContractError
 from civic.log import get_logger
-from civic.outbox import FAST_RETRY, event_exchange
+from civic.outbox import event_exchange
 
 log = get_logger(__name__)
 
@@ -49,21 +73,22 @@ ATTEMPTS_HEADER = "x-civic-attempts"
 DEAD_LETTER_QUEUE = "civic.dead-letters"
 
 
-def queue_name(source: str, event_type: str, service: str, method: str) -> str:
-    """The queue of one handler (`service.method`) for one event type of one producer:
-    `evt-<source>-<event_type>--<service>.<method>`.
+def queue_name(source: str, event_type: str, service: str, handler: str) -> str:
+    """The queue of one handler (`service.handler`, the handler's `name`) for one event
+    type of one producer: `evt-<source>-<event_type>--<service>.<handler>`.
 
     It is the name nameko gives a service-pool event handler's queue (built inline in
-    nameko's `EventHandler.setup`, which has no function for it), so the queues of
-    handlers written before Civic named them stay in use.
+    nameko's `EventHandler.setup`, which has no function for it) when the handler's name
+    is its method's: the handlers written before Civic named them explicitly have their
+    method's name, so their queues stay in use.
     """
-    return f"evt-{source}-{event_type}--{service}.{method}"
+    return f"evt-{source}-{event_type}--{service}.{handler}"
 
 
-def subscription_queue(source: str, event_type: str, service: str, method: str) -> Queue:
+def subscription_queue(source: str, event_type: str, service: str, handler: str) -> Queue:
     """That durable queue, bound to the producer's exchange with the event type."""
     return Queue(
-        queue_name(source, event_type, service, method),
+        queue_name(source, event_type, service, handler),
         exchange=event_exchange(source),
         routing_key=event_type,
         durable=True,
@@ -71,9 +96,9 @@ def subscription_queue(source: str, event_type: str, service: str, method: str) 
     )
 
 
-def all_events_queue_name(service: str, method: str) -> str:
-    """The one queue of an `@all_events_handler`: `evt-all--<service>.<method>`."""
-    return f"evt-all--{service}.{method}"
+def all_events_queue_name(service: str, handler: str) -> str:
+    """The one queue of an `@all_events_handler`: `evt-all--<service>.<handler>`."""
+    return f"evt-all--{service}.{handler}"
 
 
 # What a handler's queue name (above, or one of its retry queues below) says of its owner.
@@ -143,10 +168,216 @@ def dead_letter_queue() -> Queue:
     return Queue(DEAD_LETTER_QUEUE, durable=True, auto_delete=False)
 
 
+# --- what counts as an attempt ----------------------------------------------------------
+
+
+class HandlerTimeout(Exception):
+    """A handler ran longer than CIVIC_HANDLER_TIMEOUT: it failed (and is retried)."""
+
+
+def _driver_outage_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [sqlite3.OperationalError]
+    try:
+        import psycopg2
+    except ImportError:  # SQLite only
+        pass
+    else:
+        errors.append(psycopg2.OperationalError)
+    return tuple(errors)
+
+
+# The database unreachable, refusing, locked or restarting; its pool exhausted; a
+# connection lost mid-way. (SQLite's "no such table" is an OperationalError too: a deploy
+# that forgot its migration, kept and retried rather than dead-lettered.)
+_INFRASTRUCTURE_ERRORS = (
+    sa_exc.OperationalError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+    *_driver_outage_errors(),
+)
+
+
+def is_infrastructure_error(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised from, is the infrastructure's fault
+    rather than the handler's: such a failure is not an attempt."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _INFRASTRUCTURE_ERRORS):
+            return True
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def handler_timeout() -> float:
+    return float(config.get("CIVIC_HANDLER_TIMEOUT", 60))
+
+
+def backoff_max() -> float:
+    return float(config.get("CIVIC_BACKOFF_MAX", 30))
+
+
+def backoff_delays(first: float = 0.5):
+    """0.5, 1, 2, 4 … seconds, each at most CIVIC_BACKOFF_MAX."""
+    delay = first
+    while True:
+        yield min(delay, backoff_max())
+        delay *= 2
+
+
+# --- copies of a message -----------------------------------------------------------------
+
+# A copy's publish (connect, confirm) never waits longer than this.
+COPY_TIMEOUT = 10.0
+# The properties a copy keeps; absent ones stay absent (a message without a content type
+# is copied without one, so its bytes are never re-serialised).
+COPIED_PROPERTIES = (
+    "content_type",
+    "content_encoding",
+    "message_id",
+    "correlation_id",
+    "type",
+    "app_id",
+    "timestamp",
+    "priority",
+    "reply_to",
+)
+
+
+def raw_body(message) -> bytes:
+    """The body's bytes as published (py-amqp hands over text when it could decode it)."""
+    body = message.body
+    if isinstance(body, bytes):
+        return body
+    return str(body).encode(message.content_encoding or "utf-8")
+
+
+def copy_of(message, headers: dict) -> amqp.Message:
+    """The message as it came (bytes and properties), persistent, with these headers."""
+    properties = message.properties or {}
+    kept = {key: properties[key] for key in COPIED_PROPERTIES if properties.get(key) is not None}
+    return amqp.Message(raw_body(message), application_headers=headers, delivery_mode=2, **kept)
+
+
+def publish_copy(channel, copy: amqp.Message, queue: str, timeout: float = COPY_TIMEOUT) -> None:
+    """Publish `copy` to `queue` on a channel in confirm mode, with `mandatory`: returns
+    once the broker confirmed it reached the queue. A queue that does not exist raises
+    (NO_ROUTE, reply code 312), as do a nack and a confirm that does not come in time."""
+    channel.basic_publish(
+        copy, exchange="", routing_key=queue, mandatory=True, confirm_timeout=timeout
+    )
+
+
+def confirming_connection(amqp_uri: str, timeout: float = COPY_TIMEOUT) -> Connection:
+    return Connection(
+        amqp_uri,
+        connect_timeout=timeout,
+        transport_options={
+            "confirm_publish": True,
+            "read_timeout": timeout,
+            "write_timeout": timeout,
+        },
+    )
+
+
+# --- the database gate -------------------------------------------------------------------
+
+
+class DatabaseGate(SharedExtension):
+    """One per service: closed while its database is away, with one probe waiting for it.
+
+    A handler that met an infrastructure error closes the gate and its message waits
+    here (unacked); messages delivered meanwhile wait too, before they run. The probe
+    asks the database `SELECT 1` after 0.5, 1, 2 … s (at most CIVIC_BACKOFF_MAX); when it
+    answers, the gate opens and the held messages run again. An outage that comes back
+    right away makes the next probe wait longer: the steps reset only once a handler got
+    through.
+    """
+
+    PROBE_TIMEOUT = 5.0
+
+    def setup(self):
+        self.outage: Event | None = None
+        self.steps = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.outage is not None
+
+    def close(self, error: str) -> None:
+        if self.outage is not None:
+            return
+        self.outage = Event()
+        log.warning("database_unavailable_holding_messages", error=error)
+        self.container.spawn_managed_thread(self._probe, identifier="database_probe")
+
+    def wait(self) -> None:
+        outage = self.outage
+        if outage is not None:
+            outage.wait()
+
+    def passed(self) -> None:
+        self.steps = 0
+
+    def _probe(self) -> None:
+        outage = self.outage
+        try:
+            delays = backoff_delays()
+            for _ in range(self.steps):
+                next(delays)
+            while True:
+                delay = next(delays)
+                self.steps += 1
+                eventlet.sleep(delay)
+                if self._answers():
+                    log.info("database_answers_again", probes=self.steps)
+                    return
+        finally:
+            self.outage = None
+            outage.send(True)
+
+    def _engine(self):
+        for dependency in self.container.dependencies:
+            engine = getattr(getattr(dependency, "database", None), "engine", None)
+            if engine is not None:
+                return engine
+        return None
+
+    def _answers(self) -> bool:
+        engine = self._engine()
+        if engine is None:
+            return True
+        answered = False
+        with eventlet.Timeout(self.PROBE_TIMEOUT, False):
+            try:
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+                answered = True
+            except Exception as exc:
+                log.info("database_probe_failed", error=type(exc).__name__)
+        return answered
+
+
+# --- the subscriptions -------------------------------------------------------------------
+
+_HANDLER_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def check_handler_name(name) -> str:
+    if not isinstance(name, str) or not _HANDLER_NAME.fullmatch(name):
+        raise ValueError(f"a handler's name must be a word of letters, digits and _, got {name!r}")
+    return name
+
+
 class EventSubscription(EventHandler):
     """A durable, service-pooled event consumer that never drops a failed message."""
 
-    def __init__(self, source_service: str, event_type: str, **kwargs):
+    gate = DatabaseGate()
+
+    def __init__(self, source_service: str, event_type: str, handler_name: str, **kwargs):
+        self.handler_name = check_handler_name(handler_name)
         super().__init__(
             source_service,
             event_type,
@@ -161,27 +392,24 @@ class EventSubscription(EventHandler):
         # type) unless told otherwise: such a message is poison, so dead-letter it.
         self.consumer_options["on_decode_error"] = self._on_decode_error
         self._setup_queue_and_consumer()
-        self.publisher = Publisher(
-            self.amqp_uri,
-            use_confirms=True,
-            delivery_mode=PERSISTENT,
-            retry=True,
-            retry_policy=FAST_RETRY,
-        )
 
     def _setup_queue_and_consumer(self):
         # Civic's queue (the one civic.topology declares) instead of the one nameko's
-        # EventHandler.setup would build: the same name, binding and durability.
+        # EventHandler.setup would build: the same binding and durability.
         self.queue = subscription_queue(
-            self.source_service, self.event_type, self.container.service_name, self.method_name
+            self.source_service, self.event_type, self.container.service_name, self.handler_name
         )
         Consumer.setup(self)
+
+    @property
+    def handler_key(self) -> str:
+        return f"{self.container.service_name}.{self.handler_name}"
 
     def _read(self, body):
         return parse_envelope(body, self.event_type)
 
     def start(self):
-        # A retry or dead letter sent to a queue that does not exist would be dropped.
+        # A retry or dead letter sent to a queue that does not exist would be refused.
         with Connection(self.amqp_uri, connect_timeout=10) as connection:
             channel = connection.default_channel
             for queue in retry_queues(self.queue.name):
@@ -197,9 +425,33 @@ class EventSubscription(EventHandler):
             error=error,
             message_id=message.properties.get("message_id"),
         )
-        self._dead_letter(message, error, self._attempts(message))
+        self._dead_letter(message, error, self._attempts(message), inline=False)
 
     def handle_message(self, body, message):
+        if (message.delivery_info or {}).get("redelivered"):
+            self._count_unfinished_delivery(message)
+            return
+        self._run(body, message)
+
+    def _count_unfinished_delivery(self, message) -> None:
+        """The broker delivered this message before and it was never acked: its worker
+        died, hung until killed, or lost its connection. That delivery was an attempt."""
+        attempts = self._attempts(message) + 1
+        log.warning(
+            "delivery_unfinished_counted",
+            queue=self.queue.name,
+            attempt=attempts,
+            message_id=message.properties.get("message_id"),
+        )
+        self._retry_or_dead_letter(
+            message,
+            attempts,
+            "the delivery before this one never finished (its worker died, hung or lost "
+            "its connection)",
+            inline=False,
+        )
+
+    def _run(self, body, message):
         try:
             envelope = self._read(body)
         except ContractError as exc:
@@ -209,20 +461,23 @@ class EventSubscription(EventHandler):
                 error=str(exc),
                 message_id=message.properties.get("message_id"),
             )
-            self._dead_letter(message, f"ContractError: {exc}", self._attempts(message))
+            self._dead_letter(
+                message, f"ContractError: {exc}", self._attempts(message), inline=False
+            )
             return
         context_data = {"correlation_id": envelope.correlation_id}
         if envelope.actor_id:
             context_data["actor_id"] = envelope.actor_id
 
         def spawn_worker():
+            self.gate.wait()  # while the database is away, the message waits here
             try:
                 self.container.spawn_worker(
                     self,
                     (envelope,),
                     {},
                     context_data=context_data,
-                    handle_result=functools.partial(self.handle_result, message),
+                    handle_result=functools.partial(self._handled, body, message),
                 )
             except Exception:  # container being killed: leave it for another consumer
                 self.consumer.requeue_message(message)
@@ -231,12 +486,38 @@ class EventSubscription(EventHandler):
             spawn_worker, identifier=f"wait_for_worker_pool[{self.queue.name}]"
         )
 
-    def handle_message_processed(self, message, result=None, exc_info=None):
+    def _handled(self, body, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
+            self.gate.passed()
             self.consumer.ack_message(message)
-            return
-        attempts = self._attempts(message) + 1
-        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        elif is_infrastructure_error(exc_info[1]):
+            self._hold_until_the_database_answers(body, message, exc_info[1])
+        else:
+            error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+            self._retry_or_dead_letter(message, self._attempts(message) + 1, error)
+        return result, exc_info
+
+    def _hold_until_the_database_answers(self, body, message, error) -> None:
+        """Not an attempt: the message stays unacked (so the prefetch limit pauses the
+        queue) until the database answers, then runs again."""
+        log.warning(
+            "handler_infrastructure_error_held",
+            queue=self.queue.name,
+            error=f"{type(error).__name__}: {str(error).splitlines()[0][:300]}",
+        )
+        self.gate.close(type(error).__name__)
+
+        def run_again():
+            self.gate.wait()
+            if not message.channel.connection:
+                return  # the broker took it back; it comes again, flagged redelivered
+            self._run(body, message)
+
+        self.container.spawn_managed_thread(
+            run_again, identifier=f"held_for_database[{self.queue.name}]"
+        )
+
+    def _retry_or_dead_letter(self, message, attempts: int, error: str, inline=True) -> None:
         delays = retry_delays()
         if attempts <= len(delays):
             delay = delays[attempts - 1]
@@ -247,7 +528,9 @@ class EventSubscription(EventHandler):
                 retry_in_s=delay,
                 error=error,
             )
-            self._forward(message, retry_queue_name(self.queue.name, delay), attempts)
+            self._forward(
+                message, retry_queue_name(self.queue.name, delay), attempts, inline=inline
+            )
         else:
             log.error(
                 "handler_failed_dead_lettered",
@@ -255,7 +538,7 @@ class EventSubscription(EventHandler):
                 attempts=attempts,
                 error=error,
             )
-            self._dead_letter(message, error, attempts)
+            self._dead_letter(message, error, attempts, inline=inline)
 
     @staticmethod
     def _attempts(message) -> int:
@@ -264,7 +547,7 @@ class EventSubscription(EventHandler):
         except (TypeError, ValueError):
             return 0
 
-    def _dead_letter(self, message, error: str, attempts: int) -> None:
+    def _dead_letter(self, message, error: str, attempts: int, inline=True) -> None:
         self._forward(
             message,
             DEAD_LETTER_QUEUE,
@@ -272,37 +555,55 @@ class EventSubscription(EventHandler):
             extra_headers={
                 "x-civic-queue": self.queue.name,
                 "x-civic-service": self.container.service_name,
-                "x-civic-handler": f"{self.container.service_name}.{self.method_name}",
+                "x-civic-handler": self.handler_key,
                 "x-civic-error": error[-2000:],
                 "x-civic-failed-at": clock.iso(clock.utcnow()),
             },
+            inline=inline,
         )
 
-    def _forward(self, message, routing_key: str, attempts: int, extra_headers=None) -> None:
-        """Copy the message to another queue, then ack it; requeue if that fails."""
+    def _forward(self, message, target: str, attempts: int, extra_headers=None, inline=True):
+        """Copy the message to another queue, then ack it.
+
+        Until the broker confirmed the copy reached its queue the original is held
+        (unacked) and the copy retried, longer each time; if the consumer's connection
+        goes meanwhile, the broker has the original back. `inline`: the first try runs in
+        the calling green thread (a worker); otherwise all of it runs apart, so the
+        consumer's own thread never waits on a publish.
+        """
         headers = {key: value for key, value in (message.headers or {}).items() if key != "x-death"}
         headers[ATTEMPTS_HEADER] = attempts
         headers.update(extra_headers or {})
-        try:
-            self.publisher.publish(
-                message.body,
-                exchange="",
-                routing_key=routing_key,
-                headers=headers,
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                message_id=message.properties.get("message_id"),
-            )
-        except Exception as exc:
-            log.error(
-                "forward_failed_requeued",
-                queue=self.queue.name,
-                target=routing_key,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            self.consumer.requeue_message(message)
+        copy = copy_of(message, headers)
+
+        def send() -> bool:
+            try:
+                with confirming_connection(self.amqp_uri) as connection:
+                    publish_copy(connection.channel(), copy, target)
+            except Exception as exc:
+                log.warning(
+                    "forward_failed_held",
+                    queue=self.queue.name,
+                    target=target,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return False
+            self.consumer.ack_message(message)
+            return True
+
+        def send_until_confirmed():
+            for delay in backoff_delays():
+                if not message.channel.connection:
+                    return  # the broker took the original back
+                if send():
+                    return
+                eventlet.sleep(delay)
+
+        if inline and send():
             return
-        self.consumer.ack_message(message)
+        self.container.spawn_managed_thread(
+            send_until_confirmed, identifier=f"forward[{self.queue.name}->{target}]"
+        )
 
 
 class AllEventsSubscription(EventSubscription):
@@ -313,9 +614,9 @@ class AllEventsSubscription(EventSubscription):
     this code knows the type (its binding is declared at start and by `civic migrate`).
     """
 
-    def __init__(self, include_own: bool = False, **kwargs):
+    def __init__(self, handler_name: str, include_own: bool = False, **kwargs):
         self.include_own = include_own
-        super().__init__("*", "*", **kwargs)
+        super().__init__("*", "*", handler_name, **kwargs)
 
     def routes(self, service: str) -> list[tuple[str, str]]:
         """What the queue of a handler in `service` is bound to."""
@@ -324,7 +625,7 @@ class AllEventsSubscription(EventSubscription):
     def _setup_queue_and_consumer(self):
         service = self.container.service_name
         self.queue = all_events_queue(
-            all_events_queue_name(service, self.method_name), self.routes(service)
+            all_events_queue_name(service, self.handler_name), self.routes(service)
         )
         Consumer.setup(self)
 
@@ -338,39 +639,52 @@ class AllEventsSubscription(EventSubscription):
         return envelope
 
 
-def _idempotent(method):
+def _idempotent(method, name: str):
     @functools.wraps(method)
     def handle(self, envelope):
-        handler = f"{self.name}.{method.__name__}"
+        handler = f"{self.name}.{name}"
         chaos.before_handle(self.name, envelope.correlation_id)
-        with self.db as uow:
-            if not uow.claim_message(envelope.id, handler):
-                log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
-                return None
-            return method(self, envelope, uow)
+        seconds = handler_timeout()
+        # A hung handler is stopped (at its next cooperative wait) and has failed.
+        with eventlet.Timeout(seconds, HandlerTimeout(f"{handler} ran longer than {seconds:g} s")):
+            with self.db as uow:
+                if not uow.claim_message(envelope.id, handler):
+                    log.info("duplicate_skipped", message_id=envelope.id, handler=handler)
+                    return None
+                return method(self, envelope, uow)
 
     return handle
 
 
-def event_handler(source_service: str, event_type: str):
+def event_handler(source_service: str, event_type: str, *, name: str):
     """Decorate a service method `(self, envelope, uow)` as an idempotent event handler.
+
+    `name` is the handler's name for good: its queue and its inbox records are named
+    after it (see `queue_name`), so the method can be renamed freely; changing `name`
+    makes a new queue and leaves the old one orphaned (civic.topology reports it).
 
     The service must have its `Database` dependency at `self.db`; the handler is given
     the entered unit of work (`uow`, its session at `uow.session`), the one transaction
     that also records the envelope in the inbox — it never opens its own.
     """
+    check_handler_name(name)
 
     def decorate(method):
-        return EventSubscription.decorator(source_service, event_type)(_idempotent(method))
+        return EventSubscription.decorator(source_service, event_type, handler_name=name)(
+            _idempotent(method, name)
+        )
 
     return decorate
 
 
-def all_events_handler(include_own: bool = False):
+def all_events_handler(*, name: str, include_own: bool = False):
     """Like `event_handler`, for every event type in the catalogue (see
     `AllEventsSubscription`): `envelope.type` says which one arrived."""
+    check_handler_name(name)
 
     def decorate(method):
-        return AllEventsSubscription.decorator(include_own=include_own)(_idempotent(method))
+        return AllEventsSubscription.decorator(handler_name=name, include_own=include_own)(
+            _idempotent(method, name)
+        )
 
     return decorate

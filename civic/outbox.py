@@ -3,26 +3,68 @@ committed events with publisher confirms.
 
 A unit of work (civic.db) writes each event it publishes into the `outbox` table with
 `store_event`, in its own transaction, so the event exists if and only if the change that
-caused it was committed. Right after the commit, the unit of work's own rows are
-published (`publish_now`); a periodic pass (`run_forever`) publishes whatever is still
-unsent — the broker was down, the process died between commit and publish. Rows are claimed with
-`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL, so two instances of a service never
-publish the same row in the normal case; consumers are idempotent for the rest.
+caused it was committed. After the commit the unit of work wakes the relay
+(`publish_now`), which publishes in its own green thread: a handler never talks to the
+broker, so a broker that stops answering cannot hold a message unacked or a worker busy.
+(A process without a running relay — a script, the command line — publishes at once,
+with the same timeouts.)
+
+One relay pass, never holding a database transaction while it talks to the broker:
+
+1. **claim** — one short transaction sets `claimed_until = now + lease` on the oldest
+   unsent, unparked rows whose claim is free or expired (`UPDATE … RETURNING`; on
+   PostgreSQL the candidates are picked `FOR UPDATE SKIP LOCKED`), so N relays of N
+   instances each claim different rows;
+2. **publish** — the batch goes out on one channel in confirm mode, every message
+   `mandatory`, without waiting between messages; then the relay waits (with a deadline,
+   `CIVIC_PUBLISH_TIMEOUT`) for every ack, nack and returned message;
+3. **record** — another short transaction marks what was confirmed as sent.
+
+What the broker returned as unroutable (no queue bound for it: its consumer is not
+deployed yet) is kept and retried with backoff — unless no handler in the services'
+topology consumes that type at all, then it is let go (marked sent). A row that fails
+on its own (its envelope can't be read back, the broker nacks it, it makes the broker
+close the channel) is retried with backoff and parked after `CIVIC_OUTBOX_MAX_ATTEMPTS`
+failures: logged, counted in the service's health (`outbox_parked`), never blocking the
+rows behind it; `unpark` puts it back in line. A broker that is away, refuses or stays
+silent fails the whole pass (the rows are released, attempts counted, never parked).
+
+The publisher connection has heartbeats and socket timeouts; a connection that timed
+out is dropped (not closed politely: a frozen broker would not answer) and made anew on
+the next pass. While there is a backlog the relay runs passes back to back.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from kombu import Exchange
-from nameko.amqp.publish import Publisher
-from nameko.constants import PERSISTENT
+import amqp
+from amqp.exceptions import ChannelError
+from kombu import Connection, Exchange
 from nameko.events import get_event_exchange
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from civic import chaos
+from civic import config as civic_config
 from civic.clock import utcnow
 from civic.contracts import Envelope
 from civic.log import get_logger
@@ -30,9 +72,16 @@ from civic.sqltypes import UTCDateTime
 
 log = get_logger(__name__)
 
-# Fail fast when the broker is away: the row stays in the outbox and the relay retries.
+# Fail fast when the broker is away: the message stays where it is and is tried again
+# later. (civic.messaging's forwarding publisher uses it too.)
 FAST_RETRY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.3}
-BATCH = 100
+UNROUTABLE = "unroutable"
+# The longest backoff of a row that failed (seconds), and the shortest claim lease.
+BACKOFF_MAX = 60.0
+LEASE_MIN = 60.0
+# Rows per UPDATE when recording (well under every driver's parameter limit).
+RECORD_CHUNK = 500
+PERSISTENT = 2
 
 
 def event_exchange(producer: str) -> Exchange:
@@ -82,22 +131,239 @@ def context_headers(envelope: dict) -> dict:
     return headers
 
 
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _setting(name: str, default):
+    return civic_config.get(name, default)
+
+
+# --- talking to the broker ----------------------------------------------------------------
+
+
+class BrokerUnavailable(Exception):
+    """The broker could not be reached, refused, or did not answer in time."""
+
+
+@dataclass
+class Outgoing:
+    """One outbox row, ready to go: its id, routing key and AMQP message."""
+
+    id: str
+    type: str
+    message: amqp.Message
+
+
+@dataclass
+class BatchResult:
+    confirmed: set[str] = field(default_factory=set)
+    returned: set[str] = field(default_factory=set)  # unroutable (and confirmed)
+    nacked: set[str] = field(default_factory=set)
+
+
+class ConfirmedPublisher:
+    """One py-amqp connection and channel in confirm mode, publishing `mandatory`
+    messages to one exchange in pipelined batches.
+
+    Every wait on the broker has a deadline (`CIVIC_PUBLISH_TIMEOUT`: the connection
+    handshake, socket reads and writes, the confirms of a batch); the connection has
+    heartbeats (`CIVIC_AMQP_HEARTBEAT`). After any failure the connection is dropped
+    without the closing handshake and made anew on the next batch.
+    """
+
+    def __init__(self, amqp_uri: str, exchange: Exchange):
+        self.amqp_uri = amqp_uri
+        self.exchange = exchange
+        self.connection: amqp.Connection | None = None
+        self.channel = None
+        self._next_tag = 0
+        self._waiting: dict[int, str] = {}  # delivery tag → row id, in publishing order
+        self._result = BatchResult()
+
+    @staticmethod
+    def timeout() -> float:
+        return float(_setting("CIVIC_PUBLISH_TIMEOUT", 10.0))
+
+    def _connect(self) -> None:
+        timeout = self.timeout()
+        params = Connection(
+            self.amqp_uri,
+            connect_timeout=timeout,
+            heartbeat=max(1, round(float(_setting("CIVIC_AMQP_HEARTBEAT", 30.0)))),
+            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+        )
+        # One attempt (kombu's `connect` would retry): the relay's next pass is the retry.
+        connection = params.transport.establish_connection()
+        try:
+            channel = connection.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
+            self.exchange(channel).declare()
+        except BaseException:
+            connection.collect()
+            raise
+        self.connection, self.channel, self._next_tag = connection, channel, 0
+
+    def publish_batch(self, batch: list[Outgoing], copies: int = 1) -> BatchResult:
+        """Publish every message (`copies` times each), then wait for all confirms.
+
+        Raises BrokerUnavailable (the batch's outcome unknown: publish it again) or
+        amqp's ChannelError (the broker closed the channel because of a message)."""
+        try:
+            if self.connection is None:
+                self._connect()
+            self._waiting.clear()
+            self._result = BatchResult()
+            for outgoing in batch:
+                for _ in range(copies):
+                    self._next_tag += 1
+                    self._waiting[self._next_tag] = outgoing.id
+                    self.channel.basic_publish(
+                        outgoing.message,
+                        exchange=self.exchange.name,
+                        routing_key=outgoing.type,
+                        mandatory=True,
+                    )
+            deadline = time.monotonic() + self.timeout()
+            while self._waiting:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no confirm within {self.timeout():g} s")
+                self.connection.drain_events(timeout=remaining)
+        except ChannelError:
+            self.drop()
+            raise
+        except Exception as exc:
+            self.drop()
+            if isinstance(exc, BrokerUnavailable):
+                raise
+            raise BrokerUnavailable(_error(exc)) from exc
+        result = self._result
+        result.confirmed -= result.nacked
+        return result
+
+    def _settle(self, delivery_tag: int, multiple: bool, acked: bool) -> None:
+        if multiple:
+            tags = [tag for tag in self._waiting if tag <= delivery_tag]
+        else:
+            tags = [delivery_tag] if delivery_tag in self._waiting else []
+        for tag in tags:
+            row_id = self._waiting.pop(tag)
+            (self._result.confirmed if acked else self._result.nacked).add(row_id)
+
+    def _on_ack(self, delivery_tag, multiple):
+        self._settle(delivery_tag, multiple, True)
+
+    def _on_nack(self, delivery_tag, multiple):
+        self._settle(delivery_tag, multiple, False)
+
+    def _on_return(self, exc, exchange, routing_key, message):
+        # RabbitMQ sends the return before the ack of the same message.
+        row_id = (message.properties or {}).get("message_id")
+        if row_id:
+            self._result.returned.add(row_id)
+
+    def heartbeat(self) -> None:
+        """Read what the broker sent meanwhile (its heartbeats) and send ours when due;
+        a connection that missed too many is dropped."""
+        if self.connection is None:
+            return
+        try:
+            try:
+                self.connection.drain_events(timeout=0)
+            except TimeoutError:  # socket.timeout: nothing to read
+                pass
+            self.connection.heartbeat_tick()
+        except Exception as exc:
+            log.info("outbox_publisher_reconnecting", error=_error(exc))
+            self.drop()
+
+    def drop(self) -> None:
+        """Forget the connection without the closing handshake (the broker may not
+        answer); the next batch connects anew."""
+        connection, self.connection, self.channel = self.connection, None, None
+        self._waiting.clear()
+        if connection is not None:
+            try:
+                connection.collect()
+            except Exception:  # already gone: nothing to release
+                pass
+
+
+# --- the relay ------------------------------------------------------------------------------
+
+
+@dataclass
+class Claimed:
+    id: str
+    type: str
+    envelope: str
+    created_at: datetime
+    attempts: int
+
+
+@dataclass
+class PassOutcome:
+    claimed: int = 0
+    sent: list[str] = field(default_factory=list)
+    unroutable: list[Claimed] = field(default_factory=list)
+    row_faults: dict[str, str] = field(default_factory=dict)  # id → error: the row's fault
+    broker_error: str | None = None
+    broker_failed: list[str] = field(default_factory=list)  # ids the broker failure hit
+
+
 class OutboxRelay:
-    def __init__(self, database, amqp_uri: str):
+    """Publishes a service's outbox (see the module's docstring)."""
+
+    def __init__(
+        self,
+        database,
+        amqp_uri: str,
+        consumed_types: Callable[[], Iterable[str]] | None = None,
+    ):
         self.database = database
         self.exchange = event_exchange(database.service)
-        self.publisher = Publisher(
-            amqp_uri,
-            use_confirms=True,
-            serializer="json",
-            delivery_mode=PERSISTENT,
-            retry=True,
-            retry_policy=FAST_RETRY,
-        )
+        self.publisher = ConfirmedPublisher(amqp_uri, self.exchange)
+        # Which event types some handler consumes (the services' topology), asked once,
+        # the first time the broker returns an event; None: every type is consumed.
+        self.consumed_types = consumed_types
+        self._consumed: frozenset[str] | None = None
+        self._wake = threading.Event()
         self._running = False
 
+    # --- settings -------------------------------------------------------------------------
+
+    @staticmethod
+    def batch_size() -> int:
+        return int(_setting("CIVIC_OUTBOX_BATCH", 1000))
+
+    @staticmethod
+    def max_attempts() -> int:
+        return int(_setting("CIVIC_OUTBOX_MAX_ATTEMPTS", 10))
+
+    @staticmethod
+    def interval() -> float:
+        return float(_setting("CIVIC_RELAY_INTERVAL", 2.0))
+
+    def lease(self) -> timedelta:
+        """How long a claim holds: past the longest a pass may take (connect + confirms)."""
+        return timedelta(seconds=max(LEASE_MIN, 3 * ConfirmedPublisher.timeout()))
+
+    def backoff(self, attempts: int) -> timedelta:
+        """When a row that failed `attempts` times is tried again."""
+        return timedelta(seconds=min(BACKOFF_MAX, self.interval() * 2 ** max(0, attempts - 1)))
+
+    # --- publishing -----------------------------------------------------------------------
+
     def publish_now(self, ids: list[str]) -> int:
-        """Publish rows just committed; a failure is logged and left to the relay."""
+        """Rows just committed: wake the relay, which publishes them in its own green
+        thread. Without a running relay (a script), publish them here and now."""
+        if self._running:
+            self._wake.set()
+            return 0
         try:
             return self.publish_pending(ids)
         except Exception as exc:  # the commit stands; the relay will publish later
@@ -107,79 +373,278 @@ class OutboxRelay:
             return 0
 
     def publish_pending(self, ids: list[str] | None = None) -> int:
-        """Publish unsent rows (all of them, or just `ids`); returns how many were sent."""
-        outbox = self.database.outbox
-        query = select(outbox.c.id, outbox.c.type, outbox.c.envelope).where(
-            outbox.c.sent_at.is_(None)
-        )
-        if ids is not None:
-            query = query.where(outbox.c.id.in_(ids))
-        query = query.order_by(outbox.c.created_at).limit(BATCH).with_for_update(skip_locked=True)
-        sent: list[str] = []
-        with self.database.sessions() as session, session.begin():
-            for row in session.execute(query).all():
-                try:
-                    self._publish(row.type, row.envelope)
-                except Exception as exc:
-                    session.execute(
-                        update(outbox)
-                        .where(outbox.c.id == row.id)
-                        .values(
-                            attempts=outbox.c.attempts + 1,
-                            last_error=f"{type(exc).__name__}: {exc}"[:500],
-                        )
-                    )
-                    log.warning(
-                        "outbox_publish_failed",
-                        message_id=row.id,
-                        event_type=row.type,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                    break  # keep the order: what follows waits for the next pass
-                sent.append(row.id)
-            if sent:
-                session.execute(
-                    update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=utcnow())
-                )
-        for message_id in sent:
-            log.debug("outbox_published", message_id=message_id)
-        return len(sent)
+        """One pass over unsent rows (the oldest batch, or just `ids`); returns how many
+        were sent."""
+        return len(self._pass(ids).sent)
 
-    def _publish(self, event_type: str, envelope_json: str) -> None:
-        envelope = json.loads(envelope_json)
-        for _ in range(chaos.copies()):  # more than one only under the chaos suite
-            self.publisher.publish(
-                envelope,
-                exchange=self.exchange,
-                routing_key=event_type,
-                declare=[self.exchange],
-                message_id=envelope["id"],
-                extra_headers=context_headers(envelope),
+    def drain(self) -> int:
+        """Passes back to back while a full batch was claimed and the broker answers;
+        returns how many rows were sent."""
+        sent = 0
+        while True:
+            outcome = self._pass()
+            sent += len(outcome.sent)
+            if outcome.claimed < self.batch_size() or outcome.broker_error:
+                return sent
+            time.sleep(0)  # let the process's other green threads run between batches
+
+    def _pass(self, ids: list[str] | None = None) -> PassOutcome:
+        rows = self._claim(ids)
+        outcome = PassOutcome(claimed=len(rows))
+        if rows:
+            self._publish(rows, outcome)
+            self._record(rows, outcome)
+        return outcome
+
+    def _claim(self, ids: list[str] | None) -> list[Claimed]:
+        """Claim the oldest available rows, in one short transaction."""
+        outbox = self.database.outbox
+        now = utcnow()
+        available = and_(
+            outbox.c.sent_at.is_(None),
+            outbox.c.parked_at.is_(None),
+            or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+        )
+        candidates = select(outbox.c.id).where(available)
+        if ids is not None:
+            candidates = candidates.where(outbox.c.id.in_(ids))
+        # A CTE, so PostgreSQL picks and locks the candidates once (a plain subquery
+        # may be run again per row, claiming more than a batch). The outer UPDATE
+        # repeats no condition: the locked rows were re-checked when locked (SQLite runs
+        # the one statement alone), and a repeated filter made PostgreSQL join the
+        # backlog with the batch row by row.
+        candidates = (
+            candidates.order_by(outbox.c.created_at)
+            .limit(self.batch_size())
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers
+            .cte("candidates")
+        )
+        claim = (
+            update(outbox)
+            .where(outbox.c.id.in_(select(candidates.c.id)))
+            .values(claimed_until=now + self.lease())
+            .returning(
+                outbox.c.id,
+                outbox.c.type,
+                outbox.c.envelope,
+                outbox.c.created_at,
+                outbox.c.attempts,
+            )
+        )
+        with self.database.sessions() as session, session.begin():
+            rows = [Claimed(*row) for row in session.execute(claim).all()]
+        rows.sort(key=lambda row: row.created_at)
+        return rows
+
+    @staticmethod
+    def _outgoing(row: Claimed) -> Outgoing:
+        envelope = json.loads(row.envelope)
+        message = amqp.Message(
+            row.envelope.encode("utf-8"),
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=PERSISTENT,
+            message_id=envelope["id"],
+            application_headers=context_headers(envelope),
+        )
+        if envelope["id"] != row.id:
+            raise ValueError("the envelope's id is not the row's")
+        return Outgoing(row.id, row.type, message)
+
+    def _publish(self, rows: list[Claimed], outcome: PassOutcome) -> None:
+        """Publish the claimed rows, with no transaction open."""
+        ready: list[Outgoing] = []
+        for row in rows:
+            try:
+                ready.append(self._outgoing(row))
+            except Exception as exc:  # its envelope can't be read back: it never will
+                outcome.row_faults[row.id] = _error(exc)
+        if not ready:
+            return
+        copies = chaos.copies()  # more than one only under the chaos suite
+        try:
+            results = [self.publisher.publish_batch(ready, copies)]
+        except ChannelError as batch_error:
+            # One message made the broker close the channel: find it, one at a time.
+            results = []
+            refused: dict[str, str] = {}
+            for single in ready:
+                try:
+                    results.append(self.publisher.publish_batch([single], copies))
+                except ChannelError as exc:
+                    refused[single.id] = _error(exc)
+                except BrokerUnavailable as exc:
+                    outcome.broker_error = str(exc)
+                    break
+            if refused and len(refused) == len(ready):
+                # Every one refused alone: the channel's fault (permissions…), not theirs.
+                outcome.broker_error = _error(batch_error)
+            else:
+                outcome.row_faults.update(refused)
+        except BrokerUnavailable as exc:
+            outcome.broker_error = str(exc)
+            results = []
+        settled: set[str] = set()
+        by_id = {row.id: row for row in rows}
+        for result in results:
+            for row_id in result.nacked:
+                outcome.row_faults[row_id] = "nacked by the broker"
+            for row_id in result.returned - result.nacked:
+                outcome.unroutable.append(by_id[row_id])
+            outcome.sent.extend(sorted(result.confirmed - result.returned))
+            settled |= result.confirmed | result.nacked | result.returned
+        if outcome.broker_error:
+            outcome.broker_failed = [
+                item.id
+                for item in ready
+                if item.id not in settled and item.id not in outcome.row_faults
+            ]
+
+    def _consumes(self, event_type: str) -> bool:
+        if self.consumed_types is None:
+            return True
+        if self._consumed is None:
+            try:
+                self._consumed = frozenset(self.consumed_types())
+            except Exception as exc:  # can't tell: keep every returned event
+                log.warning("outbox_topology_unknown", error=_error(exc))
+                return True
+        return event_type in self._consumed
+
+    def _record(self, rows: list[Claimed], outcome: PassOutcome) -> None:
+        """Write down what happened to each claimed row, in one short transaction."""
+        outbox = self.database.outbox
+        now = utcnow()
+        by_id = {row.id: row for row in rows}
+        let_go = [row for row in outcome.unroutable if not self._consumes(row.type)]
+        kept = [row for row in outcome.unroutable if self._consumes(row.type)]
+        max_attempts = self.max_attempts()
+        parked: list[Claimed] = []
+        with self.database.sessions() as session, session.begin():
+            sent = outcome.sent + [row.id for row in let_go]
+            for start in range(0, len(sent), RECORD_CHUNK):
+                session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(sent[start : start + RECORD_CHUNK]))
+                    .values(sent_at=now, claimed_until=None)
+                )
+            for row in kept:
+                session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row.id)
+                    .values(
+                        attempts=row.attempts + 1,
+                        last_error=UNROUTABLE,
+                        claimed_until=now + self.backoff(row.attempts + 1),
+                    )
+                )
+            for row_id, error in outcome.row_faults.items():
+                attempts = by_id[row_id].attempts + 1
+                values = {"attempts": attempts, "last_error": error}
+                if attempts >= max_attempts:
+                    values.update(parked_at=now, claimed_until=None)
+                    parked.append(by_id[row_id])
+                else:
+                    values["claimed_until"] = now + self.backoff(attempts)
+                session.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+            failed = outcome.broker_failed
+            for start in range(0, len(failed), RECORD_CHUNK):
+                session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(failed[start : start + RECORD_CHUNK]))
+                    .values(
+                        attempts=outbox.c.attempts + 1,
+                        last_error=outcome.broker_error,
+                        claimed_until=None,
+                    )
+                )
+        for row in let_go:
+            log.info("outbox_unroutable_let_go", message_id=row.id, event_type=row.type)
+        for row in kept:
+            log.warning("outbox_unroutable_kept", message_id=row.id, event_type=row.type)
+        for row_id, error in outcome.row_faults.items():
+            log.warning(
+                "outbox_publish_failed",
+                message_id=row_id,
+                event_type=by_id[row_id].type,
+                error=error,
+            )
+        for row in parked:
+            log.error(
+                "outbox_row_parked",
+                message_id=row.id,
+                event_type=row.type,
+                attempts=row.attempts + 1,
+                error=outcome.row_faults[row.id],
+            )
+        if failed:
+            log.warning(
+                "outbox_publish_failed",
+                message_id=failed[0],
+                event_type=by_id[failed[0]].type,
+                count=len(failed),
+                error=outcome.broker_error,
             )
 
+    # --- what staff see ---------------------------------------------------------------------
+
     def unsent_count(self) -> int:
+        """Rows waiting to be published (not the parked ones)."""
         outbox = self.database.outbox
         with self.database.sessions() as session:
             return session.execute(
-                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+                select(func.count())
+                .select_from(outbox)
+                .where(outbox.c.sent_at.is_(None), outbox.c.parked_at.is_(None))
             ).scalar_one()
 
-    def run_forever(self) -> None:
-        from civic import config
+    def parked_count(self) -> int:
+        outbox = self.database.outbox
+        with self.database.sessions() as session:
+            return session.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.parked_at.is_not(None))
+            ).scalar_one()
 
-        interval = config.get("CIVIC_RELAY_INTERVAL", 2.0)
+    def unpark(self, ids: list[str] | None = None) -> int:
+        """Put parked rows (all, or `ids`) back in line, attempts reset; returns how many."""
+        outbox = self.database.outbox
+        statement = update(outbox).where(outbox.c.parked_at.is_not(None))
+        if ids is not None:
+            statement = statement.where(outbox.c.id.in_(ids))
+        with self.database.sessions() as session, session.begin():
+            count = session.execute(
+                statement.values(parked_at=None, attempts=0, claimed_until=None)
+            ).rowcount
+        if count:
+            log.info("outbox_unparked", count=count)
+            self._wake.set()
+        return count
+
+    # --- the green thread -----------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        """Every `CIVIC_RELAY_INTERVAL` seconds, or at once when woken by a commit:
+        publish while there is something to publish."""
         self._running = True
         while self._running:
-            time.sleep(interval)
+            self._wake.wait(self.interval())
+            self._wake.clear()
+            if not self._running:
+                break
+            self.publisher.heartbeat()
             try:
-                count = self.publish_pending()
+                count = self.drain()
                 if count:
-                    log.info("outbox_relayed", count=count)
+                    # A backlog drained is news; the rows of each commit are routine.
+                    level = log.info if count >= self.batch_size() else log.debug
+                    level("outbox_relayed", count=count)
             except Exception as exc:
-                log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
+                log.warning("outbox_relay_failed", error=_error(exc))
 
     def stop(self) -> None:
         self._running = False
+        self._wake.set()
 
     def close(self) -> None:
-        self._running = False
+        self.stop()
+        self.publisher.drop()

@@ -7,17 +7,24 @@ declared here by `declare_group_facts` on the service's declarative base, so the
 cannot drift apart; `GroupFacts` applies the facts to them and answers the questions
 asked of them, the same way everywhere.
 
-Every event type travels on its own queue, so facts may arrive out of order: a
-membership row remembers when the fact it holds happened and an older fact never
-overwrites a newer one; a verification may come before its group; an erasure may come
-before a late join. Idempotence per envelope is the inbox's job.
+Every event type travels on its own queue, so facts may arrive out of order (a leave
+before its join, a handover before the join it follows). The groups service stamps each
+fact about a membership with that membership's version (`membership_version`, going up
+with every change of it, in the transaction that changes it), and a membership row
+keeps the version of the fact it holds: a fact is applied only when its version is
+newer (`supersedes`). Not the producer's clock: two groups instances whose clocks
+disagree would otherwise lose a leave. Facts from before versions (no
+`membership_version`) fall back to their time (`as_of`). A verification may come before
+its group; an erasure may come before a late join, so erased accounts are remembered
+(in `known_accounts`, or a tombstone table where names are not kept) and a fact about
+one changes nothing. Idempotence per envelope is the inbox's job.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, String, delete, select, update
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS, MEMBER_ROLES
@@ -27,6 +34,22 @@ from civic.messaging import event_handler
 ADMIN = "admin"
 
 
+def supersedes(
+    version: int | None,
+    occurred_at: datetime,
+    *,
+    held_version: int | None,
+    held_as_of: datetime | None,
+) -> bool:
+    """Whether a fact about an entity (a membership, a registration) replaces the one a
+    read model holds: by the producer's per-entity versions when both have one (the
+    same version again is the same fact: not newer), else by the facts' times, as before
+    versions (a tie goes to the fact that arrives last); with nothing held, it does."""
+    if version is not None and held_version is not None:
+        return version > held_version
+    return held_as_of is None or occurred_at >= held_as_of
+
+
 def declare_group_facts(
     base, *, with_accounts: bool = True, with_verified: bool = False, kind_check: bool = False
 ) -> GroupFacts:
@@ -34,7 +57,8 @@ def declare_group_facts(
     `GroupFacts` that keeps and asks them.
 
     `known_groups` and `known_memberships` always; `known_accounts` `with_accounts`
-    (names beside what people wrote, and a record of erasures); `known_groups.verified`
+    (names beside what people wrote, and a record of erasures), else `erased_accounts`
+    (the record of erasures alone: ids, no names); `known_groups.verified`
     `with_verified` (which groups staff verified); then a group's name and kind may be
     unknown (null) for a while, since its verification may overtake its creation.
     `kind_check` adds a CHECK that the kind is one of GROUP_KINDS. The options follow
@@ -56,6 +80,18 @@ def declare_group_facts(
             erased: Mapped[bool] = mapped_column(Boolean, default=False)
 
         known_account = KnownAccount
+        erased_account = None
+    else:
+
+        class ErasedAccount(base):
+            """From account_erased: an erased account's id and nothing else, so a late
+            fact about it (another queue, a retry) brings no membership back."""
+
+            __tablename__ = "erased_accounts"
+
+            account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+        erased_account = ErasedAccount
 
     class KnownGroup(base):
         """From group_created (and group_verified): which groups exist, of what kind."""
@@ -74,8 +110,9 @@ def declare_group_facts(
 
     class KnownMembership(base):
         """From member_joined / member_left / admin_appointed: a membership as last
-        heard of; `as_of` (the fact's time) keeps a late, older fact from undoing a
-        newer one."""
+        heard of. `version` (the producer's membership version) keeps a late, older
+        fact from undoing a newer one; `as_of` (the fact's time) does for facts from
+        before versions."""
 
         __tablename__ = "known_memberships"
         __table_args__ = (CheckConstraint(one_of("role", MEMBER_ROLES), name="role"),)
@@ -85,8 +122,15 @@ def declare_group_facts(
         role: Mapped[str] = mapped_column(String(10))
         active: Mapped[bool] = mapped_column(Boolean)
         as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+        # Null while only facts from before versions were heard of.
+        version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
-    return GroupFacts(group=KnownGroup, membership=KnownMembership, account=known_account)
+    return GroupFacts(
+        group=KnownGroup,
+        membership=KnownMembership,
+        account=known_account,
+        erased=erased_account,
+    )
 
 
 class GroupFacts:
@@ -94,13 +138,15 @@ class GroupFacts:
 
     `known_account`, `known_group` and `known_membership` are the service's declarative
     classes (made by `declare_group_facts`); `known_account` is None where names are not
-    needed, and `verified` is kept only where the group model has that column.
+    needed (then `erased_account` records erasures), and `verified` is kept only where
+    the group model has that column.
     """
 
-    def __init__(self, *, group, membership, account=None):
+    def __init__(self, *, group, membership, account=None, erased=None):
         self.known_account = account
         self.known_group = group
         self.known_membership = membership
+        self.erased_account = erased
 
     # --- asking ---------------------------------------------------------------------
 
@@ -192,24 +238,27 @@ class GroupFacts:
             account.display_name = display_name
 
     def account_erased(self, session, account_id: str) -> None:
-        membership = self.known_membership
         if self.known_account is None:
-            # With no record of the erasure, keep the rows (inactive): a late, older
-            # member_joined then cannot bring the account back as an admin.
-            session.execute(
-                update(membership)
-                .where(membership.account_id == account_id)
-                .values(active=False)
-                .execution_options(synchronize_session=False)
-            )
-            return
-        account = session.get(self.known_account, account_id)
-        if account is None:
-            session.add(self.known_account(account_id=account_id, display_name=None, erased=True))
+            if session.get(self.erased_account, account_id) is None:
+                session.add(self.erased_account(account_id=account_id))
         else:
-            account.display_name, account.erased = None, True
-        # An erased account administers nothing (groups also sends member_left for each).
+            account = session.get(self.known_account, account_id)
+            if account is None:
+                session.add(
+                    self.known_account(account_id=account_id, display_name=None, erased=True)
+                )
+            else:
+                account.display_name, account.erased = None, True
+        # An erased account administers nothing (groups also sends member_left for each);
+        # the record of its erasure keeps a late fact from bringing a membership back.
+        membership = self.known_membership
         session.execute(delete(membership).where(membership.account_id == account_id))
+
+    def is_erased(self, session, account_id: str) -> bool:
+        if self.known_account is None:
+            return session.get(self.erased_account, account_id) is not None
+        account = session.get(self.known_account, account_id)
+        return account is not None and account.erased
 
     # --- groups ---------------------------------------------------------------------
 
@@ -231,26 +280,48 @@ class GroupFacts:
 
     # --- memberships ----------------------------------------------------------------
 
-    def member_joined(
-        self, session, group_id: str, account_id: str, role: str, occurred_at: datetime
-    ) -> None:
-        if self.known_account is not None:
-            account = session.get(self.known_account, account_id)
-            if account is not None and account.erased:
-                return  # a join that arrives after the erasure (it was retried) is stale
-        self._membership(session, group_id, account_id, occurred_at, active=True, role=role)
+    # `version` is the fact's membership_version (None: from before versions).
 
-    def member_left(self, session, group_id: str, account_id: str, occurred_at: datetime) -> None:
-        self._membership(session, group_id, account_id, occurred_at, active=False)
+    def member_joined(
+        self,
+        session,
+        group_id: str,
+        account_id: str,
+        role: str,
+        occurred_at: datetime,
+        version: int | None = None,
+    ) -> None:
+        self._membership(
+            session, group_id, account_id, occurred_at, version, active=True, role=role
+        )
+
+    def member_left(
+        self,
+        session,
+        group_id: str,
+        account_id: str,
+        occurred_at: datetime,
+        version: int | None = None,
+    ) -> None:
+        self._membership(session, group_id, account_id, occurred_at, version, active=False)
 
     def admin_appointed(
-        self, session, group_id: str, account_id: str, occurred_at: datetime
+        self,
+        session,
+        group_id: str,
+        account_id: str,
+        occurred_at: datetime,
+        version: int | None = None,
     ) -> None:
         """The account is an active admin of the group from then on (a handover or
-        staff's appointment); like a join, it is stale after the account's erasure."""
-        self.member_joined(session, group_id, account_id, ADMIN, occurred_at)
+        staff's appointment)."""
+        self.member_joined(session, group_id, account_id, ADMIN, occurred_at, version)
 
-    def _membership(self, session, group_id, account_id, occurred_at, *, active, role=None):
+    def _membership(
+        self, session, group_id, account_id, occurred_at, version, *, active, role=None
+    ):
+        if self.is_erased(session, account_id):
+            return  # a fact that arrives after the erasure (another queue, a retry) is stale
         row = session.get(self.known_membership, (group_id, account_id))
         if row is None:
             session.add(
@@ -260,12 +331,15 @@ class GroupFacts:
                     role=role or "member",
                     active=active,
                     as_of=occurred_at,
+                    version=version,
                 )
             )
             return
-        if row.as_of > occurred_at:
+        if not supersedes(version, occurred_at, held_version=row.version, held_as_of=row.as_of):
             return  # a newer fact about this membership is already here
         row.active, row.as_of = active, occurred_at
+        if version is not None:
+            row.version = version
         if role is not None:
             row.role = role
 
@@ -276,38 +350,51 @@ class KeepsGroupFacts:
 
     group_facts: GroupFacts
 
-    @event_handler("groups", "account_registered")
+    @event_handler("groups", "account_registered", name="on_account_registered")
     def on_account_registered(self, envelope, uow):
         self.group_facts.account_registered(
             uow.session, envelope.data["account_id"], envelope.data["display_name"]
         )
 
-    @event_handler("groups", "group_created")
+    @event_handler("groups", "group_created", name="on_group_created")
     def on_group_created(self, envelope, uow):
         data = envelope.data
         self.group_facts.group_created(uow.session, data["group_id"], data["name"], data["kind"])
 
-    @event_handler("groups", "group_verified")
+    @event_handler("groups", "group_verified", name="on_group_verified")
     def on_group_verified(self, envelope, uow):
         self.group_facts.group_verified(uow.session, envelope.data["group_id"])
 
-    @event_handler("groups", "member_joined")
+    @event_handler("groups", "member_joined", name="on_member_joined")
     def on_member_joined(self, envelope, uow):
         data = envelope.data
         self.group_facts.member_joined(
-            uow.session, data["group_id"], data["account_id"], data["role"], envelope.occurred_at
+            uow.session,
+            data["group_id"],
+            data["account_id"],
+            data["role"],
+            envelope.occurred_at,
+            data.get("membership_version"),
         )
 
-    @event_handler("groups", "member_left")
+    @event_handler("groups", "member_left", name="on_member_left")
     def on_member_left(self, envelope, uow):
         data = envelope.data
         self.group_facts.member_left(
-            uow.session, data["group_id"], data["account_id"], envelope.occurred_at
+            uow.session,
+            data["group_id"],
+            data["account_id"],
+            envelope.occurred_at,
+            data.get("membership_version"),
         )
 
-    @event_handler("groups", "admin_appointed")
+    @event_handler("groups", "admin_appointed", name="on_admin_appointed")
     def on_admin_appointed(self, envelope, uow):
         data = envelope.data
         self.group_facts.admin_appointed(
-            uow.session, data["group_id"], data["account_id"], envelope.occurred_at
+            uow.session,
+            data["group_id"],
+            data["account_id"],
+            envelope.occurred_at,
+            data.get("membership_version"),
         )

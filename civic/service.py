@@ -7,14 +7,26 @@ from nameko.timer import Timer
 from sqlalchemy import text
 
 import civic
+from civic import commands
 from civic.errors import CivicError
 from civic.log import Tracing
 
 
-def rpc(fn):
+def rpc(fn=None, *, command: bool = False):
     """nameko's `@rpc`, where a CivicError (not found, conflict…) is an answer, not a
-    fault of the service."""
-    return Rpc.decorator(expected_exceptions=(CivicError,))(fn)
+    fault of the service.
+
+    `@rpc(command=True)` for a method that changes state: it runs at most once per
+    request id, its answer recorded with its effect (civic.commands), so a redelivered
+    or retried request gets the first answer instead of acting again. Reads stay `@rpc`.
+    """
+
+    def declare(function):
+        if command:
+            function = commands.command(function)
+        return Rpc.decorator(expected_exceptions=(CivicError,))(function)
+
+    return declare(fn) if fn is not None else declare
 
 
 class ConfiguredTimer(Timer):
@@ -49,11 +61,14 @@ class ServiceBase:
     @rpc
     def health(self):
         database = "ok"
-        unsent = None
+        unsent = parked = None
         try:
             with self.db as uow:
                 uow.session.execute(text("SELECT 1"))
-            unsent = self.db.database.relay.unsent_count()
+            relay = self.db.database.relay
+            unsent = relay.unsent_count()
+            # Rows that failed too often to publish: they wait for staff (`unpark_outbox`).
+            parked = relay.parked_count()
         except Exception as exc:  # report, don't raise: health must always answer
             database = f"error: {type(exc).__name__}"
         return {
@@ -62,7 +77,13 @@ class ServiceBase:
             "version": civic.__version__,
             "database": database,
             "outbox_unsent": unsent,
+            "outbox_parked": parked,
         }
+
+    @rpc
+    def unpark_outbox(self, ids=None):
+        """Staff: put parked outbox rows (all, or these ids) back in line; how many."""
+        return self.db.database.relay.unpark(ids)
 
     @rpc
     def export_account(self, account_id):

@@ -1,18 +1,29 @@
-"""Declares every queue of every service before anything publishes.
+"""Declares every queue of every service before anything publishes, and finds the queues
+no handler declares any more.
 
 nameko publishes events with `mandatory=False`: an event sent before its subscriber's
 queue exists is dropped without a word. So the whole topology — each subscription's
 durable queue bound to its producer's exchange, its retry queue, the dead-letter
 queue — is read from the code (the services' `@event_handler`s) and declared by
 `civic migrate`, `civic up` and every service at start.
+
+Each handler names its queue (`name=`), so renaming a method changes nothing on the
+broker; changing a handler's name (or removing it) leaves its old queue behind, maybe
+with messages in it. `orphaned_queues` lists those: queues of Civic's naming
+(`evt-…--<service>.<handler>` and their retry queues) that no current handler declares,
+with their message counts, read from the RabbitMQ management API (staff health shows
+them, and `civic status`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
 
+import requests
 from kombu import Connection, Queue
 
 from civic.config import DOMAIN_SERVICES
@@ -24,6 +35,7 @@ from civic.messaging import (
     all_events_queue_name,
     dead_letter_queue,
     queue_name,
+    queue_owner,
     retry_queues,
     subscription_queue,
 )
@@ -33,16 +45,22 @@ from civic.outbox import event_exchange
 @dataclass(frozen=True)
 class Subscription:
     service: str
-    method: str
+    method: str  # the Python method (free to change)
     source: str
     event_type: str
     # The one queue an `@all_events_handler` receives every type on; None: its own queue.
     shared_queue: str | None = None
+    # The handler's name for good (its queue and inbox key); the method's if not given.
+    name: str | None = None
+
+    @property
+    def handler(self) -> str:
+        return self.name or self.method
 
     @property
     def queue(self) -> str:
         return self.shared_queue or queue_name(
-            self.source, self.event_type, self.service, self.method
+            self.source, self.event_type, self.service, self.handler
         )
 
 
@@ -61,17 +79,24 @@ def subscriptions(services=DOMAIN_SERVICES) -> list[Subscription]:
         cls = service if inspect.isclass(service) else service_class(service)
         for method_name, method in inspect.getmembers(cls, callable):
             for entrypoint in getattr(method, "nameko_entrypoints", ()):
+                name = (
+                    entrypoint.handler_name if isinstance(entrypoint, EventSubscription) else None
+                )
                 if isinstance(entrypoint, AllEventsSubscription):
-                    shared = all_events_queue_name(cls.name, method_name)
+                    shared = all_events_queue_name(cls.name, name)
                     routes = entrypoint.routes(cls.name)
                     found.extend(
-                        Subscription(cls.name, method_name, producer, event_type, shared)
+                        Subscription(cls.name, method_name, producer, event_type, shared, name)
                         for producer, event_type in routes
                     )
                 elif isinstance(entrypoint, EventSubscription):
                     found.append(
                         Subscription(
-                            cls.name, method_name, entrypoint.source_service, entrypoint.event_type
+                            cls.name,
+                            method_name,
+                            entrypoint.source_service,
+                            entrypoint.event_type,
+                            name=name,
                         )
                     )
     check(found)
@@ -79,8 +104,16 @@ def subscriptions(services=DOMAIN_SERVICES) -> list[Subscription]:
 
 
 def check(found: list[Subscription]) -> None:
-    """Every subscription must name a catalogued event of its real producer."""
+    """Every subscription must name a catalogued event of its real producer, and no two
+    methods of a service may share a handler name (they would share an inbox key)."""
+    methods: dict[tuple[str, str], str] = {}
     for sub in found:
+        other = methods.setdefault((sub.service, sub.handler), sub.method)
+        if other != sub.method:
+            raise LookupError(
+                f"{sub.service}.{sub.method} and {sub.service}.{other} are both named "
+                f"{sub.handler!r}: each handler needs a name of its own"
+            )
         contract = CATALOGUE.get(sub.event_type)
         if contract is None:
             raise LookupError(
@@ -101,7 +134,7 @@ def queues(found: list[Subscription]) -> list[Queue]:
         if sub.shared_queue:
             shared.setdefault(sub.shared_queue, []).append(sub)
             continue
-        declared.append(subscription_queue(sub.source, sub.event_type, sub.service, sub.method))
+        declared.append(subscription_queue(sub.source, sub.event_type, sub.service, sub.handler))
         declared.extend(retry_queues(sub.queue))
     for name, subs in shared.items():
         declared.append(all_events_queue(name, [(sub.source, sub.event_type) for sub in subs]))
@@ -121,3 +154,67 @@ def declare(amqp_uri: str, services=DOMAIN_SERVICES) -> list[str]:
         for queue in declared:
             queue(channel).declare()
     return [queue.name for queue in declared]
+
+
+# --- orphaned queues ---------------------------------------------------------------------
+
+MANAGEMENT_TIMEOUT = 3.0
+
+
+@functools.lru_cache(maxsize=8)
+def _declared_names(services: tuple) -> frozenset[str]:
+    return frozenset(queue.name for queue in queues(subscriptions(services)))
+
+
+def orphans(listing, services=DOMAIN_SERVICES) -> list[dict]:
+    """The queues of `listing` (`[{name, messages, …}]`, as the management API lists
+    them) named like a Civic handler's queue or retry queue that no handler of `services`
+    declares: `[{name, service, messages}]`, sorted by name."""
+    declared = _declared_names(tuple(services))
+    found = []
+    for queue in listing:
+        name = queue["name"]
+        service = queue_owner(name)
+        if service is None or name in declared:
+            continue
+        found.append(
+            {"name": name, "service": service, "messages": int(queue.get("messages") or 0)}
+        )
+    return sorted(found, key=lambda queue: queue["name"])
+
+
+def vhost_of(amqp_uri: str) -> str:
+    """The vhost an AMQP URI names ("/" when it names none)."""
+    path = urlsplit(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def management_queues(management_uri: str, amqp_uri: str, timeout: float = MANAGEMENT_TIMEOUT):
+    """`[{name, messages, consumers}]` of every queue of the AMQP URI's vhost, from the
+    RabbitMQ management API (raises when it cannot be asked)."""
+    parts = urlsplit(management_uri)
+    base = f"{parts.scheme}://{parts.hostname}"
+    if parts.port:
+        base += f":{parts.port}"
+    base += parts.path.rstrip("/")
+    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+    response = requests.get(
+        f"{base}/api/queues/{quote(vhost_of(amqp_uri), safe='')}",
+        params={"columns": "name,messages,consumers"},
+        auth=auth,
+        timeout=timeout,
+    )
+    response.raise_for_status()
+    return [
+        {
+            "name": row["name"],
+            "messages": int(row.get("messages") or 0),
+            "consumers": int(row.get("consumers") or 0),
+        }
+        for row in response.json()
+    ]
+
+
+def orphaned_queues(management_uri: str, amqp_uri: str, services=DOMAIN_SERVICES) -> list[dict]:
+    """Civic queues on the broker that no current handler declares (see `orphans`)."""
+    return orphans(management_queues(management_uri, amqp_uri), services)

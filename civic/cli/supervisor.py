@@ -534,4 +534,18 @@ def cmd_status(args) -> int:
         all_well = all_well and bool(pid) and health != "no answer"
         say(f"{MAIL_CATCHER:<14} {process:<22} {health}")
     say(f"{'mail':<14} {mail_destination(settings)}")
+    _say_orphaned_queues(settings)
     return EXIT_OK if all_well else EXIT_FAILED
+
+
+def _say_orphaned_queues(settings) -> None:
+    """Queues of Civic's naming that no handler declares any more (see civic.topology)."""
+    from civic import topology
+
+    try:
+        orphaned = topology.orphaned_queues(settings["RABBIT_MANAGEMENT_URI"], settings["AMQP_URI"])
+    except Exception as exc:  # the management API is optional for status
+        say(f"{'orphaned':<14} unknown (management API: {type(exc).__name__})")
+        return
+    for queue in orphaned:
+        say(f"{'orphaned':<14} {queue['name']}  {queue['messages']} message(s)")

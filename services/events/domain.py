@@ -138,6 +138,18 @@ def registration_answer(registration: Registration) -> dict:
     return {"status": "confirmed"}
 
 
+def _registration_fact(event: Event, account_id: str, **data) -> dict:
+    """The data of a fact about one registration of the locked `event`: the event's
+    reference, the account, and the registration's next version (Event.registration_version)."""
+    event.registration_version = (event.registration_version or 0) + 1
+    return {
+        **_ref(event),
+        "account_id": account_id,
+        **data,
+        "registration_version": event.registration_version,
+    }
+
+
 def _ref(event: Event) -> dict:
     """What every event about an event carries."""
     return {
@@ -592,10 +604,10 @@ def register(uow, actor: dict, event_id: str, now: datetime | None = None) -> di
     session.add(registration)
     flush_unique(session, "already registered for this event")
     if confirmed:
-        data = {**_ref(event), "account_id": account_id}
+        data = _registration_fact(event, account_id)
         uow.publish("registration_confirmed", data, actor_id=account_id)
     else:
-        data = {**_ref(event), "account_id": account_id, "position": position}
+        data = _registration_fact(event, account_id, position=position)
         uow.publish("registration_waitlisted", data, actor_id=account_id)
     return registration_answer(registration)
 
@@ -618,7 +630,7 @@ def cancel_registration(uow, actor: dict, event_id: str, now: datetime | None = 
     _remove_registration(uow, event, registration, now, actor_id=account_id)
     uow.publish(
         "registration_cancelled",
-        {**_ref(event), "account_id": account_id, "was": was},
+        _registration_fact(event, account_id, was=was),
         actor_id=account_id,
     )
     return None
@@ -681,7 +693,7 @@ def _fill_places(uow, event: Event, now: datetime, actor_id: str | None) -> list
     for registration in promoted:
         uow.publish(
             "waitlist_promoted",
-            {**_ref(event), "account_id": registration.account_id},
+            _registration_fact(event, registration.account_id),
             actor_id=actor_id,
         )
     return [registration.account_id for registration in promoted]

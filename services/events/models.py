@@ -65,6 +65,12 @@ class Event(Base):
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # iCalendar's SEQUENCE: goes up with every change calendar clients must notice.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # The last version stamped on a fact about one of its registrations (registration_*
+    # and waitlist_promoted carry it as registration_version, for read models that must
+    # not trust arrival order). One counter per event, bumped while the event row is
+    # locked (every change of a registration locks it), so a registration's versions
+    # keep going up after it is given up and made again.
+    registration_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Null once the creating account is erased.
     created_by: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -85,7 +85,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
 
     # --- organising ---------------------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def create_event(self, actor, payload):
         actor = load_actor(actor)
         data = load(api.EventCreateSchema, payload)
@@ -93,7 +93,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
             event = domain.create_event(uow, actor, **data)
         return api.EventSchema().dump(event)
 
-    @rpc
+    @rpc(command=True)
     def change_event(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -102,7 +102,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
             event = domain.change_event(uow, actor, event_id, changes)
         return api.EventSchema().dump(event)
 
-    @rpc
+    @rpc(command=True)
     def cancel_event(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -111,7 +111,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
             event = domain.cancel_event(uow, actor, event_id, data["reason"])
         return api.EventSchema().dump(event)
 
-    @rpc
+    @rpc(command=True)
     def publish_agenda(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -120,7 +120,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
             event = domain.publish_agenda(uow, actor, event_id, data["body"])
         return api.EventSchema().dump(event)
 
-    @rpc
+    @rpc(command=True)
     def publish_minutes(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -129,7 +129,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
             event = domain.publish_minutes(uow, actor, event_id, data["body"])
         return api.EventSchema().dump(event)
 
-    @rpc
+    @rpc(command=True)
     def check_in(self, actor, event_id, payload):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -140,7 +140,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
 
     # --- registrations ------------------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def register(self, actor, event_id):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -148,7 +148,7 @@ class EventsService(KeepsGroupFacts, ServiceBase):
             registration = domain.register(uow, actor, event_id)
         return api.RegistrationResultSchema().dump(registration)
 
-    @rpc
+    @rpc(command=True)
     def cancel_registration(self, actor, event_id):
         actor = load_actor(actor)
         event_id = clean_id("event_id", event_id)
@@ -186,6 +186,6 @@ class EventsService(KeepsGroupFacts, ServiceBase):
 
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
-    @event_handler("groups", "account_erased")
+    @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
         domain.erase_account(uow, envelope.data["account_id"])

@@ -18,6 +18,16 @@
 - errors as `{"error": {"code", "message", "fields"?}}` (see `errors`), never a
   traceback;
 - one `http_request` access line and Prometheus metrics per request;
+- a request key (`civic.rpc.REQUEST_KEY` in `context_data`) from which every RPC call
+  of the request gets its request id, so that a state-changing call runs once however
+  often it arrives (civic.commands): a new one per HTTP request, or, for a write with
+  an `Idempotency-Key` header (API.md), the hash of that key with the caller (the
+  account, or "anonymous"), the method and the path — the same request sent again
+  asks each service with the same ids and gets the first answers: the same status and
+  body, without doing it again; the same key with another body is a 422
+  `idempotency_key_reused` (a key whose first request was refused may be used again
+  for a corrected one: nothing was done). The website uses a form's key the same way
+  (services.gateway.web.handler);
 - the route's declaration (`RouteDoc`), from which `openapi` builds the spec and which
   the handler enforces (see below).
 
@@ -71,8 +81,10 @@ from werkzeug.wrappers import Request, Response
 
 from civic import config
 from civic.clock import iso
+from civic.commands import derived_request_id
 from civic.errors import CivicError, NotFound, TooLarge, Unavailable, ValidationError
 from civic.log import get_logger, new_correlation_id
+from civic.rpc import REQUEST_KEY
 from services.gateway import errors, metrics
 from services.gateway.auth import actor_of
 from services.gateway.errors import UnsupportedMediaType
@@ -81,6 +93,10 @@ log = get_logger("civic.gateway.http")
 
 API_PREFIX = "/api/v1"
 CORRELATION_HEADER = "X-Correlation-ID"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 100  # characters (API.md)
+# Methods whose request an Idempotency-Key makes safe to send again.
+IDEMPOTENT_WITH_KEY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _CORRELATION_KEY = "civic.correlation_id"
 _CONTEXT_KEY = "civic.context_data"
@@ -237,7 +253,10 @@ class ApiHandler(HttpRequestHandler):
 
     def handle_request(self, request):
         request.shallow = False
-        context_data = {"correlation_id": request.environ[_CORRELATION_KEY]}
+        context_data = {
+            "correlation_id": request.environ[_CORRELATION_KEY],
+            REQUEST_KEY: uuid.uuid4().hex,  # see `set_request_key` for a repeatable one
+        }
         request.environ[_CONTEXT_KEY] = context_data
         try:
             self.check_request(request)
@@ -368,9 +387,42 @@ def enforcing(function, method: str, path: str, doc: RouteDoc, *, own_auth: bool
             inputs["query"] = load_query(request, doc.query)
         if authenticate == "optional":
             inputs["actor"] = actor_of(service.auth.reader(request))
+        key = idempotency_key(request)
+        if key is not None:
+            set_request_key(request, "idempotency-key", _principal(inputs.get("actor")), key)
         return function(service, request, **path_values, **{name: inputs[name] for name in wanted})
 
     return handle
+
+
+def idempotency_key(request) -> str | None:
+    """The client's Idempotency-Key of a write (None without one, or for a read); a 400
+    when it is empty, longer than IDEMPOTENCY_KEY_MAX or holds what is not text."""
+    if request.method.upper() not in IDEMPOTENT_WITH_KEY:
+        return None
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX or _NOT_TEXT.search(key):
+        raise ValidationError(
+            f"the {IDEMPOTENCY_HEADER} header must be 1 to {IDEMPOTENCY_KEY_MAX} characters",
+            fields={IDEMPOTENCY_HEADER: [f"1 to {IDEMPOTENCY_KEY_MAX} characters of text."]},
+        )
+    return key
+
+
+def set_request_key(request, *parts: str) -> None:
+    """Make the request's key (from which its RPC calls get their request ids) the
+    hash of `parts` with the method and the path: the same parts, the same ids."""
+    context_data = request.environ[_CONTEXT_KEY]
+    context_data[REQUEST_KEY] = derived_request_id(
+        "\n".join(parts), request.method.upper(), request.path
+    )
+
+
+def _principal(actor: dict | None) -> str:
+    """Whose keys these are: an Idempotency-Key is the caller's own."""
+    return f"account:{actor['account_id']}" if actor else "anonymous"
 
 
 def _route_inputs(function, path: str, provided: set) -> tuple:

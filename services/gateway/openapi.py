@@ -6,7 +6,8 @@ the very schemas that validate requests. Error responses follow from what a rout
 a body or query string can be invalid (400), signing in is required (401), staff only
 or a write by an account still unconfirmed after its grace period (403), an id in the
 path may name nothing (404), a body may be too large (413) or not JSON (415), a service
-may not answer (503).
+may not answer (503). A write that reaches a service takes an `Idempotency-Key` header
+(same key and body: the first answer again; same key, other body: 422).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from marshmallow import ValidationError as MarshmallowValidationError
 
 import civic
 from services.gateway.auth import UNCONFIRMED_MAY, WRITE_METHODS
-from services.gateway.http import ApiHandler
+from services.gateway.http import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_MAX,
+    IDEMPOTENT_WITH_KEY,
+    ApiHandler,
+)
 from services.gateway.schemas import ErrorSchema
 
 OPENAPI_VERSION = "3.0.3"
@@ -35,6 +41,7 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state (`conflict`)",
     413: "The request body is too large (`too_large`)",
     415: "The request body is not `application/json` (`unsupported_media_type`)",
+    422: "The Idempotency-Key was used before with another request (`idempotency_key_reused`)",
     429: "Too many attempts (`rate_limited`); see Retry-After",
     500: "Something went wrong on the server (`internal_error`)",
     503: "A service did not answer in time (`unavailable`); see Retry-After",
@@ -44,6 +51,17 @@ _RETRY_AFTER = {
         "description": "Seconds to wait before trying again",
         "schema": {"type": "integer"},
     }
+}
+_IDEMPOTENCY_KEY = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "A key the client chooses for this request (e.g. a UUID), its own: "
+    "sent again with the same key and body (after a timeout, a lost answer), the request "
+    "is not done again and the first answer (status and body) comes back; the same key "
+    "with another body is a 422. A key whose request was refused may be used for a "
+    "corrected one. Kept at least 24 hours.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
 }
 _CORRELATION = {
     "X-Correlation-ID": {
@@ -97,9 +115,16 @@ def _error_statuses(method: str, doc, has_path_params: bool, local: bool) -> set
         statuses.add(404)
     if method in ("POST", "PUT", "PATCH"):
         statuses.update({400, 413, 415})
+    if _takes_idempotency_key(method, doc):
+        statuses.update({400, 422})
     if not local:
         statuses.add(503)
     return statuses
+
+
+def _takes_idempotency_key(method: str, doc) -> bool:
+    """A write that reaches a domain service (the gateway's own answers change nothing)."""
+    return method in IDEMPOTENT_WITH_KEY and not doc.local
 
 
 def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict:
@@ -114,6 +139,8 @@ def _operation(method: str, name: str, doc, path_parameters: list[dict]) -> dict
     parameters = list(path_parameters)
     if doc.query is not None:
         parameters.append({"in": "query", "schema": doc.query})
+    if _takes_idempotency_key(method, doc):
+        parameters.append(dict(_IDEMPOTENCY_KEY))
     if parameters:
         operation["parameters"] = parameters
     if doc.body is not None:

@@ -88,6 +88,10 @@ class ServiceHealthSchema(Schema):
     version = fields.String()
     database = fields.String()
     outbox_unsent = fields.Integer(allow_none=True)
+    outbox_parked = fields.Integer(
+        allow_none=True,
+        metadata={"description": "outbox rows that failed too often and wait for staff"},
+    )
     queues = fields.List(
         fields.Nested(QueueSchema),
         allow_none=True,
@@ -101,9 +105,23 @@ class ManagementStatusSchema(Schema):
     error = fields.String(allow_none=True)
 
 
+class OrphanedQueueSchema(Schema):
+    name = fields.String()
+    service = fields.String(allow_none=True)
+    messages = fields.Integer()
+
+
 class StaffHealthSchema(Schema):
     services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealthSchema))
     management = fields.Nested(ManagementStatusSchema)
+    orphaned_queues = fields.List(
+        fields.Nested(OrphanedQueueSchema),
+        allow_none=True,
+        metadata={
+            "description": "Civic queues no current handler consumes, with their messages "
+            "(a renamed or removed handler's); null when the management API could not be asked"
+        },
+    )
 
 
 DeadLetterListSchema = page_of(fields.List(fields.Dict()), "DeadLetterListSchema")

@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 from nameko.rpc import RPC_QUEUE_TEMPLATE
 
+from civic import topology
 from civic.log import get_logger
 from civic.messaging import queue_owner
 from services.gateway.fanout import fan_out
@@ -98,12 +99,16 @@ def system_health(
     answers = dict(zip(names, health_answers, strict=True))
     if isinstance(queues, Exception):
         by_service = None
+        orphaned = None
         management = {
             "ok": False,
             "error": f"the RabbitMQ management API could not be asked ({type(queues).__name__})",
         }
     else:
         by_service = queues_by_service(queues, names)
+        # Queues of Civic's naming no current handler declares (a renamed or removed
+        # handler's): their messages wait for nobody.
+        orphaned = topology.orphans(queues)
         management = {"ok": True, "error": None}
     report = {}
     for name in names:
@@ -119,4 +124,4 @@ def system_health(
             }
         )
         report[name] = entry
-    return {"services": report, "management": management}
+    return {"services": report, "management": management, "orphaned_queues": orphaned}

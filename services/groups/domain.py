@@ -205,6 +205,28 @@ def _is_admin(session, group_id: str, account_id: str) -> bool:
     return membership is not None and membership.status == "active" and membership.role == "admin"
 
 
+def _next_membership_version(session, group_id: str) -> int:
+    """A new version for a fact about one of the group's memberships (see
+    Group.membership_version); the group's row stays locked until the commit."""
+    return session.execute(
+        update(Group)
+        .where(Group.id == group_id)
+        .values(membership_version=Group.membership_version + 1)
+        .returning(Group.membership_version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+
+
+def _publish_membership(uow, event_type: str, group_id: str, account_id: str, actor_id, **data):
+    """Publish a fact about a membership, stamped with the membership's next version."""
+    version = _next_membership_version(uow.session, group_id)
+    uow.publish(
+        event_type,
+        {"group_id": group_id, "account_id": account_id, **data, "membership_version": version},
+        actor_id=actor_id,
+    )
+
+
 def _admin_ids(session, group_id: str) -> list[str]:
     return list(
         session.execute(
@@ -251,11 +273,7 @@ def _hand_over(uow, group: Group, leaving_id: str, actor_id: str | None) -> None
         uow.publish("group_needs_admin", {"group_id": group.id}, actor_id=actor_id)
         return
     _membership(session, group.id, chosen).role = "admin"
-    uow.publish(
-        "admin_appointed",
-        {"group_id": group.id, "account_id": chosen, "reason": "handover"},
-        actor_id=actor_id,
-    )
+    _publish_membership(uow, "admin_appointed", group.id, chosen, actor_id, reason="handover")
 
 
 def appoint_admin(uow, actor_id: str, group_id: str, account_id: str) -> dict:
@@ -287,16 +305,8 @@ def appoint_admin(uow, actor_id: str, group_id: str, account_id: str) -> dict:
     membership.status, membership.role = "active", "admin"
     group.needs_admin = False
     if joins:
-        uow.publish(
-            "member_joined",
-            {"group_id": group.id, "account_id": account.id, "role": "admin"},
-            actor_id=actor_id,
-        )
-    uow.publish(
-        "admin_appointed",
-        {"group_id": group.id, "account_id": account.id, "reason": "staff"},
-        actor_id=actor_id,
-    )
+        _publish_membership(uow, "member_joined", group.id, account.id, actor_id, role="admin")
+    _publish_membership(uow, "admin_appointed", group.id, account.id, actor_id, reason="staff")
     return group_view(session, group)
 
 
@@ -527,13 +537,17 @@ def erase_account(uow, account_id: str) -> None:
         .scalars()
         .all()
     )
+    # Lock the groups whose membership versions change below in one order (by id), so
+    # two erasures sharing groups never wait for each other in a circle.
+    session.execute(
+        select(Group.id)
+        .where(Group.id.in_(sorted({m.group_id for m in memberships if m.status == "active"})))
+        .order_by(Group.id)
+        .with_for_update()
+    ).all()
     for membership in memberships:
         if membership.status == "active":
-            uow.publish(
-                "member_left",
-                {"group_id": membership.group_id, "account_id": account.id},
-                actor_id=account.id,
-            )
+            _publish_membership(uow, "member_left", membership.group_id, account.id, account.id)
             if membership.role == "admin":
                 _hand_over(uow, _group(session, membership.group_id), account.id, account.id)
     session.execute(delete(Membership).where(Membership.account_id == account.id))
@@ -704,11 +718,7 @@ def create_group(
         },
         actor_id=actor.id,
     )
-    uow.publish(
-        "member_joined",
-        {"group_id": group.id, "account_id": actor.id, "role": "admin"},
-        actor_id=actor.id,
-    )
+    _publish_membership(uow, "member_joined", group.id, actor.id, actor.id, role="admin")
     return group_view(session, group)
 
 
@@ -793,11 +803,7 @@ def join_group(uow, actor_id: str, group_id: str) -> dict:
     session.add(membership)
     flush_unique(session, "already a member of this group")
     if group.open:
-        uow.publish(
-            "member_joined",
-            {"group_id": group.id, "account_id": actor.id, "role": "member"},
-            actor_id=actor.id,
-        )
+        _publish_membership(uow, "member_joined", group.id, actor.id, actor.id, role="member")
         return {"status": "member", "membership": membership_view(membership)}
     uow.publish(
         "join_requested",
@@ -816,11 +822,7 @@ def approve_member(uow, actor_id: str, group_id: str, account_id: str) -> dict:
     if membership is None or membership.status != "pending":
         raise NotFound("no pending request to join from this account")
     membership.status = "active"
-    uow.publish(
-        "member_joined",
-        {"group_id": group.id, "account_id": account_id, "role": membership.role},
-        actor_id=actor_id,
-    )
+    _publish_membership(uow, "member_joined", group.id, account_id, actor_id, role=membership.role)
     return membership_view(membership)
 
 
@@ -840,9 +842,7 @@ def remove_member(uow, actor_id: str, group_id: str, account_id: str) -> None:
     was_admin = was_active and membership.role == "admin"
     session.delete(membership)
     if was_active:
-        uow.publish(
-            "member_left", {"group_id": group.id, "account_id": account_id}, actor_id=actor_id
-        )
+        _publish_membership(uow, "member_left", group.id, account_id, actor_id)
     if was_admin:
         _hand_over(uow, group, account_id, actor_id)
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from civic.contracts import GROUP_KINDS, MEMBER_ROLES
@@ -73,6 +73,13 @@ class Group(Base):
     # Set when the group lost its last member (no admin can be handed over): staff
     # appoint one. Cleared when an admin is appointed.
     needs_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The last version stamped on a fact about one of its memberships (member_joined,
+    # member_left, admin_appointed carry it as membership_version, for read models that
+    # must not trust arrival order). One counter per group, so a membership's versions
+    # keep going up after it is deleted and made again (leaving, joining again), and
+    # bumping it locks the group row: changes of its memberships are versioned in the
+    # order they commit.
+    membership_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Membership(Base):

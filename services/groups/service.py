@@ -21,7 +21,7 @@ class GroupsService(ServiceBase):
 
     # --- accounts and sessions ----------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def register_account(self, payload):
         data = load(api.AccountCreateSchema, payload)
         with self.db as uow:
@@ -53,7 +53,7 @@ class GroupsService(ServiceBase):
         with self.db as uow:
             return domain.confirm_email(uow, data["token"])
 
-    @rpc
+    @rpc(command=True)
     def request_confirmation_email(self, actor):
         actor = load_actor(actor)
         with self.db as uow:
@@ -72,7 +72,7 @@ class GroupsService(ServiceBase):
         with self.db as uow:
             return domain.export_account(uow, account_id)
 
-    @rpc
+    @rpc(command=True)
     def erase_account(self, actor):
         actor = load_actor(actor)
         with self.db as uow:
@@ -127,7 +127,7 @@ class GroupsService(ServiceBase):
             groups = domain.list_groups(uow, **query)
         return api.GroupListSchema().dump(groups)
 
-    @rpc
+    @rpc(command=True)
     def create_group(self, actor, payload):
         actor = load_actor(actor)
         data = load(api.GroupCreateSchema, payload)
@@ -150,14 +150,14 @@ class GroupsService(ServiceBase):
             members = domain.list_members(uow, actor["account_id"], group_id, **query)
         return api.MemberListSchema().dump(members)
 
-    @rpc
+    @rpc(command=True)
     def join_group(self, actor, group_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:
             joined = domain.join_group(uow, actor["account_id"], group_id)
         return api.JoinResultSchema().dump(joined)
 
-    @rpc
+    @rpc(command=True)
     def approve_member(self, actor, group_id, account_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         account_id = clean_id("account_id", account_id)
@@ -165,14 +165,14 @@ class GroupsService(ServiceBase):
             membership = domain.approve_member(uow, actor["account_id"], group_id, account_id)
         return api.MembershipSchema().dump(membership)
 
-    @rpc
+    @rpc(command=True)
     def remove_member(self, actor, group_id, account_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
             return domain.remove_member(uow, actor["account_id"], group_id, account_id)
 
-    @rpc
+    @rpc(command=True)
     def appoint_admin(self, actor, group_id, account_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         account_id = load(api.AdminAppointSchema, {"account_id": account_id})["account_id"]
@@ -180,14 +180,14 @@ class GroupsService(ServiceBase):
             group = domain.appoint_admin(uow, actor["account_id"], group_id, account_id)
         return api.GroupSchema().dump(group)
 
-    @rpc
+    @rpc(command=True)
     def verify_group(self, actor, group_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:
             group = domain.verify_group(uow, actor["account_id"], group_id)
         return api.GroupSchema().dump(group)
 
-    @rpc
+    @rpc(command=True)
     def join_network(self, actor, group_id, network_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         network_id = load(api.NetworkJoinSchema, {"network_id": network_id})["network_id"]

@@ -98,7 +98,12 @@ def transactional_email(
         if readmodels.is_erased(session, envelope.data["account_id"]):
             return  # erased since it asked: there is no address to confirm any more
         email.enqueue_confirmation(
-            session, envelope.data["account_id"], envelope.data["locale"], settings, now
+            session,
+            envelope.data["account_id"],
+            envelope.data["locale"],
+            settings,
+            now,
+            correlation_id=envelope.correlation_id,
         )
     elif envelope.type == "email_confirmed":
         email.drop_queued_confirmations(session, envelope.data["account_id"])
@@ -278,7 +283,7 @@ def deliver(
                     "body": body,
                 }
             )
-        for chunk in _chunks(email.queue_rows(emails, utcnow())):
+        for chunk in _chunks(email.queue_rows(emails, utcnow(), envelope.correlation_id)):
             session.execute(insert(Email.__table__), chunk)
     return len(rows)
 

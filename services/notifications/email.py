@@ -1,14 +1,29 @@
 """Email: the queue, digests, one-click unsubscribe tokens, and sending over SMTP.
 
 Emails are rows of the `emails` table, written in the same transaction as what caused
-them (an immediate notification, a digest). A timer sends what is due: it claims a
-batch (moving `next_attempt_at` a lease ahead, with `FOR UPDATE SKIP LOCKED` on
-PostgreSQL, so two instances never send the same row), asks the groups service once
-for the batch's addresses, sends each email and marks it sent at once. A refused or
-unreachable SMTP server costs an attempt: the row waits with exponential backoff and,
-after the last attempt, is marked failed and `email_failed` is published. When the
-groups service cannot be asked, nothing is attempted and the rows wait for the next
-tick: an email is never lost and never blocks the inbox.
+them (an immediate notification, a digest), with the correlation id of that cause (a
+digest, caused by no one event, gets its own); the log lines of its sending carry it.
+A timer sends what is due: it claims a batch (moving `next_attempt_at` a lease ahead and
+writing its own token in `lease_owner`), asks the groups service once for the batch's
+addresses, and sends each email. A refused or unreachable SMTP server costs an attempt:
+the row waits with exponential backoff and, after the last attempt, is marked failed and
+`email_failed` is published. When the groups service cannot be asked, nothing is
+attempted and the rows wait for the next tick: an email is never lost and never blocks
+the inbox.
+
+Sent at most once, or, after a crash, twice with the same Message-ID:
+- A sender changes only rows that still carry its token, so a batch slower than its
+  lease (a slow SMTP server) loses the rows it has not reached to the next instance to
+  claim them instead of sending them too. Each email's own lease is renewed when it is
+  handed over, so the one being sent is not claimed by another (one SMTP exchange, at
+  most a few SMTP_TIMEOUTs, is far shorter than the lease).
+- Before an email is handed to the SMTP server its row is marked `sending` (committed);
+  after the server's answer, `sent`. A row still `sending` when its lease runs out is
+  one whose sender died in between: it may have gone. It is sent again, once, marked
+  with `resent_at`; found `sending` again after that, it is not handed over a third
+  time but taken as sent (and logged as unconfirmed).
+- The Message-ID is the row's id (`<id@sender's domain>`), the same for every copy, so
+  recipients' mail systems (and the chaos checker) can tell a resend from a new email.
 
 Digests: an account on `daily` (or `weekly`) email gets, at CIVIC_DIGEST_HOUR (07:00)
 in the town's time zone (on Mondays for weekly), one email grouping every notification
@@ -26,18 +41,22 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time as monotonic_time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from civic import clock, config, signing
 from civic.db import new_id
 from civic.errors import Unavailable
-from civic.log import get_logger
+from civic.log import get_logger, new_correlation_id
 from civic.signing import signing_key
 from services.notifications import activity
 from services.notifications.models import (
@@ -54,7 +73,9 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 10
 BACKOFF_MAX = timedelta(hours=1)
-LEASE = timedelta(minutes=5)  # a claimed batch is not claimed again before then
+# A claimed row is not claimed again before then; renewed when it is handed to SMTP, so
+# it must outlast one email's SMTP exchange (SMTP_TIMEOUT per command) by far.
+LEASE = timedelta(minutes=5)
 BATCH = 50
 SMTP_TIMEOUT = 30.0
 DIGEST_ITEMS_MAX = 200  # more than this in one digest are counted, not listed
@@ -255,17 +276,23 @@ def _headers(row: Email, address: str, settings: MailSettings) -> EmailMessage:
     message["From"] = settings.sender
     message["To"] = address
     message["Date"] = formatdate(localtime=False)
-    domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(idstring=row.id.replace("-", ""), domain=domain)
+    message["Message-ID"] = message_id(row, settings)
     message["Auto-Submitted"] = "auto-generated"
     return message
+
+
+def message_id(row: Email, settings: MailSettings) -> str:
+    """The email's Message-ID: from the row's id, so a resend carries the same one."""
+    domain = parseaddr(settings.sender)[1].rpartition("@")[2] or "localhost"
+    return f"<{row.id}@{domain}>"
 
 
 # --- enqueueing -------------------------------------------------------------------------
 
 
-def queue_rows(rows: list[dict], now: datetime) -> list[dict]:
-    """Complete email rows (account_id, kind, locale, subject, body) for insertion."""
+def queue_rows(rows: list[dict], now: datetime, correlation_id: str | None = None) -> list[dict]:
+    """Complete email rows (account_id, kind, locale, subject, body) for insertion;
+    `correlation_id` is that of what caused them."""
     return [
         {
             "id": new_id(),
@@ -275,6 +302,9 @@ def queue_rows(rows: list[dict], now: datetime) -> list[dict]:
             "created_at": now,
             "sent_at": None,
             "last_error": None,
+            "lease_owner": None,
+            "resent_at": None,
+            "correlation_id": correlation_id,
             **row,
         }
         for row in rows
@@ -282,11 +312,17 @@ def queue_rows(rows: list[dict], now: datetime) -> list[dict]:
 
 
 def enqueue_confirmation(
-    session, account_id: str, locale: str, settings: MailSettings, now: datetime
+    session,
+    account_id: str,
+    locale: str,
+    settings: MailSettings,
+    now: datetime,
+    correlation_id: str | None = None,
 ) -> None:
     """Queue a confirmation email, whatever the account's email preference."""
     session.execute(
-        insert(Email), queue_rows([confirmation_email(account_id, locale, settings)], now)
+        insert(Email),
+        queue_rows([confirmation_email(account_id, locale, settings)], now, correlation_id),
     )
 
 
@@ -368,21 +404,22 @@ def enqueue_due_digests(uow, now: datetime, settings: MailSettings) -> int:
             session.execute(select(Account.locale).where(Account.id == account_id)).scalar()
         )
         subject, body = digest_email(messages, locale, settings)
-        session.execute(
-            insert(Email),
-            queue_rows(
-                [
-                    {
-                        "account_id": account_id,
-                        "kind": "digest",
-                        "locale": locale,
-                        "subject": subject,
-                        "body": body,
-                    }
-                ],
-                now,
-            ),
+        [row] = queue_rows(
+            [
+                {
+                    "account_id": account_id,
+                    "kind": "digest",
+                    "locale": locale,
+                    "subject": subject,
+                    "body": body,
+                }
+            ],
+            now,
+            # Caused by many events, none of which it could name alone: its own.
+            new_correlation_id(),
         )
+        session.execute(insert(Email), [row])
+        log.info("digest_queued", email_id=row["id"], correlation_id=row["correlation_id"])
         queued += 1
     return queued
 
@@ -486,6 +523,9 @@ def _quietly_close(connection) -> None:
         pass
 
 
+UNCONFIRMED = "unconfirmed: handed to SMTP twice, the sender stopped both times"
+
+
 class EmailSender:
     """Sends what is due from one service's email queue.
 
@@ -508,120 +548,251 @@ class EmailSender:
         self.transport = transport or SmtpTransport(settings)
 
     def send_due(self, now: datetime) -> dict:
-        """One pass: returns counts of sent, retried, failed and deferred emails."""
+        """One pass: returns counts of sent, retried, failed and deferred emails.
+
+        `now` is when the pass starts: what is due, backoff and sent times count from
+        it. A lease renewed later in the pass counts from `now` plus the time the pass
+        has taken, so an injected clock holds throughout."""
         outcome = {"sent": 0, "retry": 0, "failed": 0, "deferred": 0}
-        rows = self._claim(now)
+        started = monotonic_time.monotonic()
+
+        def pass_time() -> datetime:
+            return now + timedelta(seconds=monotonic_time.monotonic() - started)
+
+        owner = new_id()  # this pass's claim: only rows still carrying it are changed
+        rows = self._claim(now, owner)
         if not rows:
             return outcome
         try:
             addresses = self.addresses(sorted({row.account_id for row in rows}))
         except Unavailable as exc:
             # Not the email's fault: try again next tick, without costing an attempt.
-            self._release(rows, now + timedelta(seconds=self.settings.interval))
+            self._release(rows, owner, now + timedelta(seconds=self.settings.interval))
             log.warning("email_addresses_unavailable", count=len(rows), error=str(exc))
             outcome["deferred"] = len(rows)
             return outcome
         try:
             for index, row in enumerate(rows):
-                address = addresses.get(row.account_id)
-                if not address:
-                    self._give_up(row, "no email address", now)
-                    outcome["failed"] += 1
-                    continue
-                try:
-                    self.transport.send(build_message(row, address, self.settings))
-                except ConnectFailed as exc:
-                    # The server cannot be reached: the rest of the batch would only
-                    # wait for the same answer, one by one. All of it is retried.
-                    for rest in rows[index:]:
-                        if addresses.get(rest.account_id):
-                            outcome[self._failed_attempt(rest, str(exc), now)] += 1
-                        else:
-                            self._give_up(rest, "no email address", now)
-                            outcome["failed"] += 1
+                with _caused_by(row):
+                    try:
+                        result = self._send_one(
+                            row, addresses.get(row.account_id), owner, now, pass_time
+                        )
+                    except ConnectFailed as exc:
+                        # The server cannot be reached: the rest of the batch would only
+                        # wait for the same answer, one by one. All of it is retried.
+                        result = self._failed_attempt(row, str(exc), owner, now)
+                        connect_failed = exc
+                    else:
+                        connect_failed = None
+                if result:
+                    outcome[result] += 1
+                if connect_failed is not None:
+                    for rest in rows[index + 1 :]:
+                        with _caused_by(rest):
+                            result = self._not_attempted(
+                                rest, addresses, str(connect_failed), owner, now
+                            )
+                        if result:
+                            outcome[result] += 1
                     break
-                except (smtplib.SMTPException, OSError) as exc:
-                    outcome[self._failed_attempt(row, short_error(exc), now)] += 1
-                    continue
-                self._mark_sent(row, now)
-                outcome["sent"] += 1
         finally:
             self.transport.close()
         if outcome["sent"] or outcome["retry"] or outcome["failed"]:
             log.info("emails_sent", **outcome)
         return outcome
 
-    def _claim(self, now: datetime) -> list[Email]:
+    def _send_one(
+        self,
+        row: Email,
+        address: str | None,
+        owner: str,
+        now: datetime,
+        pass_time: Callable[[], datetime],
+    ) -> str | None:
+        """Hand one email to the SMTP server: "sent", "retry", "failed", or None when
+        it was not this pass's to send (any more). Raises ConnectFailed."""
+        if not address:
+            return "failed" if self._give_up(row, "no email address", owner, now) else None
+        if row.status == "sending" and row.resent_at is not None:
+            # Its sender stopped after handing it over, twice: most likely it went.
+            if self._finish(row, owner, now, status="sent", last_error=UNCONFIRMED):
+                log.warning("email_unconfirmed", email_id=row.id)
+            return None
+        resend = row.status == "sending"
+        if not self._hand_over(row, owner, pass_time(), resend):
+            log.info("email_lease_lost", email_id=row.id)
+            return None
+        if resend:
+            log.warning("email_resent_after_crash", email_id=row.id)
+        try:
+            self.transport.send(build_message(row, address, self.settings))
+        except ConnectFailed:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            return self._failed_attempt(row, short_error(exc), owner, now)
+        if not self._finish(
+            row, owner, now, status="sent", attempts=row.attempts + 1, last_error=None
+        ):
+            # Another instance took it over after its lease ran out mid-send; it will
+            # send it once more, with the same Message-ID.
+            log.warning("email_sent_after_its_lease", email_id=row.id)
+        log.info("email_sent", email_id=row.id, kind=row.kind, resend=resend)
+        return "sent"
+
+    def _not_attempted(
+        self, row: Email, addresses: dict, error: str, owner: str, at: datetime
+    ) -> str | None:
+        """A row of the batch after the SMTP server could not be reached."""
+        if not addresses.get(row.account_id):
+            return "failed" if self._give_up(row, "no email address", owner, at) else None
+        return self._failed_attempt(row, error, owner, at, handed_over=False)
+
+    def _claim(self, now: datetime, owner: str) -> list[Email]:
+        """Up to BATCH due rows, leased to `owner`: queued ones, and `sending` ones whose
+        lease ran out (their sender stopped between handing them over and marking)."""
+        claimable = (Email.status.in_(("queued", "sending")), Email.next_attempt_at <= now)
+        due = (
+            select(Email.id)
+            .where(*claimable)
+            .order_by(Email.next_attempt_at, Email.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )
         with self.unit_of_work() as uow:
-            rows = (
+            # One UPDATE, a write from its first statement (SQLite takes its lock then,
+            # rather than failing to upgrade a read): of two instances at it at once,
+            # the second finds the rows no longer claimable (PostgreSQL re-checks the
+            # WHERE on the row it waited for, or skips it while it is locked).
+            claimed = (
                 uow.session.execute(
-                    select(Email)
-                    .where(Email.status == "queued", Email.next_attempt_at <= now)
-                    .order_by(Email.next_attempt_at, Email.id)
-                    .limit(BATCH)
-                    .with_for_update(skip_locked=True)
+                    update(Email)
+                    .where(Email.id.in_(due), *claimable)
+                    .values(next_attempt_at=now + LEASE, lease_owner=owner)
+                    .returning(Email.id)
+                    .execution_options(synchronize_session=False)
                 )
                 .scalars()
                 .all()
             )
-            if rows:
+            if not claimed:
+                return []
+            return list(
                 uow.session.execute(
-                    update(Email)
-                    .where(Email.id.in_([r.id for r in rows]))
-                    .values(next_attempt_at=now + LEASE)
+                    select(Email)
+                    .where(Email.id.in_(claimed))
+                    .order_by(Email.created_at, Email.id)
+                    .execution_options(populate_existing=True)
                 )
-            return list(rows)
-
-    def _release(self, rows: list[Email], at: datetime) -> None:
-        with self.unit_of_work() as uow:
-            uow.session.execute(
-                update(Email).where(Email.id.in_([r.id for r in rows])).values(next_attempt_at=at)
+                .scalars()
+                .all()
             )
 
-    def _mark_sent(self, row: Email, now: datetime) -> None:
+    def _update_held(self, row: Email, owner: str, **values) -> bool:
+        """Change the row if this pass still holds it; whether it did."""
+        with self.unit_of_work() as uow:
+            changed = uow.session.execute(
+                update(Email).where(Email.id == row.id, Email.lease_owner == owner).values(**values)
+            ).rowcount
+        return changed == 1
+
+    def _release(self, rows: list[Email], owner: str, at: datetime) -> None:
         with self.unit_of_work() as uow:
             uow.session.execute(
                 update(Email)
-                .where(Email.id == row.id)
-                .values(status="sent", sent_at=now, attempts=row.attempts + 1, last_error=None)
+                .where(Email.id.in_([r.id for r in rows]), Email.lease_owner == owner)
+                .values(next_attempt_at=at, lease_owner=None)
             )
 
-    def _failed_attempt(self, row: Email, error: str, now: datetime) -> str:
+    def _hand_over(self, row: Email, owner: str, at: datetime, resend: bool) -> bool:
+        """Mark the row `sending` (committed before SMTP is talked to) and renew its
+        lease; False if another instance has claimed it since."""
+        values = {"status": "sending", "next_attempt_at": at + LEASE}
+        if resend:
+            values["resent_at"] = at
+        return self._update_held(row, owner, **values)
+
+    def _finish(self, row: Email, owner: str, at: datetime, **values) -> bool:
+        return self._update_held(row, owner, sent_at=at, lease_owner=None, **values)
+
+    def _failed_attempt(
+        self, row: Email, error: str, owner: str, now: datetime, handed_over: bool = True
+    ) -> str | None:
+        """An attempt that did not deliver: the row waits with backoff, or has failed."""
         attempts = row.attempts + 1
         if attempts >= MAX_ATTEMPTS:
-            self._give_up(row, error, now, attempts)
-            return "failed"
-        with self.unit_of_work() as uow:
-            uow.session.execute(
-                update(Email)
-                .where(Email.id == row.id)
-                .values(
-                    attempts=attempts,
-                    last_error=error,
-                    next_attempt_at=now + backoff(attempts, self.settings),
-                )
-            )
+            return "failed" if self._give_up(row, error, owner, now, attempts) else None
+        held = self._update_held(
+            row,
+            owner,
+            # Handed over in this pass, it did not go: queued again. One not handed
+            # over keeps its status: `sending` (after a crash) means it may have gone.
+            status="queued" if handed_over else row.status,
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=now + backoff(attempts, self.settings),
+            lease_owner=None,
+        )
+        if not held:
+            return None
         log.warning("email_attempt_failed", email_id=row.id, attempt=attempts, error=error)
         return "retry"
 
-    def _give_up(self, row: Email, error: str, now: datetime, attempts: int | None = None) -> None:
+    def _give_up(
+        self, row: Email, error: str, owner: str, now: datetime, attempts: int | None = None
+    ) -> bool:
+        """Mark the row failed and publish `email_failed`; False if it was not held."""
         attempts = row.attempts + 1 if attempts is None else attempts
         with self.unit_of_work() as uow:
-            uow.session.execute(
+            changed = uow.session.execute(
                 update(Email)
-                .where(Email.id == row.id)
-                .values(status="failed", attempts=attempts, last_error=error[:200])
-            )
-            activity.publish(
-                uow,
-                "email_failed",
-                {
-                    "email_id": row.id,
-                    "account_id": row.account_id,
-                    "kind": row.kind,
-                    "attempts": attempts,
-                    "reason": error[:200],
-                },
-                now=now,
-            )
+                .where(Email.id == row.id, Email.lease_owner == owner)
+                .values(
+                    status="failed", attempts=attempts, last_error=error[:200], lease_owner=None
+                )
+            ).rowcount
+            if changed != 1:
+                return False
+            with _correlated(uow, row.correlation_id):
+                activity.publish(
+                    uow,
+                    "email_failed",
+                    {
+                        "email_id": row.id,
+                        "account_id": row.account_id,
+                        "kind": row.kind,
+                        "attempts": attempts,
+                        "reason": error[:200],
+                    },
+                    now=now,
+                )
         log.error("email_failed", email_id=row.id, attempts=attempts, error=error)
+        return True
+
+
+@contextmanager
+def _caused_by(row: Email):
+    """Log lines about this email carry the correlation id of what caused it."""
+    if row.correlation_id:
+        with structlog.contextvars.bound_contextvars(correlation_id=row.correlation_id):
+            yield
+    else:
+        yield
+
+
+@contextmanager
+def _correlated(uow, correlation_id: str | None):
+    """Events published in `uow` (email_failed) carry the email's correlation id."""
+    context = uow.context_data
+    if not correlation_id:
+        yield
+        return
+    had, before = "correlation_id" in context, context.get("correlation_id")
+    context["correlation_id"] = correlation_id
+    try:
+        yield
+    finally:
+        if had:
+            context["correlation_id"] = before
+        else:
+            del context["correlation_id"]

@@ -26,7 +26,8 @@ outbox, inbox = kernel_tables(metadata)
 DEFAULT_EMAIL_MODE = "daily"
 FOLLOW_SOURCES = ("auto", "manual")
 EMAIL_KINDS = ("notification", "digest", "confirmation")
-EMAIL_STATUSES = ("queued", "sent", "failed")
+# `sending`: handed to the SMTP server, not yet confirmed (a crash leaves it so)
+EMAIL_STATUSES = ("queued", "sending", "sent", "failed")
 DIGEST_PENDING = "pending"
 
 
@@ -80,6 +81,28 @@ class Registration(Base):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     status: Mapped[str] = mapped_column(String(12))
+
+
+# What a FactVersion is the version of.
+FACT_SUBJECTS = ("membership", "registration")
+
+
+class FactVersion(Base):
+    """The last fact applied about one membership (`scope_id` the group) or registration
+    (`scope_id` the event), kept after the membership or place ends (its row above goes):
+    a fact is applied only when newer (civic.readmodels.supersedes), so a join that
+    arrives after the leave, or a waiting-list place after the promotion, changes
+    nothing. `version` is the producer's (null for events from before versions), `as_of`
+    the fact's time."""
+
+    __tablename__ = "fact_versions"
+    __table_args__ = (CheckConstraint(one_of("subject", FACT_SUBJECTS), name="subject"),)
+
+    subject: Mapped[str] = mapped_column(String(12), primary_key=True)
+    scope_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Target(Base):
@@ -174,7 +197,12 @@ class Notification(Base):
 
 
 class Email(Base):
-    """An email to send: the timer sends what is due, retrying with backoff."""
+    """An email to send: the timer sends what is due, retrying with backoff.
+
+    A sender claims a row by writing its own `lease_owner` token and a lease (in
+    `next_attempt_at`); it changes only rows that still carry its token. `resent_at` is
+    when a row found `sending` after a crash was handed over again (once at most).
+    The Message-ID comes from `id`, so every copy of an email has the same one."""
 
     __tablename__ = "emails"
     __table_args__ = (
@@ -196,6 +224,10 @@ class Email(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What caused it (the event's correlation id); a digest's own for a digest.
+    correlation_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class Activity(Base):

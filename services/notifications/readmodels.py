@@ -8,6 +8,14 @@ registrant their event, a member their group, the creator of a project their pro
 automatically; leaving a group or giving up a place ends the automatic follow (a follow
 made by hand stays). Erased accounts are remembered by id only (`erased_accounts`), so
 a fact about one that arrives late brings nothing back.
+
+Facts arrive in any order (each event type has its own queue). A membership or a
+registration is changed only by a fact newer than the last one applied to it
+(`fact_versions`, kept after it ends): by the producer's per-entity version
+(`membership_version`, `registration_version`), or by the facts' times for events from
+before versions. So a leave that overtook its join leaves no ghost member (nor admin,
+who would be told of requests to join), and a promotion that overtook the waiting-list
+place stays a confirmed place.
 """
 
 from __future__ import annotations
@@ -17,9 +25,11 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 
 from civic.contracts import Envelope
+from civic.readmodels import supersedes
 from services.notifications.models import (
     Account,
     ErasedAccount,
+    FactVersion,
     Follow,
     Group,
     Membership,
@@ -42,6 +52,58 @@ def _put(session, model, key: dict, **values) -> None:
 
 def is_erased(session, account_id: str | None) -> bool:
     return bool(account_id) and session.get(ErasedAccount, account_id) is not None
+
+
+def is_newer(
+    session, subject: str, scope_id: str, account_id: str, version, occurred_at: datetime
+) -> bool:
+    """Whether this fact about a membership or registration (`subject`; `scope_id` its
+    group or event) is newer than the last one applied to it; if so, it is the last one
+    from now on."""
+    held = session.get(FactVersion, (subject, scope_id, account_id))
+    if held is None:
+        session.add(
+            FactVersion(
+                subject=subject,
+                scope_id=scope_id,
+                account_id=account_id,
+                version=version,
+                as_of=occurred_at,
+            )
+        )
+        return True
+    if not supersedes(version, occurred_at, held_version=held.version, held_as_of=held.as_of):
+        return False
+    held.as_of = occurred_at
+    if version is not None:
+        held.version = version
+    return True
+
+
+def _membership_fact(session, envelope: Envelope) -> bool:
+    """Whether a membership fact is to be applied: not about an erased account, newer."""
+    data = envelope.data
+    return not is_erased(session, data["account_id"]) and is_newer(
+        session,
+        "membership",
+        data["group_id"],
+        data["account_id"],
+        data.get("membership_version"),
+        envelope.occurred_at,
+    )
+
+
+def _registration_fact(session, envelope: Envelope) -> bool:
+    """Whether a registration fact is to be applied: not about an erased account, newer."""
+    data = envelope.data
+    return not is_erased(session, data["account_id"]) and is_newer(
+        session,
+        "registration",
+        data["event_id"],
+        data["account_id"],
+        data.get("registration_version"),
+        envelope.occurred_at,
+    )
 
 
 def auto_follow(session, account_id: str, target_type: str, target_id: str, now: datetime) -> None:
@@ -76,13 +138,19 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
     """Bring the read models and automatic follows up to date with one event."""
     data, kind = envelope.data, envelope.type
     if kind == "account_registered":
+        if is_erased(session, data["account_id"]):
+            return  # a registration that arrives after the erasure brings nothing back
         _put(session, Account, {"id": data["account_id"]}, locale=data["locale"])
+    elif kind == "account_erased":
+        # The rest of the account goes in domain.erase_account; what was last heard of
+        # its memberships and places is not needed once its erasure is remembered.
+        session.execute(delete(FactVersion).where(FactVersion.account_id == data["account_id"]))
     elif kind == "group_created":
         _put(session, Group, {"id": data["group_id"]}, name=data["name"][:200], kind=data["kind"])
         _target(session, "group", data["group_id"], data["name"])
     elif kind in ("member_joined", "admin_appointed"):
-        if is_erased(session, data["account_id"]):
-            return  # a late fact about an erased account must not bring it back
+        if not _membership_fact(session, envelope):
+            return  # about an erased account, or older than what is known: changes nothing
         role = "admin" if kind == "admin_appointed" else data["role"]
         _put(
             session,
@@ -92,6 +160,8 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
         )
         auto_follow(session, data["account_id"], "group", data["group_id"], now)
     elif kind == "member_left":
+        if not _membership_fact(session, envelope):
+            return
         session.execute(
             delete(Membership).where(
                 Membership.group_id == data["group_id"], Membership.account_id == data["account_id"]
@@ -99,7 +169,7 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
         )
         end_auto_follow(session, data["account_id"], "group", data["group_id"])
     elif kind in REGISTERED:
-        if is_erased(session, data["account_id"]):
+        if not _registration_fact(session, envelope):
             return
         status = "waitlisted" if kind == "registration_waitlisted" else "confirmed"
         _put(
@@ -110,6 +180,8 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
         )
         auto_follow(session, data["account_id"], "event", data["event_id"], now)
     elif kind == "registration_cancelled":
+        if not _registration_fact(session, envelope):
+            return
         session.execute(
             delete(Registration).where(
                 Registration.event_id == data["event_id"],

@@ -26,7 +26,7 @@ class NotificationsService(ServiceBase):
 
     # --- every event ----------------------------------------------------------------------
 
-    @all_events_handler()
+    @all_events_handler(name="on_event")
     def on_event(self, envelope, uow):
         domain.handle_event(uow, envelope, email.MailSettings.from_config())
 
@@ -60,7 +60,7 @@ class NotificationsService(ServiceBase):
             page = domain.list_notifications(uow, account_id, **query)
         return api.NotificationListSchema().dump(page)
 
-    @rpc
+    @rpc(command=True)
     def mark_read(self, actor, notification_id):
         account_id = load_actor(actor)["account_id"]
         notification_id = clean_id("notification_id", notification_id)
@@ -68,7 +68,7 @@ class NotificationsService(ServiceBase):
             notification = domain.mark_read(uow, account_id, notification_id)
         return api.NotificationSchema().dump(notification)
 
-    @rpc
+    @rpc(command=True)
     def mark_all_read(self, actor):
         account_id = load_actor(actor)["account_id"]
         with self.db as uow:
@@ -84,7 +84,7 @@ class NotificationsService(ServiceBase):
             preferences = domain.get_preferences(uow, account_id)
         return api.PreferencesViewSchema().dump(preferences)
 
-    @rpc
+    @rpc(command=True)
     def set_preferences(self, actor, payload):
         account_id = load_actor(actor)["account_id"]
         data = load(api.PreferencesSchema, payload)
@@ -94,7 +94,7 @@ class NotificationsService(ServiceBase):
 
     # --- follows --------------------------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def follow(self, actor, payload):
         account_id = load_actor(actor)["account_id"]
         data = load(api.FollowCreateSchema, payload)
@@ -102,7 +102,7 @@ class NotificationsService(ServiceBase):
             found = domain.follow(uow, account_id, **data)
         return api.FollowSchema().dump(found)
 
-    @rpc
+    @rpc(command=True)
     def unfollow(self, actor, target_type, target_id):
         account_id = load_actor(actor)["account_id"]
         data = load(api.FollowTargetSchema, {"target_type": target_type, "target_id": target_id})

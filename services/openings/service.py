@@ -71,7 +71,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
             opening = domain.get_opening(uow, viewer_id, opening_id)
         return api.OpeningSchema().dump(opening)
 
-    @rpc
+    @rpc(command=True)
     def post_opening(self, actor, payload):
         actor = load_actor(actor)
         data = load(api.OpeningCreateSchema, payload)
@@ -79,7 +79,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
             opening = domain.post_opening(uow, actor["account_id"], **data)
         return api.OpeningSchema().dump(opening)
 
-    @rpc
+    @rpc(command=True)
     def close_opening(self, actor, opening_id):
         actor = load_actor(actor)
         opening_id = clean_id("opening_id", opening_id)
@@ -89,7 +89,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
 
     # --- interest -----------------------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def register_interest(self, actor, opening_id, payload=None):
         actor = load_actor(actor)
         opening_id = clean_id("opening_id", opening_id)
@@ -116,7 +116,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
             profile = domain.get_profile(uow, actor["account_id"])
         return api.ReturneeProfileSchema().dump(profile)
 
-    @rpc
+    @rpc(command=True)
     def save_profile(self, actor, payload):
         actor = load_actor(actor)
         data = load(api.ReturneeProfileSaveSchema, payload)
@@ -124,7 +124,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
             profile = domain.save_profile(uow, actor["account_id"], **data)
         return api.ReturneeProfileSchema().dump(profile)
 
-    @rpc
+    @rpc(command=True)
     def delete_profile(self, actor):
         actor = load_actor(actor)
         with self.db as uow:
@@ -156,6 +156,6 @@ class OpeningsService(KeepsGroupFacts, ServiceBase):
 
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
-    @event_handler("groups", "account_erased")
+    @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
         domain.erase_account(uow.session, envelope.data["account_id"])

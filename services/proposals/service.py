@@ -57,7 +57,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
 
     # --- proposals: residents -----------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def submit_proposal(self, actor, payload):
         actor = load_actor(actor)
         data = load(api.ProposalCreateSchema, payload)
@@ -65,21 +65,21 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             proposal = domain.submit_proposal(uow, actor, **data)
         return api.ProposalSchema().dump(proposal)
 
-    @rpc
+    @rpc(command=True)
     def support(self, actor, proposal_id):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
         with self.db as uow:
             return domain.support(uow, actor, proposal_id)
 
-    @rpc
+    @rpc(command=True)
     def withdraw_support(self, actor, proposal_id):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
         with self.db as uow:
             return domain.withdraw_support(uow, actor, proposal_id)
 
-    @rpc
+    @rpc(command=True)
     def add_comment(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -88,7 +88,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             comment = domain.add_comment(uow, actor, proposal_id, **data)
         return api.CommentSchema().dump(comment)
 
-    @rpc
+    @rpc(command=True)
     def withdraw(self, actor, proposal_id):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -96,7 +96,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             proposal = domain.withdraw(uow, actor, proposal_id)
         return api.ProposalSchema().dump(proposal)
 
-    @rpc
+    @rpc(command=True)
     def report(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -106,7 +106,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
 
     # --- proposals: staff ---------------------------------------------------------------
 
-    @rpc
+    @rpc(command=True)
     def transition(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -115,7 +115,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             proposal = domain.transition(uow, actor, proposal_id, **data)
         return api.ProposalSchema().dump(proposal)
 
-    @rpc
+    @rpc(command=True)
     def assign(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -124,7 +124,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             proposal = domain.assign(uow, actor, proposal_id, **data)
         return api.ProposalSchema().dump(proposal)
 
-    @rpc
+    @rpc(command=True)
     def moderate(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -133,7 +133,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             proposal = domain.moderate(uow, actor, proposal_id, **data)
         return api.ProposalSchema().dump(proposal)
 
-    @rpc
+    @rpc(command=True)
     def merge(self, actor, proposal_id, payload):
         actor = load_actor(actor)
         proposal_id = clean_id("proposal_id", proposal_id)
@@ -163,7 +163,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             project = domain.get_project(uow, actor, project_id)
         return api.ProjectSchema().dump(project)
 
-    @rpc
+    @rpc(command=True)
     def register_project(self, actor, payload):
         actor = load_actor(actor)
         data = load(api.ProjectCreateSchema, payload)
@@ -171,7 +171,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             project = domain.register_project(uow, actor, **data)
         return api.ProjectSchema().dump(project)
 
-    @rpc
+    @rpc(command=True)
     def add_partner(self, actor, project_id, payload):
         actor = load_actor(actor)
         project_id = clean_id("project_id", project_id)
@@ -180,7 +180,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
             project = domain.add_partner(uow, actor, project_id, **data)
         return api.ProjectSchema().dump(project)
 
-    @rpc
+    @rpc(command=True)
     def transition_project(self, actor, project_id, payload):
         actor = load_actor(actor)
         project_id = clean_id("project_id", project_id)
@@ -199,6 +199,6 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
 
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
-    @event_handler("groups", "account_erased")
+    @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
         domain.erase_account(uow.session, envelope.data["account_id"])

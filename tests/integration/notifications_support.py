@@ -3,7 +3,8 @@
 `SmtpServer` is aiosmtpd's `Controller` on a free port, run in a child process: the
 test process is green (eventlet), and asyncio does not run under eventlet's monkey
 patching. Each accepted message is written to a directory as one `.eml` file; the
-server can be told to refuse the first N messages with a temporary failure (451).
+server can be told to refuse the first N messages with a temporary failure (451), and
+to take `delay` seconds over each message (a slow server).
 
 Run as a script, this module is that child process.
 """
@@ -32,10 +33,11 @@ def free_port() -> int:
 class SmtpServer:
     """A real SMTP server for one test: `messages()` are what it accepted."""
 
-    def __init__(self, directory: Path, refuse_first: int = 0):
+    def __init__(self, directory: Path, refuse_first: int = 0, delay: float = 0.0):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.refuse_first = refuse_first
+        self.delay = delay
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -51,6 +53,8 @@ class SmtpServer:
                 str(self.directory),
                 "--refuse-first",
                 str(self.refuse_first),
+                "--delay",
+                str(self.delay),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -108,7 +112,9 @@ def without_confirmations(messages: list) -> list:
 # --- the child process ---------------------------------------------------------------------
 
 
-def _serve(port: int, directory: Path, refuse_first: int) -> None:
+def _serve(port: int, directory: Path, refuse_first: int, delay: float = 0.0) -> None:
+    import asyncio
+
     from aiosmtpd.controller import Controller
 
     class Handler:
@@ -117,6 +123,7 @@ def _serve(port: int, directory: Path, refuse_first: int) -> None:
             self.accepted = 0
 
         async def handle_DATA(self, server, session, envelope):
+            await asyncio.sleep(delay)  # a slow server answers late
             if self.refused < refuse_first:
                 self.refused += 1
                 (directory / "refused.json").write_text(json.dumps({"count": self.refused}))
@@ -142,5 +149,6 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--refuse-first", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
-    _serve(args.port, args.dir, args.refuse_first)
+    _serve(args.port, args.dir, args.refuse_first, args.delay)

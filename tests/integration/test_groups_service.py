@@ -252,7 +252,10 @@ def test_me_export_and_erasure(rpc, published):
 
     events = wait_for_events(published, 7)
     assert [(e["type"], e["data"]) for e in events[-2:]] == [
-        ("member_left", {"group_id": group["id"], "account_id": bo["id"]}),
+        (
+            "member_left",
+            {"group_id": group["id"], "account_id": bo["id"], "membership_version": 3},
+        ),
         ("account_erased", {"account_id": bo["id"]}),
     ]
 
@@ -328,7 +331,12 @@ def test_groups_are_created_listed_and_found(rpc, published):
         "open": False,
         "created_by": anna["id"],
     }
-    assert events[3]["data"] == {"group_id": group["id"], "account_id": anna["id"], "role": "admin"}
+    assert events[3]["data"] == {
+        "group_id": group["id"],
+        "account_id": anna["id"],
+        "role": "admin",
+        "membership_version": 1,
+    }
 
 
 def test_joining_approving_and_leaving(rpc, published):
@@ -371,14 +379,36 @@ def test_joining_approving_and_leaving(rpc, published):
 
     events = wait_for_events(published, 15)  # each registration: two events
     assert [(e["type"], e["data"]) for e in events[10:]] == [
-        ("member_joined", {"group_id": open_group["id"], "account_id": bo["id"], "role": "member"}),
+        (
+            "member_joined",
+            {
+                "group_id": open_group["id"],
+                "account_id": bo["id"],
+                "role": "member",
+                "membership_version": 2,
+            },
+        ),
         (
             "join_requested",
             {"group_id": closed["id"], "account_id": bo["id"], "admin_ids": [anna["id"]]},
         ),
-        ("member_joined", {"group_id": closed["id"], "account_id": bo["id"], "role": "member"}),
-        ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
-        ("member_left", {"group_id": closed["id"], "account_id": bo["id"]}),
+        (
+            "member_joined",
+            {
+                "group_id": closed["id"],
+                "account_id": bo["id"],
+                "role": "member",
+                "membership_version": 2,
+            },
+        ),
+        (
+            "member_left",
+            {"group_id": open_group["id"], "account_id": bo["id"], "membership_version": 3},
+        ),
+        (
+            "member_left",
+            {"group_id": closed["id"], "account_id": bo["id"], "membership_version": 3},
+        ),
     ]
     assert events[-1]["actor_id"] == anna["id"]
 
@@ -424,13 +454,23 @@ def test_handover_needing_an_admin_and_staff_appointing_one(rpc, published):
     assert wait_for(facts, message="the handover, the flag and the appointment") == [
         (
             "admin_appointed",
-            {"group_id": group["id"], "account_id": bo["id"], "reason": "handover"},
+            {
+                "group_id": group["id"],
+                "account_id": bo["id"],
+                "reason": "handover",
+                "membership_version": 4,
+            },
             anna["id"],
         ),
         ("group_needs_admin", {"group_id": group["id"]}, bo["id"]),
         (
             "admin_appointed",
-            {"group_id": group["id"], "account_id": anna["id"], "reason": "staff"},
+            {
+                "group_id": group["id"],
+                "account_id": anna["id"],
+                "reason": "staff",
+                "membership_version": 7,
+            },
             staff["id"],
         ),
     ]

@@ -46,7 +46,7 @@ class ToyConsumer(ServiceBase):
     name = "toyconsumer"
     db = Database(consumer_meta)
 
-    @event_handler("toyproducer", "toy_pinged")
+    @event_handler("toyproducer", "toy_pinged", name="on_ping")
     def on_ping(self, envelope, uow):
         uow.session.execute(insert(seen).values(n=envelope.data["n"], corr=envelope.correlation_id))
 

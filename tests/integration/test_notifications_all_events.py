@@ -37,7 +37,7 @@ class EveryEventListener(ServiceBase):
     name = "everylistener"
     db = Database(listener_meta)
 
-    @all_events_handler()
+    @all_events_handler(name="on_event")
     def on_event(self, envelope, uow):
         with _lock:
             if envelope.id in FAIL_ONCE and envelope.id not in FAILED:

@@ -132,7 +132,7 @@ class ToySink(ServiceBase):
     name = "toysink"
     db = Database(sink_meta)
 
-    @event_handler("toysource", "toy_noted")
+    @event_handler("toysource", "toy_noted", name="on_noted")
     def on_noted(self, envelope, uow):
         uow.session.execute(
             insert(noted).values(
@@ -145,7 +145,7 @@ class ToyFlaky(ServiceBase):
     name = "toyflaky"
     db = Database(flaky_meta)
 
-    @event_handler("toysource", "toy_flaked")
+    @event_handler("toysource", "toy_flaked", name="on_flaked")
     def on_flaked(self, envelope, uow):
         attempt = FLAKY.record(envelope.id)
         if FLAKY.mode == "always_fail":
@@ -165,7 +165,7 @@ class ToyAudit(ServiceBase):
     name = "toyaudit"
     db = Database(audit_meta)
 
-    @event_handler("groups", "account_registered")
+    @event_handler("groups", "account_registered", name="on_account_registered")
     def on_account_registered(self, envelope, uow):
         uow.session.execute(
             insert(registered).values(

@@ -271,7 +271,10 @@ def test_erasure_removes_personal_data_and_memberships(db):
     assert left == []
     # member_left only for the active membership; the pending request just goes.
     assert [(t, d) for t, d, _ in events(db)[before:]] == [
-        ("member_left", {"group_id": open_group["id"], "account_id": bo["id"]}),
+        (
+            "member_left",
+            {"group_id": open_group["id"], "account_id": bo["id"], "membership_version": 3},
+        ),
         ("account_erased", {"account_id": bo["id"]}),
     ]
     with pytest.raises(Unauthenticated):
@@ -477,7 +480,15 @@ def test_creator_becomes_admin_and_both_facts_are_published(db):
                 "created_by": anna["id"],
             },
         ),
-        ("member_joined", {"group_id": group["id"], "account_id": anna["id"], "role": "admin"}),
+        (
+            "member_joined",
+            {
+                "group_id": group["id"],
+                "account_id": anna["id"],
+                "role": "admin",
+                "membership_version": 1,
+            },
+        ),
     ]
     assert run(db, domain.is_group_admin, anna["id"], group["id"]) is True
     assert run(db, domain.get_group, group["id"]) == group
@@ -538,7 +549,12 @@ def test_joining_an_open_group_makes_a_member(db, people):
     assert result["membership"]["role"] == "member"
     assert events(db)[-1][:2] == (
         "member_joined",
-        {"group_id": group["id"], "account_id": people["bo"]["id"], "role": "member"},
+        {
+            "group_id": group["id"],
+            "account_id": people["bo"]["id"],
+            "role": "member",
+            "membership_version": 2,
+        },
     )
     assert run(db, domain.get_group, group["id"])["member_count"] == 2
     with pytest.raises(Conflict, match="already a member"):
@@ -572,7 +588,7 @@ def test_a_closed_group_asks_its_admins_who_approve(db, people):
     assert membership["status"] == "active" and membership["account_id"] == bo
     assert events(db)[-1] == (
         "member_joined",
-        {"group_id": group["id"], "account_id": bo, "role": "member"},
+        {"group_id": group["id"], "account_id": bo, "role": "member", "membership_version": 2},
         anna,
     )
     with pytest.raises(NotFound):  # approved already: no request left
@@ -587,9 +603,17 @@ def test_removing_members(db, people):
     with pytest.raises(Forbidden):
         run(db, domain.remove_member, bo, group["id"], cia)
     assert run(db, domain.remove_member, bo, group["id"], bo) is None  # leaves
-    assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": bo}, bo)
+    assert events(db)[-1] == (
+        "member_left",
+        {"group_id": group["id"], "account_id": bo, "membership_version": 4},
+        bo,
+    )
     run(db, domain.remove_member, anna, group["id"], cia)  # removed by the admin
-    assert events(db)[-1] == ("member_left", {"group_id": group["id"], "account_id": cia}, anna)
+    assert events(db)[-1] == (
+        "member_left",
+        {"group_id": group["id"], "account_id": cia, "membership_version": 5},
+        anna,
+    )
     with pytest.raises(NotFound):
         run(db, domain.remove_member, bo, group["id"], bo)
     with pytest.raises(NotFound):
@@ -639,10 +663,19 @@ def test_the_last_admin_leaving_hands_over_to_the_longest_standing_member(db, pe
 
     assert run(db, domain.remove_member, anna, group["id"], anna) is None
     assert events(db)[before:] == [
-        ("member_left", {"group_id": group["id"], "account_id": anna}, anna),
+        (
+            "member_left",
+            {"group_id": group["id"], "account_id": anna, "membership_version": 4},
+            anna,
+        ),
         (
             "admin_appointed",
-            {"group_id": group["id"], "account_id": bo, "reason": "handover"},
+            {
+                "group_id": group["id"],
+                "account_id": bo,
+                "reason": "handover",
+                "membership_version": 5,
+            },
             anna,
         ),
     ]
@@ -672,7 +705,11 @@ def test_the_last_member_leaving_leaves_the_group_for_staff(db, people):
     before = len(events(db))
     run(db, domain.remove_member, anna, group["id"], anna)
     assert events(db)[before:] == [
-        ("member_left", {"group_id": group["id"], "account_id": anna}, anna),
+        (
+            "member_left",
+            {"group_id": group["id"], "account_id": anna, "membership_version": 2},
+            anna,
+        ),
         ("group_needs_admin", {"group_id": group["id"]}, anna),
     ]
     seen = run(db, domain.get_group, group["id"])
@@ -695,7 +732,12 @@ def test_erasing_the_last_admin_hands_over_or_flags_the_group(db, people):
     published = [(t, d) for t, d, _ in events(db)[before:]]
     assert (
         "admin_appointed",
-        {"group_id": shared["id"], "account_id": bo, "reason": "handover"},
+        {
+            "group_id": shared["id"],
+            "account_id": bo,
+            "reason": "handover",
+            "membership_version": 4,
+        },
     ) in published
     assert ("group_needs_admin", {"group_id": alone["id"]}) in published
     assert published[-1] == ("account_erased", {"account_id": anna})
@@ -726,8 +768,16 @@ def test_staff_appoint_an_admin(db, people):
     assert seen["needs_admin"] is False
     assert seen["admins"] == [{"id": bo, "display_name": "Bo"}]
     assert events(db)[before:] == [
-        ("member_joined", {"group_id": group["id"], "account_id": bo, "role": "admin"}, cia),
-        ("admin_appointed", {"group_id": group["id"], "account_id": bo, "reason": "staff"}, cia),
+        (
+            "member_joined",
+            {"group_id": group["id"], "account_id": bo, "role": "admin", "membership_version": 3},
+            cia,
+        ),
+        (
+            "admin_appointed",
+            {"group_id": group["id"], "account_id": bo, "reason": "staff", "membership_version": 4},
+            cia,
+        ),
     ]
     with pytest.raises(Conflict, match="admin of this group already"):
         run(db, domain.appoint_admin, cia, group["id"], bo)

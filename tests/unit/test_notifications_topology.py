@@ -18,11 +18,11 @@ class Listener(ServiceBase):
     name = "groups"  # a producer itself: its own events are left out
     db = Database(kernel_tables(MetaData())[0].metadata)
 
-    @all_events_handler()
+    @all_events_handler(name="on_anything")
     def on_anything(self, envelope, uow):
         pass
 
-    @event_handler("proposals", "proposal_submitted")
+    @event_handler("proposals", "proposal_submitted", name="on_submitted")
     def on_submitted(self, envelope, uow):
         pass
 
@@ -51,4 +51,5 @@ def test_one_queue_is_bound_to_every_catalogued_type_of_the_other_producers():
 def test_own_events_can_be_included():
     assert ("groups", "group_created") not in catalogued_routes("groups")
     assert ("groups", "group_created") in catalogued_routes()
-    assert ("groups", "group_created") in AllEventsSubscription(include_own=True).routes("groups")
+    every = AllEventsSubscription("on_all", include_own=True)
+    assert ("groups", "group_created") in every.routes("groups")

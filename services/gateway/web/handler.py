@@ -16,7 +16,10 @@ What `web` does before the page function runs, in this order:
   token (`csrf_token`, the HMAC of the visitor's `civic_csrf` cookie: a form from
   anywhere else is a 403 and changes nothing), then its form key (`form_key`, one per
   rendered form): a second submission of the same rendered form — a double click, back
-  and submit again — does nothing twice, it gets the first one's answer (`FormKeys`).
+  and submit again — does nothing twice, it gets the first one's answer (`FormKeys`);
+  its RPC calls carry request ids made from the form key, so a submission that reaches
+  another gateway process (or this one after a restart) gets the services' recorded
+  answers instead of acting again (civic.commands).
 
 The page function is `(self, page, <path values>)`; `page` (`Page`) is the request as
 the site sees it: `lang`, `principal`, `actor`, `form`, `args`, and what answers it —
@@ -56,7 +59,7 @@ from civic.errors import (
 from civic.log import get_logger
 from civic.validation import load
 from services.gateway.auth import actor_of
-from services.gateway.http import ApiHandler, text_problems
+from services.gateway.http import ApiHandler, set_request_key, text_problems
 from services.gateway.web import i18n
 from services.gateway.web.render import render_page
 
@@ -504,6 +507,9 @@ def web(method: str, path: str, *, auth: str = "optional", form_key: bool | None
                 page.authenticate()
                 scope = page.form_key_scope() if once else None
                 if scope is not None:
+                    # The form's RPC calls get request ids from its key: sent again
+                    # to another gateway process, it still acts once (civic.commands).
+                    set_request_key(request, "form-key", scope)
                     response = service.form_keys.run(
                         scope, lambda: function(service, page, **path_values)
                     )
