@@ -10,7 +10,7 @@ STAMP := $(VENV)/.civic-installed
 PYTEST_ARGS ?=
 
 .PHONY: venv run stop status migrate seed logs lint test test-sqlite test-postgresql \
-	test-browser test-future screenshots bench clean
+	test-browser test-future screenshots bench clean chaos test-chaos
 
 venv: $(STAMP)
 
@@ -46,7 +46,7 @@ logs: venv
 REPORTS := var/test-reports
 
 define pytest_run
-	CIVIC_TEST_DB=$(1) $(BIN)/pytest -m "not broker_restart and not browser" \
+	CIVIC_TEST_DB=$(1) $(BIN)/pytest -m "not broker_restart and not browser and not chaos" \
 		--junitxml=$(REPORTS)/$(1).xml $(PYTEST_ARGS)
 endef
 
@@ -81,6 +81,23 @@ print(f"total: {passed} passed, {failed} failed, {totals['skipped']} skipped")
 endef
 export SUMMARY
 
+# The chaos suite (tests/chaos, issue 12): the whole platform under load while faults are
+# injected (kill -9, broker restart and freeze, database outage, duplicated and reordered
+# events, slow and refusing SMTP, a poison message), then Jepsen's counts per fault.
+# `make chaos` runs the full version on SQLite and PostgreSQL; `make test-chaos` (last in
+# `make test`: it restarts the local RabbitMQ app) the short one, under 8 minutes. Both
+# print the table and write it to var/chaos/report.md.
+define pytest_chaos_run
+	$(BIN)/pytest -m chaos tests/chaos --junitxml=$(REPORTS)/chaos.xml $(PYTEST_ARGS)
+endef
+
+chaos: venv
+	$(BIN)/python -m tests.chaos.run
+
+test-chaos: venv
+	@mkdir -p $(REPORTS)
+	$(call pytest_chaos_run)
+
 # The house rules, first in `make test`: ruff (lint, import order, format) and
 # import-linter (the contracts in pyproject.toml: who may import whom, no cycles).
 lint: venv
@@ -95,7 +112,8 @@ test: venv lint
 	$(call pytest_browser_run)
 	$(call pytest_marker_run,sqlite)
 	$(call pytest_marker_run,postgresql)
-	@echo "tests on SQLite and PostgreSQL, in the browser, broker restarts included:"
+	$(call pytest_chaos_run)
+	@echo "tests on SQLite and PostgreSQL, in the browser, broker restarts and chaos included:"
 	@$(BIN)/python -c "$$SUMMARY"
 
 test-sqlite: venv
@@ -134,7 +152,7 @@ test-future: venv
 		sys.exit(time.time() - float(sys.argv[1]) < 86400)' "$$(date +%s)" || \
 		{ echo "faketime did not move the clock of $(BIN)/python"; exit 1; }
 	CIVIC_TEST_DB=sqlite $(FAKETIME) -f "$(FUTURE)" $(BIN)/pytest \
-		-m "not broker_restart and not browser" \
+		-m "not broker_restart and not browser and not chaos" \
 		--junitxml=$(REPORTS)/sqlite-future.xml $(PYTEST_ARGS)
 	@echo "every test report so far, the year-ahead pass included:"
 	@$(BIN)/python -c "$$SUMMARY"

@@ -18,9 +18,11 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
     Column,
+    Integer,
     MetaData,
     String,
     Table,
@@ -106,6 +108,17 @@ def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("handled_at", UTCDateTime, nullable=False),
     )
     commands_table(metadata)  # metadata.tables["commands"]: see civic.commands
+    # How often a redelivered message's handler started while it ran alone (see
+    # civic.messaging.SuspectIsolation): committed before it runs, so it survives the
+    # death of the process it may have killed.
+    Table(
+        "deliveries",
+        metadata,
+        Column("message_id", String(36), primary_key=True),
+        Column("handler", String(200), primary_key=True),
+        Column("started", Integer, nullable=False),
+        Column("last_started_at", UTCDateTime, nullable=False),
+    )
     return outbox_table(metadata), inbox
 
 
@@ -316,6 +329,14 @@ class ServiceDatabase:
                 batch,
             ),
         }
+        deliveries = self.metadata.tables.get("deliveries")
+        if deliveries is not None:
+            pruned["deliveries"] = self._delete_older(
+                deliveries,
+                [deliveries.c.message_id, deliveries.c.handler],
+                deliveries.c.last_started_at < now - inbox_kept,
+                batch,
+            )
         commands = self.metadata.tables.get("commands")
         if commands is not None:
             pruned["commands"] = self._delete_older(
@@ -466,10 +487,19 @@ class Database(DependencyProvider):
     def stop(self):
         self._stopping.set()
         self.database.relay.stop()
+        # A graceful stop publishes what its last workers committed (the relay was only
+        # woken for it), within the publish timeout; what is left waits for the next start.
+        try:
+            with eventlet.Timeout(float(civic_config.get("CIVIC_PUBLISH_TIMEOUT", 10))):
+                self.database.relay.drain()
+        except (Exception, eventlet.Timeout) as exc:
+            log.warning("outbox_final_drain_failed", error=f"{type(exc).__name__}: {exc}")
         self.database.dispose()
 
     def kill(self):
-        self.stop()
+        self._stopping.set()
+        self.database.relay.stop()
+        self.database.dispose()
 
     def get_dependency(self, worker_ctx) -> UnitOfWork:
         return self.database.unit_of_work(worker_ctx.context_data)

@@ -21,11 +21,15 @@
   limit then pauses the queue — while one probe per service (`SELECT 1`) waits, longer
   each time up to `CIVIC_BACKOFF_MAX`, for the database to answer; then the message is
   handled again, its attempts untouched;
-- deliveries count too: a message that arrives flagged `redelivered` was delivered before
-  and never finished (its worker died, or lost its connection), so that delivery counts
-  as an attempt — it goes to the retry queue with one attempt more — and a handler that
-  runs longer than `CIVIC_HANDLER_TIMEOUT` is stopped and has failed. A message that
-  kills or hangs its worker ends in the dead letters like any other;
+- deliveries count too, but only the guilty one's: a message that arrives flagged
+  `redelivered` was delivered before and never finished — its worker died, or the
+  connection dropped — and so were the messages handled or prefetched beside it. Such a
+  *suspect* runs alone (`SuspectIsolation`: it waits until no other handler of the
+  process runs, and none starts meanwhile), and its start is counted first in the
+  service's `deliveries` table, committed. A suspect that dies again was the one that
+  killed the process; after `len(CIVIC_RETRY_DELAYS)` such starts it goes to the dead
+  letters without running. The innocent ones run alone once and are done. A handler
+  that runs longer than `CIVIC_HANDLER_TIMEOUT` is stopped and has failed;
 - a retry or dead-letter copy is the message as it came — its bytes and properties,
   a missing content type stays missing — published with confirms and `mandatory`; the
   original is acked only once the broker confirmed the copy reached a queue. Until then
@@ -48,12 +52,13 @@ import traceback
 import amqp
 import eventlet
 from eventlet.event import Event
+from eventlet.semaphore import Semaphore
 from kombu import Connection, Queue, binding
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.extensions import SharedExtension
 from nameko.messaging import Consumer
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 
 from civic import chaos, clock, config
 from civic.contracts import CATALOGUE, get_contract, parse_envelope
@@ -360,6 +365,92 @@ class DatabaseGate(SharedExtension):
         return answered
 
 
+# --- suspects run alone -------------------------------------------------------------------
+
+
+class SuspectIsolation(SharedExtension):
+    """One per service process: a readers-writer gate around its event handlers.
+
+    Ordinary handlers run side by side (`enter`/`leave`); a suspect (a redelivered
+    message) takes the gate for itself (`isolate`): it waits until the handlers running
+    have finished, and no handler starts until it has finished (`release`). If the
+    process dies then, the suspect was the only message in a handler: its counted start
+    says it killed the process.
+    """
+
+    def setup(self):
+        self.running = 0
+        self.lock = Semaphore(1)
+        self.idle = Event()
+        self.idle.send(True)
+
+    def enter(self) -> None:
+        with self.lock:  # waits while a suspect holds the gate
+            self.running += 1
+            if self.idle.ready():
+                self.idle = Event()
+
+    def leave(self) -> None:
+        self.running -= 1
+        if self.running <= 0:
+            self.running = 0
+            if not self.idle.ready():
+                self.idle.send(True)
+
+    def isolate(self) -> None:
+        self.lock.acquire()
+        self.idle.wait()
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def _service_database(container):
+    """The service's ServiceDatabase (its Database dependency's), None without one."""
+    for dependency in container.dependencies:
+        database = getattr(dependency, "database", None)
+        if database is not None and "deliveries" in getattr(database, "metadata", {}).tables:
+            return database
+    return None
+
+
+def count_start(database, message_id: str, handler: str) -> int:
+    """Record, committed, that a suspect's handler starts; returns how many times it has."""
+    deliveries = database.metadata.tables["deliveries"]
+    key = (deliveries.c.message_id == message_id) & (deliveries.c.handler == handler)
+    now = clock.utcnow()
+    with database.sessions() as session, session.begin():
+        started = session.execute(select(deliveries.c.started).where(key)).scalar()
+        if started is None:
+            started = 1
+            session.execute(
+                insert(deliveries).values(
+                    message_id=message_id, handler=handler, started=1, last_started_at=now
+                )
+            )
+        else:
+            started += 1
+            session.execute(
+                update(deliveries).where(key).values(started=started, last_started_at=now)
+            )
+    return started
+
+
+def forget_starts(database, message_id: str, handler: str) -> None:
+    """A suspect finished: its counted starts are no longer needed (best effort; the
+    retention timer prunes what is left)."""
+    deliveries = database.metadata.tables["deliveries"]
+    try:
+        with database.sessions() as session, session.begin():
+            session.execute(
+                delete(deliveries).where(
+                    (deliveries.c.message_id == message_id) & (deliveries.c.handler == handler)
+                )
+            )
+    except Exception as exc:  # noqa: BLE001 - only tidying
+        log.info("delivery_count_not_cleared", error=type(exc).__name__)
+
+
 # --- the subscriptions -------------------------------------------------------------------
 
 _HANDLER_NAME = re.compile(r"[A-Za-z_]\w*")
@@ -375,6 +466,7 @@ class EventSubscription(EventHandler):
     """A durable, service-pooled event consumer that never drops a failed message."""
 
     gate = DatabaseGate()
+    isolation = SuspectIsolation()
 
     def __init__(self, source_service: str, event_type: str, handler_name: str, **kwargs):
         self.handler_name = check_handler_name(handler_name)
@@ -428,30 +520,39 @@ class EventSubscription(EventHandler):
         self._dead_letter(message, error, self._attempts(message), inline=False)
 
     def handle_message(self, body, message):
-        if (message.delivery_info or {}).get("redelivered"):
-            self._count_unfinished_delivery(message)
-            return
-        self._run(body, message)
+        suspect = bool((message.delivery_info or {}).get("redelivered"))
+        self._run(body, message, suspect=suspect)
 
-    def _count_unfinished_delivery(self, message) -> None:
-        """The broker delivered this message before and it was never acked: its worker
-        died, hung until killed, or lost its connection. That delivery was an attempt."""
-        attempts = self._attempts(message) + 1
+    def _start_suspect(self, envelope, message) -> bool:
+        """Count the start of a suspect (it holds the isolation); False when it has
+        killed its worker too often already and was dead-lettered instead."""
+        database = _service_database(self.container)
+        if database is None:
+            return True
+        started = count_start(database, envelope.id, self.handler_key)
+        limit = len(retry_delays())
+        # The first unfinished delivery ran beside others (not counted); each counted
+        # start since ran alone and never finished either.
         log.warning(
             "delivery_unfinished_counted",
             queue=self.queue.name,
-            attempt=attempts,
-            message_id=message.properties.get("message_id"),
+            message_id=envelope.id,
+            unfinished=started,
+            limit=limit,
         )
-        self._retry_or_dead_letter(
+        if started <= limit:
+            return True
+        self._dead_letter(
             message,
-            attempts,
-            "the delivery before this one never finished (its worker died, hung or lost "
-            "its connection)",
+            f"its handler never finished {started} times (the process died while it ran, "
+            "alone since its first redelivery): a message that kills or hangs its worker",
+            started,
             inline=False,
         )
+        forget_starts(database, envelope.id, self.handler_key)
+        return False
 
-    def _run(self, body, message):
+    def _run(self, body, message, suspect: bool = False):
         try:
             envelope = self._read(body)
         except ContractError as exc:
@@ -471,33 +572,63 @@ class EventSubscription(EventHandler):
 
         def spawn_worker():
             self.gate.wait()  # while the database is away, the message waits here
+            if suspect:
+                self.isolation.isolate()
+                try:
+                    go_on = self._start_suspect(envelope, message)
+                except Exception as exc:
+                    self.isolation.release()
+                    if is_infrastructure_error(exc):
+                        self._hold_until_the_database_answers(body, message, exc, suspect)
+                    else:
+                        self.consumer.requeue_message(message)
+                    return
+                if not go_on:
+                    self.isolation.release()
+                    return
+            else:
+                self.isolation.enter()
             try:
                 self.container.spawn_worker(
                     self,
                     (envelope,),
                     {},
                     context_data=context_data,
-                    handle_result=functools.partial(self._handled, body, message),
+                    handle_result=functools.partial(self._handled, body, message, suspect),
                 )
             except Exception:  # container being killed: leave it for another consumer
+                self._done(envelope_id=None, suspect=suspect)
                 self.consumer.requeue_message(message)
 
         self.container.spawn_managed_thread(
             spawn_worker, identifier=f"wait_for_worker_pool[{self.queue.name}]"
         )
 
-    def _handled(self, body, message, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            self.gate.passed()
-            self.consumer.ack_message(message)
-        elif is_infrastructure_error(exc_info[1]):
-            self._hold_until_the_database_answers(body, message, exc_info[1])
-        else:
-            error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
-            self._retry_or_dead_letter(message, self._attempts(message) + 1, error)
+    def _handled(self, body, message, suspect, worker_ctx, result=None, exc_info=None):
+        envelope_id = worker_ctx.args[0].id if worker_ctx.args else None
+        try:
+            if exc_info is None:
+                self.gate.passed()
+                self.consumer.ack_message(message)
+            elif is_infrastructure_error(exc_info[1]):
+                self._hold_until_the_database_answers(body, message, exc_info[1], suspect)
+            else:
+                error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+                self._retry_or_dead_letter(message, self._attempts(message) + 1, error)
+        finally:
+            self._done(envelope_id, suspect)
         return result, exc_info
 
-    def _hold_until_the_database_answers(self, body, message, error) -> None:
+    def _done(self, envelope_id, suspect: bool) -> None:
+        if not suspect:
+            self.isolation.leave()
+            return
+        self.isolation.release()
+        database = _service_database(self.container)
+        if database is not None and envelope_id is not None:
+            forget_starts(database, envelope_id, self.handler_key)
+
+    def _hold_until_the_database_answers(self, body, message, error, suspect=False) -> None:
         """Not an attempt: the message stays unacked (so the prefetch limit pauses the
         queue) until the database answers, then runs again."""
         log.warning(
@@ -511,7 +642,7 @@ class EventSubscription(EventHandler):
             self.gate.wait()
             if not message.channel.connection:
                 return  # the broker took it back; it comes again, flagged redelivered
-            self._run(body, message)
+            self._run(body, message, suspect=suspect)
 
         self.container.spawn_managed_thread(
             run_again, identifier=f"held_for_database[{self.queue.name}]"

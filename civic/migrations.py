@@ -61,7 +61,8 @@ def run_env(metadata) -> None:
 def upgrade_kernel_faults() -> None:
     """The kernel tables' second version, the same in every service (called from each
     service's migration `kernel: command records, outbox claims and parking`): the
-    outbox's claim and parking columns, and the command records (civic.commands)."""
+    outbox's claim and parking columns, the command records (civic.commands) and the
+    counted starts of suspect deliveries (civic.messaging)."""
     import sqlalchemy as sa
     from alembic import op
 
@@ -82,11 +83,20 @@ def upgrade_kernel_faults() -> None:
     )
     with op.batch_alter_table("commands") as batch:
         batch.create_index(batch.f("ix_commands_created_at"), ["created_at"], unique=False)
+    op.create_table(
+        "deliveries",
+        sa.Column("message_id", sa.String(length=36), nullable=False),
+        sa.Column("handler", sa.String(length=200), nullable=False),
+        sa.Column("started", sa.Integer(), nullable=False),
+        sa.Column("last_started_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("message_id", "handler", name=op.f("pk_deliveries")),
+    )
 
 
 def downgrade_kernel_faults() -> None:
     from alembic import op
 
+    op.drop_table("deliveries")
     with op.batch_alter_table("commands") as batch:
         batch.drop_index(batch.f("ix_commands_created_at"))
     op.drop_table("commands")

@@ -78,7 +78,7 @@ FAST_RETRY = {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "in
 UNROUTABLE = "unroutable"
 # The longest backoff of a row that failed (seconds), and the shortest claim lease.
 BACKOFF_MAX = 60.0
-LEASE_MIN = 60.0
+LEASE_MIN = 15.0
 # Rows per UPDATE when recording (well under every driver's parameter limit).
 RECORD_CHUNK = 500
 PERSISTENT = 2

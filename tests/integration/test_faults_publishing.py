@@ -312,12 +312,12 @@ def test_old_sent_outbox_inbox_and_command_rows_are_pruned(toys_world):
     # 2 for the command records.
     pruned = database.prune(now=NOW, batch=2)
 
-    assert pruned == {"outbox": 2, "inbox": 3, "commands": 2}
+    assert pruned == {"outbox": 2, "inbox": 3, "deliveries": 0, "commands": 2}
     outbox_left, inbox_left, commands_left = _left(database)
     assert outbox_left == ["parked-100-days", "sent-6-days-ago", "unsent-100-days"]
     assert inbox_left == ["m-29/h.a"]
     assert commands_left == ["r-1"]
-    assert database.prune(now=NOW) == {"outbox": 0, "inbox": 0, "commands": 0}
+    assert database.prune(now=NOW) == {"outbox": 0, "inbox": 0, "deliveries": 0, "commands": 0}
 
 
 def test_a_service_prunes_on_its_retention_timer(toys_world):

@@ -209,3 +209,64 @@ def test_the_handler_timeout_is_a_setting():
     for bad in ("0", "-1", "soon"):
         with pytest.raises(config.ConfigError):
             config.from_env({"CIVIC_HANDLER_TIMEOUT": bad})
+
+
+# --- finding 6: a suspect (a redelivered message) runs alone ------------------------------
+
+
+def _isolation():
+    from civic.messaging import SuspectIsolation
+
+    gate = SuspectIsolation()
+    gate.setup()
+    return gate
+
+
+def test_a_suspect_waits_for_the_running_handlers_and_runs_alone():
+    import eventlet
+
+    gate = _isolation()
+    events = []
+    gate.enter()
+    gate.enter()
+
+    def suspect():
+        gate.isolate()
+        events.append("suspect runs")
+        eventlet.sleep(0.05)
+        events.append("suspect done")
+        gate.release()
+
+    def late_handler():
+        eventlet.sleep(0.01)  # arrives while the suspect waits or runs
+        gate.enter()
+        events.append("late handler runs")
+        gate.leave()
+
+    threads = [eventlet.spawn(suspect), eventlet.spawn(late_handler)]
+    eventlet.sleep(0.02)
+    assert events == []  # two handlers still run: the suspect waits
+    gate.leave()
+    gate.leave()
+    for thread in threads:
+        thread.wait()
+    assert events == ["suspect runs", "suspect done", "late handler runs"]
+
+
+def test_counted_starts_survive_and_are_forgotten_after_success(tmp_path):
+    from civic.db import ServiceDatabase, service_metadata
+    from civic.messaging import count_start, forget_starts
+
+    metadata = service_metadata()
+    kernel_tables(metadata)
+    database = ServiceDatabase(
+        "toy", metadata, url=f"sqlite:///{tmp_path / 'toy.db'}", amqp_uri="amqp://nowhere//"
+    )
+    try:
+        database.create_all()
+        assert [count_start(database, "m-1", "toy.h") for _ in range(3)] == [1, 2, 3]
+        assert count_start(database, "m-1", "toy.other") == 1
+        forget_starts(database, "m-1", "toy.h")
+        assert count_start(database, "m-1", "toy.h") == 1
+    finally:
+        database.dispose()
