@@ -7,9 +7,6 @@ API; when that cannot be asked, the services are still reported, with `queues: n
 
 from __future__ import annotations
 
-from urllib.parse import quote, unquote, urlsplit
-
-import requests
 from nameko.rpc import RPC_QUEUE_TEMPLATE
 
 from civic import topology
@@ -24,44 +21,11 @@ MANAGEMENT_TIMEOUT = 3.0
 _MANAGEMENT = object()  # the fan-out target standing for the management API
 
 
-def vhost_of(amqp_uri: str) -> str:
-    """The vhost an AMQP URI names ("/" when it names none)."""
-    path = urlsplit(amqp_uri).path
-    return unquote(path[1:]) if len(path) > 1 else "/"
-
-
 def owns_queue(service: str, queue: str) -> bool:
     """The service's RPC queue (nameko's `rpc-<service>`), or an event queue
     `...--<service>.<method>` (and its `.retry-<ms>ms` queues, where failed messages wait
     for their next attempt)."""
     return queue == RPC_QUEUE_TEMPLATE.format(service) or queue_owner(queue) == service
-
-
-def management_queues(
-    management_uri: str, amqp_uri: str, timeout: float = MANAGEMENT_TIMEOUT
-) -> list[dict]:
-    """`[{name, messages, consumers}]` for every queue of the AMQP URI's vhost."""
-    parts = urlsplit(management_uri)
-    base = f"{parts.scheme}://{parts.hostname}"
-    if parts.port:
-        base += f":{parts.port}"
-    base += parts.path.rstrip("/")
-    auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
-    response = requests.get(
-        f"{base}/api/queues/{quote(vhost_of(amqp_uri), safe='')}",
-        params={"columns": "name,messages,consumers"},
-        auth=auth,
-        timeout=timeout,
-    )
-    response.raise_for_status()
-    return [
-        {
-            "name": row["name"],
-            "messages": int(row.get("messages") or 0),
-            "consumers": int(row.get("consumers") or 0),
-        }
-        for row in response.json()
-    ]
 
 
 def queues_by_service(queues: list[dict], services) -> dict[str, list[dict]]:
@@ -89,7 +53,9 @@ def system_health(
     def ask(target):
         if target is _MANAGEMENT:
             try:
-                return management_queues(management_uri, amqp_uri)
+                return topology.management_queues(
+                    management_uri, amqp_uri, timeout=MANAGEMENT_TIMEOUT
+                )
             except Exception as exc:  # reported, not raised: health must always answer
                 log.warning("management_api_failed", error=type(exc).__name__)
                 return exc
