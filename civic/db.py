@@ -312,40 +312,40 @@ class ServiceDatabase:
         transaction: safe with N instances at once.
         """
         now = now or utcnow()
-        outbox_kept = timedelta(seconds=float(civic_config.get("CIVIC_OUTBOX_RETENTION", 604800)))
-        inbox_kept = timedelta(seconds=float(civic_config.get("CIVIC_INBOX_RETENTION", 2592000)))
-        commands_kept = timedelta(
-            seconds=float(civic_config.get("CIVIC_COMMAND_RETENTION", 172800))
-        )
+
+        def kept(setting: str, default: float) -> datetime:
+            return now - timedelta(seconds=float(civic_config.get(setting, default)))
+
+        tables = self.metadata.tables
         outbox, inbox = self.outbox, self.inbox
-        pruned = {
-            "outbox": self._delete_older(
-                outbox, [outbox.c.id], outbox.c.sent_at < now - outbox_kept, batch
+        deliveries, commands = tables["deliveries"], tables["commands"]
+        inbox_since = kept("CIVIC_INBOX_RETENTION", 2592000)
+        retention = {
+            "outbox": (
+                outbox,
+                [outbox.c.id],
+                outbox.c.sent_at < kept("CIVIC_OUTBOX_RETENTION", 604800),
             ),
-            "inbox": self._delete_older(
+            "inbox": (
                 inbox,
                 [inbox.c.message_id, inbox.c.handler],
-                inbox.c.handled_at < now - inbox_kept,
-                batch,
+                inbox.c.handled_at < inbox_since,
             ),
-        }
-        deliveries = self.metadata.tables.get("deliveries")
-        if deliveries is not None:
-            pruned["deliveries"] = self._delete_older(
+            "deliveries": (
                 deliveries,
                 [deliveries.c.message_id, deliveries.c.handler],
-                deliveries.c.last_started_at < now - inbox_kept,
-                batch,
-            )
-        commands = self.metadata.tables.get("commands")
-        if commands is not None:
-            pruned["commands"] = self._delete_older(
+                deliveries.c.last_started_at < inbox_since,
+            ),
+            "commands": (
                 commands,
                 [commands.c.request_id],
-                commands.c.created_at < now - commands_kept,
-                batch,
-            )
-        return pruned
+                commands.c.created_at < kept("CIVIC_COMMAND_RETENTION", 172800),
+            ),
+        }
+        return {
+            name: self._delete_older(table, key, older, batch)
+            for name, (table, key, older) in retention.items()
+        }
 
     def _delete_older(self, table: Table, key: list, older, batch: int) -> int:
         key_of = key[0] if len(key) == 1 else tuple_(*key)

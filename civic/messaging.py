@@ -290,6 +290,15 @@ def confirming_connection(amqp_uri: str, timeout: float = COPY_TIMEOUT) -> Conne
 # --- the database gate -------------------------------------------------------------------
 
 
+def service_database(container):
+    """The service's ServiceDatabase (its Database dependency's), None without one."""
+    for dependency in container.dependencies:
+        database = getattr(dependency, "database", None)
+        if database is not None and hasattr(database, "engine"):
+            return database
+    return None
+
+
 class DatabaseGate(SharedExtension):
     """One per service: closed while its database is away, with one probe waiting for it.
 
@@ -343,17 +352,11 @@ class DatabaseGate(SharedExtension):
             self.outage = None
             outage.send(True)
 
-    def _engine(self):
-        for dependency in self.container.dependencies:
-            engine = getattr(getattr(dependency, "database", None), "engine", None)
-            if engine is not None:
-                return engine
-        return None
-
     def _answers(self) -> bool:
-        engine = self._engine()
-        if engine is None:
+        database = service_database(self.container)
+        if database is None:
             return True
+        engine = database.engine
         answered = False
         with eventlet.Timeout(self.PROBE_TIMEOUT, False):
             try:
@@ -403,15 +406,6 @@ class SuspectIsolation(SharedExtension):
 
     def release(self) -> None:
         self.lock.release()
-
-
-def _service_database(container):
-    """The service's ServiceDatabase (its Database dependency's), None without one."""
-    for dependency in container.dependencies:
-        database = getattr(dependency, "database", None)
-        if database is not None and "deliveries" in getattr(database, "metadata", {}).tables:
-            return database
-    return None
 
 
 def count_start(database, message_id: str, handler: str) -> int:
@@ -526,7 +520,7 @@ class EventSubscription(EventHandler):
     def _start_suspect(self, envelope, message) -> bool:
         """Count the start of a suspect (it holds the isolation); False when it has
         killed its worker too often already and was dead-lettered instead."""
-        database = _service_database(self.container)
+        database = service_database(self.container)
         if database is None:
             return True
         started = count_start(database, envelope.id, self.handler_key)
@@ -624,7 +618,7 @@ class EventSubscription(EventHandler):
             self.isolation.leave()
             return
         self.isolation.release()
-        database = _service_database(self.container)
+        database = service_database(self.container)
         if database is not None and envelope_id is not None:
             forget_starts(database, envelope_id, self.handler_key)
 
