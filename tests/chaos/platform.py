@@ -621,15 +621,35 @@ class ChaosPlatform:
                 found.add(service)
         return sorted(service for service in found if service in SERVICES)
 
-    def wait_quiet(self, deadline_s: float, quiet_for: float = 6.0, emails: bool = False):
+    def restart_exited(self, note) -> None:
+        """What a deployment's supervisor does (compose's `restart: unless-stopped`, a
+        Kubernetes pod): start again any service whose main process has ended — a service
+        whose container died exits with `civic.runner.CRASH_EXIT_CODE` to be restarted."""
+        for service in SERVICES:
+            if self.main_pid(service):
+                continue
+            try:
+                old = int(self._pid_file(service).read_text().strip())
+            except (OSError, ValueError):
+                old = None
+            code = self.exit_code(old) if old else None
+            pid = self.restart(service, wait=False)
+            note(f"{service} (pid {old}) had exited (exit code {code}): restarted as pid {pid}")
+
+    def wait_quiet(
+        self, deadline_s: float, quiet_for: float = 6.0, emails: bool = False, supervise=None
+    ):
         """Until no queue holds a message (ready or unacked), every outbox is sent (and
         with `emails`, no email is queued) for `quiet_for` seconds in a row — the
-        management API's numbers are up to 5 s old. Returns the seconds it took; raises
-        PlatformError at the deadline, naming what still moves."""
+        management API's numbers are up to 5 s old. With `supervise` (a note function),
+        services that exit meanwhile are restarted, as their supervisor would. Returns the
+        seconds it took; raises PlatformError at the deadline, naming what still moves."""
         began = time.monotonic()
         quiet_since = None
         last: list[str] = []
         while True:
+            if supervise is not None:
+                self.restart_exited(supervise)
             try:
                 last = self.busy()
                 if emails and not last:

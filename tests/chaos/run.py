@@ -206,7 +206,7 @@ def run_round(platform, fault_name, profile, seed, clock, seen_dead_letters) -> 
         history.save(REPORT_DIR / f"{platform.db}-{fault_name}.jsonl")
     try:
         result.quiet_seconds = platform.wait_quiet(
-            profile.quiet_deadline, emails=fault.quiet_emails
+            profile.quiet_deadline, emails=fault.quiet_emails, supervise=note
         )
         note(f"quiet after {result.quiet_seconds:.1f}s")
     except PlatformError as exc:
@@ -221,7 +221,9 @@ def run_round(platform, fault_name, profile, seed, clock, seen_dead_letters) -> 
                 old = platform.main_pid(service)
                 new = platform.restart(service, graceful=False)
                 note(f"restarted {service} to unstick it: {old}→{new}")
-            seconds = platform.wait_quiet(profile.quiet_deadline, emails=fault.quiet_emails)
+            seconds = platform.wait_quiet(
+                profile.quiet_deadline, emails=fault.quiet_emails, supervise=note
+            )
             note(f"quiet {seconds:.1f}s after those restarts")
         except PlatformError as again:
             note(f"STILL NOT QUIET: {again}")
