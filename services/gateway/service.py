@@ -47,6 +47,9 @@ from services.gateway.web.notification_pages import NotificationPages
 from services.gateway.web.opening_pages import OpeningPages
 from services.gateway.web.proposal_pages import ProposalPages
 from services.gateway.web.site_pages import SitePages
+from services.gateway.web.staff_desk_pages import StaffDeskPages
+from services.gateway.web.staff_org_pages import StaffOrgPages
+from services.gateway.web.staff_pages import StaffConsolePages
 
 
 class GatewayService(
@@ -64,6 +67,9 @@ class GatewayService(
     EventPages,
     OpeningPages,
     NotificationPages,
+    StaffConsolePages,
+    StaffDeskPages,
+    StaffOrgPages,
 ):
     """The operations routes are here; every other route is in a mixin of its own module
     (`*_routes.py`), which uses the dependencies declared here."""
