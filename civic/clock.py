@@ -48,3 +48,41 @@ def iso_values(view: dict) -> dict:
         key: iso(value) if isinstance(value, (date, datetime)) else value
         for key, value in view.items()
     }
+
+
+# --- months in the town's zone ("YYYY-MM"): the programme report's periods -------------
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def shift_month(month: str, by: int) -> str:
+    """The month `by` months after (before, if negative) `month`."""
+    index = int(month[:4]) * 12 + int(month[5:7]) - 1 + by
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def months_in(first: str, last: str) -> int:
+    """How many months from `first` to `last`, both included."""
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+
+
+def months(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last`, both included."""
+    return [shift_month(first, n) for n in range(months_in(first, last))]
+
+
+def month_window(first: str, last: str) -> tuple[datetime, datetime]:
+    """The UTC moments where month `first` starts and month `last` ends (exclusive),
+    the months read in the town's zone."""
+    zone = town_zone()
+    after = shift_month(last, 1)
+    start = datetime(int(first[:4]), int(first[5:7]), 1, tzinfo=zone)
+    end = datetime(int(after[:4]), int(after[5:7]), 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def month_of(moment: datetime) -> str:
+    """The town's month of a stored UTC moment."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(town_zone()).strftime("%Y-%m")

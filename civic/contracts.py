@@ -249,6 +249,18 @@ class GroupVerified(Schema):
     group_id = _id()
 
 
+@contract(
+    "group_verification_refused",
+    "groups",
+    "Staff refused to verify an association or business, with the reason its admins "
+    "are told. The group leaves the list waiting for verification; staff may still "
+    "verify it later (group_verified).",
+)
+class GroupVerificationRefused(Schema):
+    group_id = _id()
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
 @contract("group_joined_network", "groups", "A group joined a network.")
 class GroupJoinedNetwork(Schema):
     group_id = _id()
@@ -401,10 +413,13 @@ class ProposalReported(_ProposalRef):
 @contract(
     "proposal_hidden",
     "proposals",
-    "Reports from enough different accounts hid a proposal until staff review it.",
+    "Reports from enough different accounts hid a proposal until staff review it, or "
+    "staff hid it while they review it (`hidden_by`).",
 )
 class ProposalHidden(_ProposalRef):
     report_count = fields.Integer(required=True)
+    # Events written before staff could hide a proposal were all hidden by reports.
+    hidden_by = fields.String(load_default="reports", validate=validate.OneOf(["reports", "staff"]))
 
 
 @contract(

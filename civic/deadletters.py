@@ -22,15 +22,32 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import datetime, timedelta
 
 from kombu import Connection
 
 from civic import clock
 from civic.errors import Conflict, NotFound, Unavailable, ValidationError
 from civic.log import get_logger
-from civic.messaging import ATTEMPTS_HEADER, copy_of, dead_letter_queue, publish_copy, raw_body
+from civic.messaging import (
+    ATTEMPTS_HEADER,
+    FIRST_FAILED_AT_HEADER,
+    copy_of,
+    dead_letter_queue,
+    publish_copy,
+    raw_body,
+    retry_delays,
+)
 
-__all__ = ["count_dead_letters", "list_dead_letters", "raw_body", "replay", "summary"]
+__all__ = [
+    "count_dead_letters",
+    "count_for_queue",
+    "list_dead_letters",
+    "raw_body",
+    "replay",
+    "replay_queue",
+    "summary",
+]
 
 log = get_logger(__name__)
 
@@ -84,11 +101,32 @@ def _int_or_none(value):
         return None
 
 
+def _first_failure(headers: dict, attempts, failed_at) -> tuple[str | None, bool]:
+    """(when the message first failed, whether that is an estimate). Recorded by the
+    retry path when it can be; else, for a message tried more than once, the last
+    failure less the retry delays it waited (an estimate: it leaves out the time its
+    handler ran on each attempt)."""
+    recorded = headers.get(FIRST_FAILED_AT_HEADER)
+    if recorded:
+        return str(recorded), False
+    if not failed_at or not attempts or attempts <= 1:
+        return failed_at, False
+    try:
+        last = datetime.fromisoformat(str(failed_at))
+    except ValueError:
+        return None, False
+    waited = sum(retry_delays()[: attempts - 1])
+    return clock.iso(last - timedelta(seconds=waited)), True
+
+
 def summary(message) -> dict:
     """What staff see of one dead letter (JSON-serialisable)."""
     headers = message.headers or {}
     envelope = _parse_body(message)
     envelope_fields = envelope if isinstance(envelope, dict) else {}
+    attempts = _int_or_none(headers.get(ATTEMPTS_HEADER))
+    failed_at = headers.get("x-civic-failed-at")
+    first_failed_at, estimated = _first_failure(headers, attempts, failed_at)
     return {
         "id": _message_id(message),
         "type": envelope_fields.get("type"),
@@ -96,8 +134,10 @@ def summary(message) -> dict:
         "service": headers.get("x-civic-service"),
         "handler": headers.get("x-civic-handler"),
         "error": headers.get("x-civic-error"),
-        "attempts": _int_or_none(headers.get(ATTEMPTS_HEADER)),
-        "failed_at": headers.get("x-civic-failed-at"),
+        "attempts": attempts,
+        "failed_at": failed_at,
+        "first_failed_at": first_failed_at,
+        "first_failed_at_estimated": estimated,
         "correlation_id": envelope_fields.get("correlation_id"),
         "envelope": envelope,
     }
@@ -192,6 +232,52 @@ def replay(amqp_uri: str, dead_letter_id: str, scan_limit: int = MAX_SCAN) -> di
             if _message_id(message) == dead_letter_id:
                 return _republish(held, message)
     raise NotFound(f"no dead letter {dead_letter_id!r}")
+
+
+def count_for_queue(amqp_uri: str, queue: str, limit: int = MAX_SCAN) -> int:
+    """How many dead letters failed on `queue` (of the first `limit`), consuming none."""
+    _check_queue(queue)
+    limit = _check_limit(limit, "limit", MAX_SCAN)
+    found = 0
+    with _HeldMessages(amqp_uri) as held:
+        for _ in range(limit):
+            message = held.next()
+            if message is None:
+                break
+            if (message.headers or {}).get("x-civic-queue") == queue:
+                found += 1
+    return found
+
+
+def replay_queue(amqp_uri: str, queue: str, scan_limit: int = MAX_SCAN) -> dict:
+    """Send every dead letter that failed on `queue` back to it (after its handler was
+    fixed): `{"queue", "replayed"}`.
+
+    Only the messages in the dead-letter queue when it starts are looked at, so one
+    that fails again at once and comes back is not sent round a second time. Each is
+    replayed as `replay` does (confirmed copy first, then acked); if one cannot be,
+    the error is raised and it and the rest stay where they were (those already sent
+    are gone from the queue, so asking again replays only the rest).
+    """
+    _check_queue(queue)
+    scan_limit = _check_limit(scan_limit, "scan_limit", MAX_SCAN)
+    replayed = 0
+    with _HeldMessages(amqp_uri, confirms=True) as held:
+        _, waiting, _ = held.queue.queue_declare(passive=True)
+        for _ in range(min(waiting, scan_limit)):
+            message = held.next()
+            if message is None:
+                break
+            if (message.headers or {}).get("x-civic-queue") == queue:
+                _republish(held, message)
+                replayed += 1
+    log.info("dead_letters_replayed", queue=queue, count=replayed)
+    return {"queue": queue, "replayed": replayed}
+
+
+def _check_queue(queue) -> None:
+    if not isinstance(queue, str) or not queue.strip() or len(queue) > 255:
+        raise ValidationError("a queue name is required", {"queue": "invalid"})
 
 
 def _republish(held: _HeldMessages, message) -> dict:

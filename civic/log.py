@@ -10,6 +10,7 @@ records go through the same formatter, so one file holds everything a process sa
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 import uuid
@@ -22,10 +23,16 @@ SECRET_KEYS = frozenset(
     {"password", "token", "authorization", "secret", "password_hash", "token_hash", "cookie"}
 )
 _process_service = "civic"
+# The ids of an event's data that an event handler's log lines carry (see Tracing).
+SUBJECT_KEYS = frozenset(
+    {"proposal_id", "group_id", "event_id", "opening_id", "project_id", "network_id"}
+)
 
 
 def _add_service(_, __, event_dict):
     event_dict.setdefault("service", _process_service)
+    # Which process wrote the line: instances of a service on one machine share its file.
+    event_dict.setdefault("pid", os.getpid())
     return event_dict
 
 
@@ -136,6 +143,24 @@ class Tracing(DependencyProvider):
             correlation_id=context["correlation_id"],
             actor_id=context.get("actor_id"),
         )
+        # An event handler's lines say which event it consumed (a trace shows the story).
+        envelope = worker_ctx.args[0] if worker_ctx.args else None
+        if envelope is not None and all(
+            isinstance(getattr(envelope, key, None), str) for key in ("type", "id", "producer")
+        ):
+            structlog.contextvars.bind_contextvars(
+                event_type=envelope.type, message_id=envelope.id, event_source=envelope.producer
+            )
+            # What it is about (never a person): a trace is found by the proposal's id.
+            data = getattr(envelope, "data", None)
+            if isinstance(data, dict):
+                subjects = {
+                    key: value
+                    for key, value in data.items()
+                    if key in SUBJECT_KEYS and isinstance(value, str) and len(value) <= 100
+                }
+                if subjects:
+                    structlog.contextvars.bind_contextvars(subject=subjects)
         worker_ctx.data["civic.started"] = time.perf_counter()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):

@@ -69,6 +69,9 @@ from civic.outbox import event_exchange
 log = get_logger(__name__)
 
 ATTEMPTS_HEADER = "x-civic-attempts"
+# When a message first failed: set on its first retry, kept across the others, so the
+# dead letter shows when its trouble began (civic.deadletters).
+FIRST_FAILED_AT_HEADER = "x-civic-first-failed-at"
 
 # --- Civic's queue names -----------------------------------------------------------------
 # Civic names every queue its handlers consume from and builds the queues itself, here:
@@ -698,6 +701,7 @@ class EventSubscription(EventHandler):
         """
         headers = {key: value for key, value in (message.headers or {}).items() if key != "x-death"}
         headers[ATTEMPTS_HEADER] = attempts
+        headers.setdefault(FIRST_FAILED_AT_HEADER, clock.iso(clock.utcnow()))
         headers.update(extra_headers or {})
         copy = copy_of(message, headers)
 

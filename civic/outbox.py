@@ -121,6 +121,9 @@ def store_event(session: Session, outbox: Table, envelope: Envelope) -> None:
             attempts=0,
         )
     )
+    # The event's first line in the logs (its trace shows where it came from); the relay
+    # publishes it once the transaction commits.
+    log.info("event_stored", event_type=envelope.type, message_id=envelope.id)
 
 
 def context_headers(envelope: dict) -> dict:
@@ -596,6 +599,16 @@ class OutboxRelay:
                 select(func.count())
                 .select_from(outbox)
                 .where(outbox.c.sent_at.is_(None), outbox.c.parked_at.is_(None))
+            ).scalar_one()
+
+    def oldest_unsent_at(self):
+        """When the oldest row still waiting to be published was written (None: none)."""
+        outbox = self.database.outbox
+        with self.database.sessions() as session:
+            return session.execute(
+                select(func.min(outbox.c.created_at)).where(
+                    outbox.c.sent_at.is_(None), outbox.c.parked_at.is_(None)
+                )
             ).scalar_one()
 
     def parked_count(self) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import eventlet
+from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 from nameko.timer import Timer
 from sqlalchemy import text
 
 import civic
-from civic import commands
+from civic import clock, commands
 from civic.errors import CivicError
 from civic.log import Tracing
 
@@ -52,21 +54,59 @@ def timer(setting: str, eager: bool = False):
     return ConfiguredTimer.decorator(setting, eager=eager)
 
 
+class InstanceAnswers(DependencyProvider):
+    """This instance's answers to `civic.instances` questions (who it is; what it logged
+    for a correlation id), from a queue of its own, in a green thread of the container.
+
+    The dependency a worker gets is the instance's identity (a dict)."""
+
+    def setup(self):
+        from civic import config, instances
+
+        self.identity = instances.Identity(self.container.service_name)
+        self.responder = instances.Responder(
+            self.identity, config.get("AMQP_URI"), pause=lambda: eventlet.sleep(0)
+        )
+        self._stopped = False
+
+    def start(self):
+        self._thread = self.container.spawn_managed_thread(
+            lambda: self.responder.run(lambda: self._stopped, sleep=eventlet.sleep),
+            identifier="civic.instances",
+        )
+
+    def stop(self):
+        # Not waited for: its queue and its seat in the roster go with its connection.
+        self.kill()
+
+    def kill(self):
+        self._stopped = True
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.kill()
+
+    def get_dependency(self, worker_ctx):
+        return self.identity.as_dict()
+
+
 class ServiceBase:
     """Mixin for domain services. Subclasses set `name` and `db = Database(metadata)`."""
 
     name: str
     tracing = Tracing()
+    # Answers "who runs?" and "what did you log for this correlation id?" (civic.instances).
+    instance = InstanceAnswers()
 
     @rpc
     def health(self):
         database = "ok"
-        unsent = parked = None
+        unsent = parked = oldest = None
         try:
             with self.db as uow:
                 uow.session.execute(text("SELECT 1"))
             relay = self.db.database.relay
             unsent = relay.unsent_count()
+            oldest = relay.oldest_unsent_at() if unsent else None
             # Rows that failed too often to publish: they wait for staff (`unpark_outbox`).
             parked = relay.parked_count()
         except Exception as exc:  # report, don't raise: health must always answer
@@ -78,6 +118,7 @@ class ServiceBase:
             "database": database,
             "outbox_unsent": unsent,
             "outbox_parked": parked,
+            "outbox_oldest_unsent_at": clock.iso(oldest),
         }
 
     @rpc

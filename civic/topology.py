@@ -189,8 +189,22 @@ def vhost_of(amqp_uri: str) -> str:
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 
+_QUEUE_COLUMNS = (
+    "name,messages,messages_ready,messages_unacknowledged,consumers,"
+    "message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
+)
+
+
+def _rate(row: dict, name: str) -> float:
+    stats = row.get("message_stats") or {}
+    details = stats.get(f"{name}_details") or {}
+    rate = details.get("rate")
+    return round(float(rate), 2) if isinstance(rate, (int, float)) else 0.0
+
+
 def management_queues(management_uri: str, amqp_uri: str, timeout: float = MANAGEMENT_TIMEOUT):
-    """`[{name, messages, consumers}]` of every queue of the AMQP URI's vhost, from the
+    """`[{name, messages, ready, unacknowledged, consumers, publish_rate, deliver_rate}]`
+    of every queue of the AMQP URI's vhost (rates in messages per second), from the
     RabbitMQ management API (raises when it cannot be asked)."""
     parts = urlsplit(management_uri)
     base = f"{parts.scheme}://{parts.hostname}"
@@ -200,7 +214,7 @@ def management_queues(management_uri: str, amqp_uri: str, timeout: float = MANAG
     auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
     response = requests.get(
         f"{base}/api/queues/{quote(vhost_of(amqp_uri), safe='')}",
-        params={"columns": "name,messages,consumers"},
+        params={"columns": _QUEUE_COLUMNS},
         auth=auth,
         timeout=timeout,
     )
@@ -209,7 +223,11 @@ def management_queues(management_uri: str, amqp_uri: str, timeout: float = MANAG
         {
             "name": row["name"],
             "messages": int(row.get("messages") or 0),
+            "ready": int(row.get("messages_ready") or 0),
+            "unacknowledged": int(row.get("messages_unacknowledged") or 0),
             "consumers": int(row.get("consumers") or 0),
+            "publish_rate": _rate(row, "publish"),
+            "deliver_rate": _rate(row, "deliver_get"),
         }
         for row in response.json()
     ]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as MarshmallowError
 
+from civic.clock import MONTH_PATTERN, months_in
 from civic.errors import Unauthenticated, ValidationError
 
 PER_PAGE_MAX = 100
@@ -245,3 +246,36 @@ def load_actor(actor, required: bool = True) -> dict | None:
         return ActorSchema().load(actor)
     except MarshmallowError as exc:
         raise ValidationError("the input is not valid", fields={"actor": exc.messages}) from None
+
+
+# --- a period of whole months (the programme report's figures, each service's part) ---
+
+PERIOD_MONTHS_MAX = 36
+
+
+class PeriodOfMonthsSchema(StrictSchema):
+    """A period of whole months ("YYYY-MM", the town's zone), `period_to` not before
+    `period_from`, at most PERIOD_MONTHS_MAX months."""
+
+    period_from = fields.String(
+        required=True, validate=validate.Regexp(MONTH_PATTERN, error="A month is YYYY-MM.")
+    )
+    period_to = fields.String(
+        required=True, validate=validate.Regexp(MONTH_PATTERN, error="A month is YYYY-MM.")
+    )
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        first, last = data.get("period_from"), data.get("period_to")
+        if not first or not last:
+            return
+        if last < first:
+            raise MarshmallowError("The period ends before it starts.", "period_to")
+        if months_in(first, last) > PERIOD_MONTHS_MAX:
+            raise MarshmallowError(f"A period is at most {PERIOD_MONTHS_MAX} months.", "period_to")
+
+
+class MonthlyFiguresSchema(Schema):
+    """A service's figures for each month of a period, in order."""
+
+    months = fields.List(fields.Dict(), required=True)

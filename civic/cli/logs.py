@@ -1,6 +1,11 @@
 """`civic logs`: every service's JSON log lines (`<log dir>/*.log`), filtered, merged in
 time order, followed as they are written.
 
+`--trace ID` (without `--follow`) also asks every running instance of every service for
+its own lines of that correlation id (civic.instances, as the staff console's trace
+screen does), so the story is whole when services run on other machines; this machine's
+files add the lines of instances no longer running. Each line is printed once.
+
 Plain, quick-starting Python: nothing here imports nameko or eventlet.
 """
 
@@ -29,6 +34,10 @@ LEVELS = {
     "fatal": 50,
 }
 HEAD_KEYS = ("ts", "level", "service", "entrypoint", "event")
+# Left out of the readable line (still in --json): which process wrote it.
+QUIET_KEYS = ("pid",)
+# How long `--trace` waits for the running instances' answers.
+TRACE_TIMEOUT = 3.0
 SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -208,6 +217,7 @@ def format_record(record: dict) -> str:
         f"{key}={format_value(value)}"
         for key, value in record.items()
         if key not in HEAD_KEYS
+        and key not in QUIET_KEYS
         and key != "exception"
         and not (key in ("actor_id", "correlation_id") and value is None)
     ]
@@ -224,6 +234,42 @@ def render(entry: LogEntry, as_json: bool) -> str:
     return format_record(entry.record)
 
 
+def instance_entries(amqp_uri: str, correlation_id: str, wanted: LogFilter) -> list[LogEntry]:
+    """The lines of `correlation_id` every running instance answers with (none when the
+    broker cannot be asked or no instance runs: then the files tell what they can)."""
+    from civic import instances
+
+    if not instances.valid_correlation_id(correlation_id):
+        return []
+    try:
+        answers = instances.trace_answers(correlation_id, timeout=TRACE_TIMEOUT, amqp_uri=amqp_uri)
+    except Exception as exc:  # noqa: BLE001 - no broker: the local files still answer
+        warn(
+            f"the running services could not be asked ({type(exc).__name__}); "
+            "showing this machine's log files"
+        )
+        return []
+    for service, count in sorted(answers.missing.items()):
+        warn(f"{count} instance(s) of {service} did not answer: their lines may be missing")
+    return [
+        LogEntry(parse_ts(record.get("ts")) or EPOCH, -1, position, record)
+        for position, record in enumerate(answers.records)
+        if wanted.matches(record)
+    ]
+
+
+def once(entries: list[LogEntry]) -> list[LogEntry]:
+    """Each line once: an instance's answer and this machine's file may both hold it."""
+    seen = set()
+    kept = []
+    for entry in entries:
+        key = json.dumps(entry.record, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            kept.append(entry)
+    return kept
+
+
 def cmd_logs(args) -> int:
     settings = config.from_env()
     try:
@@ -237,12 +283,16 @@ def cmd_logs(args) -> int:
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     reader = LogReader(Path(settings["CIVIC_LOG_DIR"]))
-    if not reader.files() and not args.follow:
+    out = sys.stdout
+    asked = []
+    if args.trace and not args.follow:
+        asked = instance_entries(settings["AMQP_URI"], args.trace, wanted)
+    if not reader.files() and not args.follow and not asked:
         warn(f"no log files in {reader.log_dir}")
         return EXIT_OK
-    out = sys.stdout
     try:
-        for entry in merge_entries(e for e in reader.poll() if wanted.matches(e.record)):
+        local = [e for e in reader.poll() if wanted.matches(e.record)]
+        for entry in merge_entries(once(asked + local)):
             out.write(render(entry, args.json) + "\n")
         out.flush()
         while args.follow:

@@ -10,7 +10,9 @@ service that does not answer in time is a 503.
 
 Extensions beyond API.md: POST /groups/{id}/admins (staff appoint an admin of a group
 left without one), GET /groups?needs_admin=true (the groups waiting for one) and
-GET /groups/{id}/members (who is in it; its admins also see the requests to join).
+GET /groups/{id}/members (who is in it; its admins also see the requests to join),
+GET /groups?awaiting_verification=true (the organisations waiting for staff) and
+POST /groups/{id}/verification-refusal (staff refuse to verify one, with a reason).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from services.groups.api import (
     MemberListSchema,
     MembershipSchema,
     NetworkJoinSchema,
+    VerificationRefusalSchema,
 )
 
 GROUP = "/groups/<uuid:group_id>"
@@ -47,7 +50,9 @@ class GroupRoutes:
         responses={200: GroupListSchema},
         tags=TAGS,
         description="`needs_admin=true`: the groups left without a member, for staff "
-        "to appoint an admin (POST /groups/{id}/admins).",
+        "to appoint an admin (POST /groups/{id}/admins). `awaiting_verification=true`: "
+        "the associations and businesses staff have neither verified nor refused, the "
+        "longest waiting first; `verification_refused=true`: those staff refused.",
     )
     def list_groups(self, request, *, query):
         return ok(self.services.groups.list_groups(**query))
@@ -167,6 +172,24 @@ class GroupRoutes:
     )
     def verify_group(self, request, group_id, *, actor):
         return ok(self.services.groups.verify_group(actor, group_id))
+
+    @api(
+        "POST",
+        GROUP + "/verification-refusal",
+        summary="Refuse to verify an association or business, with a reason (staff)",
+        auth="staff",
+        body=VerificationRefusalSchema,
+        responses={200: GroupSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="The group's admins are told the reason "
+        "(`group_verification_refused`); the group leaves "
+        "`GET /groups?awaiting_verification=true` and may still be verified later. "
+        "409 when the group is not an association or business, is verified already, "
+        "or was refused already.",
+    )
+    def refuse_group_verification(self, request, group_id, *, actor, body):
+        return ok(self.services.groups.refuse_group_verification(actor, group_id, body["reason"]))
 
     @api(
         "POST",

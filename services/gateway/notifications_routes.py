@@ -218,8 +218,10 @@ class NotificationRoutes:
         query=ActivityQuerySchema,
         responses={200: ActivityListSchema},
         tags=("staff",),
-        description="Newest first; `type` filters by event type, `since` (ISO 8601 with "
-        "offset) by when it occurred. Append-only.",
+        description="Newest first; `type` filters by event type, `since` and `until` "
+        "(ISO 8601 with offset; `since` inclusive, `until` exclusive) by when it "
+        "occurred, `subject_type` and `subject_id` by what it is about, `actor_id` by "
+        "who caused it, `correlation_id` by the request it came from. Append-only.",
     )
     def staff_activity(self, request, *, actor, query):
         return ok(self.services.notifications.list_activity(actor, **query))

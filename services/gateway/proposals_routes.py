@@ -24,6 +24,7 @@ from services.proposals.api import (
     CommentCreateSchema,
     CommentSchema,
     MergeSchema,
+    ModerationQueueQuerySchema,
     ModerationSchema,
     PartnerAddSchema,
     ProjectCreateSchema,
@@ -61,7 +62,8 @@ class ProposalRoutes:
         responses={200: ProposalListSchema},
         tags=TAGS,
         description="`q` searches title and body (case-insensitive); `sort` is `newest` "
-        "(default) or `supports`. Hidden proposals and merged duplicates are "
+        "(default), `supports`, or `waiting` (the oldest first: the staff board's "
+        "order). Hidden proposals and merged duplicates are "
         "not listed. With a token, `supported_by_me` is the caller's; "
         "without one (or while tokens cannot be checked) it is false.",
     )
@@ -99,6 +101,36 @@ class ProposalRoutes:
     )
     def get_proposal(self, request, proposal_id, *, actor):
         return ok(self.services.proposals.get_proposal(actor, proposal_id))
+
+    @api(
+        "GET",
+        "/proposals/ref/<reference>",
+        summary="The proposal with this short reference (e.g. JKM-7F3K2)",
+        auth="optional",
+        responses={200: ProposalSchema},
+        tags=TAGS,
+        description="Extension of API.md. The reference is the one on a drop-in "
+        "visitor's receipt (every proposal has one, `reference`); any case, "
+        "with or without the `JKM-` prefix. 400 when it cannot be a reference, "
+        "404 when no proposal (that the caller may see) has it.",
+    )
+    def find_proposal_by_reference(self, request, reference, *, actor):
+        return ok(self.services.proposals.find_proposal(actor, reference))
+
+    @api(
+        "GET",
+        "/proposals/moderation",
+        summary="Reported and hidden proposals with their reports (staff)",
+        auth="staff",
+        query=ModerationQueueQuerySchema,
+        responses={200: ProposalListSchema},
+        tags=TAGS,
+        description="Extension of API.md. The moderation queue: hidden proposals first, "
+        "then the most reported, then the longest waiting; removed proposals and "
+        "merged duplicates are not in it.",
+    )
+    def moderation_queue(self, request, *, actor, query):
+        return ok(self.services.proposals.moderation_queue(actor, **query))
 
     # --- proposals: residents -----------------------------------------------------------
 
@@ -223,16 +255,17 @@ class ProposalRoutes:
     @api(
         "POST",
         PROPOSAL + "/moderation",
-        summary="Review a reported proposal: restore or remove it (staff)",
+        summary="Review a reported proposal: hide, restore or remove it (staff)",
         auth="staff",
         body=ModerationSchema,
         responses={200: ProposalSchema},
         errors=(409,),
         tags=TAGS,
-        description="Extension of API.md. `restore` shows a hidden proposal again and "
-        "clears its reports; `remove` hides it for good (its status "
-        "unchanged). 409 when restoring one that is not hidden, or acting "
-        "on one removed already.",
+        description="Extension of API.md. `hide` hides a proposal until staff decide; "
+        "`restore` shows a hidden proposal again and clears its reports; `remove` "
+        "hides it for good (its status unchanged); an optional `reason` is kept "
+        "for staff. 409 when hiding one hidden already, restoring one that is "
+        "not hidden, or acting on one removed already.",
     )
     def moderate_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.moderate(actor, proposal_id, body))

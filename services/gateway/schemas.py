@@ -76,6 +76,38 @@ class QueueSchema(Schema):
     name = fields.String()
     messages = fields.Integer()
     consumers = fields.Integer()
+    ready = fields.Integer(allow_none=True)
+    unacknowledged = fields.Integer(allow_none=True)
+    publish_rate = fields.Float(
+        allow_none=True, metadata={"description": "messages per second published to it"}
+    )
+    deliver_rate = fields.Float(
+        allow_none=True, metadata={"description": "messages per second delivered from it"}
+    )
+
+
+class InstanceSchema(Schema):
+    instance_id = fields.String()
+    service = fields.String()
+    host = fields.String()
+    pid = fields.Integer()
+    version = fields.String()
+    started_at = fields.String()
+    uptime_s = fields.Float()
+
+
+class InstancesSchema(Schema):
+    """Each running instance of a service answering for itself."""
+
+    instances = fields.List(
+        fields.Nested(InstanceSchema),
+        allow_none=True,
+        metadata={"description": "each running instance's own answer; null: not known"},
+    )
+    instances_listening = fields.Integer(
+        allow_none=True,
+        metadata={"description": "instances the broker counts (more than answered: stuck)"},
+    )
 
 
 class QueueTotalsSchema(Schema):
@@ -83,7 +115,7 @@ class QueueTotalsSchema(Schema):
     consumers = fields.Integer()
 
 
-class ServiceHealthSchema(Schema):
+class ServiceHealthSchema(InstancesSchema):
     status = fields.String(metadata={"description": "ok, degraded or down"})
     version = fields.String()
     database = fields.String()
@@ -91,6 +123,9 @@ class ServiceHealthSchema(Schema):
     outbox_parked = fields.Integer(
         allow_none=True,
         metadata={"description": "outbox rows that failed too often and wait for staff"},
+    )
+    outbox_oldest_unsent_at = fields.String(
+        allow_none=True, metadata={"description": "when the oldest unsent row was written"}
     )
     queues = fields.List(
         fields.Nested(QueueSchema),
@@ -111,8 +146,15 @@ class OrphanedQueueSchema(Schema):
     messages = fields.Integer()
 
 
+class DeadLetterCountSchema(Schema):
+    count = fields.Integer(allow_none=True)
+    queue = fields.String()
+
+
 class StaffHealthSchema(Schema):
     services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealthSchema))
+    gateway = fields.Nested(InstancesSchema)
+    dead_letters = fields.Nested(DeadLetterCountSchema)
     management = fields.Nested(ManagementStatusSchema)
     orphaned_queues = fields.List(
         fields.Nested(OrphanedQueueSchema),

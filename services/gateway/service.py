@@ -22,6 +22,7 @@ from civic import config
 from civic.errors import Forbidden
 from civic.log import Tracing
 from civic.rpc import Services
+from civic.service import InstanceAnswers
 from services.gateway import metrics, openapi
 from services.gateway.accounts_routes import AccountRoutes
 from services.gateway.auth import (
@@ -44,12 +45,15 @@ from services.gateway.web.event_pages import EventPages
 from services.gateway.web.group_pages import GroupPages
 from services.gateway.web.handler import ProcessFormKeys, routing_error_page
 from services.gateway.web.notification_pages import NotificationPages
+from services.gateway.web.open_data_pages import OpenDataPages
 from services.gateway.web.opening_pages import OpeningPages
 from services.gateway.web.proposal_pages import ProposalPages
 from services.gateway.web.site_pages import SitePages
 from services.gateway.web.staff_desk_pages import StaffDeskPages
 from services.gateway.web.staff_org_pages import StaffOrgPages
 from services.gateway.web.staff_pages import StaffConsolePages
+from services.gateway.web.staff_report_pages import StaffReportPages
+from services.gateway.web.staff_trace_pages import StaffTracePages
 
 
 class GatewayService(
@@ -70,6 +74,9 @@ class GatewayService(
     StaffConsolePages,
     StaffDeskPages,
     StaffOrgPages,
+    StaffTracePages,
+    StaffReportPages,
+    OpenDataPages,
 ):
     """The operations routes are here; every other route is in a mixin of its own module
     (`*_routes.py`), which uses the dependencies declared here."""
@@ -77,6 +84,8 @@ class GatewayService(
     name = "gateway"
 
     tracing = Tracing()
+    # Answers civic.instances' questions: who runs, and its own log lines (the requests).
+    instance = InstanceAnswers()
     services = Services()
     auth = Authentication()
     signin_limits = ProcessLimits(signin_limiter)

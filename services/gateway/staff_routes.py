@@ -8,9 +8,13 @@ and `services` dependencies. The staff activity feed is a notifications route
 
 from __future__ import annotations
 
+from marshmallow import fields
+from marshmallow.validate import Length
+
 from civic import config
 from civic.config import DOMAIN_SERVICES
 from civic.errors import NotFound
+from civic.validation import StrictSchema
 from services.gateway import staff
 from services.gateway.http import api, ok
 from services.gateway.schemas import (
@@ -21,11 +25,27 @@ from services.gateway.schemas import (
 )
 
 TAGS = ("staff",)
+
+
+class DeadLetterReplayAllSchema(StrictSchema):
+    queue = fields.String(
+        required=True,
+        validate=Length(min=1, max=255),
+        metadata={"description": "the queue its handler consumes from (a dead letter's `queue`)"},
+    )
+
+
+class DeadLetterReplayAllResultSchema(StrictSchema):
+    queue = fields.String()
+    replayed = fields.Integer(metadata={"description": "how many were sent back"})
+
+
 _DEAD_LETTER_ID_MAX = 200
 
 
 class StaffRoutes:
-    """Entrypoints for /staff/health and /staff/dead-letters; mixed into GatewayService."""
+    """Entrypoints for /staff/health and /staff/dead-letters (list, replay one, replay
+    every one of a handler's queue); mixed into GatewayService."""
 
     @api(
         "GET",
@@ -36,7 +56,12 @@ class StaffRoutes:
         tags=TAGS,
         description='A service that does not answer is `{"status": "down"}`; when '
         "the RabbitMQ management API cannot be asked, `queues` is null and "
-        "`management.error` says why.",
+        "`management.error` says why. Each queue also has `ready`, `unacknowledged`, "
+        "`publish_rate` and `deliver_rate` (messages per second); each service has "
+        "`instances` (each running instance's own answer: `instance_id, service, host, "
+        "pid, version, started_at, uptime_s`; null when they cannot be asked) and "
+        "`instances_listening` (how many the broker counts); `gateway.instances` likewise; "
+        "`dead_letters.count` is asked of the broker (null when it does not answer).",
     )
     def staff_health(self, request):
         return ok(
@@ -79,3 +104,21 @@ class StaffRoutes:
         from civic import deadletters
 
         return ok(deadletters.replay(config.get("AMQP_URI"), dead_letter_id))
+
+    @api(
+        "POST",
+        "/staff/dead-letters/replay",
+        summary="Send every dead letter of one handler's queue back to it (staff)",
+        auth="staff",
+        body=DeadLetterReplayAllSchema,
+        responses={200: DeadLetterReplayAllResultSchema},
+        errors=(400, 409),
+        tags=TAGS,
+        description="After a handler's fault was fixed: each dead letter that failed on "
+        "`queue` (of those waiting when the call starts) goes back to it once. 409 when "
+        "that queue no longer exists (nothing is replayed then).",
+    )
+    def replay_dead_letters_of_queue(self, request, *, body):
+        from civic import deadletters
+
+        return ok(deadletters.replay_queue(config.get("AMQP_URI"), body["queue"]))

@@ -24,6 +24,7 @@ LOCALES = ("sv", "en")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
 NAME_MAX = 100
 DESCRIPTION_MAX = 5000
+REASON_MAX = 1000
 
 
 # RFC 5321 (4.5.3.1): a local part of at most 64 octets, a domain label of at most 63, a
@@ -124,6 +125,29 @@ class AdminAppointSchema(StrictSchema):
     account_id = UUIDString(required=True)
 
 
+class VerificationRefusalSchema(StrictSchema):
+    """Staff refuse to verify an organisation: the reason its admins are told."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=REASON_MAX))
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("reason",))
+
+
+class AccountLookupSchema(StrictSchema):
+    """Staff look an account up by its email address."""
+
+    email = email_field()
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        data = strip_blanks(data, ("email",))
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            data["email"] = data["email"].lower()
+        return data
+
+
 class GroupListQuerySchema(PageQuerySchema):
     kind = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(GROUP_KINDS))
     needs_admin = fields.Boolean(
@@ -132,6 +156,21 @@ class GroupListQuerySchema(PageQuerySchema):
         metadata={
             "description": "true: only groups left without a member, waiting for staff to "
             "appoint an admin"
+        },
+    )
+    # No default: absent means any (and keeps the loaded query as it was before).
+    awaiting_verification = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "true: only associations and businesses staff have neither "
+            "verified nor refused, the longest waiting first"
+        },
+    )
+    verification_refused = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "true: only organisations staff refused to verify (they may "
+            "still verify them), the latest refused first"
         },
     )
 
@@ -197,6 +236,12 @@ class GroupSchema(Schema):
     created_at = fields.AwareDateTime()
     needs_admin = fields.Boolean(
         metadata={"description": "the group lost its last member: staff are to appoint an admin"}
+    )
+    verification_refused_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "when staff refused to verify the organisation (null: not refused)"
+        },
     )
     member_count = fields.Integer()
     admins = fields.List(fields.Nested(PublicAccountSchema))

@@ -159,6 +159,7 @@ def _group_views(session, groups: list[Group]) -> list[dict]:
             "created_by": None if group.created_by in erased_creators else group.created_by,
             "created_at": group.created_at,
             "needs_admin": group.needs_admin,
+            "verification_refused_at": group.verification_refused_at,
             "member_count": counts.get(group.id, 0),
             "admins": admins[group.id],
             "networks": networks[group.id],
@@ -661,15 +662,39 @@ def create_or_promote_staff(
 
 
 def list_groups(
-    uow, kind: str | None = None, page: int = 1, per_page: int = 20, needs_admin: bool | None = None
+    uow,
+    kind: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    needs_admin: bool | None = None,
+    awaiting_verification: bool | None = None,
+    verification_refused: bool | None = None,
 ) -> dict:
+    """Groups by name; `awaiting_verification=true`: the associations and businesses
+    staff have neither verified nor refused, the longest waiting first;
+    `verification_refused=true`: those staff refused, the latest refused first."""
     session = uow.session
     query = select(Group)
     if kind is not None:
         query = query.where(Group.kind == kind)
     if needs_admin is not None:
         query = query.where(Group.needs_admin.is_(needs_admin))
-    groups, total = paginate(session, query.order_by(Group.name_key, Group.id), page, per_page)
+    order = (Group.name_key, Group.id)
+    if awaiting_verification is not None:
+        waiting = (
+            Group.kind.in_(VERIFIABLE_KINDS)
+            & Group.verified.is_(False)
+            & Group.verification_refused_at.is_(None)
+        )
+        query = query.where(waiting if awaiting_verification else ~waiting)
+        if awaiting_verification:
+            order = (Group.created_at, Group.id)
+    if verification_refused is not None:
+        refused = Group.verification_refused_at.is_not(None)
+        query = query.where(refused if verification_refused else ~refused)
+        if verification_refused:
+            order = (Group.verification_refused_at.desc(), Group.id)
+    groups, total = paginate(session, query.order_by(*order), page, per_page)
     return {
         "items": _group_views(session, groups),
         "total": total,
@@ -858,8 +883,45 @@ def verify_group(uow, actor_id: str, group_id: str) -> dict:
     if group.verified:
         raise Conflict("the group is verified already")
     group.verified = True
+    group.verification_refused_at = group.verification_refusal = None
     uow.publish("group_verified", {"group_id": group.id}, actor_id=actor_id)
     return group_view(session, group)
+
+
+def refuse_verification(uow, actor_id: str, group_id: str, reason: str) -> dict:
+    """Staff refuse to verify an association or business, with a reason its admins are
+    told (group_verification_refused). The group leaves the waiting list; staff may
+    still verify it later (which clears the refusal)."""
+    session = uow.session
+    if not _actor(session, actor_id).is_staff:
+        raise Forbidden("only staff may refuse to verify organisations")
+    group = _group(session, group_id)
+    if group.kind not in VERIFIABLE_KINDS:
+        raise Conflict("only associations and businesses are verified")
+    if group.verified:
+        raise Conflict("the group is verified already")
+    if group.verification_refused_at is not None:
+        raise Conflict("verifying the group was refused already")
+    group.verification_refused_at = utcnow()
+    group.verification_refusal = reason
+    uow.publish(
+        "group_verification_refused", {"group_id": group.id, "reason": reason}, actor_id=actor_id
+    )
+    return group_view(session, group)
+
+
+def find_account(uow, actor_id: str, email: str) -> dict:
+    """Staff look up a live account by its email address (to appoint it an admin):
+    its id and display name only."""
+    session = uow.session
+    if not _actor(session, actor_id).is_staff:
+        raise Forbidden("only staff may look accounts up")
+    account = session.execute(
+        select(Account).where(Account.email == email, Account.erased_at.is_(None))
+    ).scalar_one_or_none()
+    if account is None:
+        raise NotFound("no account with this email address")
+    return {"id": account.id, "display_name": account.display_name}
 
 
 def join_network(uow, actor_id: str, group_id: str, network_id: str) -> dict:

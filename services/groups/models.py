@@ -73,6 +73,10 @@ class Group(Base):
     # Set when the group lost its last member (no admin can be handed over): staff
     # appoint one. Cleared when an admin is appointed.
     needs_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When staff refused to verify the organisation, and why (its admins are told: the
+    # group leaves the list waiting for verification). Verifying it later clears both.
+    verification_refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verification_refusal: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The last version stamped on a fact about one of its memberships (member_joined,
     # member_left, admin_appointed carry it as membership_version, for read models that
     # must not trust arrival order). One counter per group, so a membership's versions

@@ -8,8 +8,8 @@ with the output schema of api.py.
 
 from civic.db import Database
 from civic.service import ServiceBase, rpc
-from civic.validation import clean_id, load, load_actor
-from services.groups import api, domain
+from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, clean_id, load, load_actor
+from services.groups import api, domain, figures
 from services.groups.models import metadata
 
 __all__ = ["GroupsService", "metadata"]
@@ -118,10 +118,25 @@ class GroupsService(ServiceBase):
     # --- groups -------------------------------------------------------------------------
 
     @rpc
-    def list_groups(self, kind=None, page=1, per_page=20, needs_admin=None):
+    def list_groups(
+        self,
+        kind=None,
+        page=1,
+        per_page=20,
+        needs_admin=None,
+        awaiting_verification=None,
+        verification_refused=None,
+    ):
         query = load(
             api.GroupListQuerySchema,
-            {"kind": kind, "page": page, "per_page": per_page, "needs_admin": needs_admin},
+            {
+                "kind": kind,
+                "page": page,
+                "per_page": per_page,
+                "needs_admin": needs_admin,
+                "awaiting_verification": awaiting_verification,
+                "verification_refused": verification_refused,
+            },
         )
         with self.db as uow:
             groups = domain.list_groups(uow, **query)
@@ -188,6 +203,23 @@ class GroupsService(ServiceBase):
         return api.GroupSchema().dump(group)
 
     @rpc(command=True)
+    def refuse_group_verification(self, actor, group_id, reason):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
+        reason = load(api.VerificationRefusalSchema, {"reason": reason})["reason"]
+        with self.db as uow:
+            group = domain.refuse_verification(uow, actor["account_id"], group_id, reason)
+        return api.GroupSchema().dump(group)
+
+    @rpc
+    def find_account(self, actor, email):
+        """Staff: {id, display_name} of the live account with this email address."""
+        actor = load_actor(actor)
+        email = load(api.AccountLookupSchema, {"email": email})["email"]
+        with self.db as uow:
+            account = domain.find_account(uow, actor["account_id"], email)
+        return api.PublicAccountSchema().dump(account)
+
+    @rpc(command=True)
     def join_network(self, actor, group_id, network_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         network_id = load(api.NetworkJoinSchema, {"network_id": network_id})["network_id"]
@@ -201,3 +233,15 @@ class GroupsService(ServiceBase):
         group_id = clean_id("group_id", group_id)
         with self.db as uow:
             return domain.is_group_admin(uow, account_id, group_id)
+
+    # --- the programme report (issue 13: /staff/report) ---------------------------------
+
+    @rpc
+    def programme_figures(self, actor, period_from, period_to):
+        """Staff: this service's figures per month of a period (see figures.py)."""
+        actor = load_actor(actor)
+        period = {"period_from": period_from, "period_to": period_to}
+        query = load(PeriodOfMonthsSchema, period)
+        with self.db as uow:
+            answer = figures.programme_figures(uow.session, actor, **query)
+        return MonthlyFiguresSchema().dump(answer)

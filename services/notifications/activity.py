@@ -118,10 +118,16 @@ def list_entries(
     actor: dict,
     type: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    actor_id: str | None = None,
+    correlation_id: str | None = None,
     page: int = 1,
     per_page: int = 20,
 ) -> dict:
-    """Newest first; for staff only (the actor as civic.validation.load_actor gives it)."""
+    """Newest first; for staff only (the actor as civic.validation.load_actor gives it).
+    Every filter given narrows the feed: `since` is inclusive, `until` exclusive."""
     if not actor["is_staff"]:
         raise Forbidden("only staff may read the activity feed")
     query = select(Activity)
@@ -129,6 +135,16 @@ def list_entries(
         query = query.where(Activity.type == type)
     if since is not None:
         query = query.where(Activity.occurred_at >= since)
+    if until is not None:
+        query = query.where(Activity.occurred_at < until)
+    if subject_type:
+        query = query.where(Activity.subject_type == subject_type)
+    if subject_id:
+        query = query.where(Activity.subject_id == subject_id)
+    if actor_id:
+        query = query.where(Activity.actor_id == actor_id)
+    if correlation_id:
+        query = query.where(Activity.correlation_id == correlation_id)
     entries, total = paginate(
         uow.session, query.order_by(Activity.occurred_at.desc(), Activity.id.desc()), page, per_page
     )

@@ -9,7 +9,14 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from civic.contracts import CATALOGUE
-from civic.validation import AwareDateTime, PageQuerySchema, StrictSchema, UUIDString, page_of
+from civic.validation import (
+    ID_MAX,
+    AwareDateTime,
+    PageQuerySchema,
+    StrictSchema,
+    UUIDString,
+    page_of,
+)
 
 LOCALES = ("sv", "en")
 EMAIL_MODES = ("immediate", "daily", "weekly", "off")
@@ -24,6 +31,7 @@ KINDS = (
     "member_removed",
     "group_verified",
     "network_joined",
+    "proposal_received",
     "proposal_status_changed",
     "proposal_answered",
     "proposal_assigned",
@@ -48,6 +56,9 @@ KINDS = (
 )
 
 TOKEN_MAX = 300
+# What an activity entry can be about (activity.SUBJECT_FIELDS gives each event one).
+SUBJECT_TYPES = ("proposal", "project", "event", "opening", "group", "email", "account")
+CORRELATION_ID_MAX = 100
 
 
 def _catalogued(value):
@@ -116,6 +127,43 @@ class ActivityQuerySchema(PageQuerySchema):
             "description": "only events that occurred at or after this time (ISO 8601 with offset)"
         },
     )
+    until = AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "only events that occurred before this time (ISO 8601 with offset)"
+        },
+    )
+    subject_type = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(SUBJECT_TYPES),
+        metadata={"description": "only events about a thing of this type"},
+    )
+    subject_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=ID_MAX),
+        metadata={"description": "only events about this thing (its id)"},
+    )
+    actor_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=ID_MAX),
+        metadata={"description": "only events this account caused"},
+    )
+    correlation_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=CORRELATION_ID_MAX),
+        metadata={"description": "only events of this request (its correlation id)"},
+    )
+
+    @validates_schema
+    def _a_range_in_order(self, data, **kwargs):
+        since, until = data.get("since"), data.get("until")
+        if since is not None and until is not None and until <= since:
+            raise ValidationError("Must be later than `since`.", "until")
 
 
 class TokenSchema(StrictSchema):

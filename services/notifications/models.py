@@ -238,6 +238,8 @@ class Activity(Base):
     __table_args__ = (
         Index("ix_activity_type_occurred", "type", "occurred_at"),
         Index("ix_activity_subject", "subject_type", "subject_id"),
+        # The staff feed filtered by one request (and the trace's link back to it).
+        Index("ix_activity_correlation_id", "correlation_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the envelope id
@@ -250,3 +252,107 @@ class Activity(Base):
     subject_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     summary: Mapped[str] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- open data (issue 13): anonymised public datasets, built from events ----------------
+# Public facts only: no account ids, names, emails, contact lines or texts residents
+# wrote beyond a title. Each row keeps the time of the last fact applied to each of its
+# parts (`*_as_of`), so a reordered or repeated event changes nothing (opendata.py).
+
+OPEN_DATASETS = ("proposals", "events", "projects", "openings")
+OPEN_VISIBILITIES = ("shown", "hidden", "removed")
+
+
+class OpenDataset(Base):
+    """When each open dataset last changed (its `dct:modified`)."""
+
+    __tablename__ = "open_datasets"
+    __table_args__ = (CheckConstraint(one_of("name", OPEN_DATASETS), name="name"),)
+
+    name: Mapped[str] = mapped_column(String(12), primary_key=True)
+    modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OpenProposal(Base):
+    """A proposal as the public may know it. Published once its submission is known
+    and while `visibility` is shown (hidden by reports or removed by staff: left out)."""
+
+    __tablename__ = "open_proposals"
+    __table_args__ = (CheckConstraint(one_of("visibility", OPEN_VISIBILITIES), name="visibility"),)
+
+    proposal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(20))
+    status_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    assigned_group_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    assigned_group_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    assigned_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    support_count: Mapped[int] = mapped_column(Integer, default=0)
+    support_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    merged_into_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    visibility: Mapped[str] = mapped_column(String(8))
+    visibility_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OpenEvent(Base):
+    """An event (a meeting, a clean-up day…) as the public may know it; published once
+    its scheduling is known."""
+
+    __tablename__ = "open_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    organiser_group_id: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    proposal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    details_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # scheduled, completed or cancelled (a cancellation is final)
+    status: Mapped[str] = mapped_column(String(10))
+    attendance_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OpenProject(Base):
+    """A joint project as the public may know it; published once its registration is
+    known. `partner_group_ids`: the partners' group ids, sorted, space-separated."""
+
+    __tablename__ = "open_projects"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    lead_group_id: Mapped[str] = mapped_column(String(64))
+    partner_group_ids: Mapped[str] = mapped_column(Text, default="")
+    origin_proposal_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(10))
+    status_as_of: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OpenOpening(Base):
+    """An opening for returnees as the public may know it (no contact: events do not
+    carry it); published once its posting is known. Closed and expired are final."""
+
+    __tablename__ = "open_openings"
+
+    opening_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    business_group_id: Mapped[str] = mapped_column(String(64))
+    business_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sector: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    employment_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    apply_by: Mapped[str | None] = mapped_column(String(10), nullable=True)  # ISO date
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(10))  # open, closed or expired
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -190,6 +190,18 @@ RULES: tuple[Rule, ...] = (
         ("group", "group_id"),
     ),
     Rule(
+        "group_verification_refused",
+        "group_verified",
+        (GroupAdmins("group_id"),),
+        Words("{group_name} har inte verifierats", "{group_name} was not verified"),
+        Words(
+            "Personalen har inte verifierat {group_name}. Skäl: {reason}",
+            "Staff did not verify {group_name}. Reason: {reason}",
+        ),
+        GROUP,
+        ("group", "group_id"),
+    ),
+    Rule(
         "group_joined_network",
         "network_joined",
         (GroupAdmins("network_id"),),
@@ -202,6 +214,22 @@ RULES: tuple[Rule, ...] = (
         ("group", "network_id"),
     ),
     # --- proposals ---
+    # A receipt for what one filed online (the trace of a submission ends in this email);
+    # a visitor at the drop-in desk or a town-hall meeting gets a printed one instead.
+    Rule(
+        "proposal_submitted",
+        "proposal_received",
+        (Account("author_id"),),
+        Words("Vi har tagit emot ditt förslag ”{title}”", "We received your proposal “{title}”"),
+        Words(
+            "Tack! Du får besked här när personalen har granskat det.",
+            "Thank you! You will be told here when staff have reviewed it.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+        when=lambda data: data["channel"] == "online",
+        tells_actor=True,
+    ),
     Rule(
         "proposal_status_changed",
         "proposal_status_changed",
@@ -281,6 +309,23 @@ RULES: tuple[Rule, ...] = (
         ),
         PROPOSAL,
         ("proposal", "proposal_id"),
+        when=lambda data: data.get("hidden_by", "reports") == "reports",
+    ),
+    Rule(
+        "proposal_hidden",
+        "proposal_moderated",
+        (Account("author_id"),),
+        Words(
+            "Ditt förslag ”{title}” är dolt i väntan på granskning",
+            "Your proposal “{title}” is hidden pending review",
+        ),
+        Words(
+            "Personalen har dolt förslaget medan de granskar det.",
+            "Staff have hidden it while they review it.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+        when=lambda data: data.get("hidden_by") == "staff",
     ),
     Rule(
         "proposal_restored",

@@ -120,11 +120,33 @@ class NotificationsService(ServiceBase):
     # --- staff ----------------------------------------------------------------------------
 
     @rpc
-    def list_activity(self, actor, type=None, since=None, page=1, per_page=20):
+    def list_activity(
+        self,
+        actor,
+        type=None,
+        since=None,
+        page=1,
+        per_page=20,
+        until=None,
+        subject_type=None,
+        subject_id=None,
+        actor_id=None,
+        correlation_id=None,
+    ):
         actor = load_actor(actor)
         query = load(
             api.ActivityQuerySchema,
-            {"type": type, "since": since, "page": page, "per_page": per_page},
+            {
+                "type": type,
+                "since": since,
+                "until": until,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "actor_id": actor_id,
+                "correlation_id": correlation_id,
+                "page": page,
+                "per_page": per_page,
+            },
         )
         with self.db as uow:
             page = activity.list_entries(uow, actor, **query)
@@ -137,3 +159,65 @@ class NotificationsService(ServiceBase):
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
             return domain.export_account(uow, account_id)
+
+    # --- open data (issue 13) -------------------------------------------------------------
+    # The public datasets are a read model of the events that carry public facts, one
+    # handler (and queue) per event type; opendata.py says what goes in.
+
+    def _open_data_handler(source, event_type):  # runs in the class body: a factory
+        from civic.messaging import event_handler
+
+        @event_handler(source, event_type, name=f"open_data_{event_type}")
+        def handle(self, envelope, uow):
+            from services.notifications import opendata
+
+            opendata.apply(uow.session, envelope, utcnow())
+
+        handle.__name__ = handle.__qualname__ = f"on_open_data_{event_type}"
+        return handle
+
+    on_open_data_proposal_submitted = _open_data_handler("proposals", "proposal_submitted")
+    on_open_data_proposal_status_changed = _open_data_handler(
+        "proposals", "proposal_status_changed"
+    )
+    on_open_data_proposal_answered = _open_data_handler("proposals", "proposal_answered")
+    on_open_data_proposal_assigned = _open_data_handler("proposals", "proposal_assigned")
+    on_open_data_proposal_supported = _open_data_handler("proposals", "proposal_supported")
+    on_open_data_proposal_support_withdrawn = _open_data_handler(
+        "proposals", "proposal_support_withdrawn"
+    )
+    on_open_data_proposal_merged = _open_data_handler("proposals", "proposal_merged")
+    on_open_data_proposal_hidden = _open_data_handler("proposals", "proposal_hidden")
+    on_open_data_proposal_restored = _open_data_handler("proposals", "proposal_restored")
+    on_open_data_proposal_removed = _open_data_handler("proposals", "proposal_removed")
+    on_open_data_event_scheduled = _open_data_handler("events", "event_scheduled")
+    on_open_data_event_changed = _open_data_handler("events", "event_changed")
+    on_open_data_event_cancelled = _open_data_handler("events", "event_cancelled")
+    on_open_data_event_completed = _open_data_handler("events", "event_completed")
+    on_open_data_project_registered = _open_data_handler("proposals", "project_registered")
+    on_open_data_project_partner_added = _open_data_handler("proposals", "project_partner_added")
+    on_open_data_project_status_changed = _open_data_handler("proposals", "project_status_changed")
+    on_open_data_opening_posted = _open_data_handler("openings", "opening_posted")
+    on_open_data_opening_closed = _open_data_handler("openings", "opening_closed")
+    on_open_data_opening_expired = _open_data_handler("openings", "opening_expired")
+    del _open_data_handler
+
+    @rpc
+    def open_dataset(self, name):
+        """One open dataset (public: anyone may have it): its columns, last change and
+        rows. An unknown name is not found."""
+        from civic.errors import NotFound
+        from services.notifications import opendata
+
+        if not isinstance(name, str) or name not in opendata.FIELDS:
+            raise NotFound("no such open dataset")
+        with self.db as uow:
+            return opendata.dataset(uow.session, name)
+
+    @rpc
+    def open_data_catalogue(self):
+        """Every open dataset's name, columns, last change and number of rows."""
+        from services.notifications import opendata
+
+        with self.db as uow:
+            return opendata.catalogue(uow.session)

@@ -38,8 +38,18 @@ CONTACT_MAX = 300
 PLACE_MAX = 200
 QUERY_MAX = 200
 PARTNERS_MAX = 50
-SORTS = ("newest", "supports")
-MODERATION_ACTIONS = ("restore", "remove")
+VISITOR_NAME_MAX = 100
+# waiting: the longest waiting first (the oldest first), for the staff board.
+SORTS = ("newest", "supports", "waiting")
+# hide: staff hide a visible proposal until they decide; restore: show a hidden one again
+# (its reports cleared); remove: hidden for good.
+MODERATION_ACTIONS = ("hide", "restore", "remove")
+# A proposal's short reference, e.g. JKM-7F3K2: a prefix and characters nobody misreads
+# (no 0/O, 1/I/L), given to a visitor on a receipt and typed back to find the proposal.
+REFERENCE_PREFIX = "JKM-"
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REFERENCE_LENGTH = 5
+REFERENCE_MAX = 20
 
 
 # --- inputs: proposals -------------------------------------------------------------------
@@ -89,18 +99,28 @@ class ProposalCreateSchema(StrictSchema):
             "description": "How to reach the visitor (drop_in, town_hall); only staff see it"
         },
     )
+    visitor_name = text(
+        1,
+        VISITOR_NAME_MAX,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The visitor's name (drop_in, town_hall); only staff see it"},
+    )
 
     @pre_load
     def _normalise(self, data, **kwargs):
-        data = strip_blanks(data, ("title", "body", "contact"))
-        return blank_is_none(data, ("contact",))
+        data = strip_blanks(data, ("title", "body", "contact", "visitor_name"))
+        return blank_is_none(data, ("contact", "visitor_name"))
 
     @validates_schema
     def _contact_only_for_visitors(self, data, **kwargs):
-        if data.get("contact") is not None and data.get("channel", "online") == "online":
-            raise MarshmallowError(
-                "A contact line belongs to a drop_in or town_hall proposal.", "contact"
-            )
+        if data.get("channel", "online") != "online":
+            return
+        for name in ("contact", "visitor_name"):
+            if data.get(name) is not None:
+                raise MarshmallowError(
+                    f"A {name} belongs to a drop_in or town_hall proposal.", name
+                )
 
 
 class ProposalListQuerySchema(PageQuerySchema):
@@ -168,6 +188,45 @@ class ReportSchema(StrictSchema):
 
 class ModerationSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(MODERATION_ACTIONS))
+    reason = text(
+        1,
+        REASON_MAX,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Why (staff only; kept with the proposal, not in events)"},
+    )
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        data = strip_blanks(data, ("reason",))
+        return blank_is_none(data, ("reason",))
+
+
+def normal_reference(value) -> str | None:
+    """A reference as typed (any case, spaces or dashes, with or without its prefix) →
+    its stored form, or None when it cannot be one."""
+    if not isinstance(value, str):
+        return None
+    cleaned = "".join(c for c in value.upper() if c.isalnum())
+    prefix = REFERENCE_PREFIX.rstrip("-")
+    if len(cleaned) == len(prefix) + REFERENCE_LENGTH and cleaned.startswith(prefix):
+        cleaned = cleaned[len(prefix) :]
+    if len(cleaned) != REFERENCE_LENGTH or any(c not in REFERENCE_ALPHABET for c in cleaned):
+        return None
+    return REFERENCE_PREFIX + cleaned
+
+
+class ReferenceSchema(StrictSchema):
+    reference = text(1, REFERENCE_MAX, required=True, metadata={"example": "JKM-7F3K2"})
+
+    @validates_schema
+    def _a_reference(self, data, **kwargs):
+        if normal_reference(data.get("reference")) is None:
+            raise MarshmallowError("Not a proposal reference (like JKM-7F3K2).", "reference")
+
+
+class ModerationQueueQuerySchema(PageQuerySchema):
+    pass
 
 
 class MergeSchema(StrictSchema):
@@ -268,6 +327,9 @@ class ReportOutSchema(Schema):
 
 class ProposalSchema(Schema):
     id = fields.String()
+    reference = fields.String(
+        metadata={"description": "Short and unique, for a receipt", "example": "JKM-7F3K2"}
+    )
     title = fields.String()
     body = fields.String()
     category = fields.String()
@@ -297,6 +359,11 @@ class ProposalSchema(Schema):
         fields.Nested(ReportOutSchema), metadata={"description": "staff only, not in lists"}
     )
     contact = fields.String(allow_none=True, metadata={"description": "staff only"})
+    visitor_name = fields.String(allow_none=True, metadata={"description": "staff only"})
+    moderation_reason = fields.String(
+        allow_none=True, metadata={"description": "staff only: the last moderation's reason"}
+    )
+    moderated_at = fields.AwareDateTime(allow_none=True, metadata={"description": "staff only"})
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 

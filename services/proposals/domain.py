@@ -17,12 +17,20 @@ writers anyway) and the counters move by atomic `count = count ± 1` updates.
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import delete, exists, func, or_, select, update
 
 from civic.clock import iso
 from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.proposals import lifecycle
+from services.proposals.api import (
+    REFERENCE_ALPHABET,
+    REFERENCE_LENGTH,
+    REFERENCE_PREFIX,
+    normal_reference,
+)
 from services.proposals.lifecycle import AUTHOR, STAFF
 from services.proposals.models import (
     Comment,
@@ -69,6 +77,27 @@ def search_words(q: str | None) -> list[str]:
     if not q:
         return []
     return q.casefold().split()[:MAX_SEARCH_WORDS]
+
+
+def new_reference() -> str:
+    """A fresh short reference, e.g. JKM-7F3K2 (31^5: about 28 million)."""
+    return REFERENCE_PREFIX + "".join(
+        secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)
+    )
+
+
+REFERENCE_TRIES = 20
+
+
+def _unused_reference(session) -> str:
+    """A reference no proposal has yet; the unique index refuses the rare one two
+    requests drew at the same moment (a Conflict, and the request can be sent again)."""
+    for _ in range(REFERENCE_TRIES):
+        reference = new_reference()
+        taken = session.execute(select(Proposal.id).where(Proposal.reference == reference)).first()
+        if not taken:
+            return reference
+    raise Conflict("no free reference was found; try again")
 
 
 # --- lookups -----------------------------------------------------------------------------
@@ -185,6 +214,7 @@ def _proposal_views(
     for proposal in proposals:
         view = {
             "id": proposal.id,
+            "reference": proposal.reference,
             "title": proposal.title,
             "body": proposal.body,
             "category": proposal.category,
@@ -223,6 +253,9 @@ def _proposal_views(
             view["report_count"] = proposal.report_count
             view["removed"] = proposal.removed
             view["contact"] = proposal.contact
+            view["visitor_name"] = proposal.visitor_name
+            view["moderation_reason"] = proposal.moderation_reason
+            view["moderated_at"] = proposal.moderated_at
             if full:
                 view["reports"] = [
                     {"reason": r.reason, "created_at": r.created_at} for r in reports[proposal.id]
@@ -325,6 +358,8 @@ def list_proposals(
         query = query.where(Proposal.search_text.contains(word, autoescape=True))
     if sort == "supports":
         order = (Proposal.support_count.desc(), Proposal.created_at.desc(), Proposal.id.desc())
+    elif sort == "waiting":
+        order = (Proposal.created_at.asc(), Proposal.id.asc())
     else:
         order = (Proposal.created_at.desc(), Proposal.id.desc())
     items, total = paginate(session, query.order_by(*order), page, per_page)
@@ -341,6 +376,47 @@ def get_proposal(uow, actor, proposal_id: str) -> dict:
     return _proposal_view(session, _proposal(session, proposal_id, actor), actor)
 
 
+def find_proposal(uow, actor, reference: str) -> dict:
+    """The proposal with this short reference (as typed: any case, with or without its
+    prefix); a hidden one exists for staff only."""
+    session = uow.session
+    found = session.execute(
+        select(Proposal.id).where(Proposal.reference == normal_reference(reference))
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("no proposal has this reference")
+    return _proposal_view(session, _proposal(session, found, actor), actor)
+
+
+def moderation_queue(uow, actor, page=1, per_page=20) -> dict:
+    """What staff review: proposals that are reported or hidden (not those removed for
+    good, nor merged duplicates), hidden ones first, then the most reported, then the
+    longest waiting; each with its reports."""
+    session = uow.session
+    _require_staff(actor, "review reported proposals")
+    query = (
+        select(Proposal)
+        .where(
+            or_(Proposal.report_count > 0, Proposal.hidden.is_(True)),
+            Proposal.removed.is_(False),
+            Proposal.merged_into_id.is_(None),
+        )
+        .order_by(
+            Proposal.hidden.desc(),
+            Proposal.report_count.desc(),
+            Proposal.updated_at.asc(),
+            Proposal.id.asc(),
+        )
+    )
+    items, total = paginate(session, query, page, per_page)
+    return {
+        "items": _proposal_views(session, items, actor, full=True),
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
+
+
 # --- proposals: residents ----------------------------------------------------------------
 
 
@@ -353,6 +429,7 @@ def submit_proposal(
     location=None,
     channel: str = "online",
     contact: str | None = None,
+    visitor_name: str | None = None,
 ) -> dict:
     session = uow.session
     if channel != "online":
@@ -360,6 +437,7 @@ def submit_proposal(
     now = utcnow()
     proposal = Proposal(
         id=new_id(),
+        reference=_unused_reference(session),
         title=title,
         body=body,
         search_text=search_text(title, body),
@@ -368,6 +446,7 @@ def submit_proposal(
         author_id=_me(actor),
         channel=channel,
         contact=contact,
+        visitor_name=visitor_name,
         location_name=location["name"] if location else None,
         location_lat=location.get("lat") if location else None,
         location_lon=location.get("lon") if location else None,
@@ -389,7 +468,7 @@ def submit_proposal(
             at=now,
         )
     )
-    session.flush()
+    flush_unique(session, "that reference was just taken; send the proposal again")
     uow.publish(
         "proposal_submitted",
         {**_ref(proposal), "category": category, "channel": channel, "status": proposal.status},
@@ -498,7 +577,11 @@ def report(uow, actor, proposal_id: str, reason: str) -> dict:
     # One report per account (the unique pair), so the count is of different accounts.
     if not proposal.hidden and count >= HIDE_AFTER_REPORTS:
         proposal.hidden = True
-        uow.publish("proposal_hidden", {**_ref(proposal), "report_count": count}, actor_id=me)
+        uow.publish(
+            "proposal_hidden",
+            {**_ref(proposal), "report_count": count, "hidden_by": "reports"},
+            actor_id=me,
+        )
     else:
         uow.publish("proposal_reported", {**_ref(proposal), "report_count": count}, actor_id=me)
     return {"proposal_id": proposal.id, "report_count": count, "hidden": proposal.hidden}
@@ -585,15 +668,23 @@ def assign(uow, actor, proposal_id: str, group_id: str) -> dict:
     return _proposal_view(session, proposal, actor)
 
 
-def moderate(uow, actor, proposal_id: str, action: str) -> dict:
-    """`restore` shows a hidden proposal again and clears its reports; `remove` hides it
-    for good (its status stays as it was)."""
+def moderate(uow, actor, proposal_id: str, action: str, reason: str | None = None) -> dict:
+    """`hide` hides a proposal until staff decide; `restore` shows a hidden proposal
+    again and clears its reports; `remove` hides it for good (its status stays as it
+    was). The reason is kept with the proposal for staff (events carry no texts)."""
     session = uow.session
     _require_staff(actor, "review reported proposals")
     proposal = _proposal(session, proposal_id, actor, lock=True)
     if proposal.removed:
         raise Conflict("this proposal was removed for good")
-    if action == "restore":
+    data = _ref(proposal)
+    if action == "hide":
+        if proposal.hidden:
+            raise Conflict("this proposal is hidden already")
+        proposal.hidden = True
+        event = "proposal_hidden"
+        data = {**data, "report_count": proposal.report_count, "hidden_by": "staff"}
+    elif action == "restore":
         if not proposal.hidden:
             raise Conflict("this proposal is not hidden")
         session.execute(delete(Report).where(Report.proposal_id == proposal.id))
@@ -602,8 +693,11 @@ def moderate(uow, actor, proposal_id: str, action: str) -> dict:
     else:
         proposal.hidden, proposal.removed = True, True
         event = "proposal_removed"
-    proposal.updated_at = utcnow()
-    uow.publish(event, _ref(proposal), actor_id=_me(actor))
+    now = utcnow()
+    proposal.updated_at = now
+    if reason is not None:
+        proposal.moderation_reason, proposal.moderated_at = reason, now
+    uow.publish(event, data, actor_id=_me(actor))
     return _proposal_view(session, proposal, actor)
 
 
@@ -940,7 +1034,7 @@ def erase_account(session, account_id: str) -> None:
     go. Only the read model's tombstone keeps the id, tied to nothing."""
     group_facts.account_erased(session, account_id)
     for column, values in (
-        (Proposal.author_id, {"author_id": None, "contact": None}),
+        (Proposal.author_id, {"author_id": None, "contact": None, "visitor_name": None}),
         (Proposal.answered_by, {"answered_by": None}),
         (Comment.author_id, {"author_id": None}),
         (Support.account_id, {"account_id": None}),

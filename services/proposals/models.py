@@ -51,6 +51,9 @@ class Proposal(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Short, unique and easy to read out (api.REFERENCE_ALPHABET), e.g. JKM-7F3K2: on a
+    # drop-in visitor's receipt, and typed back to find the proposal.
+    reference: Mapped[str] = mapped_column(String(20), unique=True, index=True)
     title: Mapped[str] = mapped_column(String(150))
     body: Mapped[str] = mapped_column(Text)
     # Title and body case-folded, for a case-insensitive search that also folds å, ä, ö
@@ -65,6 +68,8 @@ class Proposal(Base):
     channel: Mapped[str] = mapped_column(String(20))
     # How staff can reach the visitor of a drop-in or town-hall proposal; staff only.
     contact: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The visitor's name (drop-in, town hall); staff only, like the contact line.
+    visitor_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     location_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     location_lat: Mapped[float | None] = mapped_column(Double, nullable=True)
     location_lon: Mapped[float | None] = mapped_column(Double, nullable=True)
@@ -74,6 +79,9 @@ class Proposal(Base):
     report_count: Mapped[int] = mapped_column(Integer, default=0)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why staff last hid, restored or removed it (staff only; events carry no texts).
+    moderation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     merged_into_id: Mapped[str | None] = mapped_column(ForeignKey("proposals.id"), nullable=True)
     assigned_group_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     answer_body: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -13,8 +13,8 @@ from civic.db import Database
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ServiceBase, rpc
-from civic.validation import clean_id, load, load_actor
-from services.proposals import api, domain, models
+from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, clean_id, load, load_actor
+from services.proposals import api, domain, figures, models
 from services.proposals.models import metadata
 
 __all__ = ["ProposalsService", "metadata"]
@@ -54,6 +54,24 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
         with self.db as uow:
             proposal = domain.get_proposal(uow, actor, proposal_id)
         return api.ProposalSchema().dump(proposal)
+
+    @rpc
+    def find_proposal(self, actor, reference):
+        """The proposal with this short reference (e.g. JKM-7F3K2)."""
+        actor = load_actor(actor, required=False)
+        data = load(api.ReferenceSchema, {"reference": reference})
+        with self.db as uow:
+            proposal = domain.find_proposal(uow, actor, data["reference"])
+        return api.ProposalSchema().dump(proposal)
+
+    @rpc
+    def moderation_queue(self, actor, page=1, per_page=20):
+        """Reported and hidden proposals with their reports (staff)."""
+        actor = load_actor(actor)
+        query = load(api.ModerationQueueQuerySchema, {"page": page, "per_page": per_page})
+        with self.db as uow:
+            answer = domain.moderation_queue(uow, actor, **query)
+        return api.ProposalListSchema().dump(answer)
 
     # --- proposals: residents -----------------------------------------------------------
 
@@ -202,3 +220,15 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
         domain.erase_account(uow.session, envelope.data["account_id"])
+
+    # --- the programme report (issue 13: /staff/report) ---------------------------------
+
+    @rpc
+    def programme_figures(self, actor, period_from, period_to):
+        """Staff: this service's figures per month of a period (see figures.py)."""
+        actor = load_actor(actor)
+        period = {"period_from": period_from, "period_to": period_to}
+        query = load(PeriodOfMonthsSchema, period)
+        with self.db as uow:
+            answer = figures.programme_figures(uow.session, actor, **query)
+        return MonthlyFiguresSchema().dump(answer)

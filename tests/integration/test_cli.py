@@ -266,6 +266,38 @@ def test_logs_trace_finds_one_request_in_the_real_log_lines(migrated, runner_fac
     assert none.returncode == 0 and none.stdout == ""
 
 
+def test_logs_trace_asks_the_running_instances_not_only_local_files(
+    migrated, runner_factory, tmp_path
+):
+    """The lines of a service on "another machine" (this test process, whose log file the
+    command is not given) reach `civic logs --trace`: its instance answers for them."""
+    from services.groups.service import GroupsService
+
+    runner = runner_factory(GroupsService)
+    runner.start()
+    trace = str(uuid.uuid4())
+    with ClusterRpcClient(context_data={"correlation_id": trace}, timeout=10) as rpc:
+        rpc.groups.list_groups()
+    elsewhere = tmp_path / "no-files-here"
+    elsewhere.mkdir()
+
+    def traced():
+        result = civic(migrated, "logs", "--trace", trace, "--json", CIVIC_LOG_DIR=str(elsewhere))
+        assert result.returncode == 0, result.stderr
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        return records if any(r.get("event") == "worker_done" for r in records) else None
+
+    records = wait_for(traced, timeout=15, message="the instance's lines")
+    assert {r["correlation_id"] for r in records} == {trace}
+    assert [r["entrypoint"] for r in records if r["event"] == "worker_done"] == [
+        "groups.list_groups"
+    ]
+    # Asked and read from the file too, each line is printed once.
+    both = civic(migrated, "logs", "--trace", trace, "--json")
+    lines = both.stdout.splitlines()
+    assert len(lines) == len(set(lines)) and len(lines) >= len(records)
+
+
 # --- the whole platform ----------------------------------------------------------------
 
 

@@ -46,6 +46,10 @@ def test_failing_handler_is_dead_lettered_after_every_attempt_then_replayed(toys
     assert entry["attempts"] == 1 + len(delays)
     assert "ToyFailure: toy handler refuses n=3" in entry["error"]
     assert datetime.fromisoformat(entry["failed_at"]).utcoffset() is not None
+    # The first retry recorded when its trouble began; the later ones kept it.
+    assert entry["first_failed_at_estimated"] is False
+    first_failed = datetime.fromisoformat(entry["first_failed_at"])
+    assert first_failed < datetime.fromisoformat(entry["failed_at"])
     assert entry["correlation_id"] == "corr-poison"
     assert entry["envelope"] == envelope.to_dict()
     assert world.log_events("handler_failed_dead_lettered", queue=FLAKY_QUEUE)
@@ -226,3 +230,94 @@ def test_undecodable_message_goes_straight_to_dead_letters(toys_world):
     assert entry["envelope"] == "{not json"
     assert entry["queue"] == FLAKY_QUEUE
     assert FLAKY.calls == []
+
+
+def _park_for(world, queue, envelope, attempts=4, **headers):
+    world.publish_raw(
+        envelope,
+        routing_key=DEAD_LETTER_QUEUE,
+        message_id=envelope["id"],
+        headers={
+            "x-civic-queue": queue,
+            "x-civic-attempts": attempts,
+            "x-civic-error": "boom",
+            "x-civic-failed-at": "2026-12-01T10:00:10+00:00",
+            **headers,
+        },
+    )
+
+
+def test_replaying_every_dead_letter_of_one_queue_leaves_the_others(toys_world):
+    world = toys_world
+    world.declare()
+    with Connection(world.amqp_uri) as connection:
+        for name in ("fixed-handler", "other-handler"):
+            Queue(name, durable=True, auto_delete=False)(connection.default_channel).declare()
+
+    def envelope(n):
+        return new_envelope(
+            "toy_noted", {"n": n}, producer="toysource", correlation_id=f"corr-{n}"
+        ).to_dict()
+
+    fixed = [envelope(1), envelope(2)]
+    other = envelope(3)
+    _park_for(world, "fixed-handler", fixed[0])
+    _park_for(world, "other-handler", other)
+    _park_for(world, "fixed-handler", fixed[1])
+
+    assert deadletters.count_for_queue(world.amqp_uri, "fixed-handler") == 2
+    assert deadletters.count_for_queue(world.amqp_uri, "nobody") == 0
+    assert deadletters.count_dead_letters(world.amqp_uri) == 3  # counting consumed none
+
+    done = deadletters.replay_queue(world.amqp_uri, "fixed-handler")
+    assert done == {"queue": "fixed-handler", "replayed": 2}
+    sent = world.drain("fixed-handler")
+    assert [message_id for message_id, _, _ in sent] == [item["id"] for item in fixed]
+    assert all(headers["x-civic-attempts"] == 0 for _, headers, _ in sent)
+    [left] = dead_letters(world)
+    assert left["id"] == other["id"] and left["queue"] == "other-handler"
+    # Nothing left of that queue: replaying again sends nothing.
+    assert deadletters.replay_queue(world.amqp_uri, "fixed-handler")["replayed"] == 0
+    assert world.drain("fixed-handler") == []
+
+    with pytest.raises(ValidationError):
+        deadletters.replay_queue(world.amqp_uri, " ")
+
+
+def test_replaying_a_queue_that_is_gone_leaves_its_dead_letters(toys_world):
+    world = toys_world
+    world.declare()
+    gone = new_envelope("toy_noted", {"n": 1}, producer="toysource", correlation_id="c").to_dict()
+    _park_for(world, "no-such-queue-any-more", gone)
+    with pytest.raises(Conflict):
+        deadletters.replay_queue(world.amqp_uri, "no-such-queue-any-more")
+    assert [item["id"] for item in dead_letters(world)] == [gone["id"]]
+
+
+def test_first_failure_is_recorded_or_estimated_from_the_retry_delays(toys_world):
+    world = toys_world
+    world.declare()
+    delays = world.settings["CIVIC_RETRY_DELAYS"]
+    recorded, estimated, once = (
+        new_envelope("toy_noted", {"n": n}, producer="toysource", correlation_id="c").to_dict()
+        for n in (1, 2, 3)
+    )
+    _park_for(
+        world,
+        "q",
+        recorded,
+        attempts=1 + len(delays),
+        **{"x-civic-first-failed-at": "2026-12-01T10:00:00+00:00"},
+    )
+    _park_for(world, "q", estimated, attempts=1 + len(delays))
+    _park_for(world, "q", once, attempts=1)
+    by_id = {item["id"]: item for item in dead_letters(world)}
+
+    assert by_id[recorded["id"]]["first_failed_at"] == "2026-12-01T10:00:00+00:00"
+    assert by_id[recorded["id"]]["first_failed_at_estimated"] is False
+    first = datetime.fromisoformat(by_id[estimated["id"]]["first_failed_at"])
+    last = datetime.fromisoformat("2026-12-01T10:00:10+00:00")
+    assert (last - first).total_seconds() == pytest.approx(sum(delays))
+    assert by_id[estimated["id"]]["first_failed_at_estimated"] is True
+    assert by_id[once["id"]]["first_failed_at"] == "2026-12-01T10:00:10+00:00"
+    assert by_id[once["id"]]["first_failed_at_estimated"] is False

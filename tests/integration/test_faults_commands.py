@@ -309,6 +309,7 @@ def test_every_state_changing_rpc_is_a_command():
             "remove_member",
             "appoint_admin",
             "verify_group",
+            "refuse_group_verification",
             "join_network",
         },
         ProposalsService: {

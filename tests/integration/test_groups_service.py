@@ -525,6 +525,86 @@ def test_verification_and_networks(rpc, published):
     ]
 
 
+def test_refusing_verification_with_a_reason_and_verifying_later(rpc, published):
+    anna = register(rpc)
+    staff = make_staff(rpc, "staff")
+    association = rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Skidklubben", "kind": "association", "description": "", "open": True},
+    )
+    rpc.create_group(
+        as_actor(anna["id"]),
+        {"name": "Kultur", "kind": "working_group", "description": "", "open": True},
+    )
+
+    def waiting():
+        answer = rpc.list_groups(awaiting_verification=True)
+        return [group["id"] for group in answer["items"]]
+
+    assert waiting() == [association["id"]]
+    assert association["verification_refused_at"] is None
+
+    with pytest.raises(Forbidden):
+        rpc.refuse_group_verification(as_actor(anna["id"]), association["id"], "No.")
+    for blank in ("", "   "):
+        with pytest.raises(ValidationError) as caught:
+            rpc.refuse_group_verification(as_actor(staff["id"]), association["id"], blank)
+        assert "reason" in caught.value.fields
+    with pytest.raises(ValidationError):
+        rpc.refuse_group_verification(as_actor(staff["id"]), association["id"], "x" * 1001)
+    assert waiting() == [association["id"]]  # nothing changed
+
+    reason = "  The statutes are missing.  "
+    refused = rpc.refuse_group_verification(as_actor(staff["id"]), association["id"], reason)
+    assert refused["verified"] is False and refused["verification_refused_at"]
+    assert waiting() == []
+    listed = rpc.list_groups(verification_refused=True)["items"]
+    assert [group["id"] for group in listed] == [association["id"]]
+    assert association["id"] in [
+        group["id"] for group in rpc.list_groups(awaiting_verification=False)["items"]
+    ]
+    with pytest.raises(Conflict):
+        rpc.refuse_group_verification(as_actor(staff["id"]), association["id"], "Again.")
+
+    # Verified later, after all: the refusal is cleared.
+    verified = rpc.verify_group(as_actor(staff["id"]), association["id"])
+    assert verified["verified"] is True and verified["verification_refused_at"] is None
+    assert rpc.list_groups(verification_refused=True)["items"] == []
+    with pytest.raises(Conflict):
+        rpc.refuse_group_verification(as_actor(staff["id"]), association["id"], "Too late.")
+
+    events = wait_for(
+        lambda: (
+            [e for e in groups_events(published) if e["type"].startswith("group_verif")]
+            if len([e for e in groups_events(published) if e["type"].startswith("group_verif")])
+            >= 2
+            else None
+        ),
+        message="the refusal and the verification",
+    )
+    assert [(e["type"], e["data"], e["actor_id"]) for e in events] == [
+        (
+            "group_verification_refused",
+            {"group_id": association["id"], "reason": "The statutes are missing."},
+            staff["id"],
+        ),
+        ("group_verified", {"group_id": association["id"]}, staff["id"]),
+    ]
+
+
+def test_staff_find_an_account_by_email(rpc):
+    anna = register(rpc)
+    staff = make_staff(rpc, "staff")
+    found = rpc.find_account(as_actor(staff["id"]), " ANNA@example.org ")
+    assert found == {"id": anna["id"], "display_name": "Anna"}
+    with pytest.raises(Forbidden):
+        rpc.find_account(as_actor(anna["id"]), "anna@example.org")
+    with pytest.raises(NotFound):
+        rpc.find_account(as_actor(staff["id"]), "nobody@example.org")
+    with pytest.raises(ValidationError):
+        rpc.find_account(as_actor(staff["id"]), "not an email")
+
+
 def test_health(rpc):
     health = rpc.health()
     assert health["service"] == "groups" and health["database"] == "ok"

@@ -193,8 +193,12 @@ def test_one_notification_per_recipient_even_when_two_rules_name_them(db):
         },
         actor_id=staff,
     )
-    # The author follows the group too, but hears once, as the author.
-    assert [n["kind"] for n in inbox(db, author)["items"]] == ["proposal_assigned"]
+    # The author follows the group too, but hears once, as the author (after the
+    # receipt for the submission).
+    assert sorted(n["kind"] for n in inbox(db, author)["items"]) == [
+        "proposal_assigned",
+        "proposal_received",
+    ]
     assert [n["kind"] for n in inbox(db, member)["items"]] == ["group_proposal_assigned"]
     assert count(db, Activity, Activity.type == "proposal_assigned") == 1
 

@@ -185,7 +185,15 @@ def test_events_published_while_stopped_are_each_told_exactly_once(
     ids = [item.id for item in scheduled]
     inbox = world.inbox
     wait_for(
-        lambda: count(world, inbox, inbox.c.message_id.in_(ids)) == 200,
+        lambda: (
+            count(
+                world,
+                inbox,
+                inbox.c.message_id.in_(ids),
+                inbox.c.handler == "notifications.on_event",
+            )
+            == 200
+        ),
         message="every event handled",
     )
     pairs = rows(world, Notification.event_id, Notification.account_id)

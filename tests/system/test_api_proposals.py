@@ -770,12 +770,20 @@ OPENAPI_STATUSES = {
     ("/projects/{project_id}/transitions", "post"): {"200", "400", "401", "403", "404", "409"},
 }
 REQUEST_FIELDS = {
-    ("/proposals", "post"): {"title", "body", "category", "location", "channel", "contact"},
+    ("/proposals", "post"): {
+        "title",
+        "body",
+        "category",
+        "location",
+        "channel",
+        "contact",
+        "visitor_name",
+    },
     ("/proposals/{proposal_id}/comments", "post"): {"body"},
     ("/proposals/{proposal_id}/transitions", "post"): {"status", "answer"},
     ("/proposals/{proposal_id}/assignment", "post"): {"group_id"},
     ("/proposals/{proposal_id}/reports", "post"): {"reason"},
-    ("/proposals/{proposal_id}/moderation", "post"): {"action"},
+    ("/proposals/{proposal_id}/moderation", "post"): {"action", "reason"},
     ("/proposals/{proposal_id}/merge", "post"): {"into_id"},
     ("/projects", "post"): {
         "title",

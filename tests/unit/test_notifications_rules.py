@@ -78,7 +78,25 @@ def test_kinds_are_listed_once_and_event_types_have_their_rules_in_order():
         "proposal_assigned",
         "group_proposal_assigned",
     ]
-    assert rules.rules_for("proposal_submitted") == []
+    assert rules.rules_for("proposal_reported") == []
+
+
+def test_an_online_proposal_gets_its_author_a_receipt_and_a_desk_one_does_not():
+    [receipt] = rules.rules_for("proposal_submitted")
+    assert receipt.kind == "proposal_received" and receipt.tells_actor
+    assert receipt.applies({"channel": "online"})
+    assert not receipt.applies({"channel": "drop_in"})
+    assert not receipt.applies({"channel": "town_hall"})
+
+
+def test_the_author_hears_who_hid_their_proposal():
+    hidden = rules.rules_for("proposal_hidden")
+    by_reports = [rule for rule in hidden if rule.applies({"hidden_by": "reports"})]
+    by_staff = [rule for rule in hidden if rule.applies({"hidden_by": "staff"})]
+    assert len(by_reports) == len(by_staff) == 1
+    assert "reported" in by_reports[0].body.en and "Staff" in by_staff[0].body.en
+    # An event from before staff could hide (no hidden_by) was hidden by reports.
+    assert [rule for rule in hidden if rule.applies({})] == by_reports
 
 
 def test_the_types_that_have_rules():

@@ -84,7 +84,9 @@ class GroupPages:
     @web("GET", "/groups")
     def web_group_list(self, page: Page):
         query, refused = page.load_args(GroupListQuerySchema, per_page=LIST_PAGE_SIZE)
-        query.pop("needs_admin", None)  # staff's question, not the public list's
+        # Staff's questions (the console's), not the public list's.
+        for staff_filter in ("needs_admin", "awaiting_verification", "verification_refused"):
+            query.pop(staff_filter, None)
         actor = page.actor
         calls = {"groups": _call(self.services.groups.list_groups, **query)}
         if page.signed_in:

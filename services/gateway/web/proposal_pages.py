@@ -33,6 +33,19 @@ DEFAULT_SORT = "newest"
 NEW_FORM_FIELDS = {"location": "place", "location.name": "place", "channel": "_form"}
 
 
+def proposal_payload(form, channel: str) -> dict:
+    """What a proposal form (a resident's, or the drop-in desk's) asks the proposals
+    service to file."""
+    place = form.get("place", "").strip()
+    return {
+        "title": form.get("title", ""),
+        "body": form.get("body", ""),
+        "category": form.get("category", ""),
+        "location": {"name": place} if place else None,
+        "channel": channel,
+    }
+
+
 class ProposalPages:
     """Pages of this area; mixed into GatewayService."""
 
@@ -62,6 +75,33 @@ class ProposalPages:
             **parts,
         )
 
+    # --- finding one by its reference (a drop-in visitor's receipt) --------------------
+
+    @web("GET", "/proposals/ref")
+    def web_proposal_find(self, page: Page):
+        return self._find_by_reference(page, page.args.get("reference", ""))
+
+    @web("GET", "/proposals/ref/<reference>")
+    def web_proposal_by_reference(self, page: Page, reference):
+        return self._find_by_reference(page, reference)
+
+    def _find_by_reference(self, page: Page, reference: str):
+        """To the proposal with this reference, or a 404 page that says what to check."""
+        reference = (reference or "").strip()
+        try:
+            if not reference:
+                raise ValidationError("no reference")
+            proposal = self.services.proposals.find_proposal(page.actor, reference)
+        except (ValidationError, NotFound):
+            missing = NotFound("no proposal has this reference")
+            missing.visitor_message = page.gettext(
+                "No proposal has the reference “%(reference)s”. Check it against your "
+                "receipt: it looks like JKM-7F3K2.",
+                reference=reference[:40],
+            )
+            raise missing from None
+        return page.redirect(f"/proposals/{proposal['id']}")
+
     # --- handing one in ---------------------------------------------------------------
 
     @web("GET", "/proposals/new", auth="resident")
@@ -70,15 +110,7 @@ class ProposalPages:
 
     @web("POST", "/proposals/new", auth="resident")
     def web_proposal_submit(self, page: Page):
-        form = page.form
-        place = form.get("place", "").strip()
-        payload = {
-            "title": form.get("title", ""),
-            "body": form.get("body", ""),
-            "category": form.get("category", ""),
-            "location": {"name": place} if place else None,
-            "channel": "online",
-        }
+        payload = proposal_payload(page.form, channel="online")
         try:
             proposal = self.services.proposals.submit_proposal(page.actor, payload)
         except (ValidationError, Forbidden) as error:
