@@ -12,6 +12,7 @@ import civic
 from civic import clock, commands
 from civic.errors import CivicError
 from civic.log import Tracing
+from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, load, load_actor
 
 
 def rpc(fn=None, *, command: bool = False):
@@ -130,3 +131,20 @@ class ServiceBase:
     def export_account(self, account_id):
         """Everything this service holds about an account (overridden where there is any)."""
         return {}
+
+
+class ReportsProgrammeFigures:
+    """Mixin for a service with a part in the programme report (the staff console's
+    `/staff/report`): it sets `monthly_figures`, a plain function
+    `(session, actor, period_from, period_to) -> {"months": [...]}` (its `figures.py`)."""
+
+    monthly_figures = None
+
+    @rpc
+    def programme_figures(self, actor, period_from, period_to):
+        """Staff: this service's figures per month of a period of months."""
+        actor = load_actor(actor)
+        query = load(PeriodOfMonthsSchema, {"period_from": period_from, "period_to": period_to})
+        with self.db as uow:
+            answer = type(self).monthly_figures(uow.session, actor, **query)
+        return MonthlyFiguresSchema().dump(answer)

@@ -20,8 +20,8 @@ from civic.db import Database, utcnow
 from civic.log import get_logger
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
-from civic.service import ServiceBase, rpc, timer
-from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, clean_id, load, load_actor
+from civic.service import ReportsProgrammeFigures, ServiceBase, rpc, timer
+from civic.validation import clean_id, load, load_actor
 from services.events import api, domain, feeds, figures, models
 from services.events.models import metadata
 
@@ -30,8 +30,10 @@ __all__ = ["EventsService", "metadata"]
 log = get_logger(__name__)
 
 
-class EventsService(KeepsGroupFacts, ServiceBase):
+class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
     name = "events"
+    # Its part of the programme report (civic.service.ReportsProgrammeFigures).
+    monthly_figures = staticmethod(figures.programme_figures)
     group_facts = models.group_facts
     db = Database(metadata)
 
@@ -189,15 +191,3 @@ class EventsService(KeepsGroupFacts, ServiceBase):
     @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
         domain.erase_account(uow, envelope.data["account_id"])
-
-    # --- the programme report (issue 13: /staff/report) ---------------------------------
-
-    @rpc
-    def programme_figures(self, actor, period_from, period_to):
-        """Staff: this service's figures per month of a period (see figures.py)."""
-        actor = load_actor(actor)
-        period = {"period_from": period_from, "period_to": period_to}
-        query = load(PeriodOfMonthsSchema, period)
-        with self.db as uow:
-            answer = figures.programme_figures(uow.session, actor, **query)
-        return MonthlyFiguresSchema().dump(answer)

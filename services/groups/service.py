@@ -7,16 +7,18 @@ with the output schema of api.py.
 """
 
 from civic.db import Database
-from civic.service import ServiceBase, rpc
-from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, clean_id, load, load_actor
+from civic.service import ReportsProgrammeFigures, ServiceBase, rpc
+from civic.validation import clean_id, load, load_actor
 from services.groups import api, domain, figures
 from services.groups.models import metadata
 
 __all__ = ["GroupsService", "metadata"]
 
 
-class GroupsService(ServiceBase):
+class GroupsService(ServiceBase, ReportsProgrammeFigures):
     name = "groups"
+    # Its part of the programme report (civic.service.ReportsProgrammeFigures).
+    monthly_figures = staticmethod(figures.programme_figures)
     db = Database(metadata)
 
     # --- accounts and sessions ----------------------------------------------------------
@@ -233,15 +235,3 @@ class GroupsService(ServiceBase):
         group_id = clean_id("group_id", group_id)
         with self.db as uow:
             return domain.is_group_admin(uow, account_id, group_id)
-
-    # --- the programme report (issue 13: /staff/report) ---------------------------------
-
-    @rpc
-    def programme_figures(self, actor, period_from, period_to):
-        """Staff: this service's figures per month of a period (see figures.py)."""
-        actor = load_actor(actor)
-        period = {"period_from": period_from, "period_to": period_to}
-        query = load(PeriodOfMonthsSchema, period)
-        with self.db as uow:
-            answer = figures.programme_figures(uow.session, actor, **query)
-        return MonthlyFiguresSchema().dump(answer)

@@ -12,16 +12,18 @@ answering while groups is down.
 from civic.db import Database
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
-from civic.service import ServiceBase, rpc
-from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, clean_id, load, load_actor
+from civic.service import ReportsProgrammeFigures, ServiceBase, rpc
+from civic.validation import clean_id, load, load_actor
 from services.proposals import api, domain, figures, models
 from services.proposals.models import metadata
 
 __all__ = ["ProposalsService", "metadata"]
 
 
-class ProposalsService(KeepsGroupFacts, ServiceBase):
+class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
     name = "proposals"
+    # Its part of the programme report (civic.service.ReportsProgrammeFigures).
+    monthly_figures = staticmethod(figures.programme_figures)
     group_facts = models.group_facts
     db = Database(metadata)
 
@@ -220,15 +222,3 @@ class ProposalsService(KeepsGroupFacts, ServiceBase):
     @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
         domain.erase_account(uow.session, envelope.data["account_id"])
-
-    # --- the programme report (issue 13: /staff/report) ---------------------------------
-
-    @rpc
-    def programme_figures(self, actor, period_from, period_to):
-        """Staff: this service's figures per month of a period (see figures.py)."""
-        actor = load_actor(actor)
-        period = {"period_from": period_from, "period_to": period_to}
-        query = load(PeriodOfMonthsSchema, period)
-        with self.db as uow:
-            answer = figures.programme_figures(uow.session, actor, **query)
-        return MonthlyFiguresSchema().dump(answer)
