@@ -108,6 +108,7 @@ class ProposalRoutes:
         summary="The proposal with this short reference (e.g. JKM-7F3K2)",
         auth="optional",
         responses={200: ProposalSchema},
+        errors=(400,),
         tags=TAGS,
         description="Extension of API.md. The reference is the one on a drop-in "
         "visitor's receipt (every proposal has one, `reference`); any case, "
