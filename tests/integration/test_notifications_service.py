@@ -269,6 +269,9 @@ def test_email_waits_while_the_groups_service_is_away(world, smtp, runner_factor
             return any(line.get("event") == "email_addresses_unavailable" for line in lines)
 
         wait_for(deferred, message="a pass without addresses")
+        # The admin's confirmation email too (its account_registered may be handled after
+        # the join request: the notifications service starts many consumers at once).
+        wait_for(lambda: count(world, Email) == 2, message="the confirmation email queued")
         # The notification's email (and the admin's confirmation email) wait.
         assert sorted(tuple(r) for r in rows(world, Email.kind, Email.status, Email.attempts)) == [
             ("confirmation", "queued", 0),
