@@ -123,7 +123,13 @@ def store_event(session: Session, outbox: Table, envelope: Envelope) -> None:
     )
     # The event's first line in the logs (its trace shows where it came from); the relay
     # publishes it once the transaction commits.
-    log.info("event_stored", event_type=envelope.type, message_id=envelope.id)
+    # Its own type, id and producer (a handler's context names the event it handles).
+    log.info(
+        "event_stored",
+        event_type=envelope.type,
+        message_id=envelope.id,
+        event_source=envelope.producer,
+    )
 
 
 def context_headers(envelope: dict) -> dict:

@@ -37,6 +37,8 @@ from civic import mailcatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 CIVIC = Path(sys.executable).with_name("civic")
+# Where the staff console's browser tests leave screenshots to look at (var/ is ignored).
+STAFF_SHOTS = ROOT / "var" / "screenshots" / "staff"
 
 # The local RabbitMQ (as in .ci/run and the rest of the test suite), unless
 # CIVIC_BROWSER_AMQP (host:port) and CIVIC_BROWSER_RABBIT_MANAGEMENT (its management

@@ -16,19 +16,18 @@ import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES, ApiError
+from tests.browser.harness import DEFAULT_PASSWORD, LANGUAGES, STAFF_SHOTS, ApiError
 from tests.browser.words import new_account, sv, unique
 from tests.conftest import wait_for
 from tests.unit.test_open_data import check_dcat
 
 EFFECT_TIMEOUT = 45.0
-SHOTS = Path("/tmp/staff/shots")
+SHOTS = STAFF_SHOTS
 DATASETS = ("proposals", "events", "projects", "openings")
 BUSINESS = "Jokkmokks viltpark"  # the demo business of `business_admin`
 

@@ -11,17 +11,16 @@ Every proposal is new (filed over the API by a new account); staff is the demo's
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.harness import LANGUAGES
+from tests.browser.harness import LANGUAGES, STAFF_SHOTS
 from tests.browser.words import new_account, sv, sv_label, unique
 from tests.conftest import wait_for
 
 EFFECT_TIMEOUT = 30.0
-SHOTS = Path("/tmp/staff/shots")
+SHOTS = STAFF_SHOTS
 REFERENCE = re.compile(r"^JKM-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{5}$")
 
 

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from playwright.sync_api import expect
 
 from civic.clock import town_zone
-from tests.browser.harness import wait_until
+from tests.browser.harness import STAFF_SHOTS, wait_until
 from tests.browser.words import new_account, sv, unique
 
 SCREENS = ("/staff/organisations", "/staff/activity")
-SHOTS = "/tmp/staff/shots"
+SHOTS = STAFF_SHOTS
 
 
 def staff_page(new_context, lang="sv"):

@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from playwright.sync_api import expect
 
 from civic.clock import to_town
+from tests.browser.harness import STAFF_SHOTS
 from tests.browser.words import new_account, sv, unique
 
-SHOTS = "/tmp/staff/shots"
+SHOTS = STAFF_SHOTS
 TABLES = (
     "participation",
     "proposals-by-status",

@@ -22,13 +22,13 @@ import pytest
 from playwright.sync_api import expect
 
 from civic import instances
-from tests.browser.harness import ROOT, role_email, sign_in_through_form
+from tests.browser.harness import ROOT, STAFF_SHOTS, role_email, sign_in_through_form
 from tests.browser.words import new_account, sv
 from tests.conftest import wait_for
 
 PROPOSAL_PATH = re.compile(r"/proposals/([0-9a-f-]{36})$")
 EFFECT_TIMEOUT = 30.0
-SHOTS = "/tmp/staff/shots"
+SHOTS = STAFF_SHOTS
 
 
 def hand_in(page, site, title: str) -> tuple[str, str]:
@@ -216,6 +216,7 @@ def test_the_trace_screens_are_accessible(site, new_context, check_accessibility
     page = new_context(lang).new_page()
     sign_in_through_form(page, site.base_url, "staff")
     author = new_account(site, "Tillgänglig")
+    site.api.put("/me/preferences", {"email": "immediate"}, token=author["token"])
     author_page = new_context("sv").new_page()
     sign_in_through_form(author_page, site.base_url, author["email"])
     _, submitted = hand_in(author_page, site, "Ramp vid kyrkan")

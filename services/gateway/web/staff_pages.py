@@ -194,7 +194,6 @@ class StaffConsolePages:
                 {**problem, "words": problem_words(page, problem), "link": problem_link(problem)}
                 for problem in found
             ],
-            "instances_known": staff._instances_module() is not None,
             "gateway_instances": with_uptime(report["gateway"]["instances"]),
         }
 
