@@ -440,6 +440,41 @@ class ProposalRemoved(_ProposalRef):
     pass
 
 
+class _CommentRef(_ProposalRef):
+    comment_id = _id()
+    comment_author_id = _maybe_id()  # null once the comment's author is erased
+
+
+@contract(
+    "comment_reported",
+    "proposals",
+    "An account reported a comment for review (the report that hides it is "
+    "comment_hidden instead).",
+)
+class CommentReported(_CommentRef):
+    report_count = fields.Integer(required=True)
+
+
+@contract(
+    "comment_hidden",
+    "proposals",
+    "Reports from enough different accounts hid a comment until staff review it, or "
+    "staff hid it (`hidden_by`); residents are not shown it.",
+)
+class CommentHidden(_CommentRef):
+    report_count = fields.Integer(required=True)
+    hidden_by = fields.String(required=True, validate=validate.OneOf(["reports", "staff"]))
+
+
+@contract(
+    "comment_restored",
+    "proposals",
+    "Staff reviewed a hidden comment and showed it again; its reports are cleared.",
+)
+class CommentRestored(_CommentRef):
+    pass
+
+
 @contract(
     "proposal_merged",
     "proposals",

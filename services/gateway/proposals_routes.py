@@ -22,6 +22,8 @@ from services.proposals.api import (
     AssignmentSchema,
     CategoryListSchema,
     CommentCreateSchema,
+    CommentModerationSchema,
+    CommentReportResultSchema,
     CommentSchema,
     MergeSchema,
     ModerationQueueQuerySchema,
@@ -36,6 +38,7 @@ from services.proposals.api import (
     ProposalListQuerySchema,
     ProposalListSchema,
     ProposalSchema,
+    ReportedCommentListSchema,
     ReportResultSchema,
     ReportSchema,
     SupportResultSchema,
@@ -43,6 +46,7 @@ from services.proposals.api import (
 )
 
 PROPOSAL = "/proposals/<uuid:proposal_id>"
+COMMENT = PROPOSAL + "/comments/<uuid:comment_id>"
 PROJECT = "/projects/<uuid:project_id>"
 TAGS = ("proposals",)
 PROJECT_TAGS = ("projects",)
@@ -133,6 +137,21 @@ class ProposalRoutes:
     def moderation_queue(self, request, *, actor, query):
         return ok(self.services.proposals.moderation_queue(actor, **query))
 
+    @api(
+        "GET",
+        "/proposals/moderation/comments",
+        summary="Reported and hidden comments with their reports (staff)",
+        auth="staff",
+        query=ModerationQueueQuerySchema,
+        responses={200: ReportedCommentListSchema},
+        tags=TAGS,
+        description="Extension of API.md. The comments' moderation queue: hidden "
+        "comments first, then the most reported, then the oldest; each with its "
+        "reports and the proposal it is on. Comments on removed proposals are not in it.",
+    )
+    def comment_moderation_queue(self, request, *, actor, query):
+        return ok(self.services.proposals.comment_moderation_queue(actor, **query))
+
     # --- proposals: residents -----------------------------------------------------------
 
     @api(
@@ -220,6 +239,23 @@ class ProposalRoutes:
     def report_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.report(actor, proposal_id, body), 201)
 
+    @api(
+        "POST",
+        COMMENT + "/reports",
+        summary="Report a comment for review",
+        auth="resident",
+        body=ReportSchema,
+        responses={201: CommentReportResultSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="Extension of API.md. After reports from 3 different accounts the "
+        "comment is hidden until staff review it; its author is told. 404 when the "
+        "comment is not on that proposal (or is hidden); 409 when the caller reported "
+        "it already, or the proposal was removed.",
+    )
+    def report_comment(self, request, proposal_id, comment_id, *, actor, body):
+        return ok(self.services.proposals.report_comment(actor, proposal_id, comment_id, body), 201)
+
     # --- proposals: staff ---------------------------------------------------------------
 
     @api(
@@ -270,6 +306,23 @@ class ProposalRoutes:
     )
     def moderate_proposal(self, request, proposal_id, *, actor, body):
         return ok(self.services.proposals.moderate(actor, proposal_id, body))
+
+    @api(
+        "POST",
+        COMMENT + "/moderation",
+        summary="Review a reported comment: hide or restore it (staff)",
+        auth="staff",
+        body=CommentModerationSchema,
+        responses={200: CommentSchema},
+        errors=(409,),
+        tags=TAGS,
+        description="Extension of API.md. `hide` hides a comment from residents; "
+        "`restore` shows a hidden comment again and clears its reports; an optional "
+        "`reason` is kept for staff. The comment's author is told. 409 when hiding "
+        "one hidden already or restoring one that is not hidden.",
+    )
+    def moderate_comment(self, request, proposal_id, comment_id, *, actor, body):
+        return ok(self.services.proposals.moderate_comment(actor, proposal_id, comment_id, body))
 
     @api(
         "POST",

@@ -39,6 +39,7 @@ KINDS = (
     "comment_added",
     "proposal_supported",
     "proposal_moderated",
+    "comment_moderated",
     "proposal_merged",
     "project_from_proposal",
     "group_project",

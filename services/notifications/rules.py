@@ -352,6 +352,53 @@ RULES: tuple[Rule, ...] = (
         ("proposal", "proposal_id"),
     ),
     Rule(
+        "comment_hidden",
+        "comment_moderated",
+        (Account("comment_author_id"),),
+        Words(
+            "Din kommentar på ”{title}” är dold i väntan på granskning",
+            "Your comment on “{title}” is hidden pending review",
+        ),
+        Words(
+            "Flera har anmält kommentaren. Personalen granskar den.",
+            "Several people reported it; staff will review it.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+        when=lambda data: data.get("hidden_by") == "reports",
+    ),
+    Rule(
+        "comment_hidden",
+        "comment_moderated",
+        (Account("comment_author_id"),),
+        Words(
+            "Din kommentar på ”{title}” har dolts",
+            "Your comment on “{title}” was hidden",
+        ),
+        Words(
+            "Personalen har granskat kommentaren och dolt den.",
+            "Staff reviewed it and hid it.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+        when=lambda data: data.get("hidden_by") == "staff",
+    ),
+    Rule(
+        "comment_restored",
+        "comment_moderated",
+        (Account("comment_author_id"),),
+        Words(
+            "Din kommentar på ”{title}” visas igen",
+            "Your comment on “{title}” is shown again",
+        ),
+        Words(
+            "Personalen har granskat kommentaren och visar den igen.",
+            "Staff reviewed it and show it again.",
+        ),
+        PROPOSAL,
+        ("proposal", "proposal_id"),
+    ),
+    Rule(
         "proposal_merged",
         "proposal_merged",
         PROPOSAL_PEOPLE,

@@ -44,6 +44,9 @@ SORTS = ("newest", "supports", "waiting")
 # hide: staff hide a visible proposal until they decide; restore: show a hidden one again
 # (its reports cleared); remove: hidden for good.
 MODERATION_ACTIONS = ("hide", "restore", "remove")
+# A comment is hidden or shown again (never removed for good: its proposal's thread
+# keeps its place, shown to staff only).
+COMMENT_MODERATION_ACTIONS = ("hide", "restore")
 # A proposal's short reference, e.g. JKM-7F3K2: a prefix and characters nobody misreads
 # (no 0/O, 1/I/L), given to a visitor on a receipt and typed back to find the proposal.
 REFERENCE_PREFIX = "JKM-"
@@ -202,6 +205,22 @@ class ModerationSchema(StrictSchema):
         return blank_is_none(data, ("reason",))
 
 
+class CommentModerationSchema(StrictSchema):
+    action = fields.String(required=True, validate=validate.OneOf(COMMENT_MODERATION_ACTIONS))
+    reason = text(
+        1,
+        REASON_MAX,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Why (staff only; kept with the comment, not in events)"},
+    )
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        data = strip_blanks(data, ("reason",))
+        return blank_is_none(data, ("reason",))
+
+
 def normal_reference(value) -> str | None:
     """A reference as typed (any case, spaces or dashes, with or without its prefix) →
     its stored form, or None when it cannot be one."""
@@ -296,12 +315,51 @@ ERASED = {
 }
 
 
+class ReportOutSchema(Schema):
+    reason = fields.String()
+    created_at = fields.AwareDateTime()
+
+
 class CommentSchema(Schema):
     id = fields.String()
     author_id = fields.String(allow_none=True, metadata=ERASED)
     author_name = fields.String(allow_none=True)
     body = fields.String()
     created_at = fields.AwareDateTime()
+    hidden = fields.Boolean(
+        metadata={"description": "staff only: residents are not shown hidden comments"}
+    )
+    report_count = fields.Integer(metadata={"description": "staff only"})
+    moderation_reason = fields.String(
+        allow_none=True, metadata={"description": "staff only: the last moderation's reason"}
+    )
+    moderated_at = fields.AwareDateTime(allow_none=True, metadata={"description": "staff only"})
+
+
+class CommentProposalSchema(Schema):
+    id = fields.String()
+    title = fields.String()
+    reference = fields.String()
+    hidden = fields.Boolean()
+
+
+class ReportedCommentSchema(CommentSchema):
+    """A comment in the moderation queue: with its reports and the proposal it is on."""
+
+    reports = fields.List(fields.Nested(ReportOutSchema))
+    proposal = fields.Nested(CommentProposalSchema)
+
+
+ReportedCommentListSchema = page_of(ReportedCommentSchema, "ReportedCommentListSchema")
+
+
+class CommentReportResultSchema(Schema):
+    proposal_id = fields.String()
+    comment_id = fields.String()
+    report_count = fields.Integer()
+    hidden = fields.Boolean(
+        metadata={"description": "true once reports from 3 accounts hid it for review"}
+    )
 
 
 class AnswerSchema(Schema):
@@ -318,11 +376,6 @@ class ProposalStepSchema(Schema):
     actor_id = fields.String(allow_none=True, metadata=ERASED)
     at = fields.AwareDateTime()
     answer = fields.String(metadata={"description": "with accepted and rejected only"})
-
-
-class ReportOutSchema(Schema):
-    reason = fields.String()
-    created_at = fields.AwareDateTime()
 
 
 class ProposalSchema(Schema):

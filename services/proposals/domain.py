@@ -34,6 +34,7 @@ from services.proposals.api import (
 from services.proposals.lifecycle import AUTHOR, STAFF
 from services.proposals.models import (
     Comment,
+    CommentReport,
     Project,
     ProjectPartner,
     ProjectStep,
@@ -184,11 +185,11 @@ def _proposal_views(
     history: dict[str, list[ProposalStep]] = {pid: [] for pid in ids}
     reports: dict[str, list[Report]] = {pid: [] for pid in ids}
     if full:
-        for comment in session.execute(
-            select(Comment)
-            .where(Comment.proposal_id.in_(ids))
-            .order_by(Comment.created_at, Comment.id)
-        ).scalars():
+        query = select(Comment).where(Comment.proposal_id.in_(ids))
+        if not staff:
+            # A hidden comment is shown to staff only (until they show it again).
+            query = query.where(Comment.hidden.is_(False))
+        for comment in session.execute(query.order_by(Comment.created_at, Comment.id)).scalars():
             comments[comment.proposal_id].append(comment)
         for step in session.execute(
             select(ProposalStep)
@@ -247,7 +248,7 @@ def _proposal_views(
             "updated_at": proposal.updated_at,
         }
         if full:
-            view["comments"] = [_comment_view(c, names) for c in comments[proposal.id]]
+            view["comments"] = [_comment_view(c, names, staff=staff) for c in comments[proposal.id]]
             view["history"] = [_step_view(step) for step in history[proposal.id]]
         if staff:
             view["report_count"] = proposal.report_count
@@ -268,14 +269,22 @@ def _proposal_view(session, proposal: Proposal, actor: dict | None) -> dict:
     return _proposal_views(session, [proposal], actor, full=True)[0]
 
 
-def _comment_view(comment: Comment, names: dict) -> dict:
-    return {
+def _comment_view(comment: Comment, names: dict, *, staff: bool = False, reports=None) -> dict:
+    view = {
         "id": comment.id,
         "author_id": comment.author_id,
         "author_name": names.get(comment.author_id),
         "body": comment.body,
         "created_at": comment.created_at,
     }
+    if staff:
+        view["hidden"] = comment.hidden
+        view["report_count"] = comment.report_count
+        view["moderation_reason"] = comment.moderation_reason
+        view["moderated_at"] = comment.moderated_at
+    if reports is not None:
+        view["reports"] = [{"reason": r.reason, "created_at": r.created_at} for r in reports]
+    return view
 
 
 def _step_view(step: ProposalStep) -> dict:
@@ -415,6 +424,57 @@ def moderation_queue(uow, actor, page=1, per_page=20) -> dict:
         "page": page,
         "per_page": per_page,
     }
+
+
+def comment_moderation_queue(uow, actor, page=1, per_page=20) -> dict:
+    """The comments staff review: reported or hidden ones (not on a proposal removed
+    for good), hidden ones first, then the most reported, then the oldest; each with its
+    reports and the proposal it is on."""
+    session = uow.session
+    _require_staff(actor, "review reported comments")
+    query = (
+        select(Comment)
+        .join(Proposal, Proposal.id == Comment.proposal_id)
+        .where(
+            or_(Comment.report_count > 0, Comment.hidden.is_(True)),
+            Proposal.removed.is_(False),
+        )
+        .order_by(
+            Comment.hidden.desc(),
+            Comment.report_count.desc(),
+            Comment.created_at.asc(),
+            Comment.id.asc(),
+        )
+    )
+    items, total = paginate(session, query, page, per_page)
+    ids = [comment.id for comment in items]
+    reports: dict[str, list[CommentReport]] = {comment_id: [] for comment_id in ids}
+    if ids:
+        for found in session.execute(
+            select(CommentReport)
+            .where(CommentReport.comment_id.in_(ids))
+            .order_by(CommentReport.created_at, CommentReport.id)
+        ).scalars():
+            reports[found.comment_id].append(found)
+    proposals = {
+        p.id: p
+        for p in session.execute(
+            select(Proposal).where(Proposal.id.in_({c.proposal_id for c in items}))
+        ).scalars()
+    }
+    names = _author_names(session, [c.author_id for c in items])
+    views = []
+    for comment in items:
+        view = _comment_view(comment, names, staff=True, reports=reports[comment.id])
+        proposal = proposals[comment.proposal_id]
+        view["proposal"] = {
+            "id": proposal.id,
+            "title": proposal.title,
+            "reference": proposal.reference,
+            "hidden": proposal.hidden,
+        }
+        views.append(view)
+    return {"items": views, "total": total, "page": page, "per_page": per_page}
 
 
 # --- proposals: residents ----------------------------------------------------------------
@@ -585,6 +645,93 @@ def report(uow, actor, proposal_id: str, reason: str) -> dict:
     else:
         uow.publish("proposal_reported", {**_ref(proposal), "report_count": count}, actor_id=me)
     return {"proposal_id": proposal.id, "report_count": count, "hidden": proposal.hidden}
+
+
+def _comment(session, proposal: Proposal, comment_id: str, actor: dict | None) -> Comment:
+    """The proposal's comment as this actor may see it: a hidden one exists for staff
+    only. Its proposal's row is locked already (the caller's), so counts stay right."""
+    comment = session.execute(
+        select(Comment).where(Comment.id == comment_id, Comment.proposal_id == proposal.id)
+    ).scalar_one_or_none()
+    if comment is None or (comment.hidden and not _is_staff(actor)):
+        raise NotFound("no such comment")
+    return comment
+
+
+def _comment_ref(proposal: Proposal, comment: Comment) -> dict:
+    """What every comment moderation event carries."""
+    return {**_ref(proposal), "comment_id": comment.id, "comment_author_id": comment.author_id}
+
+
+def report_comment(uow, actor, proposal_id: str, comment_id: str, reason: str) -> dict:
+    """Report a comment for review, as a proposal is reported: once per account, and the
+    report that makes HIDE_AFTER_REPORTS hides it until staff review it."""
+    session = uow.session
+    me = _me(actor)
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    if proposal.removed:
+        raise Conflict("this proposal was removed")
+    comment = _comment(session, proposal, comment_id, actor)
+    already = session.execute(
+        select(CommentReport.id).where(
+            CommentReport.comment_id == comment.id, CommentReport.reporter_id == me
+        )
+    ).first()
+    if already:
+        raise Conflict("you reported this comment already")
+    session.add(
+        CommentReport(
+            id=new_id(), comment_id=comment.id, reporter_id=me, reason=reason, created_at=utcnow()
+        )
+    )
+    flush_unique(session, "you reported this comment already")
+    comment.report_count = Comment.report_count + 1
+    session.flush()
+    session.refresh(comment, ["report_count"])
+    count = comment.report_count
+    data = {**_comment_ref(proposal, comment), "report_count": count}
+    if not comment.hidden and count >= HIDE_AFTER_REPORTS:
+        comment.hidden = True
+        uow.publish("comment_hidden", {**data, "hidden_by": "reports"}, actor_id=me)
+    else:
+        uow.publish("comment_reported", data, actor_id=me)
+    return {
+        "proposal_id": proposal.id,
+        "comment_id": comment.id,
+        "report_count": count,
+        "hidden": comment.hidden,
+    }
+
+
+def moderate_comment(
+    uow, actor, proposal_id: str, comment_id: str, action: str, reason: str | None = None
+) -> dict:
+    """`hide` hides a comment until staff decide; `restore` shows a hidden comment again
+    and clears its reports. The reason is kept with the comment for staff (events carry
+    no texts); the comment's author is told (the notifications service's rules)."""
+    session = uow.session
+    _require_staff(actor, "review reported comments")
+    proposal = _proposal(session, proposal_id, actor, lock=True)
+    comment = _comment(session, proposal, comment_id, actor)
+    data = _comment_ref(proposal, comment)
+    if action == "hide":
+        if comment.hidden:
+            raise Conflict("this comment is hidden already")
+        comment.hidden = True
+        event = "comment_hidden"
+        data = {**data, "report_count": comment.report_count, "hidden_by": "staff"}
+    else:
+        if not comment.hidden:
+            raise Conflict("this comment is not hidden")
+        session.execute(delete(CommentReport).where(CommentReport.comment_id == comment.id))
+        comment.hidden, comment.report_count = False, 0
+        event = "comment_restored"
+    now = utcnow()
+    if reason is not None:
+        comment.moderation_reason, comment.moderated_at = reason, now
+    uow.publish(event, data, actor_id=_me(actor))
+    session.flush()
+    return _comment_view(comment, _author_names(session, [comment.author_id]), staff=True)
 
 
 # --- proposals: staff --------------------------------------------------------------------
@@ -977,6 +1124,17 @@ def export_account(uow, account_id: str) -> dict:
         .scalars()
         .all()
     )
+    comment_reports = session.execute(
+        select(
+            CommentReport.comment_id,
+            Comment.proposal_id,
+            CommentReport.reason,
+            CommentReport.created_at,
+        )
+        .join(Comment, Comment.id == CommentReport.comment_id)
+        .where(CommentReport.reporter_id == account_id)
+        .order_by(CommentReport.created_at, CommentReport.id)
+    ).all()
     projects = (
         session.execute(
             select(Project)
@@ -1020,6 +1178,15 @@ def export_account(uow, account_id: str) -> dict:
             {"proposal_id": r.proposal_id, "reason": r.reason, "created_at": iso(r.created_at)}
             for r in reports
         ],
+        "comment_reports": [
+            {
+                "comment_id": comment_id,
+                "proposal_id": proposal_id,
+                "reason": reason,
+                "created_at": iso(created_at),
+            }
+            for comment_id, proposal_id, reason, created_at in comment_reports
+        ],
         "projects_registered": [
             {"id": p.id, "title": p.title, "created_at": iso(p.created_at)} for p in projects
         ],
@@ -1039,6 +1206,7 @@ def erase_account(session, account_id: str) -> None:
         (Comment.author_id, {"author_id": None}),
         (Support.account_id, {"account_id": None}),
         (Report.reporter_id, {"reporter_id": None}),
+        (CommentReport.reporter_id, {"reporter_id": None}),
         (ProposalStep.actor_id, {"actor_id": None}),
         (Project.created_by, {"created_by": None}),
         (ProjectStep.actor_id, {"actor_id": None}),

@@ -121,15 +121,25 @@ class Support(Base):
 
 
 class Comment(Base):
-    """A comment; it stays when its author is erased, with no author (null)."""
+    """A comment; it stays when its author is erased, with no author (null). Reported
+    like a proposal: reports from enough accounts, or staff, hide it until staff show it
+    again; a hidden comment is shown to staff only."""
 
     __tablename__ = "comments"
+    __table_args__ = (CheckConstraint("report_count >= 0", name="report_count"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
     author_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Kept equal to the number of its report rows, moved by atomic increments while the
+    # proposal's row is locked (as a proposal's own count).
+    report_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Why staff last hid or restored it (staff only; events carry no texts).
+    moderation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Report(Base):
@@ -143,6 +153,22 @@ class Report(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     proposal_id: Mapped[str] = mapped_column(ForeignKey("proposals.id"), index=True)
+    reporter_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CommentReport(Base):
+    """A report of a comment, as a proposal's Report: one per account, deleted when staff
+    show the comment again; an erased account's report stays, with no reporter."""
+
+    __tablename__ = "comment_reports"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "reporter_id", name="uq_comment_reports_comment_reporter"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
     reporter_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -75,6 +75,15 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
             answer = domain.moderation_queue(uow, actor, **query)
         return api.ProposalListSchema().dump(answer)
 
+    @rpc
+    def comment_moderation_queue(self, actor, page=1, per_page=20):
+        """Reported and hidden comments with their reports and proposals (staff)."""
+        actor = load_actor(actor)
+        query = load(api.ModerationQueueQuerySchema, {"page": page, "per_page": per_page})
+        with self.db as uow:
+            answer = domain.comment_moderation_queue(uow, actor, **query)
+        return api.ReportedCommentListSchema().dump(answer)
+
     # --- proposals: residents -----------------------------------------------------------
 
     @rpc(command=True)
@@ -124,7 +133,27 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         with self.db as uow:
             return domain.report(uow, actor, proposal_id, **data)
 
+    @rpc(command=True)
+    def report_comment(self, actor, proposal_id, comment_id, payload):
+        actor = load_actor(actor)
+        proposal_id = clean_id("proposal_id", proposal_id)
+        comment_id = clean_id("comment_id", comment_id)
+        data = load(api.ReportSchema, payload)
+        with self.db as uow:
+            result = domain.report_comment(uow, actor, proposal_id, comment_id, **data)
+        return api.CommentReportResultSchema().dump(result)
+
     # --- proposals: staff ---------------------------------------------------------------
+
+    @rpc(command=True)
+    def moderate_comment(self, actor, proposal_id, comment_id, payload):
+        actor = load_actor(actor)
+        proposal_id = clean_id("proposal_id", proposal_id)
+        comment_id = clean_id("comment_id", comment_id)
+        data = load(api.CommentModerationSchema, payload)
+        with self.db as uow:
+            comment = domain.moderate_comment(uow, actor, proposal_id, comment_id, **data)
+        return api.CommentSchema().dump(comment)
 
     @rpc(command=True)
     def transition(self, actor, proposal_id, payload):

@@ -319,6 +319,8 @@ def test_every_state_changing_rpc_is_a_command():
             "add_comment",
             "withdraw",
             "report",
+            "report_comment",
+            "moderate_comment",
             "transition",
             "assign",
             "moderate",

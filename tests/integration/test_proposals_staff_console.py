@@ -12,8 +12,11 @@ import pytest
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.proposals import domain
 from services.proposals.api import REFERENCE_ALPHABET, normal_reference
+from services.proposals.models import CommentReport
+from tests.conftest import wait_for
 from tests.integration import test_proposals_service as base
 from tests.integration.test_proposals_service import ANNA, BO, CIA, DAN, STAFF, events_of, submit
+from tests.support import count, envelope, publish
 
 # The proposals service's fixtures, shared with its own tests.
 proposals_db = base.proposals_db
@@ -132,3 +135,145 @@ def test_dan_is_not_staff(rpc, town):
     filed = submit(rpc, DAN, title="Ett förslag från Dan")
     with pytest.raises(Forbidden):
         rpc.moderate(DAN, filed["id"], {"action": "hide", "reason": "x"})
+
+
+# --- comments: reported, hidden, restored ----------------------------------------------
+
+
+def test_comments_are_reported_hidden_and_restored_with_their_authors_named_in_the_events(
+    rpc, town, published
+):
+    proposal = submit(rpc, ANNA, title="Ett förslag med en grov kommentar")
+    rude = rpc.add_comment(BO, proposal["id"], {"body": "Ett grovt påhopp"})
+    kind = rpc.add_comment(CIA, proposal["id"], {"body": "Bra idé!"})
+
+    # Bad input and the wrong comment change nothing.
+    with pytest.raises(ValidationError):
+        rpc.report_comment(CIA, proposal["id"], rude["id"], {"reason": "  "})
+    with pytest.raises(NotFound):
+        rpc.report_comment(CIA, proposal["id"], base.MISSING_ID, {"reason": "Grovt"})
+    other = submit(rpc, BO, title="Ett annat förslag om isbanan")
+    with pytest.raises(NotFound):  # the comment is not on that proposal
+        rpc.report_comment(CIA, other["id"], rude["id"], {"reason": "Grovt"})
+
+    first = rpc.report_comment(CIA, proposal["id"], rude["id"], {"reason": "Grovt påhopp"})
+    assert first == {
+        "proposal_id": proposal["id"],
+        "comment_id": rude["id"],
+        "report_count": 1,
+        "hidden": False,
+    }
+    with pytest.raises(Conflict):
+        rpc.report_comment(CIA, proposal["id"], rude["id"], {"reason": "Igen"})
+    assert (
+        rpc.report_comment(DAN, proposal["id"], rude["id"], {"reason": "Elakt"})["hidden"] is False
+    )
+
+    # Staff only: the queue, with the reports and the proposal it is on.
+    with pytest.raises(Forbidden):
+        rpc.comment_moderation_queue(ANNA)
+    queue = rpc.comment_moderation_queue(STAFF, per_page=100)["items"]
+    (item,) = [c for c in queue if c["id"] == rude["id"]]
+    assert item["report_count"] == 2 and item["hidden"] is False
+    assert [r["reason"] for r in item["reports"]] == ["Grovt påhopp", "Elakt"]
+    assert item["proposal"]["id"] == proposal["id"]
+    assert item["proposal"]["reference"] == proposal["reference"]
+    assert kind["id"] not in [c["id"] for c in queue]
+
+    # The third account's report hides it: residents no longer see it, staff do.
+    third = rpc.report_comment(ANNA, proposal["id"], rude["id"], {"reason": "Kränkande"})
+    assert third["hidden"] is True and third["report_count"] == 3
+    for reader in (None, ANNA, BO):
+        seen = rpc.get_proposal(reader, proposal["id"])["comments"]
+        assert [c["id"] for c in seen] == [kind["id"]]
+        assert "hidden" not in seen[0] and "report_count" not in seen[0]
+    for_staff = rpc.get_proposal(STAFF, proposal["id"])["comments"]
+    assert [(c["id"], c["hidden"]) for c in for_staff] == [(rude["id"], True), (kind["id"], False)]
+    with pytest.raises(NotFound):  # a hidden comment is not there for residents
+        rpc.report_comment(CIA, proposal["id"], rude["id"], {"reason": "x"})
+    queue = rpc.comment_moderation_queue(STAFF, per_page=100)["items"]
+    assert queue[0]["id"] == rude["id"]  # hidden ones first
+
+    # Staff decide: not a resident; restore with a reason clears the reports.
+    with pytest.raises(Forbidden):
+        rpc.moderate_comment(DAN, proposal["id"], rude["id"], {"action": "restore"})
+    with pytest.raises(ValidationError):
+        rpc.moderate_comment(STAFF, proposal["id"], rude["id"], {"action": "remove"})
+    with pytest.raises(Conflict):
+        rpc.moderate_comment(STAFF, proposal["id"], rude["id"], {"action": "hide"})
+    restored = rpc.moderate_comment(
+        STAFF, proposal["id"], rude["id"], {"action": "restore", "reason": "Skarpt men tillåtet"}
+    )
+    assert restored["hidden"] is False and restored["report_count"] == 0
+    assert restored["moderation_reason"] == "Skarpt men tillåtet"
+    assert rude["id"] in [c["id"] for c in rpc.get_proposal(None, proposal["id"])["comments"]]
+    assert rude["id"] not in [
+        c["id"] for c in rpc.comment_moderation_queue(STAFF, per_page=100)["items"]
+    ]
+    with pytest.raises(Conflict):
+        rpc.moderate_comment(STAFF, proposal["id"], rude["id"], {"action": "restore"})
+    # The reports were dealt with: the same account may report again.
+    rpc.report_comment(CIA, proposal["id"], rude["id"], {"reason": "Fortfarande grovt"})
+
+    # Staff hide the kind one themselves (it was never reported).
+    hidden = rpc.moderate_comment(
+        STAFF, proposal["id"], kind["id"], {"action": "hide", "reason": "Personuppgifter"}
+    )
+    assert hidden["hidden"] is True and hidden["report_count"] == 0
+
+    def moderation_events():
+        found = [
+            event
+            for _, event in published.deliveries("proposals")
+            if event["data"].get("comment_id") in (rude["id"], kind["id"])
+            and event["type"] != "comment_added"
+        ]
+        return len(found) >= 6 and found
+
+    events = wait_for(moderation_events, message="the comments' moderation events")
+    assert [(e["type"], e["data"].get("hidden_by")) for e in events] == [
+        ("comment_reported", None),
+        ("comment_reported", None),
+        ("comment_hidden", "reports"),
+        ("comment_restored", None),
+        ("comment_reported", None),
+        ("comment_hidden", "staff"),
+    ]
+    assert events[2]["data"]["comment_author_id"] == BO["account_id"]
+    assert events[2]["data"]["title"] == proposal["title"]
+    assert events[-1]["data"]["comment_author_id"] == CIA["account_id"]
+    # Events carry no texts: neither the reports' reasons nor the staff's.
+    assert not any(
+        words in str(event)
+        for event in events
+        for words in ("Grovt", "Kränkande", "Skarpt", "Personuppgifter")
+    )
+
+
+def test_a_reporters_comment_reports_are_exported_and_unlinked_when_erased(
+    migrated, rpc, town, proposals_db
+):
+    proposal = submit(rpc, ANNA, title="Ett förslag om skoterleder")
+    comment = rpc.add_comment(BO, proposal["id"], {"body": "Skotrar överallt!"})
+    rpc.report_comment(DAN, proposal["id"], comment["id"], {"reason": "Överdrivet"})
+    exported = rpc.export_account(DAN["account_id"])
+    assert exported["comment_reports"] == [
+        {
+            "comment_id": comment["id"],
+            "proposal_id": proposal["id"],
+            "reason": "Överdrivet",
+            "created_at": exported["comment_reports"][0]["created_at"],
+        }
+    ]
+    publish(
+        migrated["AMQP_URI"],
+        envelope("account_erased", {"account_id": DAN["account_id"]}, actor_id=DAN["account_id"]),
+    )
+    wait_for(
+        lambda: rpc.export_account(DAN["account_id"])["comment_reports"] == [],
+        message="the reporter's erasure handled",
+    )
+    # The report stays, counted, tied to no one.
+    assert count(proposals_db, CommentReport, CommentReport.reporter_id.is_(None)) >= 1
+    queue = rpc.comment_moderation_queue(STAFF, per_page=100)["items"]
+    assert [c["report_count"] for c in queue if c["id"] == comment["id"]] == [1]

@@ -624,6 +624,7 @@ def test_export_and_erasure(db):
         "supports": [],
         "comments": [],
         "reports": [],
+        "comment_reports": [],
         "projects_registered": [],
     }
     with db.sessions() as session:

@@ -119,6 +119,7 @@ LABELS: dict[str, dict[str, str]] = {
         "comment_added": _("New comments"),
         "proposal_supported": _("Support for your proposal"),
         "proposal_moderated": _("Moderation of your proposal"),
+        "comment_moderated": _("Moderation of your comments"),
         "proposal_merged": _("A proposal was merged"),
         "project_from_proposal": _("A joint project from a proposal"),
         "group_project": _("Your group's joint projects"),

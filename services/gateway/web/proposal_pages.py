@@ -132,10 +132,17 @@ class ProposalPages:
         return self._proposal_page(page, proposal_id)
 
     def _proposal_page(
-        self, page: Page, proposal_id, status: int = 200, comment_form=None, report_form=None
+        self,
+        page: Page,
+        proposal_id,
+        status: int = 200,
+        comment_form=None,
+        report_form=None,
+        comment_report=None,
     ):
         """The proposal's page; after a refused comment or report, with that form's input
-        and errors (`status` 400/409)."""
+        and errors (`status` 400/409); `comment_report` is a refused comment report:
+        `{id, reason, message}`."""
         actor = page.actor
         calls = {"proposal": lambda: self.services.proposals.get_proposal(actor, proposal_id)}
         if page.signed_in:
@@ -185,6 +192,7 @@ class ProposalPages:
             sign_in_here=sign_in_here,
             comment_form=comment_form or empty_form(page),
             report_form=report_form or empty_form(page),
+            comment_report=comment_report or {},
         )
 
     # --- what a resident does with it --------------------------------------------------
@@ -285,6 +293,38 @@ class ProposalPages:
         return page.redirect(
             f"/proposals/{proposal_id}",
             notice=page.gettext("Thank you. Staff will look at the proposal."),
+        )
+
+    @web("POST", PROPOSAL + "/comments/<uuid:comment_id>/report", auth="resident")
+    def web_comment_report(self, page: Page, proposal_id, comment_id):
+        here = f"/proposals/{proposal_id}#comments"
+        try:
+            result = self.services.proposals.report_comment(
+                page.actor, proposal_id, comment_id, {"reason": page.form.get("reason", "")}
+            )
+        except Conflict:
+            return page.redirect(
+                here, notice=page.gettext("You have reported this comment already.")
+            )
+        except (ValidationError, Forbidden) as error:
+            state = submitted_form(page, error)
+            refused = {
+                "id": str(comment_id),
+                "reason": page.form.get("reason", ""),
+                "message": " ".join(text for texts in state.errors.values() for text in texts),
+            }
+            return self._proposal_page(
+                page, proposal_id, status=error.status, comment_report=refused
+            )
+        if result.get("hidden"):
+            return page.redirect(
+                here,
+                notice=page.gettext(
+                    "Thank you. The comment is hidden until staff have reviewed it."
+                ),
+            )
+        return page.redirect(
+            here, notice=page.gettext("Thank you. Staff will look at the comment.")
         )
 
     @web("POST", PROPOSAL + "/withdraw", auth="resident")

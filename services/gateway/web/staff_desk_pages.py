@@ -7,9 +7,9 @@ moderation queue. Staff only. A mixin of `GatewayService`.
 - `/staff/proposals`: the board, one section per status, the oldest first in the open
   ones; each card links to `/staff/proposals/<id>`, whose forms move the proposal on
   (with the official answer), assign it to a working group, or merge it into another.
-- `/staff/moderation`: reported and hidden proposals with their reports; hide, restore
-  or remove with a reason (the author is told by the notifications service, from the
-  proposals service's events).
+- `/staff/moderation`: reported and hidden proposals and comments with their reports;
+  hide, restore (or, a proposal, remove) with a reason (the author is told by the
+  notifications service, from the proposals service's events).
 
 What may be done is decided by the proposals service (its lifecycle answers 409); the
 pages only choose which buttons to show, and show a refusal beside the form.
@@ -260,23 +260,27 @@ class StaffDeskPages:
         return self._moderation_page(page)
 
     def _moderation_page(self, page: Page, status: int = 200, refused=None):
-        """The queue; after a refused review, with that item's reason and error."""
-        try:
-            number = max(1, int(page.args.get("page", "1")))
-        except ValueError:
-            number = 1
+        """Both queues, proposals and comments (each paginated by its own parameter);
+        after a refused review, with that item's reason and error."""
+        number = _page_number(page.args.get("page"))
+        comments_number = _page_number(page.args.get("comments_page"))
         actor = page.actor
         parts = page.gather(
             queue=lambda: self.services.proposals.moderation_queue(
                 actor, page=number, per_page=MODERATION_PAGE_SIZE
-            )
+            ),
+            comments=lambda: self.services.proposals.comment_moderation_queue(
+                actor, page=comments_number, per_page=MODERATION_PAGE_SIZE
+            ),
         )
         return page.render(
             "staff/moderation.html",
             status=status,
             queue=parts["queue"],
+            comments=parts["comments"],
             refused=refused or {},
-            page_base="/staff/moderation?",
+            page_base=f"/staff/moderation?comments_page={comments_number}&",
+            comments_page_base=f"/staff/moderation?page={number}&comments_",
         )
 
     @web("POST", "/staff/moderation/<uuid:proposal_id>", auth="staff")
@@ -305,6 +309,43 @@ class StaffDeskPages:
             "remove": _("The proposal was removed; its author was told."),
         }
         return page.redirect("/staff/moderation", notice=page.gettext(done[action]))
+
+    @web(
+        "POST",
+        "/staff/moderation/<uuid:proposal_id>/comments/<uuid:comment_id>",
+        auth="staff",
+    )
+    def web_staff_moderate_comment(self, page: Page, proposal_id, comment_id):
+        action = page.form.get("action", "")
+        reason = page.form.get("reason", "").strip()
+        try:
+            if not reason:
+                raise ValidationError(
+                    "the input is not valid",
+                    fields={"reason": [page.gettext("Write the reason for your decision.")]},
+                )
+            self.services.proposals.moderate_comment(
+                page.actor, proposal_id, comment_id, {"action": action, "reason": reason}
+            )
+        except (ValidationError, Conflict, Forbidden, NotFound) as error:
+            refused = {
+                "id": str(comment_id),
+                "reason": page.form.get("reason", ""),
+                "message": _field_or_form_message(page, error),
+            }
+            return self._moderation_page(page, status=error.status, refused=refused)
+        done = {
+            "hide": _("The comment is hidden; its author was told."),
+            "restore": _("The comment is shown again; its author was told."),
+        }
+        return page.redirect("/staff/moderation#comments", notice=page.gettext(done[action]))
+
+
+def _page_number(value) -> int:
+    try:
+        return max(1, int(value or "1"))
+    except ValueError:
+        return 1
 
 
 def _list_call(list_proposals, actor, status: str, sort: str, number: int = 1):
