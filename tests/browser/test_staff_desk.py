@@ -2,7 +2,8 @@
 (keyboard only) with its printable receipt, and the visitor finding the proposal by
 its reference on the public site; the proposals board (move on with the official
 answer, a lifecycle refusal shown on the page, assign to a working group, merge a
-duplicate); the moderation queue (hide and restore with a reason, the author told).
+duplicate); the moderation queue (hide and restore with a reason, the author told), for
+proposals and for comments, which residents report on the proposal's page.
 A resident gets the 403 page on every screen; axe-core finds nothing, in sv and en.
 
 Every proposal is new (filed over the API by a new account); staff is the demo's.
@@ -285,6 +286,96 @@ def test_moderation_hides_and_restores_with_a_reason_and_the_author_is_told(
     )
     expect(page.locator(f"#item-{proposal['id']}")).to_have_count(0)
     assert site.api.get(f"/proposals/{proposal['id']}")["hidden"] is False
+
+
+def test_a_comment_is_reported_on_its_page_hidden_and_shown_again_and_its_author_told(
+    site, new_context, check_accessibility
+):
+    author = new_account(site, "Förslagsställare")
+    commenter = new_account(site, "Kommentator")
+    reporters = [new_account(site, f"Anmälare {n}") for n in range(3)]
+    title = unique("Förslag med en anmäld kommentar")
+    proposal = new_proposal(site, author, title)
+    words = unique("En elak kommentar")
+    comment = site.api.post(
+        f"/proposals/{proposal['id']}/comments",
+        {"body": words},
+        token=commenter["token"],
+        expect=201,
+    )
+    here = f"/proposals/{proposal['id']}"
+
+    # Its author has no report form on their own comment.
+    own = new_context("sv", role=commenter["email"]).new_page()
+    own.goto(site.url(here))
+    expect(own.locator(f"#comment-{comment['id']}")).to_contain_text(words)
+    expect(own.locator(f"#comment-{comment['id']} form")).to_have_count(0)
+
+    # A resident reports it on the proposal's page: refused without a reason, then sent.
+    page = new_context("sv", role=reporters[0]["email"]).new_page()
+    page.goto(site.url(here))
+    item = page.locator(f"#comment-{comment['id']}")
+    item.get_by_text(sv("Report this comment")).click()
+    item.get_by_role("button", name=sv("Send the report")).click()
+    expect(page.locator("#error-summary")).to_be_visible()
+    reason = page.locator(f"#comment-reason-{comment['id']}")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    check_accessibility(page, "a refused comment report (sv)")
+    reason.fill("Personangrepp på förslagsställaren.")
+    page.get_by_role("button", name=sv("Send the report")).click()
+    expect(page.locator(".notice")).to_have_text(sv("Thank you. Staff will look at the comment."))
+    shot(page, "comment-reported")
+
+    # Two more accounts report it over the API: the third report hides it.
+    for reporter in reporters[1:]:
+        site.api.post(
+            f"{here}/comments/{comment['id']}/reports",
+            {"reason": "Elakt."},
+            token=reporter["token"],
+            expect=201,
+        )
+    page.goto(site.url(here))
+    expect(page.locator("#comments")).not_to_contain_text(words)
+
+    # Staff see it on the proposal's page, marked, and in the moderation queue.
+    staff = new_context("sv", role="staff").new_page()
+    staff.goto(site.url(here))
+    marked = staff.locator(f"#comment-{comment['id']}")
+    expect(marked).to_contain_text(sv("Hidden by moderation: residents cannot see this comment."))
+    staff.goto(site.url("/staff/moderation"))
+    queued = staff.locator(f"#comment-item-{comment['id']}")
+    expect(queued).to_contain_text(words)
+    expect(queued).to_contain_text("Personangrepp på förslagsställaren.")
+    expect(queued).to_contain_text(sv("Hidden"))
+    check_accessibility(staff, "moderation with a hidden comment (sv)")
+    shot(staff, "moderation-comments")
+
+    # Shown again, without a reason refused, then with one.
+    queued.get_by_role("button", name=sv("Show again")).click()
+    expect(staff.locator("#error-summary")).to_contain_text(
+        sv("Write the reason for your decision.")
+    )
+    queued = staff.locator(f"#comment-item-{comment['id']}")
+    expect(queued.locator("textarea")).to_have_attribute("aria-invalid", "true")
+    queued.locator("textarea").fill("Skarpt men inget personangrepp.")
+    queued.get_by_role("button", name=sv("Show again")).click()
+    expect(staff.locator(".notice")).to_have_text(
+        sv("The comment is shown again; its author was told.")
+    )
+    expect(staff.locator(f"#comment-item-{comment['id']}")).to_have_count(0)
+    page.goto(site.url(here))
+    expect(page.locator("#comments")).to_contain_text(words)
+
+    # The commenter was told both times (hidden after reports, shown again).
+    def told():
+        inbox = site.api.get("/notifications", token=commenter["token"])["items"]
+        moderated = [n for n in inbox if n["kind"] == "comment_moderated"]
+        return len(moderated) >= 2 and moderated
+
+    wait_for(told, timeout=EFFECT_TIMEOUT, interval=0.5, message="the commenter told twice")
+    own.goto(site.url("/notifications"))
+    expect(own.locator("main")).to_contain_text(title)
+    shot(own, "comment-moderation-author-told")
 
 
 # --- who may, and accessibility -----------------------------------------------------------

@@ -841,3 +841,84 @@ def test_openapi_documents_every_proposals_and_projects_route():
     assert PROPOSAL_FIELDS <= set(proposal["properties"])
     assert "503" not in paths["/api/v1/proposals/categories"]["get"]["responses"]
     assert "60 s" in document["info"]["description"]  # the token cache is documented
+
+
+def test_reported_comments_are_hidden_for_review_and_their_author_is_told(
+    whole_platform, make_staff
+):
+    platform = whole_platform
+    staff_token = platform.sign_in(make_staff("Comment Moderator"))
+    _, author = platform.resident("Proposal Author")
+    commenter, commenter_token = platform.resident("Rude Commenter")
+    reporters = [platform.resident(f"Comment Reporter {n}")[1] for n in range(3)]
+    proposal = new_proposal(platform, author, "Benches by the river")
+    path = f"/proposals/{proposal['id']}"
+    comment = platform.post(
+        f"{path}/comments", token=commenter_token, json={"body": "What a stupid idea"}
+    ).json()
+    reports = f"{path}/comments/{comment['id']}/reports"
+
+    error_of(platform.post(reports, json={"reason": "rude"}), 401, "unauthenticated")
+    for body in ({}, {"reason": ""}, {"reason": "x" * 1001}, {"reason": "rude", "n": 2}):
+        error_of(platform.post(reports, token=reporters[0], json=body), 400, "validation_error")
+    error_of(
+        platform.post(
+            f"{path}/comments/{uuid.uuid4()}/reports", token=reporters[0], json={"reason": "x"}
+        ),
+        404,
+        "not_found",
+    )
+    for n, token in enumerate(reporters[:2], start=1):
+        reported = platform.post(reports, token=token, json={"reason": "rude"})
+        assert reported.status_code == 201, reported.text
+        assert reported.json() == {
+            "proposal_id": proposal["id"],
+            "comment_id": comment["id"],
+            "report_count": n,
+            "hidden": False,
+        }
+    error_of(platform.post(reports, token=reporters[0], json={"reason": "rude"}), 409, "conflict")
+    third = platform.post(reports, token=reporters[2], json={"reason": "an insult"})
+    assert third.status_code == 201, third.text
+    assert third.json()["hidden"] is True
+
+    # Hidden from residents, shown to staff with its moderation fields.
+    assert platform.get(path).json()["comments"] == []
+    assert platform.get(path, token=commenter_token).json()["comments"] == []
+    (seen,) = platform.get(path, token=staff_token).json()["comments"]
+    assert seen["hidden"] is True and seen["report_count"] == 3
+
+    queue_path = "/proposals/moderation/comments"
+    error_of(platform.get(queue_path), 401, "unauthenticated")
+    error_of(platform.get(queue_path, token=author), 403, "forbidden")
+    queue = platform.get(queue_path, token=staff_token, params={"per_page": 100})
+    assert queue.status_code == 200, queue.text
+    (item,) = [c for c in queue.json()["items"] if c["id"] == comment["id"]]
+    assert [r["reason"] for r in item["reports"]] == ["rude", "rude", "an insult"]
+    assert item["proposal"]["title"] == "Benches by the river"
+
+    moderation = f"{path}/comments/{comment['id']}/moderation"
+    error_of(platform.post(moderation, json={"action": "restore"}), 401, "unauthenticated")
+    error_of(
+        platform.post(moderation, token=reporters[0], json={"action": "restore"}), 403, "forbidden"
+    )
+    for body in ({}, {"action": "remove"}, {"action": "restore", "why": "ok"}):
+        error_of(platform.post(moderation, token=staff_token, json=body), 400, "validation_error")
+    error_of(platform.post(moderation, token=staff_token, json={"action": "hide"}), 409, "conflict")
+    restored = platform.post(
+        moderation, token=staff_token, json={"action": "restore", "reason": "Harsh, not abuse"}
+    )
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["hidden"] is False and restored.json()["report_count"] == 0
+    assert [c["id"] for c in platform.get(path).json()["comments"]] == [comment["id"]]
+
+    # The comment's author is told twice: hidden after reports, then shown again.
+    def told():
+        items = platform.get("/notifications", token=commenter_token).json()["items"]
+        moderated = [n for n in items if n["kind"] == "comment_moderated"]
+        return len(moderated) >= 2 and moderated
+
+    notes = wait_for(told, message="the commenter's two moderation notifications")
+    assert {n["link"] for n in notes} == {path}
+    titles = sorted(n["title"] for n in notes)
+    assert all("Benches by the river" in title for title in titles)
