@@ -7,8 +7,15 @@ plain-kombu echo responder, then measures at each concurrency:
   civic     GET /api/v1/groups?per_page=1  — HTTP → gateway → groups (RPC) → reply
   baseline  kombu request/reply to the echo responder on the same broker and vhost
 
-and prints p50/p99 latency, throughput and the Civic/baseline ratios. Everything it
-started is stopped, and the vhost deleted, whatever happens.
+and, at 1 client, the write path:
+
+  write     POST /api/v1/proposals — HTTP → gateway → proposals (RPC: validation,
+            command record, outbox row, commit) → reply, the event published after
+
+and prints p50/p99 latency, throughput and the Civic/baseline ratios, and records the
+figures of issue 14's goals 1 and 2 for `python -m bench.report` (bench.goals). The
+services log at INFO, as in production. Everything it started is stopped, and the vhost
+deleted, whatever happens.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import time
 
 import requests
 
-from bench.clients import AmqpClient, HttpClient
+from bench import goals
+from bench.clients import AmqpClient, HttpClient, ProposalPoster
 from bench.environment import BenchError, Environment
 from bench.load import run_load
 from bench.stats import comparison_rows, format_table, summarize
@@ -31,6 +39,10 @@ DEFAULT_REQUESTS = {1: 300, 10: 1000}  # timed requests per scenario at that con
 FALLBACK_REQUESTS_PER_CLIENT = 100  # for other concurrencies
 ECHO_QUEUE = "bench-echo"
 CIVIC_PATH = "/api/v1/groups?per_page=1"
+WRITE_PATH = "/api/v1/proposals"
+WRITE_REQUESTS = 200  # timed proposals filed at 1 client
+BENCH_EMAIL = "bench.writer@example.org"
+BENCH_PASSWORD = "a long benchmark password"
 REQUEST_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 120.0
 
@@ -83,6 +95,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(default: 300 with 1 client, 1000 with 10)",
     )
     parser.add_argument(
+        "--write-requests",
+        type=positive_int,
+        default=WRITE_REQUESTS,
+        metavar="N",
+        help=f"timed proposals filed for the write path at 1 client (default {WRITE_REQUESTS})",
+    )
+    parser.add_argument(
         "--warmup",
         type=non_negative_int,
         default=10,
@@ -127,6 +146,7 @@ def start_platform(env: Environment, deadline: float) -> str:
     env.create_vhost()
     env.run("migrate", "-m", "bench.migrate", timeout=min(STARTUP_TIMEOUT, remaining(deadline)))
     env.start("groups", "-m", "civic.runner", "groups")
+    env.start("proposals", "-m", "civic.runner", "proposals")
     env.start("gateway", "-m", "civic.runner", "gateway")
     env.start("echo", "-m", "bench.echo", "--queue", ECHO_QUEUE)
     base_url = f"http://127.0.0.1:{env.port}"
@@ -153,6 +173,44 @@ def start_platform(env: Environment, deadline: float) -> str:
 
     env.wait_until(echo_answers, min(STARTUP_TIMEOUT, remaining(deadline)), "the echo responder")
     return base_url
+
+
+def writer_token(base_url: str, env: Environment, deadline: float) -> str:
+    """A signed-in account for the write path (new in this throwaway world), once the
+    proposals service knows it (it learns accounts from groups' events)."""
+    registered = requests.post(
+        base_url + "/api/v1/accounts",
+        json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "display_name": "Bench Writer"},
+        timeout=REQUEST_TIMEOUT,
+    )
+    if registered.status_code != 201:
+        raise BenchError(f"registering the bench account: HTTP {registered.status_code}")
+    session = requests.post(
+        base_url + "/api/v1/sessions",
+        json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD},
+        timeout=REQUEST_TIMEOUT,
+    )
+    if session.status_code != 201:
+        raise BenchError(f"signing the bench account in: HTTP {session.status_code}")
+    token = session.json()["token"]
+    poster = ProposalPoster(base_url + WRITE_PATH, token, REQUEST_TIMEOUT)
+
+    def files_a_proposal() -> bool:
+        try:
+            poster.call()
+            return True
+        except Exception:
+            return False
+
+    try:
+        env.wait_until(
+            files_a_proposal,
+            min(STARTUP_TIMEOUT, remaining(deadline)),
+            f"POST {WRITE_PATH} to return 201 (gateway → proposals)",
+        )
+    finally:
+        poster.close()
+    return token
 
 
 def measure(name: str, make_client, concurrency: int, total: int, warmup: int, deadline: float):
@@ -185,6 +243,8 @@ def header(args, env: Environment, base_url: str) -> str:
         [
             "Civic benchmark",
             f"  civic     GET {base_url}{CIVIC_PATH}  (HTTP → gateway → groups RPC, SQLite)",
+            f"  write     POST {base_url}{WRITE_PATH}  (→ proposals RPC, outbox; 1 client)",
+            "  logs      the services at INFO, as in production",
             f"  baseline  kombu request/reply to a plain echo responder, queue {ECHO_QUEUE!r}",
             f"  broker    {env.amqp_uri.rsplit('@', 1)[-1]} (throwaway vhost)",
             f"  requests  timed per scenario — {counts}; warm-up {args.warmup} per client",
@@ -200,10 +260,12 @@ def run(args) -> int:
     failed = True
     try:
         print(
-            f"bench: starting groups, gateway and the echo responder in vhost {env.vhost} ...",
+            f"bench: starting groups, proposals, gateway and the echo responder in vhost "
+            f"{env.vhost} ...",
             file=sys.stderr,
         )
         base_url = start_platform(env, deadline)
+        token = writer_token(base_url, env, deadline)
         url = base_url + CIVIC_PATH
         rows = []
         for concurrency in args.concurrency:
@@ -229,6 +291,20 @@ def run(args) -> int:
                 deadline,
             )
             rows.extend(comparison_rows(civic, baseline))
+            if concurrency == 1:
+                goals.record("read_p50", civic.p50_ms, baseline.p50_ms)
+                writes = measure(
+                    "civic write (POST proposal)",
+                    lambda: ProposalPoster(base_url + WRITE_PATH, token, REQUEST_TIMEOUT),
+                    1,
+                    args.write_requests,
+                    args.warmup,
+                    deadline,
+                )
+                rows.extend(comparison_rows(writes, baseline)[::2])
+                goals.record("write_p50", writes.p50_ms, baseline.p50_ms)
+            if concurrency == 10:
+                goals.record("read_rps", civic.requests_per_second, baseline.requests_per_second)
             env.check_running()
         print(header(args, env, base_url))
         print()

@@ -41,6 +41,35 @@ class HttpClient:
         self.session.close()
 
 
+class ProposalPoster:
+    """POST a new proposal (validation, command record, outbox row, commit, then the
+    event published) with one signed-in account's token; expects 201."""
+
+    def __init__(self, url: str, token: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self) -> None:
+        body = {
+            "title": f"Benchmark proposal {uuid.uuid4().hex[:8]}",
+            "body": "Filed by the benchmark.",
+            "category": "leisure",
+        }
+        try:
+            response = self.session.post(self.url, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RequestFailed(f"POST {self.url}: {exc}") from exc
+        if response.status_code != 201:
+            raise RequestFailed(
+                f"POST {self.url}: HTTP {response.status_code} {response.text[:200]}"
+            )
+
+    def close(self) -> None:
+        self.session.close()
+
+
 class AmqpClient:
     """Request/reply over plain kombu: publish to `queue` with reply_to and a fresh
     correlation id, then wait on this client's exclusive reply queue for that id."""

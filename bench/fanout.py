@@ -263,6 +263,17 @@ def report(
     )
 
 
+def record_goal(database_url, fanout, baseline) -> None:
+    """Goal 5 (bench.goals): the median rows per second of each, per database."""
+    from bench import goals
+
+    def rate(runs):
+        return statistics.median(rows / elapsed for rows, elapsed in runs)
+
+    key = "fanout_postgresql" if database_url else "fanout_sqlite"
+    goals.record(key, rate(fanout), rate(baseline))
+
+
 def main(argv=None) -> int:
     import warnings
 
@@ -281,6 +292,7 @@ def main(argv=None) -> int:
             baseline.append(bench.bulk_insert())
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(report(args.members, backend, fanout, baseline))
+        record_goal(args.database_url, fanout, baseline)
         return 0
     finally:
         bench.close()

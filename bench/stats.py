@@ -126,14 +126,18 @@ def comparison_rows(civic: Summary, baseline: Summary) -> list[tuple[str, ...]]:
     return [measured(civic), measured(baseline), ratios]
 
 
-def format_table(rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS) -> str:
-    """A plain-text table: text columns left-aligned, numeric ones right-aligned."""
+def format_table(
+    rows: Sequence[Sequence[str]],
+    columns: Sequence[str] = COLUMNS,
+    left_aligned: frozenset[int] | set[int] = frozenset({1}),
+) -> str:
+    """A plain-text table: text columns (`left_aligned`, by default the scenario name)
+    left-aligned, numeric ones right-aligned."""
     widths = [len(name) for name in columns]
     for row in rows:
         if len(row) != len(columns):
             raise ValueError(f"row has {len(row)} cells, the table {len(columns)} columns")
         widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
-    left_aligned = {1}  # the scenario name
 
     def line(cells):
         return "  ".join(

@@ -114,7 +114,20 @@ class ServiceClients:
 
 
 class Services(ClusterRpc):
-    """`self.services.groups.get_account(account_id)`: RPC with a bounded wait."""
+    """`self.services.groups.get_account(account_id)`: RPC with a bounded wait.
+
+    nameko's publisher declares the reply queue (exchange, queue, binding: three
+    synchronous broker round trips) before *every* request, because kombu never caches
+    the declaration of a queue with `x-expires`. The reply listener declares that queue
+    itself whenever it (re)connects, which is when it can be missing, so requests do
+    not (issue 14: ~1 ms of a ~6 ms request, 19% of the gateway's CPU). Were the queue
+    ever gone all the same, the reply is dropped and the call ends in `Unavailable` at
+    its timeout, as for any lost reply.
+    """
+
+    def setup(self):
+        super().setup()
+        self.publisher.declare = []
 
     def get_dependency(self, worker_ctx):
         client = super().get_dependency(worker_ctx)
