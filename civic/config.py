@@ -81,6 +81,7 @@ def _url(env, name, default, schemes):
 
 
 SMTP_TLS_MODES = ("none", "starttls", "tls")
+PASSWORD_HASH_CONCURRENCY_MAX = 64  # 64 argon2id hashes at once hold 1.2 GiB
 SECRET_KEY_MIN = 32
 
 
@@ -288,6 +289,15 @@ def from_env(env=None) -> dict:
         "CIVIC_AUTH_CACHE_SECONDS": _non_negative_float(env, "CIVIC_AUTH_CACHE_SECONDS", "60"),
         "CIVIC_AUTH_CACHE_ENTRIES": _positive_int(env, "CIVIC_AUTH_CACHE_ENTRIES", "10000"),
         "max_workers": _positive_int(env, "CIVIC_MAX_WORKERS", "10"),
+        # Password hashes (argon2id, 19 MiB each) computed at once per process; more
+        # sign-ins wait their turn as green threads. Default: one per CPU.
+        "CIVIC_PASSWORD_HASH_CONCURRENCY": _int_between(
+            env,
+            "CIVIC_PASSWORD_HASH_CONCURRENCY",
+            str(min(os.cpu_count() or 1, PASSWORD_HASH_CONCURRENCY_MAX)),
+            1,
+            PASSWORD_HASH_CONCURRENCY_MAX,
+        ),
         "serializer": "json",
         # Faults injected by the chaos suite (civic.chaos); never set in a deployment.
         "CIVIC_CHAOS": chaos,

@@ -85,6 +85,7 @@ from civic.commands import derived_request_id
 from civic.errors import CivicError, NotFound, TooLarge, Unavailable, ValidationError
 from civic.log import get_logger, new_correlation_id
 from civic.rpc import REQUEST_KEY
+from civic.validation import schema_of
 from services.gateway import errors, metrics
 from services.gateway.auth import actor_of
 from services.gateway.errors import UnsupportedMediaType
@@ -611,7 +612,7 @@ def load_body(request, schema_cls) -> dict:
     """The JSON body validated by `schema_cls`; unknown fields are an error."""
     data = json_body(request)
     try:
-        return jsonable(schema_cls().load(data, unknown=RAISE))
+        return jsonable(schema_of(schema_cls).load(data, unknown=RAISE))
     except SchemaValidationError as exc:
         raise ValidationError("the request body is not valid", fields=_fields_of(exc)) from None
 
@@ -643,7 +644,9 @@ def load_query(request, schema_cls) -> dict:
         raise ValidationError("the query string is not valid", fields=repeated)
     try:
         return jsonable(
-            schema_cls().load({name: values[0] for name, values in params.items()}, unknown=RAISE)
+            schema_of(schema_cls).load(
+                {name: values[0] for name, values in params.items()}, unknown=RAISE
+            )
         )
     except SchemaValidationError as exc:
         raise ValidationError("the query string is not valid", fields=_fields_of(exc)) from None

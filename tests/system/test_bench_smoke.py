@@ -58,11 +58,18 @@ def test_every_bench_step_runs_with_tiny_counts_and_records_its_goals(tmp_path):
     assert "ratio fan-out/baseline" in printed
     printed = run_step(results, "bench.outbox_drain", "--rows", "50")
     assert "relay" in printed
+    printed = run_step(results, "bench.event_latency", "--rate", "50", "--seconds", "1")
+    assert "p99 ms" in printed
+    printed = run_step(results, "bench.memory", "--sign-ins", "4", "--reads", "20")
+    assert "RSS" in printed
 
     recorded = json.loads(results.read_text(encoding="utf-8"))
-    assert {"read_p50", "read_rps", "write_p50", "fanout_sqlite"} <= set(recorded)
-    for key in ("read_p50", "read_rps", "write_p50", "fanout_sqlite"):
+    with_baseline = ("read_p50", "read_rps", "write_p50", "fanout_sqlite")
+    assert {*with_baseline, "event_p99", "memory"} <= set(recorded)
+    for key in with_baseline:
         assert recorded[key]["figure"] > 0 and recorded[key]["baseline"] > 0, key
+    assert recorded["event_p99"]["figure"] > 0
+    assert recorded["memory"]["figure"] > 0 and recorded["memory"]["note"]  # which process
 
     report = run_step(results, "bench.report")
     assert "1. read path p50, 1 client" in report
