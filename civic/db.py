@@ -41,6 +41,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from civic import config as civic_config
+from civic import green
 
 # utcnow and UTCDateTime are also for the services: models and migrations name
 # `civic.db.UTCDateTime`, domain code `civic.db.utcnow` (both defined once, elsewhere).
@@ -215,6 +216,7 @@ def _sqlite_engine(url: str) -> Engine:
 def make_engine(url: str, schema: str | None = None) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    green.cooperative_postgresql()
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
     # Connections per process: pool + overflow. Budget: services x instances x
     # (CIVIC_DB_POOL_SIZE + CIVIC_DB_MAX_OVERFLOW) must stay under max_connections.
@@ -231,6 +233,7 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
 def ensure_schema(url: str, schema: str) -> None:
     if url.startswith("sqlite"):
         return
+    green.cooperative_postgresql()
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
@@ -242,6 +245,7 @@ def ensure_schema(url: str, schema: str) -> None:
 def drop_schema(url: str, schema: str) -> None:
     if url.startswith("sqlite"):
         return
+    green.cooperative_postgresql()
     engine = create_engine(url)
     try:
         with engine.begin() as connection:

@@ -7,6 +7,7 @@ database while holding the hub.
 """
 
 _patched = False
+_driver_patched = False
 
 
 def patch() -> None:
@@ -18,8 +19,21 @@ def patch() -> None:
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
-    eventlet.monkey_patch()
+    # Everything but psycopg2, which eventlet would import to patch it whether this
+    # process uses PostgreSQL or not: cooperative_postgresql() does that, when needed.
+    eventlet.monkey_patch(psycopg=False)
+    _patched = True
+
+
+def cooperative_postgresql() -> None:
+    """Make psycopg2 cooperative (psycogreen) in a green process. civic.db calls it
+    before it makes a PostgreSQL engine, so a process that never uses PostgreSQL (the
+    gateway; every service on SQLite) never loads the driver: 10 MB less of each RSS
+    (issue 14). A no-op in a process that is not green."""
+    global _driver_patched
+    if not _patched or _driver_patched:
+        return
     from psycogreen.eventlet import patch_psycopg
 
     patch_psycopg()
-    _patched = True
+    _driver_patched = True

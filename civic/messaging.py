@@ -47,6 +47,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import sys
 import traceback
 
 import amqp
@@ -184,12 +185,11 @@ class HandlerTimeout(Exception):
 
 
 def _driver_outage_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' own outage errors. psycopg2's only once it is loaded: a process that
+    never loaded it cannot get its errors, and need not carry it (civic.green)."""
     errors: list[type[BaseException]] = [sqlite3.OperationalError]
-    try:
-        import psycopg2
-    except ImportError:  # SQLite only
-        pass
-    else:
+    psycopg2 = sys.modules.get("psycopg2")
+    if psycopg2 is not None:
         errors.append(psycopg2.OperationalError)
     return tuple(errors)
 
@@ -201,7 +201,6 @@ _INFRASTRUCTURE_ERRORS = (
     sa_exc.OperationalError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
-    *_driver_outage_errors(),
 )
 
 
@@ -211,7 +210,7 @@ def is_infrastructure_error(error: BaseException | None) -> bool:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, _INFRASTRUCTURE_ERRORS):
+        if isinstance(error, _INFRASTRUCTURE_ERRORS + _driver_outage_errors()):
             return True
         if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
             return True

@@ -15,8 +15,6 @@ import calendar
 import re
 from datetime import date, datetime, time, timedelta
 
-from icalendar import Calendar
-
 from civic.clock import to_town, town_zone, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from civic.validation import load
@@ -166,6 +164,8 @@ class EventPages:
         """The event alone as an iCalendar file, cut from its group's feed (the events
         service's one way of writing events as iCalendar: the same UID and SEQUENCE)."""
         event = self.services.events.get_event(None, event_id)
+        from icalendar import Calendar  # here only: the gateway need not carry it otherwise
+
         feed = Calendar.from_ical(self.services.events.calendar(event["organiser_group_id"]))
         single = Calendar()
         for name, value in feed.items():

@@ -25,9 +25,8 @@ import io
 import math
 import re
 from datetime import datetime
+from functools import cache
 
-import pygal
-from pygal.style import Style
 from werkzeug.wrappers import Response
 
 from civic import clock
@@ -239,29 +238,36 @@ def table_csv(table: dict, gettext) -> str:
 
 # --- the charts -------------------------------------------------------------------------
 
-CHART_STYLE = Style(
-    background="white",
-    plot_background="white",
-    foreground="#1a1a1a",
-    foreground_strong="#1a1a1a",
-    foreground_subtle="#595959",
-    font_family="system-ui, sans-serif",
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=14,
-    value_font_size=12,
-    title_font_size=16,
-    colors=(
-        "#1f5fa8",
-        "#c2410c",
-        "#15803d",
-        "#7e22ce",
-        "#b91c1c",
-        "#0e7490",
-        "#a16207",
-        "#4b5563",
-    ),
-)
+
+@cache
+def chart_style():
+    """The charts' style, built the first time a chart is drawn: pygal is imported only
+    then, so a gateway that never draws one does not carry it (issue 14: memory)."""
+    from pygal.style import Style
+
+    return Style(
+        background="white",
+        plot_background="white",
+        foreground="#1a1a1a",
+        foreground_strong="#1a1a1a",
+        foreground_subtle="#595959",
+        font_family="system-ui, sans-serif",
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=14,
+        value_font_size=12,
+        title_font_size=16,
+        colors=(
+            "#1f5fa8",
+            "#c2410c",
+            "#15803d",
+            "#7e22ce",
+            "#b91c1c",
+            "#0e7490",
+            "#a16207",
+            "#4b5563",
+        ),
+    )
 
 
 def chart_svg(table: dict, gettext) -> str:
@@ -270,9 +276,11 @@ def chart_svg(table: dict, gettext) -> str:
     line = any(column in LINE_COLUMNS for column, _h in table["columns"])
     names = [gettext(heading) for _column, heading in table["columns"]]
     long_names = max(len(name) for name in names) > 32
+    import pygal
+
     kind = pygal.Line if line else pygal.Bar
     chart = kind(
-        style=CHART_STYLE,
+        style=chart_style(),
         js=[],
         disable_xml_declaration=True,
         width=720,
