@@ -12,11 +12,13 @@ civic.outbox's; this module calls into it.
 from __future__ import annotations
 
 import functools
+import io
+import os
 import sqlite3
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 from nameko.extensions import DependencyProvider
@@ -58,6 +60,77 @@ log = get_logger(__name__)
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as new_id() makes them, from one read of the
+    system's randomness and without a UUID object each: a fan-out to 10,000 members
+    makes 10,000 ids (issue 14: uuid4() was 6% of its time)."""
+    raw = os.urandom(16 * count).hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = raw[start : start + 32]
+        variant = "89ab"[int(h[16], 16) & 3]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict], chunk: int = 1000) -> None:
+    """Insert many rows of one table, in the session's transaction. On PostgreSQL with
+    `COPY … FROM STDIN` (text format, every value escaped, the column names quoted as
+    identifiers): a fan-out's inbox rows go in faster than a plain bulk INSERT of the
+    same rows (issue 14, goal 5); elsewhere in INSERTs of `chunk` rows."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for start in range(0, len(rows), chunk):
+            session.execute(insert(table), rows[start : start + chunk])
+        return
+    from psycopg2 import sql
+
+    columns = list(rows[0])
+    unknown = set(columns) - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)}")
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(row[column]) for column in columns))
+        buffer.write("\n")
+    buffer.seek(0)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    from psycopg2 import extensions
+
+    cursor = connection.connection.dbapi_connection.cursor()
+    # psycopg2 refuses COPY while a wait callback makes it cooperative (civic.green):
+    # the COPY runs without one, blocking the process for its few milliseconds — no
+    # other green thread can run meanwhile, so none finds the callback missing.
+    waiting = extensions.get_wait_callback()
+    extensions.set_wait_callback(None)
+    try:
+        cursor.copy_expert(statement, buffer)
+    finally:
+        extensions.set_wait_callback(waiting)
+        cursor.close()
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format: \\N for NULL; backslash, tab, newline and carriage
+    return escaped; times as ISO 8601 with their offset (aware UTC, as UTCDateTime)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Civic stores aware UTC times only")
+        return value.astimezone(UTC).isoformat()
+    return str(value).translate(_COPY_ESCAPES)
 
 
 # Named constraints: alembic's batch mode (SQLite) can only alter what has a name.

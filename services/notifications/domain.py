@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from civic.clock import iso, iso_values
 from civic.contracts import Envelope
-from civic.db import new_id, paginate, utcnow
+from civic.db import insert_rows, new_id, new_ids, paginate, utcnow
 from civic.errors import Conflict, NotFound
 from services.notifications import activity, email, readmodels, rules
 from services.notifications.models import (
@@ -245,11 +245,11 @@ def deliver(
     )
     modes = _email_modes(session, account_ids)
     rows, immediate = [], []
-    for account_id in account_ids:
+    for account_id, row_id in zip(account_ids, new_ids(len(account_ids)), strict=True):
         mode = modes.get(account_id, DEFAULT_EMAIL_MODE)
         rows.append(
             {
-                "id": new_id(),
+                "id": row_id,
                 "event_id": envelope.id,
                 "account_id": account_id,
                 "message_id": message_id,
@@ -261,8 +261,7 @@ def deliver(
         )
         if mode == "immediate":
             immediate.append(account_id)
-    for chunk in _chunks(rows):
-        session.execute(insert(Notification.__table__), chunk)
+    insert_rows(session, Notification.__table__, rows, CHUNK)
     if immediate:
         message = Message(
             id=message_id,
@@ -283,8 +282,12 @@ def deliver(
                     "body": body,
                 }
             )
-        for chunk in _chunks(email.queue_rows(emails, utcnow(), envelope.correlation_id)):
-            session.execute(insert(Email.__table__), chunk)
+        insert_rows(
+            session,
+            Email.__table__,
+            email.queue_rows(emails, utcnow(), envelope.correlation_id),
+            CHUNK,
+        )
     return len(rows)
 
 
