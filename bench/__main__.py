@@ -30,6 +30,7 @@ import time
 import requests
 
 from bench import goals
+from bench.args import non_negative_int, positive_float, positive_int
 from bench.clients import AmqpClient, HttpClient, ProposalPoster
 from bench.environment import BenchError, Environment
 from bench.load import run_load
@@ -45,27 +46,6 @@ BENCH_EMAIL = "bench.writer@example.org"
 BENCH_PASSWORD = "a long benchmark password"
 REQUEST_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 120.0
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
 
 
 def concurrency_list(text: str) -> list[int]:

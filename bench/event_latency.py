@@ -27,6 +27,8 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 
+from bench.args import positive_float, positive_int  # noqa: E402
+
 DEFAULT_RATE = 200
 DEFAULT_SECONDS = 60
 DEFAULT_POLL_MS = 2.0
@@ -34,20 +36,6 @@ HANDLER = "notifications.on_event"  # its inbox key: service.handler
 EVENT_TYPE = "comment_added"
 STARTUP_TIMEOUT = 120.0
 DRAIN_TIMEOUT = 120.0
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:

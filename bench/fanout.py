@@ -27,15 +27,10 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.args import positive_int
+
 DEFAULT_MEMBERS = 10_000
 DEFAULT_ROUNDS = 5
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:

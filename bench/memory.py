@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bench.args import positive_float, positive_int
 from bench.environment import BenchError, Environment, free_port
 from bench.load import run_load
 from bench.stats import format_ratio, percentile, ratio, throughput
@@ -151,26 +152,6 @@ def summary_line(processes: Sequence[ProcessMemory], goal_mb: float = GOAL_MB) -
 
 
 # --- arguments --------------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
 
 
 def postgresql_url(text: str) -> str:

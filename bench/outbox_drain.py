@@ -27,25 +27,13 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 from datetime import timedelta  # noqa: E402
 
+from bench.args import positive_float, positive_int  # noqa: E402
+
 DEFAULT_ROWS = 36_000
 DEFAULT_GOAL = 60.0
 PRODUCER = "benchdrain"
 EVENT_TYPE = "bench_drained"
 QUEUE = "bench-drain"
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
