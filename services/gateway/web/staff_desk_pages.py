@@ -285,30 +285,17 @@ class StaffDeskPages:
 
     @web("POST", "/staff/moderation/<uuid:proposal_id>", auth="staff")
     def web_staff_moderate(self, page: Page, proposal_id):
-        action = page.form.get("action", "")
-        reason = page.form.get("reason", "").strip()
-        try:
-            if not reason:
-                raise ValidationError(
-                    "the input is not valid",
-                    fields={"reason": [page.gettext("Write the reason for your decision.")]},
-                )
-            self.services.proposals.moderate(
-                page.actor, proposal_id, {"action": action, "reason": reason}
-            )
-        except (ValidationError, Conflict, Forbidden, NotFound) as error:
-            refused = {
-                "id": str(proposal_id),
-                "reason": page.form.get("reason", ""),
-                "message": _field_or_form_message(page, error),
-            }
-            return self._moderation_page(page, status=error.status, refused=refused)
-        done = {
-            "hide": _("The proposal is hidden; its author was told."),
-            "restore": _("The proposal is shown again; its author was told."),
-            "remove": _("The proposal was removed; its author was told."),
-        }
-        return page.redirect("/staff/moderation", notice=page.gettext(done[action]))
+        return self._decide(
+            page,
+            proposal_id,
+            lambda payload: self.services.proposals.moderate(page.actor, proposal_id, payload),
+            {
+                "hide": _("The proposal is hidden; its author was told."),
+                "restore": _("The proposal is shown again; its author was told."),
+                "remove": _("The proposal was removed; its author was told."),
+            },
+            "/staff/moderation",
+        )
 
     @web(
         "POST",
@@ -316,6 +303,22 @@ class StaffDeskPages:
         auth="staff",
     )
     def web_staff_moderate_comment(self, page: Page, proposal_id, comment_id):
+        return self._decide(
+            page,
+            comment_id,
+            lambda payload: self.services.proposals.moderate_comment(
+                page.actor, proposal_id, comment_id, payload
+            ),
+            {
+                "hide": _("The comment is hidden; its author was told."),
+                "restore": _("The comment is shown again; its author was told."),
+            },
+            "/staff/moderation#comments",
+        )
+
+    def _decide(self, page: Page, item_id, moderate, done: dict, back: str):
+        """One moderation decision from the queue's form: a reason is required here (the
+        service takes one optionally); a refusal is shown beside that item."""
         action = page.form.get("action", "")
         reason = page.form.get("reason", "").strip()
         try:
@@ -324,21 +327,15 @@ class StaffDeskPages:
                     "the input is not valid",
                     fields={"reason": [page.gettext("Write the reason for your decision.")]},
                 )
-            self.services.proposals.moderate_comment(
-                page.actor, proposal_id, comment_id, {"action": action, "reason": reason}
-            )
+            moderate({"action": action, "reason": reason})
         except (ValidationError, Conflict, Forbidden, NotFound) as error:
             refused = {
-                "id": str(comment_id),
+                "id": str(item_id),
                 "reason": page.form.get("reason", ""),
                 "message": _field_or_form_message(page, error),
             }
             return self._moderation_page(page, status=error.status, refused=refused)
-        done = {
-            "hide": _("The comment is hidden; its author was told."),
-            "restore": _("The comment is shown again; its author was told."),
-        }
-        return page.redirect("/staff/moderation#comments", notice=page.gettext(done[action]))
+        return page.redirect(back, notice=page.gettext(done[action]))
 
 
 def _page_number(value) -> int:
