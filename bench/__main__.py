@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import sys
 import time
 
@@ -32,7 +31,7 @@ import requests
 from bench import goals
 from bench.args import non_negative_int, positive_float, positive_int
 from bench.clients import AmqpClient, HttpClient, ProposalPoster
-from bench.environment import BenchError, Environment
+from bench.environment import BenchError, Environment, close_and_report, run_until_done
 from bench.load import run_load
 from bench.stats import comparison_rows, format_table, summarize
 
@@ -300,25 +299,11 @@ def run(args) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     finally:
-        problems = env.close(keep_files=failed or args.keep)
-        for problem in problems:
-            print(f"bench: clean-up problem: {problem}", file=sys.stderr)
-        if failed or args.keep:
-            print(f"bench: service output kept in {env.var_dir}", file=sys.stderr)
+        close_and_report("bench", env, failed, args.keep)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-
-    def stop_on_sigterm(_signum, _frame):
-        raise KeyboardInterrupt  # unwinds through run()'s clean-up
-
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
+    return run_until_done("bench", run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -218,3 +218,27 @@ class Environment:
             shutil.rmtree(self.var_dir, ignore_errors=True)
         self._management.close()
         return problems
+
+
+def run_until_done(name: str, run, args) -> int:
+    """Run a step's `run(args)`; a SIGTERM or Ctrl-C unwinds through its clean-up (its
+    `finally`) and ends with 130."""
+
+    def stop_on_sigterm(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def close_and_report(name: str, env: Environment, failed: bool, keep: bool) -> None:
+    """The `finally` of a step: stop what it started, say what could not be removed,
+    and where the services' output was kept (after a failure, or when asked)."""
+    for problem in env.close(keep_files=failed or keep):
+        print(f"{name}: clean-up problem: {problem}", file=sys.stderr)
+    if failed or keep:
+        print(f"{name}: service output kept in {env.var_dir}", file=sys.stderr)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
 import time
@@ -33,7 +32,13 @@ from urllib.parse import urlsplit
 import requests
 
 from bench.args import positive_float, positive_int
-from bench.environment import BenchError, Environment, free_port
+from bench.environment import (
+    BenchError,
+    Environment,
+    close_and_report,
+    free_port,
+    run_until_done,
+)
 from bench.load import run_load
 from bench.stats import format_ratio, percentile, ratio, throughput
 
@@ -445,25 +450,11 @@ def run(args) -> int:
         print(f"bench.memory: {exc}", file=sys.stderr)
         return 1
     finally:
-        problems = env.close(keep_files=failed or args.keep)
-        for problem in problems:
-            print(f"bench.memory: clean-up problem: {problem}", file=sys.stderr)
-        if failed or args.keep:
-            print(f"bench.memory: service output kept in {env.var_dir}", file=sys.stderr)
+        close_and_report("bench.memory", env, failed, args.keep)
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-
-    def stop_on_sigterm(_signum, _frame):
-        raise KeyboardInterrupt  # unwinds through run()'s clean-up
-
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("bench.memory: interrupted", file=sys.stderr)
-        return 130
+    return run_until_done("bench.memory", run, parse_args(argv))
 
 
 if __name__ == "__main__":
