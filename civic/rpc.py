@@ -1,10 +1,10 @@
 """RPC between services, with a timeout, request ids and requests that expire.
 
-nameko's in-service RPC client waits forever for a reply. `Services` wraps it: every
-call gives up after `CIVIC_RPC_TIMEOUT` seconds (or the `timeout=` given) and raises
-`Unavailable`, as does a call to a service that has never started (no queue bound).
-The whole call is inside that time, the request's publish too: a broker that stops
-answering makes the call give up, not hang.
+`Services` is the services' RPC client: `self.services.groups.get_account(account_id)`.
+Every call gives up after `CIVIC_RPC_TIMEOUT` seconds (or the `timeout=` given) and
+raises `Unavailable`, as does a call to a service that is not running (no queue bound)
+— at once, not at the timeout — and a call while the broker cannot be reached. The
+whole call is inside that time, the request's publish too.
 
 A request that timed out never runs later: its message expires (AMQP `expiration`)
 when its caller stops waiting, so RabbitMQ drops it from the service's queue, and it
@@ -18,16 +18,35 @@ per HTTP request, see services.gateway.http) or is itself a command with a reque
 the same HTTP request sent again (an Idempotency-Key, a website form's key) asks each
 service with the same ids, and a command recorded the first time answers as it did
 then (civic.commands).
+
+The wire format is nameko's (the services answer with nameko's own `@rpc`), but the
+client side is lean (issue 14): nameko's client declared its reply queue before every
+request, built a connection object and took a pooled producer per request, waited for
+a publisher confirm per request (only to learn of an unroutable one), and acked every
+reply. `RequestLine` keeps one connection and channel per process for the life of the
+process: the reply queue is declared once per connection, replies come without acks,
+requests go without confirms, and an unroutable request comes back as a `basic.return`
+on the same channel, which fails that call with `Unavailable` at once. Losing the
+connection fails every call waiting on it (`Unavailable`); the line connects again in
+the background.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections import Counter
-from functools import partial
 
+import amqp
 import eventlet
-from nameko.exceptions import UnknownService
-from nameko.rpc import Client, ClusterRpc
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from kombu import serialization as kombu_serialization
+from nameko.exceptions import deserialize
+from nameko.extensions import DependencyProvider, SharedExtension
+from nameko.messaging import encode_to_headers
+from nameko.rpc import get_rpc_exchange
 
 from civic import config
 from civic.commands import REQUEST_DEADLINE, REQUEST_ID, deadline_ms, derived_request_id
@@ -38,15 +57,203 @@ log = get_logger(__name__)
 
 # A worker's context key: what its calls' request ids are made from (see the docstring).
 REQUEST_KEY = "request_key"
+PERSISTENT = 2  # as nameko publishes requests
+JSON_ONLY = kombu_serialization.prepare_accept_content(["json"])
+# How long the line waits before connecting again after losing the broker, at most.
+RECONNECT_MAX_DELAY = 5.0
+# How long one read of the connection waits before it checks heartbeats and stopping.
+READ_TICK = 1.0
+
+
+class UnroutableRequest(Exception):
+    """The broker returned the request: no queue of that service is bound."""
+
+
+class RequestLine(SharedExtension):
+    """One connection per process for RPC requests and their replies (see the module's
+    docstring). A green thread reads the connection: replies and returned requests;
+    requests are written by the callers, one at a time."""
+
+    def __init__(self):
+        super().__init__()
+        self.pending: dict[str, Event] = {}
+        self._connection: amqp.Connection | None = None
+        self._channel = None
+        self._writing = Semaphore(1)
+        self._running = False
+        self.routing_key = str(uuid.uuid4())
+        self.idle_ticks = 0  # reads that found nothing (heartbeats checked): for tests
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def setup(self):
+        self.amqp_uri = config.get("AMQP_URI")
+        self.exchange = get_rpc_exchange()
+        self.queue_name = f"rpc.reply-{self.container.service_name}-{self.routing_key}"
+
+    def start(self):
+        self._running = True
+        try:
+            self._connect()
+        except Exception as exc:  # the reading thread goes on trying
+            log.warning("rpc_line_unavailable", error=_error(exc))
+        self.container.spawn_managed_thread(self._read_forever, identifier="rpc_line")
+
+    def stop(self):
+        self._running = False
+        self._drop("the service is stopping")
+
+    def kill(self):
+        self.stop()
+
+    # --- the connection -----------------------------------------------------------------
+
+    def _connect(self) -> None:
+        timeout = float(config.get("CIVIC_PUBLISH_TIMEOUT", 10.0))
+        params = Connection(
+            self.amqp_uri,
+            connect_timeout=timeout,
+            heartbeat=max(1, round(float(config.get("CIVIC_AMQP_HEARTBEAT", 30.0)))),
+            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+        )
+        connection = params.transport.establish_connection()
+        try:
+            channel = connection.channel()
+            self.exchange(channel).declare()
+            # Exclusive: it goes with the connection; a new connection declares it again.
+            channel.queue_declare(self.queue_name, durable=False, exclusive=True, auto_delete=True)
+            channel.queue_bind(self.queue_name, self.exchange.name, self.routing_key)
+            channel.basic_consume(self.queue_name, callback=self._on_reply, no_ack=True)
+            channel.events["basic_return"].add(self._on_return)
+        except BaseException:
+            connection.collect()
+            raise
+        self._connection, self._channel = connection, channel
+
+    def _drop(self, why: str) -> None:
+        """Forget the connection (no closing handshake: it may be gone) and fail every
+        call waiting on it."""
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.collect()
+            except Exception:  # pragma: no cover - best effort on a broken socket
+                pass
+        waiting, self.pending = self.pending, {}
+        for event in waiting.values():
+            if not event.ready():
+                event.send_exception(Unavailable(f"the RPC connection was lost: {why}"))
+
+    def _read_forever(self) -> None:
+        delay = 0.1
+        while self._running:
+            connection = self._connection
+            if connection is None:
+                try:
+                    self._connect()
+                    delay = 0.1
+                    log.info("rpc_line_connected")
+                except Exception as exc:
+                    log.warning("rpc_line_unavailable", error=_error(exc))
+                    eventlet.sleep(delay)
+                    delay = min(RECONNECT_MAX_DELAY, delay * 2)
+                continue
+            try:
+                connection.drain_events(timeout=READ_TICK)
+            except TimeoutError:
+                self.idle_ticks += 1
+                try:
+                    # Heartbeats are frames too: never in the middle of a request's.
+                    if self._writing.acquire(blocking=False):
+                        try:
+                            connection.heartbeat_tick()
+                        finally:
+                            self._writing.release()
+                except Exception as exc:
+                    if self._running:
+                        log.warning("rpc_line_lost", error=_error(exc))
+                    self._drop(_error(exc))
+            except Exception as exc:
+                if self._running:
+                    log.warning("rpc_line_lost", error=_error(exc))
+                self._drop(_error(exc))
+
+    # --- requests and replies -----------------------------------------------------------
+
+    def request(
+        self, service: str, method: str, args, kwargs, headers: dict, seconds: float
+    ) -> Event:
+        """Send one request; the event gets its reply (or the call's failure)."""
+        content_type, encoding, body = kombu_serialization.dumps(
+            {"args": args, "kwargs": kwargs}, serializer="json"
+        )
+        correlation_id = str(uuid.uuid4())
+        message = amqp.Message(
+            body,
+            content_type=content_type,
+            content_encoding=encoding,
+            delivery_mode=PERSISTENT,
+            reply_to=self.routing_key,
+            correlation_id=correlation_id,
+            expiration=str(max(1, int(seconds * 1000))),
+            application_headers=headers,
+        )
+        reply = Event()
+        with self._writing:
+            channel = self._channel
+            if channel is None:
+                raise Unavailable("the message broker cannot be reached")
+            self.pending[correlation_id] = reply
+            try:
+                channel.basic_publish(
+                    message, self.exchange.name, f"{service}.{method}", mandatory=True
+                )
+            except BaseException as exc:
+                # A request half written leaves the channel unusable (a timeout, too).
+                self.pending.pop(correlation_id, None)
+                self._drop(_error(exc))
+                if isinstance(exc, Exception):
+                    raise Unavailable("the message broker cannot be reached") from None
+                raise
+        reply.correlation_id = correlation_id
+        return reply
+
+    def forget(self, reply: Event) -> None:
+        self.pending.pop(getattr(reply, "correlation_id", None), None)
+
+    def _on_reply(self, message) -> None:
+        reply = self.pending.pop(message.properties.get("correlation_id"), None)
+        if reply is None or reply.ready():
+            return  # the caller stopped waiting
+        try:
+            body = kombu_serialization.loads(
+                message.body,
+                message.properties.get("content_type"),
+                message.properties.get("content_encoding"),
+                accept=JSON_ONLY,
+            )
+        except Exception as exc:
+            reply.send_exception(Unavailable(f"an unreadable reply: {_error(exc)}"))
+            return
+        reply.send(body)
+
+    def _on_return(self, exc, exchange, routing_key, message) -> None:
+        reply = self.pending.pop(message.properties.get("correlation_id"), None)
+        if reply is not None and not reply.ready():
+            reply.send_exception(UnroutableRequest(routing_key))
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 class ServiceCall:
-    def __init__(self, client, pending: dict, service: str, default_timeout: float, calls=None):
-        self._client = client
-        self._pending = pending
+    def __init__(self, line: RequestLine, context: dict, service: str, timeout: float, calls):
+        self._line = line
+        self._context = context
         self._service = service
-        self._default_timeout = default_timeout
-        self._calls = calls if calls is not None else Counter()
+        self._default_timeout = timeout
+        self._calls = calls
 
     def __getattr__(self, method: str):
         def call(*args, timeout: float | None = None, **kwargs):
@@ -56,39 +263,35 @@ class ServiceCall:
 
     def call(self, method: str, *args, timeout: float | None = None, **kwargs):
         seconds = timeout or self._default_timeout
-        registered = []
-
-        def register_for_reply(correlation_id):
-            registered.append(correlation_id)
-            return self._client.register_for_reply(correlation_id)
-
-        target = Client(
-            partial(self._client.publish, expiration=seconds),
-            register_for_reply,
-            self._context_of_call(method, seconds),
-            self._service,
-            method,
-        )
+        target = f"{self._service}.{method}"
+        reply = None
+        started = time.monotonic()
         try:
             with eventlet.Timeout(seconds):
-                return target.call_async(*args, **kwargs).result()
-        except UnknownService:
+                headers = encode_to_headers(self._context_of_call(method, seconds))
+                reply = self._line.request(self._service, method, args, kwargs, headers, seconds)
+                response = reply.wait()
+        except UnroutableRequest:
             raise Unavailable(f"the {self._service} service is not running") from None
         except eventlet.Timeout:
-            # Forget the call, so a late reply does not pile up in the listener.
-            for correlation_id in registered:
-                self._pending.pop(correlation_id, None)
+            if reply is not None:
+                self._line.forget(reply)  # a late reply is dropped, not kept
             log.warning(
                 "rpc_timeout",
-                target=f"{self._service}.{method}",
+                target=target,
                 timeout_s=seconds,
-                published=bool(registered),
+                published=reply is not None,
+                waited_ms=round((time.monotonic() - started) * 1000, 1),
             )
             raise Unavailable(f"the {self._service} service did not answer in time") from None
+        error = response.get("error")
+        if error:
+            raise deserialize(error)
+        return response["result"]
 
     def _context_of_call(self, method: str, seconds: float) -> dict:
         """The worker's context for one call's headers, with its request id and deadline."""
-        context = dict(getattr(self._client, "context_data", None) or {})
+        context = dict(self._context)
         base = context.pop(REQUEST_ID, None) or context.pop(REQUEST_KEY, None)
         context.pop(REQUEST_KEY, None)
         if base:
@@ -100,37 +303,28 @@ class ServiceCall:
 
 
 class ServiceClients:
-    def __init__(self, client, pending, default_timeout):
-        self._client = client
-        self._pending = pending
+    def __init__(self, line: RequestLine, context: dict, default_timeout: float):
+        self._line = line
+        self._context = context
         self._default_timeout = default_timeout
         self._calls = Counter()  # per worker: the n-th call of each service.method
 
     def __getattr__(self, service: str) -> ServiceCall:
-        return ServiceCall(self._client, self._pending, service, self._default_timeout, self._calls)
+        return ServiceCall(self._line, self._context, service, self._default_timeout, self._calls)
 
     def __getitem__(self, service: str) -> ServiceCall:
         return getattr(self, service)
 
 
-class Services(ClusterRpc):
-    """`self.services.groups.get_account(account_id)`: RPC with a bounded wait.
+class Services(DependencyProvider):
+    """`self.services.groups.get_account(account_id)`: RPC with a bounded wait, over the
+    process's `RequestLine`."""
 
-    nameko's publisher declares the reply queue (exchange, queue, binding: three
-    synchronous broker round trips) before *every* request, because kombu never caches
-    the declaration of a queue with `x-expires`. The reply listener declares that queue
-    itself whenever it (re)connects, which is when it can be missing, so requests do
-    not (issue 14: ~1 ms of a ~6 ms request, 19% of the gateway's CPU). Were the queue
-    ever gone all the same, the reply is dropped and the call ends in `Unavailable` at
-    its timeout, as for any lost reply.
-    """
-
-    def setup(self):
-        super().setup()
-        self.publisher.declare = []
+    line = RequestLine()
 
     def get_dependency(self, worker_ctx):
-        client = super().get_dependency(worker_ctx)
+        # The worker's own context, not a copy: the gateway learns the actor (and sets
+        # it there) after this dependency is injected; each call copies it then.
         return ServiceClients(
-            client, self.reply_listener.pending, config.get("CIVIC_RPC_TIMEOUT", 5.0)
+            self.line, worker_ctx.context_data, config.get("CIVIC_RPC_TIMEOUT", 5.0)
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 
 import eventlet
 import pytest
@@ -263,26 +264,19 @@ def test_a_request_taken_after_its_deadline_is_not_run(proposals, proposals_db):
 # --- finding 2, the caller's side: the publish itself is inside the timeout ----------------
 
 
-class FrozenBroker:
-    """nameko's RPC client on a broker that stopped answering: its publish never
-    returns."""
+class FrozenLine:
+    """The process's request line on a broker that stopped answering: sending a request
+    never returns."""
 
-    context_data: dict = {}
-
-    def __getattr__(self, name):  # client.<service>.<method>
-        return self
-
-    def register_for_reply(self, correlation_id):
-        return lambda: {"result": None}
-
-    def publish(self, *args, **kwargs):
+    def request(self, *args, **kwargs):
         eventlet.sleep(3600)
 
-    call_async = publish
+    def forget(self, reply):
+        pass
 
 
 def test_request_publish_is_inside_the_timeout():
-    call = ServiceCall(FrozenBroker(), {}, "proposals", default_timeout=0.5)
+    call = ServiceCall(FrozenLine(), {}, "proposals", 0.5, Counter())
     started = time.monotonic()
     with pytest.raises(Unavailable):
         call.submit_proposal(ANNA, proposal("Fryst"))

@@ -1,0 +1,112 @@
+"""civic.rpc's request line (issue 14) over the real broker: calls are answered on one
+long-lived connection, which stays up through idle reads and heartbeats; a service that
+is not running is `Unavailable` at once (the broker returns the request); losing the
+connection fails the calls waiting on it and the line connects again by itself."""
+
+from __future__ import annotations
+
+import socket
+
+import eventlet
+import pytest
+from eventlet.event import Event
+from nameko.rpc import rpc
+from nameko.runners import ServiceRunner
+from nameko.testing.services import entrypoint_hook
+
+from civic import rpc as civic_rpc
+from civic.errors import Unavailable
+from tests.conftest import wait_for
+
+GATE = {"open": Event()}
+
+
+class Answering:
+    name = "rpcline_answering"
+
+    @rpc
+    def echo(self, value):
+        return value
+
+    @rpc
+    def slow(self):
+        GATE["open"].wait()
+        return "late"
+
+
+class Asking:
+    name = "rpcline_asking"
+    services = civic_rpc.Services()
+
+    @rpc
+    def ask(self, method, *args, timeout=10.0):
+        return getattr(self.services.rpcline_answering, method)(*args, timeout=timeout)
+
+    @rpc
+    def ask_nobody(self):
+        return self.services.rpcline_nobody.echo(1, timeout=60.0)
+
+
+@pytest.fixture
+def world(civic_settings, monkeypatch):
+    monkeypatch.setattr(civic_rpc, "READ_TICK", 0.05)
+    GATE["open"] = Event()
+    runner = ServiceRunner()
+    runner.add_service(Answering)
+    runner.add_service(Asking)
+    runner.start()
+    asking = next(c for c in runner.containers if c.service_name == "rpcline_asking")
+    line = next(
+        e for e in asking.shared_extensions.values() if isinstance(e, civic_rpc.RequestLine)
+    )
+    try:
+        yield asking, line
+    finally:
+        if not GATE["open"].ready():
+            GATE["open"].send(True)
+        runner.kill()
+
+
+def test_calls_are_answered_on_one_connection_that_outlives_idle_reads(world):
+    asking, line = world
+    with entrypoint_hook(asking, "ask") as ask:
+        assert ask("echo", {"å": [1, 2]}) == {"å": [1, 2]}
+        connection = line._connection
+        ticks = line.idle_ticks
+        wait_for(lambda: line.idle_ticks >= ticks + 5, message="idle reads of the line")
+        assert line._connection is connection  # heartbeats checked, still connected
+        assert ask("echo", "again") == "again"
+    assert line.pending == {}
+
+
+def test_a_service_that_is_not_running_is_unavailable_at_once(world):
+    asking, line = world
+    with entrypoint_hook(asking, "ask_nobody") as ask_nobody:
+        with pytest.raises(Unavailable, match="not running"):
+            ask_nobody()
+    assert line.pending == {} and line._connection is not None
+
+
+def test_a_lost_connection_fails_the_waiting_calls_and_the_line_connects_again(world):
+    asking, line = world
+    outcome = {}
+
+    def waiting_call():
+        with entrypoint_hook(asking, "ask") as ask:
+            try:
+                outcome["answer"] = ask("slow", timeout=60.0)
+            except Unavailable as error:
+                outcome["error"] = str(error)
+
+    caller = eventlet.spawn(waiting_call)
+    wait_for(lambda: line.pending, message="the slow call waiting on the line")
+    lost = line._connection
+    lost.sock.shutdown(socket.SHUT_RDWR)  # as when the broker goes away
+    caller.wait()
+    assert "connection was lost" in outcome.get("error", ""), outcome
+    wait_for(
+        lambda: line._connection is not None and line._connection is not lost,
+        message="the line connected again",
+    )
+    with entrypoint_hook(asking, "ask") as ask:
+        assert ask("echo", 7) == 7
