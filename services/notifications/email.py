@@ -72,7 +72,7 @@ from services.notifications.models import (
 log = get_logger(__name__)
 
 MAX_ATTEMPTS = 10
-BACKOFF_MAX = timedelta(hours=1)
+BACKOFF_MAX = timedelta(hours=1)  # the default of CIVIC_EMAIL_BACKOFF_MAX
 # A claimed row is not claimed again before then; renewed when it is handed to SMTP, so
 # it must outlast one email's SMTP exchange (SMTP_TIMEOUT per command) by far.
 LEASE = timedelta(minutes=5)
@@ -96,6 +96,8 @@ class MailSettings:
     sender: str = "Civic Jokkmokk <civic@localhost>"
     public_url: str = "http://127.0.0.1:8000"
     interval: float = 10.0
+    # The longest wait between two attempts of one email (seconds).
+    backoff_max: float = BACKOFF_MAX.total_seconds()
     digest_hour: int = 7
     confirmation_ttl: float = 72 * 3600.0  # seconds a confirmation link stays valid
 
@@ -110,6 +112,7 @@ class MailSettings:
             sender=config.get("CIVIC_MAIL_FROM", cls.sender),
             public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
             interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
+            backoff_max=float(config.get("CIVIC_EMAIL_BACKOFF_MAX", cls.backoff_max)),
             digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
             confirmation_ttl=float(config.get("CIVIC_CONFIRMATION_TTL", cls.confirmation_ttl)),
         )
@@ -442,9 +445,10 @@ def _take_waiting(session, account_id: str) -> list[str]:
 
 
 def backoff(attempts: int, settings: MailSettings) -> timedelta:
-    """Wait before attempt `attempts + 1`: doubling from the timer interval, capped."""
-    seconds = settings.interval * (2**attempts)
-    return min(timedelta(seconds=seconds), BACKOFF_MAX)
+    """Wait before attempt `attempts + 1`: doubling from the timer interval, capped at
+    CIVIC_EMAIL_BACKOFF_MAX."""
+    seconds = settings.interval * (2 ** min(attempts, 62))
+    return timedelta(seconds=min(seconds, settings.backoff_max))
 
 
 def short_error(exc: BaseException) -> str:

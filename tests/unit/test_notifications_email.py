@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import smtplib
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -63,6 +64,9 @@ def test_the_latest_digest_time(now, mode, expected):
 def test_backoff_doubles_from_the_interval_and_is_capped():
     assert [email.backoff(n, SETTINGS).total_seconds() for n in (1, 2, 3)] == [20, 40, 80]
     assert email.backoff(30, SETTINGS) == email.BACKOFF_MAX
+    assert email.backoff(1000, SETTINGS) == email.BACKOFF_MAX  # no overflow
+    capped = dataclasses.replace(SETTINGS, backoff_max=30.0)
+    assert [email.backoff(n, capped).total_seconds() for n in (0, 1, 2, 9)] == [10, 20, 30, 30]
 
 
 def test_errors_are_recorded_without_what_the_server_quoted():
