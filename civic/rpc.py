@@ -60,7 +60,7 @@ REQUEST_KEY = "request_key"
 PERSISTENT = 2  # as nameko publishes requests
 JSON_ONLY = kombu_serialization.prepare_accept_content(["json"])
 # How long the line waits before connecting again after losing the broker, at most.
-RECONNECT_MAX_DELAY = 5.0
+RECONNECT_MAX_DELAY = 1.0
 # How long one read of the connection waits before it checks heartbeats and stopping.
 READ_TICK = 1.0
 
