@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -162,25 +163,33 @@ class Tracing(DependencyProvider):
                 if subjects:
                     structlog.contextvars.bind_contextvars(subject=subjects)
         worker_ctx.data["civic.started"] = time.perf_counter()
+        # The wall-clock start, in the line too: a trace orders a worker by when it began,
+        # and `ts` − `duration_ms` (the end, written after the reply was sent) can land
+        # a fraction of a millisecond after the worker's own first lines.
+        worker_ctx.data["civic.started_at"] = datetime.now(UTC)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         started = worker_ctx.data.get("civic.started", time.perf_counter())
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        began = worker_ctx.data.get("civic.started_at")
+        timing = {"duration_ms": duration_ms}
+        if began is not None:
+            timing["started_at"] = began.isoformat()
         log = get_logger("civic.worker")
         if exc_info is None:
-            log.info("worker_done", duration_ms=duration_ms, outcome="ok")
+            log.info("worker_done", outcome="ok", **timing)
         else:
             from civic.errors import CivicError
 
             exc = exc_info[1]
             if isinstance(exc, CivicError):
-                log.info("worker_done", duration_ms=duration_ms, outcome=exc.code)
+                log.info("worker_done", outcome=exc.code, **timing)
             else:
                 log.error(
                     "worker_failed",
-                    duration_ms=duration_ms,
                     outcome="error",
                     error=f"{type(exc).__name__}: {exc}",
+                    **timing,
                 )
 
     def worker_teardown(self, worker_ctx):

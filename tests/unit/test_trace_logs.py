@@ -162,3 +162,32 @@ def test_retries_dead_letters_and_failed_emails_are_steps_of_their_own():
     assert kinds == ["event", "handler", "retry", "dead_letter", "email_retry", "email_failed"]
     (event,) = events_of(story(records))
     assert [h["kind"] for h in event["handlers"]] == ["handler", "retry", "dead_letter"]
+
+
+def test_a_worker_is_placed_at_its_own_start_when_its_line_says_it():
+    """`ts` − `duration_ms` is the end minus the time measured, a hair after the worker's
+    true start; the line's `started_at` (written since) is exact, so the RPC comes before
+    the event its transaction stored."""
+    records = [
+        record(
+            "2026-12-02T10:00:00.005500Z",
+            "event_stored",
+            service="proposals",
+            event_type="proposal_submitted",
+            event_source="proposals",
+            message_id=MESSAGE,
+        ),
+        record(
+            "2026-12-02T10:00:00.016300Z",
+            "worker_done",
+            service="proposals",
+            entrypoint="proposals.submit_proposal",
+            duration_ms=10.6,  # ts − duration: 10:00:00.005700, after the event
+            started_at="2026-12-02T10:00:00.005000+00:00",
+            outcome="ok",
+        ),
+    ]
+    kinds = [step["kind"] for step in story(records) if not step["derived"]]
+    assert kinds[:2] == ["rpc", "event"]
+    broken = [dict(records[0]), {**records[1], "started_at": "not a time"}]
+    assert [s["kind"] for s in story(broken) if not s["derived"]][:2] == ["event", "rpc"]

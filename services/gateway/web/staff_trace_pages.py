@@ -21,7 +21,7 @@ the address searched for.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from civic import config, instances
 from civic.errors import NotFound, ValidationError
@@ -48,6 +48,19 @@ def _duration(record: dict) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return None
+
+
+def _started_at(record: dict) -> datetime | None:
+    """A worker's own start (`started_at`, written since it was added); None if absent or
+    not a time."""
+    value = record.get("started_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _kind(record: dict) -> str:
@@ -86,7 +99,9 @@ def story(records: list[dict]) -> list[dict]:
         end = instances.record_time(record)
         duration = _duration(record)
         kind = _kind(record)
-        start = end - timedelta(milliseconds=duration) if duration is not None else end
+        start = _started_at(record)
+        if start is None:
+            start = end - timedelta(milliseconds=duration) if duration is not None else end
         steps.append(
             {
                 "kind": kind,
