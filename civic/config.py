@@ -282,6 +282,7 @@ def from_env(env=None) -> dict:
         "CIVIC_SECRET_KEY": _secret_key(env),
         "CIVIC_EMAIL_INTERVAL": _positive_float(env, "CIVIC_EMAIL_INTERVAL", "10"),
         "CIVIC_EMAIL_BACKOFF_MAX": _positive_float(env, "CIVIC_EMAIL_BACKOFF_MAX", "3600"),
+        "CIVIC_EMAIL_LEASE": _positive_float(env, "CIVIC_EMAIL_LEASE", "300"),
         "CIVIC_DIGEST_HOUR": _int_between(env, "CIVIC_DIGEST_HOUR", "7", 0, 23),
         # Timers: reminders 24 h before events, expiry of openings past apply-by.
         "CIVIC_REMINDER_INTERVAL": _positive_float(env, "CIVIC_REMINDER_INTERVAL", "60"),

@@ -98,6 +98,8 @@ class MailSettings:
     interval: float = 10.0
     # The longest wait between two attempts of one email (seconds).
     backoff_max: float = BACKOFF_MAX.total_seconds()
+    # How long a pass holds the rows it claimed (seconds); None: LEASE.
+    lease: float | None = None
     digest_hour: int = 7
     confirmation_ttl: float = 72 * 3600.0  # seconds a confirmation link stays valid
 
@@ -113,6 +115,7 @@ class MailSettings:
             public_url=config.get("CIVIC_PUBLIC_URL", cls.public_url).rstrip("/"),
             interval=float(config.get("CIVIC_EMAIL_INTERVAL", cls.interval)),
             backoff_max=float(config.get("CIVIC_EMAIL_BACKOFF_MAX", cls.backoff_max)),
+            lease=float(config.get("CIVIC_EMAIL_LEASE", LEASE.total_seconds())),
             digest_hour=int(config.get("CIVIC_DIGEST_HOUR", cls.digest_hour)),
             confirmation_ttl=float(config.get("CIVIC_CONFIRMATION_TTL", cls.confirmation_ttl)),
         )
@@ -568,6 +571,16 @@ class EmailSender:
         if not rows:
             return outcome
         try:
+            return self._send_claimed(rows, owner, now, pass_time, outcome)
+        except BaseException:
+            # Stopped part-way (an unexpected error, or the worker killed as its process
+            # stops): what it had not handed to the SMTP server is due again at once,
+            # rather than when the claim's lease runs out minutes later.
+            self._give_back(rows, owner, now)
+            raise
+
+    def _send_claimed(self, rows, owner, now, pass_time, outcome) -> dict:
+        try:
             addresses = self.addresses(sorted({row.account_id for row in rows}))
         except Unavailable as exc:
             # Not the email's fault: try again next tick, without costing an attempt.
@@ -672,7 +685,7 @@ class EmailSender:
                 uow.session.execute(
                     update(Email)
                     .where(Email.id.in_(due), *claimable)
-                    .values(next_attempt_at=now + LEASE, lease_owner=owner)
+                    .values(next_attempt_at=now + self._lease(), lease_owner=owner)
                     .returning(Email.id)
                     .execution_options(synchronize_session=False)
                 )
@@ -700,6 +713,23 @@ class EmailSender:
             ).rowcount
         return changed == 1
 
+    def _lease(self) -> timedelta:
+        return LEASE if self.settings.lease is None else timedelta(seconds=self.settings.lease)
+
+    def _give_back(self, rows: list[Email], owner: str, at: datetime) -> None:
+        """The rows of this claim not yet handed over (still `queued`), due at `at`;
+        those handed over keep their lease (they may have been sent)."""
+        with self.unit_of_work() as uow:
+            uow.session.execute(
+                update(Email)
+                .where(
+                    Email.id.in_([r.id for r in rows]),
+                    Email.lease_owner == owner,
+                    Email.status == "queued",
+                )
+                .values(next_attempt_at=at, lease_owner=None)
+            )
+
     def _release(self, rows: list[Email], owner: str, at: datetime) -> None:
         with self.unit_of_work() as uow:
             uow.session.execute(
@@ -711,7 +741,7 @@ class EmailSender:
     def _hand_over(self, row: Email, owner: str, at: datetime, resend: bool) -> bool:
         """Mark the row `sending` (committed before SMTP is talked to) and renew its
         lease; False if another instance has claimed it since."""
-        values = {"status": "sending", "next_attempt_at": at + LEASE}
+        values = {"status": "sending", "next_attempt_at": at + self._lease()}
         if resend:
             values["resent_at"] = at
         return self._update_held(row, owner, **values)

@@ -266,6 +266,9 @@ class ChaosPlatform:
                 # An email refused many times during a fault would otherwise wait a
                 # minute or more for its next attempt: past the round's quiet deadline.
                 "CIVIC_EMAIL_BACKOFF_MAX": "8",
+                # Rows claimed by an instance that then stopped are free again after
+                # this (the SMTP server is at most 7 s slow per message here).
+                "CIVIC_EMAIL_LEASE": "20",
                 "CIVIC_RELAY_INTERVAL": "0.2",
                 "CIVIC_RETRY_DELAYS": "1,4,15",
                 "CIVIC_LOG_LEVEL": "INFO",

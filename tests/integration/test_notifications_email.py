@@ -151,3 +151,45 @@ def test_groups_gives_the_addresses_of_live_accounts_only(civic_settings):
     finally:
         database.dispose()
     assert found == {kept["id"]: "kept@example.org"}
+
+
+class StopsAfter:
+    """A transport that hands over `n` messages, then stops the pass as a killed worker
+    does (an exception that is not an SMTP error)."""
+
+    def __init__(self, n: int):
+        self.left = n
+
+    def send(self, message):
+        if self.left == 0:
+            raise KeyboardInterrupt("the worker is stopped")
+        self.left -= 1
+
+    def close(self):
+        pass
+
+
+def test_a_pass_stopped_part_way_gives_back_what_it_had_not_handed_over(db):
+    """Claimed rows carry a lease of minutes; a pass that stops early (its process
+    stopping) gives back at once the rows it had not reached, and keeps the lease on the
+    one it was sending (it may have gone)."""
+    ids = [queue(db, subject=f"Hej {n}") for n in range(3)]
+    sender = email.EmailSender(db.unit_of_work, everyone(), email.MailSettings(), StopsAfter(1))
+    with pytest.raises(KeyboardInterrupt):
+        sender.send_due(NOW)
+    # (A pass takes its rows in creation order, then by id: any order here.)
+    rows = {row.status: row for row in (the_email(db, email_id) for email_id in ids)}
+    assert sorted(rows) == ["queued", "sending", "sent"]
+    assert rows["sending"].next_attempt_at > NOW + timedelta(minutes=1)  # it may have gone
+    assert (rows["queued"].next_attempt_at, rows["queued"].lease_owner) == (NOW, None)
+
+    def lookup_fails(account_ids):
+        raise RuntimeError("not an outage: a bug")
+
+    failing = email.EmailSender(db.unit_of_work, lookup_fails, email.MailSettings())
+    fresh = queue(db, subject="Hej igen")
+    later = NOW + timedelta(seconds=1)
+    with pytest.raises(RuntimeError):
+        failing.send_due(later)
+    row = the_email(db, fresh)
+    assert (row.status, row.next_attempt_at, row.lease_owner) == ("queued", later, None)
