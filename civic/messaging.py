@@ -207,10 +207,11 @@ _INFRASTRUCTURE_ERRORS = (
 def is_infrastructure_error(error: BaseException | None) -> bool:
     """Whether `error`, or an error it was raised from, is the infrastructure's fault
     rather than the handler's: such a failure is not an attempt."""
+    infrastructure = _INFRASTRUCTURE_ERRORS + _driver_outage_errors()
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, _INFRASTRUCTURE_ERRORS + _driver_outage_errors()):
+        if isinstance(error, infrastructure):
             return True
         if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
             return True

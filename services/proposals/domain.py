@@ -687,7 +687,6 @@ def report_comment(uow, actor, proposal_id: str, comment_id: str, reason: str) -
     flush_unique(session, "you reported this comment already")
     comment.report_count = Comment.report_count + 1
     session.flush()
-    session.refresh(comment, ["report_count"])
     count = comment.report_count
     data = {**_comment_ref(proposal, comment), "report_count": count}
     if not comment.hidden and count >= HIDE_AFTER_REPORTS:

@@ -142,6 +142,13 @@ def submitted_form(page, error: CivicError | None = None, names=None) -> FormSta
     return FormState(values=values, errors=errors, form_key=page.new_form_key())
 
 
+def all_messages(page, error: CivicError) -> str:
+    """Every message of a refusal in one line (its fields' and the form's), for a form
+    that shows one error beside one item of a list."""
+    state = submitted_form(page, error)
+    return " ".join(message for messages in state.errors.values() for message in messages)
+
+
 def error_message(page, error: CivicError) -> str:
     """A sentence for an error that belongs to no one field, in the page's language."""
     known = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from civic.errors import Conflict, EmailUnconfirmed, Forbidden, NotFound, ValidationError
-from services.gateway.web.forms import empty_form, error_message, submitted_form
+from services.gateway.web.forms import all_messages, empty_form, error_message, submitted_form
 from services.gateway.web.handler import Missing, Page, web
 from services.proposals.api import ProposalListQuerySchema
 
@@ -307,11 +307,10 @@ class ProposalPages:
                 here, notice=page.gettext("You have reported this comment already.")
             )
         except (ValidationError, Forbidden) as error:
-            state = submitted_form(page, error)
             refused = {
                 "id": str(comment_id),
                 "reason": page.form.get("reason", ""),
-                "message": " ".join(text for texts in state.errors.values() for text in texts),
+                "message": all_messages(page, error),
             }
             return self._proposal_page(
                 page, proposal_id, status=error.status, comment_report=refused

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from civic import clock, config
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
-from services.gateway.web.forms import empty_form, error_message, submitted_form
+from services.gateway.web.forms import all_messages, empty_form, error_message, submitted_form
 from services.gateway.web.handler import Missing, Page, web
 from services.gateway.web.proposal_pages import proposal_payload
 
@@ -332,7 +332,7 @@ class StaffDeskPages:
             refused = {
                 "id": str(item_id),
                 "reason": page.form.get("reason", ""),
-                "message": _field_or_form_message(page, error),
+                "message": all_messages(page, error),
             }
             return self._moderation_page(page, status=error.status, refused=refused)
         return page.redirect(back, notice=page.gettext(done[action]))
@@ -356,8 +356,3 @@ def _refused(page: Page, error) -> object:
     if isinstance(error, Conflict):
         state.errors = {"_form": [error_message(page, error)]}
     return state
-
-
-def _field_or_form_message(page: Page, error) -> str:
-    state = submitted_form(page, error)
-    return " ".join(message for messages in state.errors.values() for message in messages)
