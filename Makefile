@@ -10,7 +10,7 @@ STAMP := $(VENV)/.civic-installed
 PYTEST_ARGS ?=
 
 .PHONY: venv run stop status migrate seed logs lint test test-sqlite test-postgresql \
-	test-browser test-future screenshots bench clean chaos test-chaos
+	test-browser test-future screenshots bench clean chaos chaos-cluster test-chaos
 
 venv: $(STAMP)
 
@@ -96,6 +96,11 @@ endef
 chaos: venv
 	$(BIN)/python -m tests.chaos.run
 
+# Issue 15: the chaos workload on a three-node RabbitMQ cluster (deploy/local-cluster),
+# three instances of every domain service and two gateways, nodes stopped mid-load.
+chaos-cluster: venv
+	$(BIN)/python -m tests.chaos.run --cluster
+
 test-chaos: venv
 	@mkdir -p $(REPORTS)
 	$(call pytest_chaos_run)
@@ -169,6 +174,8 @@ bench: venv
 	-$(BIN)/python -m bench.fanout
 	-$(BIN)/python -m bench.fanout --database-url $(BENCH_PG)
 	-$(BIN)/python -m bench.memory
+	-$(BIN)/python -m bench.cpu
+	-$(BIN)/python -m bench.queue_types
 	$(BIN)/python -m bench.report
 
 clean:

@@ -29,9 +29,9 @@ import time
 import requests
 
 from bench import goals
-from bench.args import non_negative_int, positive_float, positive_int
+from bench.args import add_run_options, non_negative_int, positive_int
 from bench.clients import AmqpClient, HttpClient, ProposalPoster
-from bench.environment import BenchError, Environment, close_and_report, run_until_done
+from bench.environment import BenchError, Environment, run_in, run_until_done
 from bench.load import run_load
 from bench.stats import comparison_rows, format_table, summarize
 
@@ -94,16 +94,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="C[,C...]",
         help="concurrent clients (default 1,10)",
     )
-    parser.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=600.0,
-        metavar="SECONDS",
-        help="give up (and clean up) after this long (default 600)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temp var dir (service output, SQLite files)"
-    )
+    add_run_options(parser)
     return parser.parse_args(argv)
 
 
@@ -227,7 +218,8 @@ def header(args, env: Environment, base_url: str) -> str:
             f"  baseline  kombu request/reply to a plain echo responder, queue {ECHO_QUEUE!r}",
             f"  broker    {env.amqp_uri.rsplit('@', 1)[-1]} (throwaway vhost)",
             f"  requests  timed per scenario — {counts}; warm-up {args.warmup} per client",
-            f"  clients   threads in one process (requests.Session / kombu connection each); "
+            f"  clients   threads in one process (an http.client keep-alive connection / a "
+            f"kombu connection each); "
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         ]
     )
@@ -236,8 +228,8 @@ def header(args, env: Environment, base_url: str) -> str:
 def run(args) -> int:
     deadline = time.monotonic() + args.timeout
     env = Environment()
-    failed = True
-    try:
+
+    def measure_every_concurrency() -> None:
         print(
             f"bench: starting groups, proposals, gateway and the echo responder in vhost "
             f"{env.vhost} ...",
@@ -293,13 +285,8 @@ def run(args) -> int:
             "ratio = civic / baseline: above 1x for latency is slower, "
             "below 1x for req/s is fewer requests per second"
         )
-        failed = False
-        return 0
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        close_and_report("bench", env, failed, args.keep)
+
+    return run_in("bench", env, args.keep, measure_every_concurrency)
 
 
 def main(argv=None) -> int:

@@ -34,3 +34,17 @@ def positive_float(text: str) -> float:
     if not value > 0:  # NaN too
         raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
     return value
+
+
+def add_run_options(parser: argparse.ArgumentParser, timeout: float = 600.0) -> None:
+    """The options of every step that starts services: `--timeout` and `--keep`."""
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=timeout,
+        metavar="SECONDS",
+        help=f"give up (and clean up) after this long (default {timeout:g})",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp var dir (service output, SQLite files)"
+    )

@@ -21,7 +21,7 @@ PERSISTENT = 2
 PREFETCH = 10  # nameko's default max_workers, which is also its RPC prefetch
 
 
-def serve(amqp_uri: str, queue_name: str) -> None:
+def serve(amqp_uri: str, queue_name: str, queue_type: str = "classic") -> None:
     stopping = False
 
     def request_stop(_signum, _frame):
@@ -46,7 +46,8 @@ def serve(amqp_uri: str, queue_name: str) -> None:
                 )
             message.ack()
 
-        queue = Queue(queue_name, durable=True, auto_delete=False)
+        arguments = {"x-queue-type": queue_type} if queue_type != "classic" else {}
+        queue = Queue(queue_name, durable=True, auto_delete=False, queue_arguments=arguments)
         consumer = Consumer(
             channel,
             queues=[queue],
@@ -66,12 +67,18 @@ def serve(amqp_uri: str, queue_name: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.echo")
     parser.add_argument("--queue", required=True)
+    parser.add_argument(
+        "--queue-type",
+        choices=("classic", "quorum"),
+        default="classic",
+        help="the type of the durable request queue (default classic)",
+    )
     args = parser.parse_args(argv)
     amqp_uri = os.environ.get("CIVIC_AMQP_URI")
     if not amqp_uri:
         print("bench.echo: CIVIC_AMQP_URI is not set", file=sys.stderr)
         return 2
-    serve(amqp_uri, args.queue)
+    serve(amqp_uri, args.queue, args.queue_type)
     return 0
 
 

@@ -235,6 +235,21 @@ def run_until_done(name: str, run, args) -> int:
         return 130
 
 
+def run_in(name: str, env: Environment, keep: bool, measure) -> int:
+    """A step's run in its environment: `measure()`, then 0; a BenchError is printed
+    and makes it 1. Whatever happens, `env` is closed (`close_and_report`)."""
+    failed = True
+    try:
+        measure()
+        failed = False
+        return 0
+    except BenchError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        close_and_report(name, env, failed, keep)
+
+
 def close_and_report(name: str, env: Environment, failed: bool, keep: bool) -> None:
     """The `finally` of a step: stop what it started, say what could not be removed,
     and where the services' output was kept (after a failure, or when asked)."""

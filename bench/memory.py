@@ -31,12 +31,12 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench.args import positive_float, positive_int
+from bench.args import add_run_options, positive_int
 from bench.environment import (
     BenchError,
     Environment,
-    close_and_report,
     free_port,
+    run_in,
     run_until_done,
 )
 from bench.load import run_load
@@ -194,16 +194,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "afterwards (default: SQLite files in the temp var dir, where groups' one "
         "connection takes sign-ins one at a time)",
     )
-    parser.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=600.0,
-        metavar="SECONDS",
-        help="give up (and clean up) after this long (default 600)",
-    )
-    parser.add_argument(
-        "--keep", action="store_true", help="keep the temp var dir (service output, SQLite files)"
-    )
+    add_run_options(parser)
     return parser.parse_args(argv)
 
 
@@ -388,8 +379,8 @@ def run(args) -> int:
         return 1
     deadline = time.monotonic() + args.timeout
     env = MemoryEnvironment(args.database_url)
-    failed = True
-    try:
+
+    def load_and_read_memory() -> None:
         print(f"bench.memory: starting every service in vhost {env.vhost} ...", file=sys.stderr)
         base_url = start_platform(env, deadline)
         email = register(base_url)
@@ -444,13 +435,8 @@ def run(args) -> int:
 
             largest = max(processes, key=lambda process: process.rss_mb)
             goals.record("memory", largest.rss_mb, note=largest.name)
-        failed = False
-        return 0
-    except BenchError as exc:
-        print(f"bench.memory: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        close_and_report("bench.memory", env, failed, args.keep)
+
+    return run_in("bench.memory", env, args.keep, load_and_read_memory)
 
 
 def main(argv=None) -> int:

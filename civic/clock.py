@@ -41,6 +41,18 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def from_iso(value) -> datetime | None:
+    """The moment an ISO 8601 text names (one without an offset is UTC, as Civic writes
+    them); None when `value` is not such a text — a log line may hold anything."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def iso_values(view: dict) -> dict:
     """`view` with each of its dates and times written out by `iso` (other values as
     they are): how an account export, which no output schema describes, holds them."""

@@ -171,9 +171,13 @@ class _Stored:
         return self.payload["result"]
 
 
-def command(function):
+def command(function, fingerprinted: tuple[str, ...] | None = None):
     """`function` (a service's RPC method) run at most once per request id (see the
-    module docstring). The service's `db` is its unit of work."""
+    module docstring). The service's `db` is its unit of work.
+
+    `fingerprinted` names the only arguments the fingerprint covers (all by default):
+    a command whose record must not tie its caller to what they sent (an anonymous
+    consultation's answer) leaves both out; its request id is the caller's already."""
     signature = inspect.signature(function)
     method = function.__name__
 
@@ -186,6 +190,8 @@ def command(function):
         bound = signature.bind(service, *args, **kwargs)
         bound.apply_defaults()
         arguments = dict(list(bound.arguments.items())[1:])  # without `self`
+        if fingerprinted is not None:
+            arguments = {name: arguments[name] for name in fingerprinted}
         records = CommandRecords(uow, request_id, method, fingerprint(method, arguments))
         return records.run(lambda: function(service, *args, **kwargs))
 

@@ -19,12 +19,21 @@ from urllib.parse import urlsplit
 from civic.chaos import ChaosConfigError
 from civic.chaos import parse as parse_chaos
 
-SERVICES = ("groups", "proposals", "events", "openings", "notifications", "gateway")
+SERVICES = (
+    "groups",
+    "proposals",
+    "events",
+    "openings",
+    "consultations",
+    "notifications",
+    "gateway",
+)
 DOMAIN_SERVICES = tuple(name for name in SERVICES if name != "gateway")
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+QUEUE_TYPES = ("quorum", "classic")
 # The town's time zone unless CIVIC_TIMEZONE names another (see civic.clock).
 DEFAULT_TIMEZONE = "Europe/Stockholm"
 
@@ -248,6 +257,10 @@ def from_env(env=None) -> dict:
         "CIVIC_DB_POOL_TIMEOUT": _positive_float(env, "CIVIC_DB_POOL_TIMEOUT", "30"),
         # One delay per retry; after the last one the message is dead-lettered.
         "CIVIC_RETRY_DELAYS": retry_delays,
+        # The type of every durable queue Civic declares: quorum (replicated on a
+        # cluster, a delivery limit) or classic (one node; development). A broker's
+        # queues keep their type: `civic queues migrate` moves them to another.
+        "CIVIC_QUEUE_TYPE": _choice(env, "CIVIC_QUEUE_TYPE", "quorum", QUEUE_TYPES),
         # A handler running longer than this (seconds) is stopped: a failed attempt.
         "CIVIC_HANDLER_TIMEOUT": _positive_float(env, "CIVIC_HANDLER_TIMEOUT", "60"),
         # Longest wait between probes while the database or broker is away (seconds).
@@ -284,7 +297,8 @@ def from_env(env=None) -> dict:
         "CIVIC_EMAIL_BACKOFF_MAX": _positive_float(env, "CIVIC_EMAIL_BACKOFF_MAX", "3600"),
         "CIVIC_EMAIL_LEASE": _positive_float(env, "CIVIC_EMAIL_LEASE", "300"),
         "CIVIC_DIGEST_HOUR": _int_between(env, "CIVIC_DIGEST_HOUR", "7", 0, 23),
-        # Timers: reminders 24 h before events, expiry of openings past apply-by.
+        # Timers: reminders 24 h before events, expiry of openings past apply-by, the
+        # opening and closing moments of consultations.
         "CIVIC_REMINDER_INTERVAL": _positive_float(env, "CIVIC_REMINDER_INTERVAL", "60"),
         "CIVIC_EXPIRY_INTERVAL": _positive_float(env, "CIVIC_EXPIRY_INTERVAL", "60"),
         # The gateway's cache of checked tokens (0 seconds turns it off).

@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from civic import clock
 from civic.errors import ContractError
+from civic.validation import schema_of
 
 GROUP_KINDS = ("working_group", "association", "business", "network")
 # What a member is in a group (member_joined carries it).
@@ -120,8 +121,9 @@ def new_envelope(
         raise ContractError(
             f"{producer!r} may not publish {type_!r} (its producer is {found.producer!r})"
         )
+    schema = schema_of(found.schema)  # one per contract (issue 14: built per event before)
     try:
-        clean = found.schema(unknown=RAISE).dump(found.schema(unknown=RAISE).load(data))
+        clean = schema.dump(schema.load(data, unknown=RAISE))
     except ValidationError as exc:
         raise ContractError(f"{type_} data breaks its contract: {exc.messages}") from None
     return Envelope(
@@ -141,7 +143,7 @@ def parse_envelope(body, expected_type: str | None = None) -> Envelope:
     if not isinstance(body, dict):
         raise ContractError("message body is not a JSON object")
     try:
-        raw = EnvelopeSchema().load(body)
+        raw = schema_of(EnvelopeSchema).load(body)
     except ValidationError as exc:
         raise ContractError(f"malformed envelope: {exc.messages}") from None
     if expected_type is not None and raw["type"] != expected_type:
@@ -152,11 +154,12 @@ def parse_envelope(body, expected_type: str | None = None) -> Envelope:
             f"{raw['type']} version {raw['version']} cannot be read "
             f"(this code reads version {found.version})"
         )
+    schema = schema_of(found.schema)
     try:
-        data = found.schema(unknown=EXCLUDE).load(raw["data"])
+        data = schema.load(raw["data"], unknown=EXCLUDE)
     except ValidationError as exc:
         raise ContractError(f"{raw['type']} data breaks its contract: {exc.messages}") from None
-    data = found.schema().dump(data)
+    data = schema.dump(data)
     return Envelope(
         id=str(raw["id"]),
         type=raw["type"],
@@ -211,6 +214,29 @@ class EmailConfirmationRequested(Schema):
 )
 class EmailConfirmed(Schema):
     account_id = _id()
+
+
+@contract(
+    "signed_out",
+    "groups",
+    "A session of the account ended: it signed out. Which session is not said (no token "
+    "or hash of one ever goes into an event): every gateway forgets the account's "
+    "cached sessions at once and asks the groups service again at their next use.",
+)
+class SignedOut(Schema):
+    account_id = _id()
+
+
+@contract(
+    "staff_role_changed",
+    "groups",
+    "An existing account became staff (`civic staff create` promoted it) or stopped "
+    "being staff (it was erased). Every gateway forgets the account's cached sessions "
+    "at once, so the new role counts at its next request.",
+)
+class StaffRoleChanged(Schema):
+    account_id = _id()
+    is_staff = fields.Boolean(required=True)
 
 
 @contract("group_created", "groups", "A group was created; its creator is its admin.")
@@ -758,6 +784,114 @@ class InterestRegistered(_OpeningRef):
     admin_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True)
 
 
+# --- volunteers ---------------------------------------------------------------------
+# Volunteer profiles and invitations (groups) and the volunteer roles of events (events).
+# A profile's event carries only what notifications matches on (whether the volunteer
+# may be contacted, interests, skill keys): never the free text, never availability.
+# Invitations carry ids and the target's title, never the inviter's message.
+
+VOLUNTEER_AVAILABILITY = ("weekdays", "evenings", "weekends")
+VOLUNTEER_SEASONS = ("spring", "summer", "autumn", "winter")
+# A volunteer's interests are the proposal categories (services.proposals.api.CATEGORIES).
+VOLUNTEER_INTERESTS = (
+    "environment",
+    "leisure",
+    "culture",
+    "business",
+    "infrastructure",
+    "housing",
+    "other",
+)
+INVITATION_TARGET_TYPES = ("group", "event", "project")
+INVITATION_ANSWERS = ("accepted", "declined")
+SKILL_KEY_MAX = 40
+
+
+@contract(
+    "volunteer_profile_saved",
+    "groups",
+    "A resident created or changed their volunteer profile. `version` goes up with "
+    "every change of the account's profile (read models apply the newest).",
+)
+class VolunteerProfileSaved(Schema):
+    account_id = _id()
+    contact_ok = fields.Boolean(required=True)
+    interests = fields.List(
+        fields.String(validate=validate.OneOf(VOLUNTEER_INTERESTS)), required=True
+    )
+    skills = fields.List(
+        fields.String(validate=validate.Length(min=1, max=SKILL_KEY_MAX)), required=True
+    )
+    version = entity_version()
+
+
+@contract(
+    "volunteer_profile_removed",
+    "groups",
+    "A resident removed their volunteer profile (or the account was erased).",
+)
+class VolunteerProfileRemoved(Schema):
+    account_id = _id()
+    version = entity_version()
+
+
+class _InvitationRef(Schema):
+    invitation_id = _id()
+    volunteer_id = _id()
+    invited_by = _id()
+    group_id = _id()
+    target_type = fields.String(required=True, validate=validate.OneOf(INVITATION_TARGET_TYPES))
+    target_id = _id()
+    target_title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role_id = _maybe_id()
+
+
+@contract(
+    "volunteer_invited",
+    "groups",
+    "An admin of a group (or staff) invited a volunteer who agreed to be contacted to "
+    "the group itself, an event it organises or a joint project it leads (with an "
+    "event's volunteer role, `role_id`). The volunteer is to be told.",
+)
+class VolunteerInvited(_InvitationRef):
+    pass
+
+
+@contract(
+    "volunteer_invitation_answered",
+    "groups",
+    "A volunteer accepted or declined an invitation. Accepting a group's invitation "
+    "made them a member already (member_joined); accepting an event's with a role asks "
+    "the events service to give them the role if a place is left.",
+)
+class VolunteerInvitationAnswered(_InvitationRef):
+    answer = fields.String(required=True, validate=validate.OneOf(INVITATION_ANSWERS))
+
+
+class _RoleRef(Schema):
+    event_id = _id()
+    title = _title()
+    role_id = _id()
+    role_name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    account_id = _id()
+    organiser_group_id = _id()
+
+
+@contract(
+    "volunteer_role_filled",
+    "events",
+    "An account took a place in an event's volunteer role (it offered, or accepted an "
+    "invitation with the role).",
+)
+class VolunteerRoleFilled(_RoleRef):
+    pass
+
+
+@contract("volunteer_role_left", "events", "An account withdrew its offer for a volunteer role.")
+class VolunteerRoleLeft(_RoleRef):
+    pass
+
+
 # --- notifications ------------------------------------------------------------------
 # Published once per source event (however many inboxes it reached) and once per email
 # given up on: no recipient lists and no addresses, only ids and counts.
@@ -790,3 +924,79 @@ class EmailFailed(Schema):
     )
     attempts = fields.Integer(required=True)
     reason = fields.String(required=True, validate=validate.Length(max=200))
+
+
+# --- consultations ------------------------------------------------------------------
+# Consultations staff put to the town (issue 16). Events say what happened to a
+# consultation and how many answered — never who answered nor what they wrote: an
+# answer's event names no account, and for an anonymous consultation its envelope names
+# no actor either.
+
+# The proposal categories (services/proposals/api.py CATEGORIES; a unit test keeps
+# them equal): whom a consultation concerns.
+CONSULTATION_CATEGORIES = (
+    "environment",
+    "leisure",
+    "culture",
+    "business",
+    "infrastructure",
+    "housing",
+    "other",
+)
+CONSULTATION_STATUSES = ("draft", "scheduled", "open", "closed", "results_published")
+CONSULTATION_CHANNELS = ("online", "interview", "town_hall")
+
+
+class _ConsultationRef(Schema):
+    consultation_id = _id()
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+def _categories():
+    return fields.List(
+        fields.String(validate=validate.OneOf(CONSULTATION_CATEGORIES)), required=True
+    )
+
+
+@contract(
+    "consultation_opened",
+    "consultations",
+    "A consultation opened for answers (when staff published it, or at its opening "
+    "moment, by the timer): published once per consultation, whatever the number of "
+    "consultations-service instances.",
+)
+class ConsultationOpened(_ConsultationRef):
+    categories = _categories()
+    closes_at = fields.AwareDateTime(required=True)
+
+
+@contract(
+    "consultation_closed",
+    "consultations",
+    "A consultation stopped taking answers (at its closing moment, by the timer, or "
+    "early by staff); published once per consultation.",
+)
+class ConsultationClosed(_ConsultationRef):
+    answer_count = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
+@contract(
+    "consultation_results_published",
+    "consultations",
+    "Staff published a closed consultation's results (after moderating its free texts).",
+)
+class ConsultationResultsPublished(_ConsultationRef):
+    categories = _categories()
+
+
+@contract(
+    "consultation_answered",
+    "consultations",
+    "One more answer to a consultation (online, or entered by staff from an interview "
+    "or a town-hall meeting): no account id, and for an anonymous consultation the "
+    "envelope's actor_id is null.",
+)
+class ConsultationAnswered(Schema):
+    consultation_id = _id()
+    channel = fields.String(required=True, validate=validate.OneOf(CONSULTATION_CHANNELS))
+    answer_count = fields.Integer(required=True, validate=validate.Range(min=1))

@@ -485,16 +485,23 @@ class UnitOfWork:
         data: dict,
         actor_id: str | None = None,
         occurred_at: datetime | None = None,
+        anonymous: bool = False,
     ) -> Envelope:
         """Write an event to the outbox, in this transaction. `occurred_at` is the
-        caller's clock (a domain function's injected `now`); the wall clock if not given."""
+        caller's clock (a domain function's injected `now`); the wall clock if not given.
+        The envelope names `actor_id`, else the caller's; with `anonymous`, nobody (an
+        anonymous consultation's answer)."""
         session = self._require_session()
+        if anonymous:
+            actor_id = None
+        elif actor_id is None:
+            actor_id = self.context_data.get("actor_id")
         envelope = new_envelope(
             event_type,
             data,
             producer=self.database.service,
             correlation_id=self.context_data.get("correlation_id"),
-            actor_id=actor_id if actor_id is not None else self.context_data.get("actor_id"),
+            actor_id=actor_id,
             occurred_at=occurred_at,
         )
         store_event(session, self.database.outbox, envelope)
@@ -565,10 +572,11 @@ class Database(DependencyProvider):
         self._stopping.set()
         self.database.relay.stop()
         # A graceful stop publishes what its last workers committed (the relay was only
-        # woken for it), within the publish timeout; what is left waits for the next start.
+        # woken for it, or is publishing it), within the publish timeout; what is left
+        # waits for the next start.
         try:
             with eventlet.Timeout(float(civic_config.get("CIVIC_PUBLISH_TIMEOUT", 10))):
-                self.database.relay.drain()
+                self.database.relay.final_drain()
         except (Exception, eventlet.Timeout) as exc:
             log.warning("outbox_final_drain_failed", error=f"{type(exc).__name__}: {exc}")
         self.database.dispose()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -31,10 +32,12 @@ from civic.errors import Conflict, NotFound, Unavailable, ValidationError
 from civic.log import get_logger
 from civic.messaging import (
     ATTEMPTS_HEADER,
+    DELIVERY_LIMIT,
     FIRST_FAILED_AT_HEADER,
     copy_of,
     dead_letter_queue,
     publish_copy,
+    queue_owner,
     raw_body,
     retry_delays,
 )
@@ -52,6 +55,8 @@ __all__ = [
 log = get_logger(__name__)
 
 CIVIC_HEADER_PREFIX = "x-civic-"
+# What the kernel and the broker wrote about the failure: not sent back on a replay.
+BROKER_AND_CIVIC_HEADERS = (CIVIC_HEADER_PREFIX, "x-death", "x-first-death-", "x-last-death-")
 REPLAYED_AT_HEADER = "x-civic-replayed-at"
 MAX_LIST = 1000
 # How many messages `replay` looks through to find the one asked for.
@@ -59,6 +64,8 @@ MAX_SCAN = 10000
 CONNECT_TIMEOUT = 5.0
 # Bounds every socket read/write, so a broker that stops answering cannot hang a caller.
 IO_TIMEOUT = 10.0
+# How long a reader waits for the messages it held to be back in the queue.
+HANDBACK_WAIT = 2.0
 
 
 def _connection(amqp_uri: str, confirms: bool = False) -> Connection:
@@ -119,21 +126,73 @@ def _first_failure(headers: dict, attempts, failed_at) -> tuple[str | None, bool
     return clock.iso(last - timedelta(seconds=waited)), True
 
 
+def _broker_death(headers: dict) -> dict | None:
+    """The broker's own record of dead-lettering the message (a quorum queue's delivery
+    limit), when it was the broker and not the kernel that put it here."""
+    if headers.get("x-civic-queue"):
+        return None
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        if isinstance(deaths[0].get("queue"), str):
+            return deaths[0]
+    return None
+
+
+def failed_on(headers: dict) -> str | None:
+    """The queue a dead letter failed on: the kernel's header, else the broker's record."""
+    death = _broker_death(headers)
+    return death["queue"] if death else headers.get("x-civic-queue")
+
+
+def _death_summary(death: dict) -> dict:
+    queue = death["queue"]
+    owner = queue_owner(queue)
+    handler = queue.rsplit("--", 1)[1] if owner and "--" in queue else None
+    when = death.get("time")
+    reason = death.get("reason")
+    if reason == "delivery_limit":
+        error = (
+            f"delivered {DELIVERY_LIMIT} times and never acked (its consumer died or lost "
+            "its connection each time): the broker's delivery limit"
+        )
+    else:
+        error = f"dead-lettered by the broker ({reason})"
+    return {
+        "queue": queue,
+        "service": owner,
+        "handler": handler,
+        "error": error,
+        "failed_at": clock.iso(when) if isinstance(when, datetime) else None,
+    }
+
+
 def summary(message) -> dict:
     """What staff see of one dead letter (JSON-serialisable)."""
     headers = message.headers or {}
     envelope = _parse_body(message)
     envelope_fields = envelope if isinstance(envelope, dict) else {}
+    death = _broker_death(headers)
+    about = (
+        _death_summary(death)
+        if death
+        else {
+            "queue": headers.get("x-civic-queue"),
+            "service": headers.get("x-civic-service"),
+            "handler": headers.get("x-civic-handler"),
+            "error": headers.get("x-civic-error"),
+            "failed_at": headers.get("x-civic-failed-at"),
+        }
+    )
     attempts = _int_or_none(headers.get(ATTEMPTS_HEADER))
-    failed_at = headers.get("x-civic-failed-at")
+    failed_at = about["failed_at"]
     first_failed_at, estimated = _first_failure(headers, attempts, failed_at)
     return {
         "id": _message_id(message),
         "type": envelope_fields.get("type"),
-        "queue": headers.get("x-civic-queue"),
-        "service": headers.get("x-civic-service"),
-        "handler": headers.get("x-civic-handler"),
-        "error": headers.get("x-civic-error"),
+        "queue": about["queue"],
+        "service": about["service"],
+        "handler": about["handler"],
+        "error": about["error"],
         "attempts": attempts,
         "failed_at": failed_at,
         "first_failed_at": first_failed_at,
@@ -184,14 +243,29 @@ class _HeldMessages:
         try:
             # Back to the queue at their original places; closing the channel would do
             # the same, this just does not rely on it.
+            ready = self._ready() if self.held else 0
             for message in self.held:
                 message.reject(requeue=True)
+            if self.held:
+                self._wait_until_ready(ready + len(self.held))
         except Exception as exc:  # the broker requeues them when the channel closes
             log.warning("dead_letters_requeue_failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             self.held = []
             self.connection.release()
         return False
+
+    def _ready(self) -> int:
+        _, count, _ = self.queue.queue_declare(passive=True)
+        return count
+
+    def _wait_until_ready(self, expected: int) -> None:
+        """A quorum queue takes rejected messages back a moment later (a classic one at
+        once): wait for it, so the next reader — a count right after a listing — sees
+        them. At most HANDBACK_WAIT; more may have arrived meanwhile, never fewer."""
+        deadline = time.monotonic() + HANDBACK_WAIT
+        while self._ready() < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def list_dead_letters(amqp_uri: str, limit: int = 100) -> list[dict]:
@@ -244,7 +318,7 @@ def count_for_queue(amqp_uri: str, queue: str, limit: int = MAX_SCAN) -> int:
             message = held.next()
             if message is None:
                 break
-            if (message.headers or {}).get("x-civic-queue") == queue:
+            if failed_on(message.headers or {}) == queue:
                 found += 1
     return found
 
@@ -268,7 +342,7 @@ def replay_queue(amqp_uri: str, queue: str, scan_limit: int = MAX_SCAN) -> dict:
             message = held.next()
             if message is None:
                 break
-            if (message.headers or {}).get("x-civic-queue") == queue:
+            if failed_on(message.headers or {}) == queue:
                 _republish(held, message)
                 replayed += 1
     log.info("dead_letters_replayed", queue=queue, count=replayed)
@@ -291,7 +365,7 @@ def _republish(held: _HeldMessages, message) -> dict:
     headers = {
         key: value
         for key, value in (message.headers or {}).items()
-        if not key.startswith(CIVIC_HEADER_PREFIX) and key != "x-death"
+        if not key.startswith(BROKER_AND_CIVIC_HEADERS)
     }
     headers[ATTEMPTS_HEADER] = 0
     headers[REPLAYED_AT_HEADER] = replayed_at

@@ -45,6 +45,7 @@ import amqp
 from kombu import Connection, Exchange
 
 import civic
+from civic import clock
 
 EXCHANGE = "civic.instances"
 ALL = "all"  # the routing key every instance is bound with
@@ -418,14 +419,7 @@ def listening(channel_of: Callable[[], object], service: str) -> int:
 
 def record_time(record: dict) -> datetime:
     """When a log record was written (its `ts`); the epoch when it says no time."""
-    value = record.get("ts")
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        except ValueError:
-            pass
-    return datetime(1970, 1, 1, tzinfo=UTC)
+    return clock.from_iso(record.get("ts")) or datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def merge(records: Iterable[dict]) -> list[dict]:

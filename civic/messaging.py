@@ -82,6 +82,57 @@ FIRST_FAILED_AT_HEADER = "x-civic-first-failed-at"
 DEAD_LETTER_QUEUE = "civic.dead-letters"
 
 
+# Every durable queue is of the type CIVIC_QUEUE_TYPE says. Quorum queues (replicated on
+# a cluster's nodes) count each message's deliveries: one returned DELIVERY_LIMIT times
+# (its consumer died or dropped its connection each time, never acking it) is
+# dead-lettered by the broker itself — the kernel's own count of unfinished starts
+# (`SuspectIsolation`) acts long before, but needs the database to count. Dead-lettering
+# out of a quorum queue is at-least-once (the broker keeps the message until the target
+# queue confirmed it), which RabbitMQ allows only with `reject-publish` overflow.
+# A queue's arguments cannot change in place: a broker's queues are moved from one type
+# to the other by `civic queues migrate` (civic.topology).
+DELIVERY_LIMIT = 20
+QUORUM = "quorum"
+
+
+def queue_type() -> str:
+    return config.get("CIVIC_QUEUE_TYPE", QUORUM)
+
+
+def _of_the_type() -> dict:
+    return {"x-queue-type": QUORUM} if queue_type() == QUORUM else {}
+
+
+def _dead_lettering_to(queue: str) -> dict:
+    """Arguments of a queue whose dead (expired, or past the delivery limit) messages go
+    to `queue` through the default exchange."""
+    arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+    if queue_type() == QUORUM:
+        arguments.update(
+            {
+                "x-queue-type": QUORUM,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+        )
+    return arguments
+
+
+def handler_queue_arguments() -> dict:
+    """A handler's queue: a quorum queue's deliveries are limited (then dead-lettered)."""
+    if queue_type() != QUORUM:
+        return {}
+    return {**_dead_lettering_to(DEAD_LETTER_QUEUE), "x-delivery-limit": DELIVERY_LIMIT}
+
+
+def rpc_queue_arguments() -> dict:
+    """A service's RPC queue: a request returned DELIVERY_LIMIT times is dropped (its
+    caller had its timeout long before; it is no event to keep)."""
+    if queue_type() != QUORUM:
+        return {}
+    return {"x-queue-type": QUORUM, "x-delivery-limit": DELIVERY_LIMIT}
+
+
 def queue_name(source: str, event_type: str, service: str, handler: str) -> str:
     """The queue of one handler (`service.handler`, the handler's `name`) for one event
     type of one producer: `evt-<source>-<event_type>--<service>.<handler>`.
@@ -102,6 +153,7 @@ def subscription_queue(source: str, event_type: str, service: str, handler: str)
         routing_key=event_type,
         durable=True,
         auto_delete=False,
+        queue_arguments=handler_queue_arguments(),
     )
 
 
@@ -138,6 +190,7 @@ def all_events_queue(name: str, routes) -> Queue:
         ],
         durable=True,
         auto_delete=False,
+        queue_arguments=handler_queue_arguments(),
     )
 
 
@@ -162,8 +215,7 @@ def retry_queue(queue: str, delay: float) -> Queue:
         durable=True,
         auto_delete=False,
         queue_arguments={
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": queue,
+            **_dead_lettering_to(queue),
             "x-message-ttl": int(delay * 1000),
         },
     )
@@ -174,7 +226,7 @@ def retry_queues(queue: str) -> list[Queue]:
 
 
 def dead_letter_queue() -> Queue:
-    return Queue(DEAD_LETTER_QUEUE, durable=True, auto_delete=False)
+    return Queue(DEAD_LETTER_QUEUE, durable=True, auto_delete=False, queue_arguments=_of_the_type())
 
 
 # --- what counts as an attempt ----------------------------------------------------------

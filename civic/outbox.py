@@ -45,7 +45,7 @@ from datetime import datetime, timedelta
 
 import amqp
 from amqp.exceptions import ChannelError
-from kombu import Connection, Exchange
+from kombu import Exchange
 from nameko.events import get_event_exchange
 from sqlalchemy import (
     Column,
@@ -65,6 +65,7 @@ from sqlalchemy.orm import Session
 
 from civic import chaos
 from civic import config as civic_config
+from civic.brokers import establish
 from civic.clock import utcnow
 from civic.contracts import Envelope
 from civic.log import get_logger
@@ -196,14 +197,13 @@ class ConfirmedPublisher:
 
     def _connect(self) -> None:
         timeout = self.timeout()
-        params = Connection(
+        # One attempt at each broker of the list: the caller's next pass is the retry.
+        connection = establish(
             self.amqp_uri,
             connect_timeout=timeout,
             heartbeat=max(1, round(float(_setting("CIVIC_AMQP_HEARTBEAT", 30.0)))),
             transport_options={"read_timeout": timeout, "write_timeout": timeout},
         )
-        # One attempt (kombu's `connect` would retry): the relay's next pass is the retry.
-        connection = params.transport.establish_connection()
         try:
             channel = connection.channel()
             channel.confirm_select()
@@ -342,6 +342,9 @@ class OutboxRelay:
         self._consumed: frozenset[str] | None = None
         self._wake = threading.Event()
         self._running = False
+        # Held by the relay's green thread for a pass: a graceful stop waits for the pass
+        # in flight (whose claimed rows another pass would skip) before its last one.
+        self._passing = threading.Lock()
 
     # --- settings -------------------------------------------------------------------------
 
@@ -652,7 +655,8 @@ class OutboxRelay:
                 break
             self.publisher.heartbeat()
             try:
-                count = self.drain()
+                with self._passing:
+                    count = self.drain()
                 if count:
                     # A backlog drained is news; the rows of each commit are routine.
                     level = log.info if count >= self.batch_size() else log.debug
@@ -663,6 +667,12 @@ class OutboxRelay:
     def stop(self) -> None:
         self._running = False
         self._wake.set()
+
+    def final_drain(self) -> int:
+        """After `stop`: let the relay's pass in flight finish, then publish what the
+        last workers committed; returns how many rows this last drain sent."""
+        with self._passing:
+            return self.drain()
 
     def close(self) -> None:
         self.stop()

@@ -322,7 +322,12 @@ class GroupFacts:
     ):
         if self.is_erased(session, account_id):
             return  # a fact that arrives after the erasure (another queue, a retry) is stale
-        row = session.get(self.known_membership, (group_id, account_id))
+        # Locked: two handlers (instances, or workers of one) applying facts about the
+        # same membership at once would each compare with the version they read, and
+        # the later commit would win even with the older fact (a leave lost). The second
+        # now waits for the first's commit and compares with what it wrote. (Two first
+        # facts at once: one insert fails on the key, and its retry finds the row.)
+        row = session.get(self.known_membership, (group_id, account_id), with_for_update=True)
         if row is None:
             session.add(
                 self.known_membership(

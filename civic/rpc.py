@@ -29,10 +29,17 @@ requests go without confirms, and an unroutable request comes back as a `basic.r
 on the same channel, which fails that call with `Unavailable` at once. Losing the
 connection fails every call waiting on it (`Unavailable`); the line connects again in
 the background.
+
+The services answer over the same line (`Rpc`, which `civic.service.rpc` declares):
+nameko's responder built a connection object and took a pooled producer per answer,
+and waited for a publisher confirm of each. An answer now goes out on the line's
+channel without a confirm — a lost answer is a caller's timeout, which a confirm would
+not have prevented — and the request is acked after it, as nameko does.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections import Counter
@@ -41,28 +48,34 @@ import amqp
 import eventlet
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
-from kombu import Connection
+from kombu import Queue
 from kombu import serialization as kombu_serialization
-from nameko.exceptions import deserialize
+from nameko.exceptions import UnserializableValueError, deserialize, serialize
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.messaging import encode_to_headers
-from nameko.rpc import get_rpc_exchange
+from nameko.rpc import RPC_QUEUE_TEMPLATE, RpcConsumer, get_rpc_exchange
+from nameko.rpc import Rpc as NamekoRpc
 
 from civic import config
+from civic.brokers import establish
 from civic.commands import REQUEST_DEADLINE, REQUEST_ID, deadline_ms, derived_request_id
 from civic.errors import Unavailable
 from civic.log import get_logger
+from civic.messaging import rpc_queue_arguments
 
 log = get_logger(__name__)
 
 # A worker's context key: what its calls' request ids are made from (see the docstring).
 REQUEST_KEY = "request_key"
 PERSISTENT = 2  # as nameko publishes requests
+TRANSIENT = 1  # answers: their reply queues are not durable anyway
 JSON_ONLY = kombu_serialization.prepare_accept_content(["json"])
 # How long the line waits before connecting again after losing the broker, at most.
 RECONNECT_MAX_DELAY = 1.0
 # How long one read of the connection waits before it checks heartbeats and stopping.
 READ_TICK = 1.0
+# How long an answer waits for the line to (re)connect before it is given up.
+ANSWER_WAIT = 2.0
 
 
 class UnroutableRequest(Exception):
@@ -92,6 +105,8 @@ class RequestLine(SharedExtension):
         self.queue_name = f"rpc.reply-{self.container.service_name}-{self.routing_key}"
 
     def start(self):
+        if self._running:  # started already, by the RPC entrypoints (see `Answers`)
+            return
         self._running = True
         try:
             self._connect()
@@ -110,13 +125,13 @@ class RequestLine(SharedExtension):
 
     def _connect(self) -> None:
         timeout = float(config.get("CIVIC_PUBLISH_TIMEOUT", 10.0))
-        params = Connection(
+        # One attempt at each broker of the list: the caller's next pass is the retry.
+        connection = establish(
             self.amqp_uri,
             connect_timeout=timeout,
             heartbeat=max(1, round(float(config.get("CIVIC_AMQP_HEARTBEAT", 30.0)))),
             transport_options={"read_timeout": timeout, "write_timeout": timeout},
         )
-        connection = params.transport.establish_connection()
         try:
             channel = connection.channel()
             self.exchange(channel).declare()
@@ -218,6 +233,51 @@ class RequestLine(SharedExtension):
         reply.correlation_id = correlation_id
         return reply
 
+    def answer(self, request, result, exc_info):
+        """Send the answer to an RPC `request` (a kombu message) to its caller, in
+        nameko's format; returns `(result, exc_info)` as nameko's responder does (an
+        answer that cannot be serialized is sent as an UnserializableValueError)."""
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        try:
+            content_type, encoding, body = kombu_serialization.dumps(
+                {"result": result, "error": error}, serializer="json"
+            )
+        except Exception:
+            exc_info = sys.exc_info()
+            error = serialize(UnserializableValueError(result))
+            result = None
+            content_type, encoding, body = kombu_serialization.dumps(
+                {"result": None, "error": error}, serializer="json"
+            )
+        properties = request.properties
+        reply_to = properties.get("reply_to")
+        if not reply_to:
+            return result, exc_info  # nobody waits for it
+        message = amqp.Message(
+            body,
+            content_type=content_type,
+            content_encoding=encoding,
+            delivery_mode=TRANSIENT,
+            correlation_id=properties.get("correlation_id"),
+        )
+        waited_until = time.monotonic() + ANSWER_WAIT
+        while self._channel is None and self._running and time.monotonic() < waited_until:
+            eventlet.sleep(0.05)  # starting, or connecting again
+        with self._writing:
+            channel = self._channel
+            if channel is None:
+                log.warning("rpc_answer_lost", error="the message broker cannot be reached")
+                return result, exc_info
+            try:
+                channel.basic_publish(message, self.exchange.name, reply_to)
+            except BaseException as exc:
+                self._drop(_error(exc))
+                if not isinstance(exc, Exception):
+                    raise
+                # The caller's timeout answers it (503), as for any lost answer.
+                log.warning("rpc_answer_lost", error=_error(exc))
+        return result, exc_info
+
     def forget(self, reply: Event) -> None:
         self.pending.pop(getattr(reply, "correlation_id", None), None)
 
@@ -241,6 +301,52 @@ class RequestLine(SharedExtension):
         reply = self.pending.pop(message.properties.get("correlation_id"), None)
         if reply is not None and not reply.ready():
             reply.send_exception(UnroutableRequest(routing_key))
+
+
+def rpc_queue(service: str) -> Queue:
+    """A service's queue of RPC requests, as nameko names and binds it, of Civic's queue
+    type (civic.messaging)."""
+    return Queue(
+        RPC_QUEUE_TEMPLATE.format(service),
+        exchange=get_rpc_exchange(),
+        routing_key=f"{service}.*",
+        durable=True,
+        queue_arguments=rpc_queue_arguments(),
+    )
+
+
+class Answers(RpcConsumer):
+    """nameko's consumer of a service's RPC requests, answering over the process's
+    `RequestLine` instead of a publisher per answer (see the module's docstring)."""
+
+    line = RequestLine()
+
+    @property
+    def sharing_key(self):
+        # One consumer of the service's queue: a service that also declares nameko's own
+        # `@rpc` methods shares this one (two would split the queue's requests between
+        # them, each answering MethodNotFound for the other's methods).
+        return RpcConsumer
+
+    def setup(self):
+        super().setup()
+        # nameko builds a plain durable queue; Civic's are of its queue type (rpc_queue).
+        self.queue.queue_arguments = rpc_queue(self.container.service_name).queue_arguments
+
+    def start(self):
+        self.line.start()  # before the first request can arrive
+        super().start()
+
+    def handle_result(self, message, result, exc_info):
+        result, exc_info = self.line.answer(message, result, exc_info)
+        self.consumer.ack_message(message)
+        return result, exc_info
+
+
+class Rpc(NamekoRpc):
+    """nameko's `@rpc` entrypoint, answered by `Answers`."""
+
+    rpc_consumer = Answers()
 
 
 def _error(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.rpc import Rpc
 from nameko.timer import Timer
 from sqlalchemy import text
 
@@ -12,21 +11,24 @@ import civic
 from civic import clock, commands
 from civic.errors import CivicError
 from civic.log import Tracing
-from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, load, load_actor
+from civic.probe import HealthFile
+from civic.rpc import Rpc
+from civic.validation import MonthlyFiguresSchema, PeriodOfMonthsSchema, dump, load, load_actor
 
 
-def rpc(fn=None, *, command: bool = False):
-    """nameko's `@rpc`, where a CivicError (not found, conflict…) is an answer, not a
-    fault of the service.
+def rpc(fn=None, *, command: bool = False, fingerprinted: tuple[str, ...] | None = None):
+    """nameko's `@rpc` (answered over the process's request line, civic.rpc), where a
+    CivicError (not found, conflict…) is an answer, not a fault of the service.
 
     `@rpc(command=True)` for a method that changes state: it runs at most once per
     request id, its answer recorded with its effect (civic.commands), so a redelivered
     or retried request gets the first answer instead of acting again. Reads stay `@rpc`.
+    `fingerprinted`: the arguments its record's fingerprint covers (civic.commands).
     """
 
     def declare(function):
         if command:
-            function = commands.command(function)
+            function = commands.command(function, fingerprinted)
         return Rpc.decorator(expected_exceptions=(CivicError,))(function)
 
     return declare(fn) if fn is not None else declare
@@ -55,7 +57,32 @@ def timer(setting: str, eager: bool = False):
     return ConfiguredTimer.decorator(setting, eager=eager)
 
 
-class InstanceAnswers(DependencyProvider):
+class QueueListener(DependencyProvider):
+    """A dependency that listens on a queue of its own instance's in a green thread of
+    the container: `self.run_listener(loop, identifier)` where `loop.run(stopped, sleep)`
+    runs until `stopped()`. Stopping is not waited for: the queue goes with its
+    connection."""
+
+    _stopped = False
+    _thread = None
+
+    def run_listener(self, loop, identifier: str) -> None:
+        self._stopped = False
+        self._thread = self.container.spawn_managed_thread(
+            lambda: loop.run(lambda: self._stopped, sleep=eventlet.sleep),
+            identifier=identifier,
+        )
+
+    def stop(self):
+        self.kill()
+
+    def kill(self):
+        self._stopped = True
+        if self._thread is not None:
+            self._thread.kill()
+
+
+class InstanceAnswers(QueueListener):
     """This instance's answers to `civic.instances` questions (who it is; what it logged
     for a correlation id), from a queue of its own, in a green thread of the container.
 
@@ -68,23 +95,10 @@ class InstanceAnswers(DependencyProvider):
         self.responder = instances.Responder(
             self.identity, config.get("AMQP_URI"), pause=lambda: eventlet.sleep(0)
         )
-        self._stopped = False
 
     def start(self):
-        self._thread = self.container.spawn_managed_thread(
-            lambda: self.responder.run(lambda: self._stopped, sleep=eventlet.sleep),
-            identifier="civic.instances",
-        )
-
-    def stop(self):
-        # Not waited for: its queue and its seat in the roster go with its connection.
-        self.kill()
-
-    def kill(self):
-        self._stopped = True
-        thread = getattr(self, "_thread", None)
-        if thread is not None:
-            thread.kill()
+        # Its queue and its seat in the roster go with its connection when it stops.
+        self.run_listener(self.responder, "civic.instances")
 
     def get_dependency(self, worker_ctx):
         return self.identity.as_dict()
@@ -97,6 +111,7 @@ class ServiceBase:
     tracing = Tracing()
     # Answers "who runs?" and "what did you log for this correlation id?" (civic.instances).
     instance = InstanceAnswers()
+    probe = HealthFile()  # the health file Kubernetes' probes read (civic.probe)
 
     @rpc
     def health(self):
@@ -147,4 +162,4 @@ class ReportsProgrammeFigures:
         query = load(PeriodOfMonthsSchema, {"period_from": period_from, "period_to": period_to})
         with self.db as uow:
             answer = type(self).monthly_figures(uow.session, actor, **query)
-        return MonthlyFiguresSchema().dump(answer)
+        return dump(MonthlyFiguresSchema, answer)

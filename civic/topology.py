@@ -23,6 +23,7 @@ import inspect
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
+import amqp
 import requests
 from kombu import Connection, Queue
 
@@ -33,13 +34,19 @@ from civic.messaging import (
     EventSubscription,
     all_events_queue,
     all_events_queue_name,
+    confirming_connection,
+    copy_of,
     dead_letter_queue,
+    publish_copy,
     queue_name,
     queue_owner,
+    queue_type,
+    retry_delays,
     retry_queues,
     subscription_queue,
 )
 from civic.outbox import event_exchange
+from civic.rpc import rpc_queue
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,22 @@ def queues(found: list[Subscription]) -> list[Queue]:
     return declared
 
 
+class QueueTypeMismatch(RuntimeError):
+    """A queue on the broker is of another type (or has other arguments) than Civic's
+    configuration declares: it cannot change in place."""
+
+
+def _declare_queue(channel, queue: Queue) -> None:
+    try:
+        queue(channel).declare()
+    except amqp.exceptions.PreconditionFailed as exc:
+        raise QueueTypeMismatch(
+            f"queue {queue.name!r} exists on the broker with other arguments than "
+            f"CIVIC_QUEUE_TYPE={queue_type()} gives it ({exc.reply_text}): stop the "
+            "services and run `civic queues migrate`"
+        ) from None
+
+
 def declare(amqp_uri: str, services=DOMAIN_SERVICES) -> list[str]:
     """Declare exchanges and queues (idempotent); returns the queue names."""
     found = subscriptions(services)
@@ -152,8 +175,115 @@ def declare(amqp_uri: str, services=DOMAIN_SERVICES) -> list[str]:
             event_exchange(producer)(channel).declare()
         declared = queues(found)
         for queue in declared:
-            queue(channel).declare()
+            _declare_queue(channel, queue)
     return [queue.name for queue in declared]
+
+
+# --- moving queues to another type -------------------------------------------------------
+# A queue's type (quorum, classic) is fixed when it is declared. `civic queues migrate`
+# moves each Civic queue of the other type through a holding queue: every message is
+# copied (confirmed) to `<queue>.migrating` and only then acked, the old queue is
+# deleted (only if empty), the queue declared anew with its bindings, and the messages
+# copied back the same way. An interrupted run leaves the holding queue, which the next
+# run empties first: nothing is lost, a message may at worst be there twice (the
+# handlers' inboxes take care of that). The services must be stopped: a consumer on a
+# queue being moved would see it vanish.
+
+HOLDING_SUFFIX = ".migrating"
+# Broker-set headers that describe a delivery, not the message.
+_DELIVERY_HEADERS = ("x-delivery-count",)
+
+
+def civic_queues(services=DOMAIN_SERVICES) -> list[Queue]:
+    """Every durable queue Civic declares: the handlers', their retry queues, the dead
+    letters' and each service's RPC queue."""
+    names = [service.name if inspect.isclass(service) else service for service in services]
+    return queues(subscriptions(services)) + [rpc_queue(name) for name in names]
+
+
+def queues_to_move(listing, services=DOMAIN_SERVICES) -> list[Queue]:
+    """Those of `civic_queues` that `listing` (the management API's `[{name, type}]`)
+    has of another type than CIVIC_QUEUE_TYPE, or with a holding queue left behind."""
+    found = {row["name"]: row for row in listing}
+    wanted = queue_type()
+    return [
+        queue
+        for queue in civic_queues(services)
+        if (queue.name in found and found[queue.name].get("type") != wanted)
+        or queue.name + HOLDING_SUFFIX in found
+    ]
+
+
+def _transfer(channel, source: str, target: str) -> int:
+    """Copy every message of `source` to `target` (each confirmed), acking each only
+    after its copy was confirmed; returns how many."""
+    moved = 0
+    while True:
+        message = channel.basic_get(queue=source, no_ack=False)
+        if message is None:
+            return moved
+        headers = {
+            key: value
+            for key, value in (message.headers or {}).items()
+            if key not in _DELIVERY_HEADERS
+        }
+        publish_copy(channel, copy_of(message, headers), target)
+        channel.basic_ack(message.delivery_tag)
+        moved += 1
+
+
+def migrate_queues(
+    management_uri: str, amqp_uri: str, services=DOMAIN_SERVICES, progress=None
+) -> list[dict]:
+    """Move every Civic queue of the other type to CIVIC_QUEUE_TYPE (see above);
+    returns `[{name, messages}]` of those moved. Raises QueuesInUse, naming them, while
+    anything consumes from a queue to move."""
+    listing = management_queues(management_uri, amqp_uri)
+    moving = queues_to_move(listing, services)
+    existing = {row["name"] for row in listing}
+    moved = []
+    with confirming_connection(amqp_uri) as connection:
+        # The broker's own count (the management API's lags by seconds).
+        busy = sorted(
+            queue.name
+            for queue in moving
+            if queue.name in existing and _consumers(connection, queue.name)
+        )
+        if busy:
+            raise QueuesInUse(busy)
+        for queue in moving:
+            holding = Queue(queue.name + HOLDING_SUFFIX, durable=True, auto_delete=False)
+            held = 0
+            # A channel that knew the old queue must not see the new one (RabbitMQ 3.10
+            # closes the connection, INTERNAL_ERROR): one channel each side of the swap.
+            with connection.channel() as channel:
+                holding(channel).declare()
+                if queue.name in existing:
+                    held = _transfer(channel, queue.name, holding.name)
+                    channel.queue_delete(queue.name, if_empty=True)
+            with connection.channel() as channel:
+                queue(channel).declare()
+                back = _transfer(channel, holding.name, queue.name)
+                channel.queue_delete(holding.name, if_empty=True)
+            moved.append({"name": queue.name, "messages": back})
+            if progress is not None:
+                progress(queue.name, held, back)
+    return moved
+
+
+def _consumers(connection, name: str) -> int:
+    with connection.channel() as channel:
+        return channel.queue_declare(queue=name, passive=True).consumer_count
+
+
+class QueuesInUse(RuntimeError):
+    def __init__(self, names: list[str]):
+        self.names = names
+        super().__init__(
+            f"{len(names)} queue(s) to move have consumers (stop the services first): "
+            + ", ".join(names[:5])
+            + (" …" if len(names) > 5 else "")
+        )
 
 
 # --- orphaned queues ---------------------------------------------------------------------
@@ -162,7 +292,8 @@ MANAGEMENT_TIMEOUT = 3.0
 
 
 @functools.lru_cache(maxsize=8)
-def _declared_names(services: tuple) -> frozenset[str]:
+def _declared_names(services: tuple, delays: tuple) -> frozenset[str]:
+    # `delays` (CIVIC_RETRY_DELAYS) is in the key: the retry queues' names follow it.
     return frozenset(queue.name for queue in queues(subscriptions(services)))
 
 
@@ -170,7 +301,7 @@ def orphans(listing, services=DOMAIN_SERVICES) -> list[dict]:
     """The queues of `listing` (`[{name, messages, …}]`, as the management API lists
     them) named like a Civic handler's queue or retry queue that no handler of `services`
     declares: `[{name, service, messages}]`, sorted by name."""
-    declared = _declared_names(tuple(services))
+    declared = _declared_names(tuple(services), tuple(retry_delays()))
     found = []
     for queue in listing:
         name = queue["name"]
@@ -190,7 +321,7 @@ def vhost_of(amqp_uri: str) -> str:
 
 
 _QUEUE_COLUMNS = (
-    "name,messages,messages_ready,messages_unacknowledged,consumers,"
+    "name,type,messages,messages_ready,messages_unacknowledged,consumers,"
     "message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
 )
 
@@ -222,6 +353,7 @@ def management_queues(management_uri: str, amqp_uri: str, timeout: float = MANAG
     return [
         {
             "name": row["name"],
+            "type": row.get("type"),
             "messages": int(row.get("messages") or 0),
             "ready": int(row.get("messages_ready") or 0),
             "unacknowledged": int(row.get("messages_unacknowledged") or 0),

@@ -209,6 +209,12 @@ def load(schema_cls: type[Schema], data) -> dict:
         raise ValidationError("the input is not valid", fields=messages) from None
 
 
+def dump(schema_cls: type[Schema], value) -> dict:
+    """`value` as `schema_cls` shows it, with the process's one instance (`schema_of`):
+    dumping keeps no state on the instance either."""
+    return schema_of(schema_cls).dump(value)
+
+
 def clean_id(name: str, value) -> str:
     """An id given as a plain argument: a string (or UUID), else the caller erred.
 
@@ -253,7 +259,7 @@ def load_actor(actor, required: bool = True) -> dict | None:
             raise Unauthenticated("sign in first")
         return None
     try:
-        return ActorSchema().load(actor)
+        return schema_of(ActorSchema).load(actor)
     except MarshmallowError as exc:
         raise ValidationError("the input is not valid", fields={"actor": exc.messages}) from None
 

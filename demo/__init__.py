@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from civic import clock
+from demo.consultations import ConsultationsDemo
+from demo.volunteers import VolunteersDemo
 
 DEFAULT_PASSWORD = "jokkmokk-demo-2026"
 MIN_PASSWORD_LENGTH = 10
@@ -228,6 +230,8 @@ class DemoLoader:
         self.openings = openings if openings is not None else sibling_client(groups, "openings")
         # And the events service.
         self.events = events if events is not None else sibling_client(groups, "events")
+        # And the consultations service.
+        self.consultations = sibling_client(groups, "consultations")
         self.created = 0
         self.ids: dict[str, str] = {}
 
@@ -237,17 +241,23 @@ class DemoLoader:
         proposals = ProposalsDemo(self.proposals, self)
         openings = OpeningsDemo(self.openings, self)
         events = EventsDemo(self.events, self)
+        consultations = ConsultationsDemo(self.consultations, self, STAFF.key)
+        volunteers = VolunteersDemo(self.groups, self.events, self)
         if (
             is_loaded(existing)
             and proposals.is_loaded(existing)
             and openings.is_loaded(existing)
             and events.is_loaded(existing)
+            and consultations.is_loaded()
+            and volunteers.is_loaded(existing)
         ):
             return False
         self.load_groups(existing)
         proposals.load(existing)
         openings.load(existing)
         events.load(existing)
+        consultations.load()
+        volunteers.load(existing)
         return True
 
     def load_groups(self, existing: dict[str, dict], groups=GROUPS, residents=RESIDENTS) -> None:

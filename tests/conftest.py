@@ -19,6 +19,13 @@ from civic import log  # noqa: E402
 TEST_DB = os.environ.get("CIVIC_TEST_DB", "sqlite")
 PG_SERVER = os.environ.get("CIVIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 PG_DATABASE = "civic_test"
+# The type of the queues the tests declare. Classic by default: each test has a vhost of
+# its own, and a quorum queue is a Raft group the broker starts and, when the vhost is
+# deleted, stops again (hundreds a minute hung a single-node RabbitMQ 3.10 under a whole
+# suite). The quorum behaviour itself is tested with CIVIC_QUEUE_TYPE=quorum where it
+# matters (tests marked `quorum`, the chaos suite, the cluster), and the whole suite runs
+# on quorum queues with CIVIC_TEST_QUEUE_TYPE=quorum.
+TEST_QUEUE_TYPE = os.environ.get("CIVIC_TEST_QUEUE_TYPE", "classic")
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05, message="condition"):
@@ -49,8 +56,10 @@ def pg_url():
 
 
 @pytest.fixture
-def civic_settings(rabbit_config, tmp_path, pg_url):
-    """nameko config for one test: its own vhost, databases, log directory."""
+def civic_settings(request, rabbit_config, tmp_path, pg_url):
+    """nameko config for one test: its own vhost, databases, log directory; quorum queues
+    for a test marked `quorum`."""
+    queue_type = "quorum" if request.node.get_closest_marker("quorum") else TEST_QUEUE_TYPE
     env = {
         "CIVIC_AMQP_URI": nameko_config["AMQP_URI"],
         "CIVIC_VAR_DIR": str(tmp_path / "var"),
@@ -59,6 +68,7 @@ def civic_settings(rabbit_config, tmp_path, pg_url):
         "CIVIC_RPC_TIMEOUT": "5",
         "CIVIC_WEB_ADDRESS": "127.0.0.1:0",
         "CIVIC_LOG_LEVEL": "INFO",
+        "CIVIC_QUEUE_TYPE": queue_type,
     }
     if pg_url:
         env["CIVIC_DATABASE_URL"] = pg_url

@@ -5,6 +5,7 @@ wrote to its outbox, and what the domain services published on the broker (the
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 from kombu import Connection, Producer, Queue
@@ -13,6 +14,29 @@ from sqlalchemy import func, select
 from civic.config import DOMAIN_SERVICES
 from civic.contracts import CATALOGUE, Envelope, new_envelope
 from civic.outbox import context_headers, event_exchange
+
+
+def process_env(settings: dict, **extra: str) -> dict:
+    """The environment a `civic` or `python -m civic.runner` process needs to run on the
+    test's broker (and its queue type), databases, var directory and timings; `extra`
+    settings on top."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
+    env.update(
+        {
+            "CIVIC_AMQP_URI": settings["AMQP_URI"],
+            "CIVIC_QUEUE_TYPE": settings["CIVIC_QUEUE_TYPE"],
+            "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
+            "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
+            "CIVIC_RELAY_INTERVAL": str(settings["CIVIC_RELAY_INTERVAL"]),
+            "CIVIC_LOG_LEVEL": "INFO",
+        }
+    )
+    database = settings["CIVIC_DATABASES"]["groups"]
+    if database.startswith("postgresql"):
+        env["CIVIC_DATABASE_URL"] = database
+        env["CIVIC_SCHEMA_PREFIX"] = settings["CIVIC_SCHEMA_PREFIX"]
+    env.update(extra)
+    return env
 
 
 def envelope(event_type: str, data: dict, actor_id: str | None = None) -> Envelope:

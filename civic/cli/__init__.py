@@ -8,6 +8,7 @@
     civic staff create --email E --display-name N [--password P]
     civic logs [--service S] [--level L] [--trace ID] [--since 10m|ISO] [--follow] [--json]
     civic dead-letters list [--limit N] [--json] | civic dead-letters replay ID
+    civic queues migrate [--dry-run]   move every Civic queue to CIVIC_QUEUE_TYPE
     civic asyncapi [--output FILE]
 
 Configuration comes from the environment (see civic.config / deploy/civic.env.example).
@@ -15,7 +16,7 @@ Exit codes: 0 done, 1 failed, 2 bad input or configuration.
 
 This module parses the arguments and runs the command; each command lives in its own
 module: `migrate`, `supervisor` (up, down, status), `seed`, `staff`, `logs`,
-`deadletters`, `asyncapi`, and what they share in `common`. Only the commands that talk
+`deadletters`, `queues`, `asyncapi`, and what they share in `common`. Only the commands that talk
 to services over nameko RPC (up, status, seed, staff) make the process cooperative with
 eventlet, and only when they run: `civic logs` and the others stay plain,
 quick-starting Python.
@@ -31,6 +32,7 @@ from civic.cli.common import EXIT_USAGE, CommandError, warn
 from civic.cli.deadletters import cmd_dead_letters_list, cmd_dead_letters_replay
 from civic.cli.logs import cmd_logs
 from civic.cli.migrate import cmd_migrate
+from civic.cli.queues import cmd_queues_migrate
 from civic.cli.seed import cmd_seed
 from civic.cli.staff import cmd_staff_create
 from civic.cli.supervisor import HEALTH_TIMEOUT, START_DEADLINE, cmd_down, cmd_status, cmd_up
@@ -127,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = letter_commands.add_parser("replay", help="send a dead letter back to its queue")
     sub.add_argument("id", help="the message id shown by `civic dead-letters list`")
     sub.set_defaults(handler=cmd_dead_letters_replay)
+
+    queues = commands.add_parser("queues", help="Civic's queues on the broker")
+    queue_commands = queues.add_subparsers(dest="queues_command", metavar="ACTION")
+    queue_commands.required = True
+    sub = queue_commands.add_parser(
+        "migrate",
+        help="move every Civic queue to CIVIC_QUEUE_TYPE (quorum or classic); "
+        "the services must be stopped",
+    )
+    sub.add_argument("--dry-run", action="store_true", help="only list the queues to move")
+    sub.set_defaults(handler=cmd_queues_migrate)
 
     sub = commands.add_parser("asyncapi", help="print the AsyncAPI document of all events")
     sub.add_argument(

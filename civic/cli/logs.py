@@ -53,14 +53,7 @@ def parse_line(line: str) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def parse_ts(value) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+parse_ts = clock.from_iso  # a line's `ts`
 
 
 def parse_since(value: str, now: datetime | None = None, tz: str = "UTC") -> datetime:

@@ -34,6 +34,8 @@ def migrate(settings: dict) -> None:
     say(f"declaring queues on {redact_url(settings['AMQP_URI'])}")
     try:
         queues = topology.declare(settings["AMQP_URI"])
+    except topology.QueueTypeMismatch as exc:
+        raise CommandError(str(exc)) from None
     except broker_errors() as exc:
         raise unreachable_broker(settings, exc) from None
     say(f"declared {len(queues)} queues")

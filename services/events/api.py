@@ -220,6 +220,51 @@ class CheckInSchema(StrictSchema):
     account_id = UUIDString(required=True)
 
 
+# --- volunteer roles ----------------------------------------------------------------------
+
+ROLE_NAME_MAX = 60
+ROLE_NEEDED_MAX = 50
+ROLES_MAX = 20
+
+
+class RoleInputSchema(StrictSchema):
+    id = UUIDString(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "an existing role of the event, to keep (and rename)"},
+    )
+    name = text(1, ROLE_NAME_MAX, required=True, metadata={"example": "Förare"})
+    needed = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=ROLE_NEEDED_MAX)
+    )
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("name",))
+
+
+class RolesSetSchema(StrictSchema):
+    """The event's volunteer roles, all of them: roles left out are removed. A role is
+    matched by its `id`, else by its name."""
+
+    roles = fields.List(
+        fields.Nested(RoleInputSchema), required=True, validate=validate.Length(max=ROLES_MAX)
+    )
+
+    @validates_schema
+    def _distinct(self, data, **kwargs):
+        names = [role["name"].casefold() for role in data.get("roles", [])]
+        if len(names) != len(set(names)):
+            raise MarshmallowError("Two roles have the same name.", "roles")
+        ids = [role["id"] for role in data.get("roles", []) if role.get("id")]
+        if len(ids) != len(set(ids)):
+            raise MarshmallowError("A role is given twice.", "roles")
+
+
+class HelperQuerySchema(PageQuerySchema):
+    per_page = per_page_field(PER_PAGE_MAX)
+
+
 # --- outputs ----------------------------------------------------------------------------
 
 
@@ -228,6 +273,41 @@ class RegistrationResultSchema(Schema):
     position = fields.Integer(
         metadata={"description": "Place on the waiting list (1 is next); only when waitlisted"}
     )
+
+
+class RoleSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    needed = fields.Integer()
+    filled = fields.Integer(metadata={"description": "how many have offered (places taken)"})
+    offered_by_me = fields.Boolean(
+        metadata={"description": "the caller has a place in this role (false if not signed in)"}
+    )
+
+
+class RoleListSchema(Schema):
+    roles = fields.List(fields.Nested(RoleSchema))
+
+
+class HelperSchema(Schema):
+    role_id = fields.String()
+    role_name = fields.String()
+    account_id = fields.String()
+    display_name = fields.String(
+        allow_none=True, metadata={"description": "the helper's name (the gateway adds it)"}
+    )
+    source = fields.String(metadata={"description": "offer, or invitation (accepted)"})
+    created_at = LocalDateTime()
+
+
+HelperListSchema = page_of(HelperSchema, "HelperListSchema")
+
+
+class OfferResultSchema(Schema):
+    role_id = fields.String()
+    role_name = fields.String()
+    event_id = fields.String()
+    created_at = LocalDateTime()
 
 
 class EventSchema(Schema):
@@ -263,6 +343,10 @@ class EventSchema(Schema):
         RegistrationResultSchema,
         allow_none=True,
         metadata={"description": "The caller's registration (null: none, or not signed in)"},
+    )
+    roles = fields.List(
+        fields.Nested(RoleSchema),
+        metadata={"description": "The event's volunteer roles, in the organiser's order"},
     )
 
 

@@ -18,6 +18,9 @@ from civic.db import UTCDateTime, kernel_tables, one_of, service_metadata
 from civic.readmodels import declare_group_facts
 from services.events.api import EVENT_STATUSES
 
+# How an account came to fill a volunteer role.
+OFFER_SOURCES = ("offer", "invitation")
+
 metadata = service_metadata()
 outbox, inbox = kernel_tables(metadata)
 
@@ -114,3 +117,42 @@ class CheckIn(Base):
 
 group_facts = declare_group_facts(Base, with_accounts=False)
 KnownGroup, KnownMembership = group_facts.known_group, group_facts.known_membership
+
+
+# --- volunteer roles (roles.py) ------------------------------------------------------------
+
+
+class EventRole(Base):
+    """A volunteer role of an event ("2 förare"): how many are `needed`; offers fill it."""
+
+    __tablename__ = "event_roles"
+    __table_args__ = (
+        CheckConstraint("needed >= 1", name="needed"),
+        Index("ix_event_roles_event_position", "event_id", "position"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    name: Mapped[str] = mapped_column(String(60))
+    needed: Mapped[int] = mapped_column(Integer)
+    # The order the organiser listed the roles in.
+    position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RoleOffer(Base):
+    """An account's place in a volunteer role: it offered, or accepted an invitation
+    with the role (`source`). Offers change only while the event's row is locked, so a
+    role never gets more than it needs."""
+
+    __tablename__ = "role_offers"
+    __table_args__ = (
+        CheckConstraint(one_of("source", OFFER_SOURCES), name="source"),
+        Index("ix_role_offers_event", "event_id"),
+    )
+
+    role_id: Mapped[str] = mapped_column(ForeignKey("event_roles.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    source: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

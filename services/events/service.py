@@ -21,8 +21,8 @@ from civic.log import get_logger
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ReportsProgrammeFigures, ServiceBase, rpc, timer
-from civic.validation import clean_id, load, load_actor
-from services.events import api, domain, feeds, figures, models
+from civic.validation import clean_id, dump, load, load_actor
+from services.events import api, domain, feeds, figures, models, roles
 from services.events.models import metadata
 
 __all__ = ["EventsService", "metadata"]
@@ -57,7 +57,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         )
         with self.db as uow:
             page = domain.list_events(uow, actor, **query)
-        return api.EventListSchema().dump(page)
+        return dump(api.EventListSchema, page)
 
     @rpc
     def get_event(self, actor, event_id):
@@ -65,7 +65,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         event_id = clean_id("event_id", event_id)
         with self.db as uow:
             event = domain.get_event(uow, actor, event_id)
-        return api.EventSchema().dump(event)
+        return dump(api.EventSchema, event)
 
     @rpc
     def list_registrants(self, actor, event_id, page=1, per_page=100):
@@ -74,7 +74,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         query = load(api.RegistrantQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             page = domain.list_registrants(uow, actor, event_id, **query)
-        return api.RegistrantListSchema().dump(page)
+        return dump(api.RegistrantListSchema, page)
 
     @rpc
     def calendar(self, group_id=None):
@@ -93,7 +93,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.EventCreateSchema, payload)
         with self.db as uow:
             event = domain.create_event(uow, actor, **data)
-        return api.EventSchema().dump(event)
+        return dump(api.EventSchema, event)
 
     @rpc(command=True)
     def change_event(self, actor, event_id, payload):
@@ -102,7 +102,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         changes = load(api.EventChangeSchema, payload)
         with self.db as uow:
             event = domain.change_event(uow, actor, event_id, changes)
-        return api.EventSchema().dump(event)
+        return dump(api.EventSchema, event)
 
     @rpc(command=True)
     def cancel_event(self, actor, event_id, payload):
@@ -111,7 +111,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.EventCancelSchema, payload)
         with self.db as uow:
             event = domain.cancel_event(uow, actor, event_id, data["reason"])
-        return api.EventSchema().dump(event)
+        return dump(api.EventSchema, event)
 
     @rpc(command=True)
     def publish_agenda(self, actor, event_id, payload):
@@ -120,7 +120,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.AgendaSchema, payload)
         with self.db as uow:
             event = domain.publish_agenda(uow, actor, event_id, data["body"])
-        return api.EventSchema().dump(event)
+        return dump(api.EventSchema, event)
 
     @rpc(command=True)
     def publish_minutes(self, actor, event_id, payload):
@@ -129,7 +129,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.MinutesSchema, payload)
         with self.db as uow:
             event = domain.publish_minutes(uow, actor, event_id, data["body"])
-        return api.EventSchema().dump(event)
+        return dump(api.EventSchema, event)
 
     @rpc(command=True)
     def check_in(self, actor, event_id, payload):
@@ -138,7 +138,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.CheckInSchema, payload)
         with self.db as uow:
             result = domain.check_in(uow, actor, event_id, data["account_id"])
-        return api.CheckInResultSchema().dump(result)
+        return dump(api.CheckInResultSchema, result)
 
     # --- registrations ------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         event_id = clean_id("event_id", event_id)
         with self.db as uow:
             registration = domain.register(uow, actor, event_id)
-        return api.RegistrationResultSchema().dump(registration)
+        return dump(api.RegistrationResultSchema, registration)
 
     @rpc(command=True)
     def cancel_registration(self, actor, event_id):
@@ -156,6 +156,45 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         event_id = clean_id("event_id", event_id)
         with self.db as uow:
             return domain.cancel_registration(uow, actor, event_id)
+
+    # --- volunteer roles (roles.py) ------------------------------------------------------
+
+    @rpc(command=True)
+    def set_roles(self, actor, event_id, payload):
+        actor = load_actor(actor)
+        event_id = clean_id("event_id", event_id)
+        data = load(api.RolesSetSchema, payload)
+        with self.db as uow:
+            answer = roles.set_roles(uow, actor, event_id, data["roles"])
+        return dump(api.RoleListSchema, answer)
+
+    @rpc
+    def list_helpers(self, actor, event_id, page=1, per_page=100):
+        actor = load_actor(actor)
+        event_id = clean_id("event_id", event_id)
+        query = load(api.HelperQuerySchema, {"page": page, "per_page": per_page})
+        with self.db as uow:
+            page = roles.list_helpers(uow, actor, event_id, **query)
+        return dump(api.HelperListSchema, page)
+
+    @rpc(command=True)
+    def offer_help(self, actor, event_id, role_id):
+        actor = load_actor(actor)
+        event_id, role_id = clean_id("event_id", event_id), clean_id("role_id", role_id)
+        with self.db as uow:
+            answer = roles.offer(uow, actor, event_id, role_id)
+        return dump(api.OfferResultSchema, answer)
+
+    @rpc(command=True)
+    def withdraw_offer(self, actor, event_id, role_id):
+        actor = load_actor(actor)
+        event_id, role_id = clean_id("event_id", event_id), clean_id("role_id", role_id)
+        with self.db as uow:
+            return roles.withdraw(uow, actor, event_id, role_id)
+
+    @event_handler("groups", "volunteer_invitation_answered", name="on_volunteer_answered")
+    def on_volunteer_invitation_answered(self, envelope, uow):
+        roles.invitation_answered(uow, envelope.data)
 
     # --- reminders and completion -------------------------------------------------------
 
@@ -184,10 +223,13 @@ class EventsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
     def export_account(self, account_id):
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
-            return domain.export_account(uow, account_id)
+            exported = domain.export_account(uow, account_id)
+            exported.update(roles.export_account(uow.session, account_id))
+            return exported
 
     # --- erasure (the read models of groups' facts: civic.readmodels.KeepsGroupFacts) --
 
     @event_handler("groups", "account_erased", name="on_account_erased")
     def on_account_erased(self, envelope, uow):
+        roles.erase_account(uow.session, envelope.data["account_id"])
         domain.erase_account(uow, envelope.data["account_id"])

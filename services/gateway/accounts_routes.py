@@ -1,12 +1,13 @@
 """The gateway's Accounts and sessions routes (API.md), asked of the groups service.
 
 A mixin of `GatewayService` (nameko finds entrypoints on base classes too): it uses the
-service's `auth`, `services`, `signin_limits`, `signup_limits` and
-`confirmation_email_limits` dependencies. Each route's declaration says who may call it
-and the schema of its body, which the handler enforces (see `http`). Registering, signing
-in and asking for a confirmation email are rate-limited here, in the gateway (see
-`auth`); signing out, erasing the account and confirming its email forget the account's
-cached tokens at once.
+service's `auth`, `services` and `confirmation_email_limits` dependencies. Each route's
+declaration says who may call it and the schema of its body, which the handler enforces
+(see `http`). Registering and signing in are rate-limited by the groups service, for
+every gateway at once; asking for a confirmation email here, per gateway (see `auth`).
+Signing out, erasing the account and confirming its email forget the account's cached
+tokens here at once, and at every other gateway when the groups service's event reaches
+it (`revocations`).
 
 Extensions beyond API.md: the email confirmation (POST /accounts/confirmations, the
 emailed link GET /accounts/confirmations/{token}, POST /me/confirmation-email) and
@@ -96,9 +97,7 @@ class AccountRoutes:
         "CIVIC_CONFIRMATION_GRACE (7 days) before its email is confirmed.",
     )
     def create_account(self, request, *, body):
-        return ok(
-            register(self.services.groups, self.signup_limits, body, request.remote_addr), 201
-        )
+        return ok(register(self.services.groups, body, request.remote_addr), 201)
 
     @api(
         "POST",
@@ -169,7 +168,7 @@ class AccountRoutes:
         "too many failed attempts for an email or from an address.",
     )
     def create_session(self, request, *, body):
-        return ok(sign_in(self.services.groups, self.signin_limits, body, request.remote_addr), 201)
+        return ok(sign_in(self.services.groups, body, request.remote_addr), 201)
 
     @api(
         "DELETE",
@@ -178,9 +177,10 @@ class AccountRoutes:
         auth="resident",
         responses={204: None},
         tags=TAGS,
-        description="At once at this gateway. Gateways cache a checked token for up to "
-        "CIVIC_AUTH_CACHE_SECONDS (60 s), so another gateway process may "
-        "still accept it for at most that long.",
+        description="At once at this gateway, and at every other gateway process a "
+        "moment later (the groups service announces it: `signed_out`). A gateway "
+        "that has lost its broker connection may accept a token it cached for up "
+        "to CIVIC_AUTH_CACHE_SECONDS (60 s).",
     )
     def delete_session(self, request):
         token = bearer_token(request)

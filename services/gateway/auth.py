@@ -23,8 +23,15 @@ Principals are cached for CIVIC_AUTH_CACHE_SECONDS (60 s; 0 turns the cache off)
 by the SHA-256 of the token, so a brief groups outage does not sign out everyone who was
 active a moment ago, and a busy client does not cost one groups call per request. Signing
 out, erasing the account and confirming its email through this gateway forget the
-account's cached tokens at once; anything else (a sign-out or confirmation at another
-gateway process, a staff role taken away) takes effect here within the cache lifetime.
+account's cached tokens here at once; every gateway process also hears of them (and of
+staff-role changes) from the groups service's events and forgets the account's cached
+tokens within a moment (`revocations`). While a gateway cannot hear those events (its
+broker connection is down) its cache is as stale as the cache lifetime at most, and it
+forgets the whole cache when it hears again.
+
+Signing in and registering are rate-limited by the groups service, for every gateway
+(services/groups/limits.py): this gateway sends it the client's address with the
+attempt. Only new confirmation emails are limited here, per gateway process.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from civic.clock import utcnow
 from civic.errors import EmailUnconfirmed, Forbidden, RateLimited, Unauthenticated, Unavailable
 from civic.log import get_logger
 from civic.rpc import Services
-from services.gateway.ratelimit import SignInLimiter, SlidingWindow, whole_seconds
+from services.gateway.ratelimit import SlidingWindow, whole_seconds
 
 log = get_logger(__name__)
 
@@ -91,11 +98,11 @@ class PrincipalCache:
     """Principals of recently checked tokens, each for `ttl` seconds after the check.
 
     Only successful checks are kept: a refused token is asked about again next time.
-    A check that began before the token (or its account) was forgotten is not kept
-    either, so a request in flight while its session ends cannot bring it back. At most
-    `max_entries` are kept; when full, expired entries go first, then the oldest. One
-    process's green threads share it (no locking needed: no call in here yields to the
-    hub).
+    A check that began before the token (or its account, or the whole cache) was
+    forgotten is not kept either, so a request in flight while its session ends cannot
+    bring it back. At most `max_entries` are kept; when full, expired entries go first,
+    then the oldest. One process's green threads share it (no locking needed: no call in
+    here yields to the hub).
     """
 
     def __init__(
@@ -110,6 +117,8 @@ class PrincipalCache:
         self._entries: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         # When a token key or "account:<id>" was last forgotten (kept for one ttl).
         self._forgotten: OrderedDict[str, float] = OrderedDict()
+        # When everything was last forgotten (`forget_all`).
+        self._all_forgotten_at = float("-inf")
 
     @property
     def enabled(self) -> bool:
@@ -155,7 +164,8 @@ class PrincipalCache:
         self._mark_forgotten(key)
 
     def forget_account(self, account_id: str) -> None:
-        """Every cached token of the account (it was erased)."""
+        """Every cached token of the account (it signed out, was erased, confirmed its
+        email, became staff or stopped being staff)."""
         for key in [
             key
             for key, (_, principal) in self._entries.items()
@@ -163,6 +173,13 @@ class PrincipalCache:
         ]:
             del self._entries[key]
         self._mark_forgotten(f"account:{account_id}")
+
+    def forget_all(self) -> None:
+        """Every cached token, and every check in flight (revocations may have been
+        missed: see `revocations`)."""
+        self._entries.clear()
+        self._forgotten.clear()
+        self._all_forgotten_at = self._clock()
 
     def _mark_forgotten(self, marker: str) -> None:
         now = self._clock()
@@ -175,6 +192,8 @@ class PrincipalCache:
         self._forgotten[marker] = now
 
     def _forgotten_since(self, checked_at: float, key: str, account_id) -> bool:
+        if self._all_forgotten_at >= checked_at:
+            return True
         markers = (key, f"account:{account_id}")
         return any(self._forgotten.get(marker, float("-inf")) >= checked_at for marker in markers)
 
@@ -291,7 +310,8 @@ class RequestAuth:
 
     def forget(self, token: str | None, account_id: str | None = None) -> None:
         """Stop trusting the cached principal of `token` (signed out), or every cached
-        token of `account_id` (erased, or its email confirmed)."""
+        token of `account_id` (erased, or its email confirmed), in this gateway at once
+        (the others hear of it from the groups service's events: `revocations`)."""
         if token is not None:
             self._cache.forget(token)
         if account_id is not None:
@@ -345,8 +365,8 @@ class Authentication(DependencyProvider):
 class ProcessLimits(DependencyProvider):
     """A rate limiter that lives as long as the gateway process (every worker of it
     shares one), made by `make()` when the service starts, so it reads the configuration
-    then. The gateway's three: `signin_limiter`, `signup_window`,
-    `confirmation_email_window`."""
+    then: `confirmation_email_window`. (Sign-in and registration limits are counted by
+    the groups service, for every gateway.)"""
 
     def __init__(self, make, **kwargs):
         super().__init__(**kwargs)
@@ -357,26 +377,6 @@ class ProcessLimits(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.limiter
-
-
-def signin_limiter() -> SignInLimiter:
-    """Failures only count: CIVIC_SIGNIN_LIMIT per CIVIC_SIGNIN_WINDOW seconds per account
-    and address, four times that per address, ten times that per account from everywhere."""
-    from civic import config
-
-    return SignInLimiter(
-        int(config.get("CIVIC_SIGNIN_LIMIT", 5)), float(config.get("CIVIC_SIGNIN_WINDOW", 300))
-    )
-
-
-def signup_window() -> SlidingWindow:
-    """Registrations per client address: CIVIC_SIGNUP_LIMIT per CIVIC_SIGNUP_WINDOW
-    seconds (10 per hour)."""
-    from civic import config
-
-    return SlidingWindow(
-        int(config.get("CIVIC_SIGNUP_LIMIT", 10)), float(config.get("CIVIC_SIGNUP_WINDOW", 3600))
-    )
 
 
 # New confirmation emails per account: enough for a lost or late email, too few to
@@ -395,26 +395,25 @@ def _refuse_if_limited(wait, what: str) -> None:
         raise error
 
 
-def sign_in(groups, limiter, credentials: dict, address: str) -> dict:
-    """`groups.sign_in`, unless this email has failed too often lately (from this
-    address, or from everywhere) or this address has."""
-    email = credentials["email"]
-    _refuse_if_limited(limiter.retry_after(email, address), "sign-in attempts")
-    try:
-        session = groups.sign_in(email, credentials["password"])
-    except Unauthenticated:
-        limiter.failed(email, address)
-        raise
-    limiter.succeeded(email, address)
-    return session
+def client_address(address) -> str:
+    """The client's address as the groups service counts attempts by it."""
+    return address or "unknown"
 
 
-def register(groups, window, payload: dict, address: str) -> dict:
-    """`groups.register_account`, unless this address has registered too often lately.
-    Every attempt that reaches groups counts (a taken email costs a password hash too)."""
-    key = address or "unknown"
-    _refuse_if_limited(whole_seconds([window.retry_after(key)]), "registrations")
-    window.hit(key)
+def sign_in(groups, credentials: dict, address: str | None) -> dict:
+    """`groups.sign_in`, which counts failed attempts for every gateway and refuses (429,
+    with Retry-After) an email that failed too often lately, from this address or from
+    everywhere, or an address that did (CIVIC_SIGNIN_LIMIT per CIVIC_SIGNIN_WINDOW per
+    account and address, four times that per address, ten times that per account)."""
+    return groups.sign_in(credentials["email"], credentials["password"], client_address(address))
+
+
+def register(groups, payload: dict, address: str | None) -> dict:
+    """`groups.register_account`, unless this address has registered too often lately
+    (CIVIC_SIGNUP_LIMIT per CIVIC_SIGNUP_WINDOW, counted by the groups service for every
+    gateway: 429 with Retry-After). Every attempt that reaches groups counts (a taken
+    email costs a password hash too)."""
+    groups.admit_registration(client_address(address))
     return groups.register_account(payload)
 
 

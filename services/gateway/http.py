@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 import re
 import time
@@ -70,12 +71,13 @@ from datetime import date, datetime
 from functools import partial, wraps
 
 import eventlet
+from eventlet import wsgi
 from eventlet.event import Event
 from marshmallow import RAISE
 from marshmallow import ValidationError as SchemaValidationError
 from nameko.exceptions import ContainerBeingKilled
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
@@ -226,6 +228,19 @@ def _loggable_path(path: str, values: dict) -> str:
 class ApiServer(WebServer):
     def get_wsgi_app(self):
         return ApiWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+        # No eventlet access line: it would be formatted for every request and then
+        # dropped (nameko's logger is at WARNING); `ApiWsgiApp` writes Civic's own.
+        return wsgi.Server(
+            sock,
+            sock.getsockname(),
+            wsgi_app,
+            protocol=protocol,
+            debug=debug,
+            log=logging.getLogger(WebServer.__module__),
+            log_output=False,
+        )
 
     @property
     def port(self) -> int | None:

@@ -1,10 +1,12 @@
-"""Rate limits (sign-in, registration, confirmation emails): a sliding window per key,
-kept in the gateway's memory.
+"""A rate limit kept in the gateway's memory: a sliding window per key (new confirmation
+emails per account).
 
 Pure Python with an injectable clock, so the rules are unit-tested without nameko. The
 gateway runs its workers as green threads of one process: nothing here yields, so no
-lock is needed. Each gateway process keeps its own counts (N gateways allow N times
-the attempts); that is the documented trade-off of an in-memory limiter.
+lock is needed. Each gateway process keeps its own counts (N gateways allow N times the
+attempts), the documented trade-off of an in-memory limiter. Sign-ins and registrations
+are limited by the groups service instead, for every gateway at once
+(services/groups/limits.py).
 """
 
 from __future__ import annotations
@@ -73,62 +75,6 @@ class SlidingWindow:
 
     def __len__(self) -> int:
         return len(self._hits)
-
-
-class SignInLimiter:
-    """Failed sign-ins, counted three ways; successful ones are not counted at all, so a
-    town-hall meeting signing in over one Wi-Fi address is never held up by its own
-    numbers.
-
-    - per account and address: `limit` failures per `window` seconds stop that email
-      from that address (a success there clears the count). One address cannot lock an
-      account for everyone else: its owner still signs in from elsewhere.
-    - per address: `ADDRESS_FACTOR` times as many failures, whatever the emails, stop the
-      address, so one client cannot try many accounts either.
-    - per account from everywhere: `EMAIL_FACTOR` times as many failures stop the email
-      for everyone — guessing spread over many addresses. One address contributes at
-      most `limit` failures per window, so this takes EMAIL_FACTOR addresses at once.
-    """
-
-    ADDRESS_FACTOR = 4
-    EMAIL_FACTOR = 10
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
-        self.by_pair = SlidingWindow(limit, window, clock)
-        self.by_address = SlidingWindow(limit * self.ADDRESS_FACTOR, window, clock)
-        self.by_email = SlidingWindow(limit * self.EMAIL_FACTOR, window, clock)
-
-    @staticmethod
-    def email_key(email) -> str:
-        return str(email or "").strip().lower()
-
-    @staticmethod
-    def address_key(address) -> str:
-        return address or "unknown"
-
-    def _pair_key(self, email, address) -> str:
-        # A newline is in neither an address nor a (validated) email: no two pairs meet.
-        return f"{self.address_key(address)}\n{self.email_key(email)}"
-
-    def retry_after(self, email, address) -> int | None:
-        """Whole seconds to wait before this attempt is allowed, or None if allowed."""
-        return whole_seconds(
-            (
-                self.by_pair.retry_after(self._pair_key(email, address)),
-                self.by_address.retry_after(self.address_key(address)),
-                self.by_email.retry_after(self.email_key(email)),
-            )
-        )
-
-    def failed(self, email, address) -> None:
-        self.by_pair.hit(self._pair_key(email, address))
-        self.by_address.hit(self.address_key(address))
-        self.by_email.hit(self.email_key(email))
-
-    def succeeded(self, email, address) -> None:
-        """The right password from this address: its earlier typos there are forgiven.
-        (The address's and the account's counts stay: they watch for guessing.)"""
-        self.by_pair.reset(self._pair_key(email, address))
 
 
 def whole_seconds(waits) -> int | None:

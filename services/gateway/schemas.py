@@ -74,6 +74,10 @@ class ConfirmedSchema(Schema):
 
 class QueueSchema(Schema):
     name = fields.String()
+    type = fields.String(
+        allow_none=True,
+        metadata={"description": "the queue's type: quorum or classic (CIVIC_QUEUE_TYPE)"},
+    )
     messages = fields.Integer()
     consumers = fields.Integer()
     ready = fields.Integer(allow_none=True)

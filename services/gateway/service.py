@@ -25,22 +25,20 @@ from civic.rpc import Services
 from civic.service import InstanceAnswers
 from services.gateway import metrics, openapi
 from services.gateway.accounts_routes import AccountRoutes
-from services.gateway.auth import (
-    Authentication,
-    ProcessLimits,
-    confirmation_email_window,
-    signin_limiter,
-    signup_window,
-)
+from services.gateway.auth import Authentication, ProcessLimits, confirmation_email_window
+from services.gateway.consultations_routes import ConsultationRoutes
 from services.gateway.events_routes import EventRoutes
 from services.gateway.groups_routes import GroupRoutes
 from services.gateway.http import api, ok, route
 from services.gateway.notifications_routes import NotificationRoutes
 from services.gateway.openings_routes import OpeningRoutes
 from services.gateway.proposals_routes import ProposalRoutes
+from services.gateway.revocations import Revocations
 from services.gateway.schemas import ANY_OBJECT, LivenessSchema
 from services.gateway.staff_routes import StaffRoutes
+from services.gateway.volunteers_routes import VolunteerRoutes
 from services.gateway.web.account_pages import AccountPages
+from services.gateway.web.consultation_pages import ConsultationPages
 from services.gateway.web.event_pages import EventPages
 from services.gateway.web.group_pages import GroupPages
 from services.gateway.web.handler import ProcessFormKeys, routing_error_page
@@ -49,11 +47,13 @@ from services.gateway.web.open_data_pages import OpenDataPages
 from services.gateway.web.opening_pages import OpeningPages
 from services.gateway.web.proposal_pages import ProposalPages
 from services.gateway.web.site_pages import SitePages
+from services.gateway.web.staff_consultation_pages import StaffConsultationPages
 from services.gateway.web.staff_desk_pages import StaffDeskPages
 from services.gateway.web.staff_org_pages import StaffOrgPages
 from services.gateway.web.staff_pages import StaffConsolePages
 from services.gateway.web.staff_report_pages import StaffReportPages
 from services.gateway.web.staff_trace_pages import StaffTracePages
+from services.gateway.web.volunteer_pages import VolunteerPages
 
 
 class GatewayService(
@@ -62,21 +62,26 @@ class GatewayService(
     ProposalRoutes,
     EventRoutes,
     OpeningRoutes,
+    ConsultationRoutes,
     NotificationRoutes,
     StaffRoutes,
+    VolunteerRoutes,
     SitePages,
     AccountPages,
     ProposalPages,
     GroupPages,
     EventPages,
     OpeningPages,
+    ConsultationPages,
     NotificationPages,
     StaffConsolePages,
     StaffDeskPages,
     StaffOrgPages,
     StaffTracePages,
     StaffReportPages,
+    StaffConsultationPages,
     OpenDataPages,
+    VolunteerPages,
 ):
     """The operations routes are here; every other route is in a mixin of its own module
     (`*_routes.py`), which uses the dependencies declared here."""
@@ -88,8 +93,10 @@ class GatewayService(
     instance = InstanceAnswers()
     services = Services()
     auth = Authentication()
-    signin_limits = ProcessLimits(signin_limiter)
-    signup_limits = ProcessLimits(signup_window)
+    # Forgets cached sessions the groups service revoked, whichever gateway it was asked
+    # through (its events, on a queue of this instance's own).
+    revocations = Revocations()
+    # Sign-ins and registrations are limited by the groups service, for every gateway.
     confirmation_email_limits = ProcessLimits(confirmation_email_window)
     form_keys = ProcessFormKeys()
     # Paths outside the API that no page matches: the website's 404 (see http.ApiWsgiApp).

@@ -8,8 +8,18 @@ Unknown fields are refused everywhere.
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from nameko.exceptions import deserialize_to_instance
 
-from civic.contracts import GROUP_KINDS
+from civic.contracts import (
+    GROUP_KINDS,
+    INVITATION_ANSWERS,
+    INVITATION_TARGET_TYPES,
+    SKILL_KEY_MAX,
+    VOLUNTEER_AVAILABILITY,
+    VOLUNTEER_INTERESTS,
+    VOLUNTEER_SEASONS,
+)
+from civic.errors import RateLimited
 from civic.validation import (
     ID_MAX,
     PageQuerySchema,
@@ -25,6 +35,8 @@ PASSWORD_MIN, PASSWORD_MAX = 10, 200
 NAME_MAX = 100
 DESCRIPTION_MAX = 5000
 REASON_MAX = 1000
+# A client address (IPv6 text is at most 45 characters; "unknown" when none was seen).
+ADDRESS_MAX = 100
 
 
 # RFC 5321 (4.5.3.1): a local part of at most 64 octets, a domain label of at most 63, a
@@ -187,6 +199,13 @@ class MemberListQuerySchema(PageQuerySchema):
     per_page = per_page_field(100)
 
 
+class ClientAddressSchema(StrictSchema):
+    """The address a sign-in or registration came from, as the gateway saw it (its rate
+    limits are counted here, for every gateway: see limits.py)."""
+
+    address = fields.String(required=True, validate=validate.Length(min=1, max=ADDRESS_MAX))
+
+
 class AccountIdsSchema(StrictSchema):
     account_ids = fields.List(
         fields.String(validate=validate.Length(min=1, max=ID_MAX)),
@@ -300,3 +319,218 @@ class PrincipalSchema(Schema):
     is_staff = fields.Boolean()
     email_confirmed = fields.Boolean()
     created_at = fields.AwareDateTime()
+
+
+# --- volunteers ---------------------------------------------------------------------------
+
+SKILL_NAME_MAX = 100
+OTHER_SKILLS_MAX = 300
+INVITATION_MESSAGE_MAX = 500
+TARGET_TITLE_MAX = 200
+INVITATION_STATUSES = ("pending", *INVITATION_ANSWERS)
+# A skill's key: lower-case letters, digits and underscores, starting with a letter.
+SKILL_KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+def _skill_key(**kwargs) -> fields.String:
+    return fields.String(
+        validate=[
+            validate.Length(min=2, max=SKILL_KEY_MAX),
+            validate.Regexp(SKILL_KEY_PATTERN, error="Lower-case letters, digits and _."),
+        ],
+        **kwargs,
+    )
+
+
+def _choice_list(values, minimum: int = 0, **kwargs) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.OneOf(values)),
+        validate=validate.Length(min=minimum, max=len(values)),
+        **kwargs,
+    )
+
+
+class SkillCreateSchema(StrictSchema):
+    key = _skill_key(required=True)
+    name_sv = fields.String(required=True, validate=validate.Length(min=1, max=SKILL_NAME_MAX))
+    name_en = fields.String(required=True, validate=validate.Length(min=1, max=SKILL_NAME_MAX))
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("key", "name_sv", "name_en"))
+
+
+class SkillKeySchema(StrictSchema):
+    key = _skill_key(required=True)
+
+
+class VolunteerProfileSaveSchema(StrictSchema):
+    skills = fields.List(
+        _skill_key(),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={"description": "keys of skills on the list (GET /volunteer-skills)"},
+    )
+    other_skills = fields.String(load_default="", validate=validate.Length(max=OTHER_SKILLS_MAX))
+    availability = _choice_list(VOLUNTEER_AVAILABILITY, 1, required=True)
+    seasons = _choice_list(VOLUNTEER_SEASONS, 1, required=True)
+    interests = _choice_list(
+        VOLUNTEER_INTERESTS, 0, load_default=list, metadata={"description": "proposal categories"}
+    )
+    contact_ok = fields.Boolean(
+        required=True,
+        metadata={"description": "whether group admins and staff may find and invite one"},
+    )
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("other_skills",))
+
+
+class VolunteerSearchQuerySchema(PageQuerySchema):
+    skill = _skill_key(load_default=None, allow_none=True)
+    availability = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(VOLUNTEER_AVAILABILITY)
+    )
+    season = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(VOLUNTEER_SEASONS)
+    )
+    interest = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(VOLUNTEER_INTERESTS)
+    )
+
+    @pre_load
+    def _blank_is_any(self, data, **kwargs):
+        if isinstance(data, dict):
+            data = {
+                key: (
+                    None
+                    if key in ("skill", "availability", "season", "interest") and value == ""
+                    else value
+                )
+                for key, value in data.items()
+            }
+        return data
+
+
+class VolunteerInvitationCreateSchema(StrictSchema):
+    group_id = UUIDString(required=True, metadata={"description": "the inviting group"})
+    target_type = fields.String(required=True, validate=validate.OneOf(INVITATION_TARGET_TYPES))
+    target_id = UUIDString(
+        required=True,
+        metadata={
+            "description": "the group itself, an event it organises or a joint project it leads"
+        },
+    )
+    role_id = UUIDString(
+        load_default=None, allow_none=True, metadata={"description": "an event's volunteer role"}
+    )
+    message = fields.String(load_default="", validate=validate.Length(max=INVITATION_MESSAGE_MAX))
+
+    @pre_load
+    def _normalise(self, data, **kwargs):
+        return strip_blanks(data, ("message",))
+
+
+class VolunteerInvitationSendSchema(VolunteerInvitationCreateSchema):
+    """What the gateway sends the groups service: the request, with the title of the
+    event or project it checked (a group's own title is its name)."""
+
+    target_title = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=TARGET_TITLE_MAX)
+    )
+
+
+class InvitationAnswerSchema(StrictSchema):
+    answer = fields.String(required=True, validate=validate.OneOf(INVITATION_ANSWERS))
+
+
+class InvitationListQuerySchema(PageQuerySchema):
+    status = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(INVITATION_STATUSES)
+    )
+
+    @pre_load
+    def _blank_is_any(self, data, **kwargs):
+        if isinstance(data, dict) and data.get("status") == "":
+            data = {**data, "status": None}
+        return data
+
+
+class SkillSchema(Schema):
+    key = fields.String()
+    name_sv = fields.String()
+    name_en = fields.String()
+    active = fields.Boolean()
+
+
+SkillListSchema = page_of(SkillSchema, "SkillListSchema")
+
+
+class VolunteerProfileSchema(Schema):
+    account_id = fields.String()
+    skills = fields.List(fields.String())
+    other_skills = fields.String()
+    availability = fields.List(fields.String())
+    seasons = fields.List(fields.String())
+    interests = fields.List(fields.String())
+    contact_ok = fields.Boolean()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class VolunteerSchema(Schema):
+    """A volunteer as the search shows them: never an email address."""
+
+    account_id = fields.String()
+    display_name = fields.String()
+    skills = fields.List(fields.String())
+    other_skills = fields.String()
+    availability = fields.List(fields.String())
+    seasons = fields.List(fields.String())
+    interests = fields.List(fields.String())
+
+
+VolunteerListSchema = page_of(VolunteerSchema, "VolunteerListSchema")
+
+
+class VolunteerInvitationSchema(Schema):
+    id = fields.String()
+    volunteer_id = fields.String()
+    volunteer_name = fields.String(allow_none=True)
+    invited_by = fields.String(
+        allow_none=True, metadata={"description": "null once the inviter's account is erased"}
+    )
+    invited_by_name = fields.String(allow_none=True)
+    group_id = fields.String()
+    group_name = fields.String(allow_none=True)
+    target_type = fields.String()
+    target_id = fields.String()
+    target_title = fields.String()
+    role_id = fields.String(allow_none=True)
+    message = fields.String()
+    status = fields.String(metadata={"description": "pending, accepted or declined"})
+    created_at = fields.AwareDateTime()
+    answered_at = fields.AwareDateTime(allow_none=True)
+
+
+VolunteerInvitationListSchema = page_of(VolunteerInvitationSchema, "VolunteerInvitationListSchema")
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+@deserialize_to_instance
+class TooManyAttempts(RateLimited):
+    """429: too many failed sign-ins or registrations lately, counted by the groups
+    service for every gateway. `retry_after` is the whole seconds to wait (at least 1):
+    it crosses RPC as the error's second argument (nameko rebuilds an error from its
+    arguments only), so the gateway's Retry-After header gets it."""
+
+    def __init__(self, message: str = "", retry_after=1):
+        super().__init__(message)
+        try:
+            self.retry_after = max(1, int(retry_after))
+        except (TypeError, ValueError):
+            self.retry_after = 1
+        self.args = (message, self.retry_after)

@@ -23,6 +23,8 @@ from civic import config, signing
 from civic.clock import iso
 from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
+from services.groups import limits
+from services.groups.api import TooManyAttempts
 from services.groups.models import Account, Group, Membership, NetworkLink, SessionToken
 
 VERIFIABLE_KINDS = ("association", "business")
@@ -393,9 +395,28 @@ def register_account(uow, email: str, password: str, display_name: str, locale: 
     return account_view(_new_account(uow, email, password, display_name, locale))
 
 
-def sign_in(uow, email: str, password: str) -> dict:
-    """A new session token for the right password; the token itself is never stored."""
+def sign_in(
+    uow,
+    email: str,
+    password: str,
+    address: str | None = None,
+    rule: limits.SignInRule | None = None,
+    now=None,
+) -> dict:
+    """A new session token for the right password; the token itself is never stored.
+
+    With a `rule` (the gateways' sign-in limits, counted here for all of them: see
+    limits.py), an email that failed too often lately from `address` or from everywhere,
+    or an address that did, is refused (429) before its password is checked, and a
+    success forgives this address its earlier typos of this email. A failure is counted
+    by `sign_in_failed`, in a transaction of its own: this one rolls back.
+    """
     session = uow.session
+    now = now or utcnow()
+    if rule is not None:
+        wait = limits.sign_in_wait(session, rule, email, address, now)
+        if wait is not None:
+            raise TooManyAttempts(f"too many sign-in attempts; try again in {wait} seconds", wait)
     account = session.execute(
         select(Account).where(Account.email == email, Account.erased_at.is_(None))
     ).scalar_one_or_none()
@@ -405,10 +426,30 @@ def sign_in(uow, email: str, password: str) -> dict:
     if _hasher.check_needs_rehash(stored_hash):
         account.password_hash = hash_password(password)
     token = new_token()
-    session.add(
-        SessionToken(token_hash=token_digest(token), account_id=account.id, created_at=utcnow())
-    )
+    session.add(SessionToken(token_hash=token_digest(token), account_id=account.id, created_at=now))
+    if rule is not None:
+        limits.sign_in_succeeded(session, rule, email, address)
     return {"token": token, "account": account_view(account)}
+
+
+def sign_in_failed(uow, rule: limits.SignInRule, email: str, address: str, now=None) -> None:
+    """Count a failed sign-in (a wrong password, an unknown email) for the limits."""
+    limits.sign_in_failed(uow.session, rule, email, address, now or utcnow())
+
+
+def admit_registration(uow, window: limits.Window, address: str, now=None) -> None:
+    """Count a registration from this client address, or refuse it (429) when the
+    address registered too often lately (then nothing is counted). Every attempt counts,
+    a refused one too (a taken email costs a password hash): hence a transaction of its
+    own, before the registration's."""
+    wait = limits.admit_registration(uow.session, window, address, now or utcnow())
+    if wait is not None:
+        raise TooManyAttempts(f"too many registrations; try again in {wait} seconds", wait)
+
+
+def prune_attempts(uow, configured: limits.Limits, now=None) -> int:
+    """Delete the counted attempts that left their windows; how many."""
+    return limits.prune(uow.session, configured, now or utcnow())
 
 
 def _live_session(session, token) -> SessionToken | None:
@@ -438,10 +479,24 @@ def authenticate(uow, token) -> dict:
 
 
 def sign_out(uow, token) -> None:
-    """Revoke the session. Signing out of an ended session is done already: no error."""
+    """Revoke the session, and say so (`signed_out`: every gateway forgets the account's
+    cached sessions at once). Signing out of an ended session is done already: no error,
+    no event."""
     found = _live_session(uow.session, token)
     if found is not None:
         found.revoked_at = utcnow()
+        uow.publish("signed_out", {"account_id": found.account_id}, actor_id=found.account_id)
+
+
+def _set_staff(uow, account: Account, is_staff: bool, actor_id: str | None) -> None:
+    """Make an existing account staff or not; a change is announced
+    (`staff_role_changed`: every gateway forgets the account's cached sessions)."""
+    if bool(account.is_staff) == is_staff:
+        return
+    account.is_staff = is_staff
+    uow.publish(
+        "staff_role_changed", {"account_id": account.id, "is_staff": is_staff}, actor_id=actor_id
+    )
 
 
 def get_me(uow, account_id: str) -> dict:
@@ -576,7 +631,7 @@ def erase_account(uow, account_id: str) -> None:
     account.email = tombstone_email(account.id)
     account.display_name = ERASED_NAME
     account.password_hash = None
-    account.is_staff = False
+    _set_staff(uow, account, False, account.id)
     account.erased_at = now
     uow.publish("account_erased", {"account_id": account.id}, actor_id=account.id)
     return None
@@ -670,7 +725,8 @@ def create_or_promote_staff(
         select(Account).where(Account.email == email, Account.erased_at.is_(None))
     ).scalar_one_or_none()
     if existing is not None:
-        existing.is_staff = True
+        # Nobody signed in acts here: the command line vouches (no actor).
+        _set_staff(uow, existing, True, None)
         _confirmed(uow, existing, utcnow())
         return account_view(existing), False
     account = _new_account(

@@ -7,9 +7,11 @@ with the output schema of api.py.
 """
 
 from civic.db import Database
-from civic.service import ReportsProgrammeFigures, ServiceBase, rpc
-from civic.validation import clean_id, load, load_actor
-from services.groups import api, domain, figures
+from civic.errors import Unauthenticated
+from civic.service import ReportsProgrammeFigures, ServiceBase, rpc, timer
+from civic.validation import clean_id, dump, load, load_actor
+from services.groups import api, domain, figures, volunteers
+from services.groups.limits import ConfiguredLimits
 from services.groups.models import metadata
 
 __all__ = ["GroupsService", "metadata"]
@@ -20,28 +22,56 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
     # Its part of the programme report (civic.service.ReportsProgrammeFigures).
     monthly_figures = staticmethod(figures.programme_figures)
     db = Database(metadata)
+    # The gateways' sign-in and registration limits, counted here for all of them
+    # (CIVIC_SIGNIN_*, CIVIC_SIGNUP_*; see limits.py).
+    limits = ConfiguredLimits()
 
     # --- accounts and sessions ----------------------------------------------------------
+
+    @rpc
+    def admit_registration(self, address):
+        """Count a registration attempt from this client address before it is made
+        (the gateway asks first); TooManyAttempts (429) when the address registered too
+        often lately."""
+        address = load(api.ClientAddressSchema, {"address": address})["address"]
+        with self.db as uow:
+            domain.admit_registration(uow, self.limits.registration, address)
 
     @rpc(command=True)
     def register_account(self, payload):
         data = load(api.AccountCreateSchema, payload)
         with self.db as uow:
             account = domain.register_account(uow, **data)
-        return api.AccountSchema().dump(account)
+        return dump(api.AccountSchema, account)
 
     @rpc
-    def sign_in(self, email, password):
+    def sign_in(self, email, password, address=None):
+        """A session for the right password. With the client's `address` (the gateway
+        sends it), failed attempts are counted and limited here, for every gateway: too
+        many lately is TooManyAttempts (429). Without one (the command line, tests) the
+        attempt is not counted."""
         data = load(api.SessionCreateSchema, {"email": email, "password": password})
-        with self.db as uow:
-            session = domain.sign_in(uow, **data)
-        return api.SessionSchema().dump(session)
+        if address is None:
+            with self.db as uow:
+                session = domain.sign_in(uow, **data)
+            return dump(api.SessionSchema, session)
+        address = load(api.ClientAddressSchema, {"address": address})["address"]
+        rule = self.limits.sign_in
+        try:
+            with self.db as uow:
+                session = domain.sign_in(uow, **data, address=address, rule=rule)
+        except Unauthenticated:
+            # Its own transaction: the sign-in's rolled back with the refusal.
+            with self.db as uow:
+                domain.sign_in_failed(uow, rule, data["email"], address)
+            raise
+        return dump(api.SessionSchema, session)
 
     @rpc
     def authenticate(self, token):
         with self.db as uow:
             principal = domain.authenticate(uow, token)
-        return api.PrincipalSchema().dump(principal)
+        return dump(api.PrincipalSchema, principal)
 
     @rpc
     def sign_out(self, token):
@@ -66,18 +96,21 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         actor = load_actor(actor)
         with self.db as uow:
             me = domain.get_me(uow, actor["account_id"])
-        return api.MeSchema().dump(me)
+        return dump(api.MeSchema, me)
 
     @rpc
     def export_account(self, account_id):
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
-            return domain.export_account(uow, account_id)
+            exported = domain.export_account(uow, account_id)
+            exported.update(volunteers.export_account(uow.session, account_id))
+            return exported
 
     @rpc(command=True)
     def erase_account(self, actor):
         actor = load_actor(actor)
         with self.db as uow:
+            volunteers.erase_account(uow, actor["account_id"])
             return domain.erase_account(uow, actor["account_id"])
 
     @rpc
@@ -107,7 +140,7 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         )
         with self.db as uow:
             account, created = domain.create_or_promote_staff(uow, **data)
-        return {"account": api.AccountSchema().dump(account), "created": created}
+        return {"account": dump(api.AccountSchema, account), "created": created}
 
     @rpc
     def confirm_emails(self, account_ids):
@@ -142,7 +175,7 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         )
         with self.db as uow:
             groups = domain.list_groups(uow, **query)
-        return api.GroupListSchema().dump(groups)
+        return dump(api.GroupListSchema, groups)
 
     @rpc(command=True)
     def create_group(self, actor, payload):
@@ -150,14 +183,14 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         data = load(api.GroupCreateSchema, payload)
         with self.db as uow:
             group = domain.create_group(uow, actor["account_id"], **data)
-        return api.GroupSchema().dump(group)
+        return dump(api.GroupSchema, group)
 
     @rpc
     def get_group(self, group_id):
         group_id = clean_id("group_id", group_id)
         with self.db as uow:
             group = domain.get_group(uow, group_id)
-        return api.GroupSchema().dump(group)
+        return dump(api.GroupSchema, group)
 
     @rpc
     def list_members(self, actor, group_id, page=1, per_page=100):
@@ -165,14 +198,14 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         query = load(api.MemberListQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             members = domain.list_members(uow, actor["account_id"], group_id, **query)
-        return api.MemberListSchema().dump(members)
+        return dump(api.MemberListSchema, members)
 
     @rpc(command=True)
     def join_group(self, actor, group_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:
             joined = domain.join_group(uow, actor["account_id"], group_id)
-        return api.JoinResultSchema().dump(joined)
+        return dump(api.JoinResultSchema, joined)
 
     @rpc(command=True)
     def approve_member(self, actor, group_id, account_id):
@@ -180,7 +213,7 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         account_id = clean_id("account_id", account_id)
         with self.db as uow:
             membership = domain.approve_member(uow, actor["account_id"], group_id, account_id)
-        return api.MembershipSchema().dump(membership)
+        return dump(api.MembershipSchema, membership)
 
     @rpc(command=True)
     def remove_member(self, actor, group_id, account_id):
@@ -195,14 +228,14 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         account_id = load(api.AdminAppointSchema, {"account_id": account_id})["account_id"]
         with self.db as uow:
             group = domain.appoint_admin(uow, actor["account_id"], group_id, account_id)
-        return api.GroupSchema().dump(group)
+        return dump(api.GroupSchema, group)
 
     @rpc(command=True)
     def verify_group(self, actor, group_id):
         actor, group_id = load_actor(actor), clean_id("group_id", group_id)
         with self.db as uow:
             group = domain.verify_group(uow, actor["account_id"], group_id)
-        return api.GroupSchema().dump(group)
+        return dump(api.GroupSchema, group)
 
     @rpc(command=True)
     def refuse_group_verification(self, actor, group_id, reason):
@@ -210,7 +243,7 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         reason = load(api.VerificationRefusalSchema, {"reason": reason})["reason"]
         with self.db as uow:
             group = domain.refuse_verification(uow, actor["account_id"], group_id, reason)
-        return api.GroupSchema().dump(group)
+        return dump(api.GroupSchema, group)
 
     @rpc
     def find_account(self, actor, email):
@@ -219,7 +252,7 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         email = load(api.AccountLookupSchema, {"email": email})["email"]
         with self.db as uow:
             account = domain.find_account(uow, actor["account_id"], email)
-        return api.PublicAccountSchema().dump(account)
+        return dump(api.PublicAccountSchema, account)
 
     @rpc(command=True)
     def join_network(self, actor, group_id, network_id):
@@ -227,7 +260,7 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         network_id = load(api.NetworkJoinSchema, {"network_id": network_id})["network_id"]
         with self.db as uow:
             group = domain.join_network(uow, actor["account_id"], group_id, network_id)
-        return api.GroupSchema().dump(group)
+        return dump(api.GroupSchema, group)
 
     @rpc
     def is_group_admin(self, account_id, group_id):
@@ -235,3 +268,112 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
         group_id = clean_id("group_id", group_id)
         with self.db as uow:
             return domain.is_group_admin(uow, account_id, group_id)
+
+    # --- volunteers (volunteers.py) ---------------------------------------------------------
+
+    @rpc
+    def list_volunteer_skills(self):
+        with self.db as uow:
+            return dump(api.SkillListSchema, volunteers.list_skills(uow))
+
+    @rpc(command=True)
+    def add_volunteer_skill(self, actor, payload):
+        actor = load_actor(actor)
+        data = load(api.SkillCreateSchema, payload)
+        with self.db as uow:
+            skill = volunteers.add_skill(uow, actor["account_id"], **data)
+        return dump(api.SkillSchema, skill)
+
+    @rpc(command=True)
+    def retire_volunteer_skill(self, actor, key):
+        actor = load_actor(actor)
+        key = load(api.SkillKeySchema, {"key": key})["key"]
+        with self.db as uow:
+            return volunteers.retire_skill(uow, actor["account_id"], key)
+
+    @rpc
+    def get_volunteer_profile(self, actor):
+        actor = load_actor(actor)
+        with self.db as uow:
+            profile = volunteers.get_profile(uow, actor["account_id"])
+        return dump(api.VolunteerProfileSchema, profile)
+
+    @rpc(command=True)
+    def save_volunteer_profile(self, actor, payload):
+        actor = load_actor(actor)
+        data = load(api.VolunteerProfileSaveSchema, payload)
+        with self.db as uow:
+            profile = volunteers.save_profile(uow, actor["account_id"], **data)
+        return dump(api.VolunteerProfileSchema, profile)
+
+    @rpc(command=True)
+    def delete_volunteer_profile(self, actor):
+        actor = load_actor(actor)
+        with self.db as uow:
+            return volunteers.delete_profile(uow, actor["account_id"])
+
+    @rpc
+    def search_volunteers(
+        self, actor, skill=None, availability=None, season=None, interest=None, page=1, per_page=20
+    ):
+        actor = load_actor(actor)
+        query = load(
+            api.VolunteerSearchQuerySchema,
+            {
+                "skill": skill,
+                "availability": availability,
+                "season": season,
+                "interest": interest,
+                "page": page,
+                "per_page": per_page,
+            },
+        )
+        with self.db as uow:
+            found = volunteers.search(uow, actor["account_id"], **query)
+        return dump(api.VolunteerListSchema, found)
+
+    @rpc(command=True)
+    def invite_volunteer(self, actor, volunteer_id, payload):
+        actor = load_actor(actor)
+        volunteer_id = clean_id("account_id", volunteer_id)
+        data = load(api.VolunteerInvitationSendSchema, payload)
+        with self.db as uow:
+            invitation = volunteers.invite(uow, actor["account_id"], volunteer_id, **data)
+        return dump(api.VolunteerInvitationSchema, invitation)
+
+    @rpc
+    def list_my_volunteer_invitations(self, actor, status=None, page=1, per_page=20):
+        actor = load_actor(actor)
+        query = load(
+            api.InvitationListQuerySchema, {"status": status, "page": page, "per_page": per_page}
+        )
+        with self.db as uow:
+            found = volunteers.list_my_invitations(uow, actor["account_id"], **query)
+        return dump(api.VolunteerInvitationListSchema, found)
+
+    @rpc
+    def list_group_volunteer_invitations(self, actor, group_id, page=1, per_page=20):
+        actor, group_id = load_actor(actor), clean_id("group_id", group_id)
+        query = load(api.PageQuerySchema, {"page": page, "per_page": per_page})
+        with self.db as uow:
+            found = volunteers.list_group_invitations(uow, actor["account_id"], group_id, **query)
+        return dump(api.VolunteerInvitationListSchema, found)
+
+    @rpc(command=True)
+    def answer_volunteer_invitation(self, actor, invitation_id, answer):
+        actor = load_actor(actor)
+        invitation_id = clean_id("invitation_id", invitation_id)
+        answer = load(api.InvitationAnswerSchema, {"answer": answer})["answer"]
+        with self.db as uow:
+            invitation = volunteers.answer_invitation(
+                uow, actor["account_id"], invitation_id, answer
+            )
+        return dump(api.VolunteerInvitationSchema, invitation)
+
+    # --- upkeep --------------------------------------------------------------------------
+
+    @timer("CIVIC_RETENTION_INTERVAL")
+    def prune_attempts(self):
+        """Counted sign-in and registration attempts are kept as long as their window."""
+        with self.db as uow:
+            domain.prune_attempts(uow, self.limits)

@@ -20,8 +20,12 @@ from civic.errors import Forbidden
 from services.notifications import readmodels
 from services.notifications.models import Activity, Group
 
-# Which id in an event's data says what the event is about, most specific first.
+# Which id in an event's data says what the event is about, most specific first. A
+# volunteer invitation is about the invitation (its target and group are in it too), a
+# volunteer role about its event, a volunteer profile about its account.
 SUBJECT_FIELDS = (
+    ("consultation_id", "consultation"),
+    ("invitation_id", "invitation"),
     ("proposal_id", "proposal"),
     ("project_id", "project"),
     ("event_id", "event"),
@@ -46,7 +50,7 @@ def summary_of(envelope: Envelope, group_name: str | None) -> str:
     feed is kept for good, so no personal data goes into it)."""
     what = envelope.type.replace("_", " ").capitalize()
     data = envelope.data
-    name = data.get("title") or data.get("name") or group_name
+    name = data.get("title") or data.get("name") or data.get("target_title") or group_name
     if isinstance(name, str) and name:
         return f"{what}: “{name[:150]}”"
     return what

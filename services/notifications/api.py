@@ -2,6 +2,12 @@
 
 The input schemas validate RPC arguments here and HTTP input in the gateway (which also
 builds its OpenAPI document from them). Unknown fields are refused everywhere.
+
+The programme itself can be followed: target type `programme`, one well-known id,
+`PROGRAMME_ID` (a fixed UUID string, the same on every installation), always followable
+(no event makes it known). Its followers hear of every consultation that opens and of
+its results; a consultation (`consultation`, by its id) can be followed too, once its
+opening is known here.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from civic.validation import (
 LOCALES = ("sv", "en")
 EMAIL_MODES = ("immediate", "daily", "weekly", "off")
 # What can be followed.
-TARGET_TYPES = ("proposal", "project", "group", "event")
+TARGET_TYPES = ("proposal", "project", "group", "event", "programme", "consultation")
+# The programme: the one target of type `programme` (see the module's docstring).
+PROGRAMME_ID = "5a1e0c4e-7d1f-4f0a-9a3b-1b2c3d4e5f60"
+PROGRAMME_TITLE = "Jokkmokks utvecklingsprogram"
 # The kinds of notification (what an account can mute), in the order of the rules
 # table (rules.py), which gives each rule one of them.
 KINDS = (
@@ -54,11 +63,26 @@ KINDS = (
     "opening_matched",
     "interest_registered",
     "group_opening",
+    "volunteer_invited",
+    "volunteer_invitation_answered",
+    "volunteer_role_filled",
+    "consultation_opened",
+    "consultation_results_published",
 )
 
 TOKEN_MAX = 300
 # What an activity entry can be about (activity.SUBJECT_FIELDS gives each event one).
-SUBJECT_TYPES = ("proposal", "project", "event", "opening", "group", "email", "account")
+SUBJECT_TYPES = (
+    "proposal",
+    "project",
+    "event",
+    "opening",
+    "group",
+    "email",
+    "account",
+    "consultation",
+    "invitation",
+)
 CORRELATION_ID_MAX = 100
 
 

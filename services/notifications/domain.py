@@ -23,6 +23,7 @@ from civic.contracts import Envelope
 from civic.db import insert_rows, new_id, new_ids, paginate, utcnow
 from civic.errors import Conflict, NotFound
 from services.notifications import activity, email, readmodels, rules
+from services.notifications.api import PROGRAMME_ID, PROGRAMME_TITLE
 from services.notifications.models import (
     DEFAULT_EMAIL_MODE,
     DIGEST_PENDING,
@@ -38,6 +39,7 @@ from services.notifications.models import (
     Preference,
     Registration,
     Target,
+    VolunteerInterest,
 )
 
 CHUNK = 1000  # rows per INSERT, ids per IN (…): well inside every driver's limits
@@ -125,6 +127,23 @@ def recipients(session, audiences, data: dict) -> set[str]:
                     )
                 ).scalars()
             )
+        elif isinstance(audience, rules.ProgrammeFollowers):
+            found.update(
+                session.execute(
+                    select(Follow.account_id).where(
+                        Follow.target_type == audience.target_type,
+                        Follow.target_id == audience.target_id,
+                    )
+                ).scalars()
+            )
+        elif isinstance(audience, rules.Interested):
+            found.update(
+                session.execute(
+                    select(VolunteerInterest.account_id)
+                    .where(VolunteerInterest.category.in_(ids))
+                    .distinct()
+                ).scalars()
+            )
         elif isinstance(audience, rules.GroupAdmins):
             found.update(
                 session.execute(
@@ -203,6 +222,8 @@ def notify(
         if not rule.applies(data):
             continue
         excluded = named - {envelope.actor_id} if rule.tells_actor else named
+        for field in rule.not_told:
+            excluded = excluded | set(_ids(data.get(field)))
         to_tell = recipients(session, rule.tell, data) - excluded
         named |= to_tell
         if to_tell:
@@ -444,10 +465,20 @@ def follow_view(follow: Follow, title: str | None) -> dict:
     }
 
 
+def _is_programme(target_type: str, target_id: str) -> bool:
+    return target_type == "programme" and target_id == PROGRAMME_ID
+
+
 def follow(uow, account_id: str, target_type: str, target_id: str) -> dict:
+    """Follow something this service knows of (its events made it known), or the
+    programme (always: no event makes it known)."""
     session = uow.session
     target = session.get(Target, (target_type, target_id))
-    if target is None:
+    if target is not None:
+        title = target.title
+    elif _is_programme(target_type, target_id):
+        title = PROGRAMME_TITLE
+    else:
         raise NotFound(f"no such {target_type}")
     if session.get(Follow, (account_id, target_type, target_id)) is not None:
         raise Conflict(f"already following this {target_type}")
@@ -459,7 +490,7 @@ def follow(uow, account_id: str, target_type: str, target_id: str) -> dict:
         created_at=utcnow(),
     )
     session.add(found)
-    return follow_view(found, target.title)
+    return follow_view(found, title)
 
 
 def unfollow(uow, account_id: str, target_type: str, target_id: str) -> None:
@@ -492,6 +523,7 @@ def list_follows(uow, account_id: str, page: int = 1, per_page: int = 20) -> dic
             )
         )
     }
+    titles[("programme", PROGRAMME_ID)] = PROGRAMME_TITLE
     return {
         "items": [
             follow_view(found, titles.get((found.target_type, found.target_id)))
@@ -553,4 +585,5 @@ def erase_account(session, account_id: str) -> None:
         session.execute(delete(model).where(model.account_id == account_id))
     session.execute(delete(Membership).where(Membership.account_id == account_id))
     session.execute(delete(Registration).where(Registration.account_id == account_id))
+    session.execute(delete(VolunteerInterest).where(VolunteerInterest.account_id == account_id))
     session.execute(delete(Account).where(Account.id == account_id))

@@ -3,7 +3,7 @@
 What it owns: follows, preferences (with muted kinds), the in-app inbox, the email
 queue and the staff activity feed. What it keeps from other services' events (read
 models, never asked for synchronously): accounts' locales, groups' names and kinds,
-memberships, event registrations, and the things one can follow.
+memberships, event registrations, volunteers' interests, and the things one can follow.
 
 An inbox row is small on purpose: the words of a message (in Swedish and English) are
 written once per source event and rule in `messages`, and each recipient's row points
@@ -84,15 +84,18 @@ class Registration(Base):
 
 
 # What a FactVersion is the version of.
-FACT_SUBJECTS = ("membership", "registration")
+FACT_SUBJECTS = ("membership", "registration", "volunteer")
+# A volunteer profile's FactVersion.scope_id: an account has one profile.
+VOLUNTEER_PROFILE = "profile"
 
 
 class FactVersion(Base):
-    """The last fact applied about one membership (`scope_id` the group) or registration
-    (`scope_id` the event), kept after the membership or place ends (its row above goes):
-    a fact is applied only when newer (civic.readmodels.supersedes), so a join that
-    arrives after the leave, or a waiting-list place after the promotion, changes
-    nothing. `version` is the producer's (null for events from before versions), `as_of`
+    """The last fact applied about one membership (`scope_id` the group), registration
+    (`scope_id` the event) or volunteer profile (`scope_id` VOLUNTEER_PROFILE), kept
+    after the membership, place or profile ends (its rows go): a fact is applied only
+    when newer (civic.readmodels.supersedes), so a join that arrives after the leave, a
+    waiting-list place after the promotion, or a profile saved before its removal,
+    changes nothing. `version` is the producer's (null for events from before versions), `as_of`
     the fact's time."""
 
     __tablename__ = "fact_versions"
@@ -103,6 +106,20 @@ class FactVersion(Base):
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class VolunteerInterest(Base):
+    """From volunteer_profile_saved / volunteer_profile_removed (groups): a proposal
+    category an account's volunteer profile says it is interested in (whoever may
+    contact it: interest-based news is the resident's own choice; they can mute the
+    kind). The newest profile fact wins (FactVersion, subject `volunteer`); an erased
+    account's rows go, and its tombstone keeps a late profile from coming back."""
+
+    __tablename__ = "volunteer_interests"
+    __table_args__ = (Index("ix_volunteer_interests_category", "category"),)
+
+    account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
 class Target(Base):

@@ -2,20 +2,22 @@
 
 Recipients are found here, never by asking another service while an event is handled:
 accounts' locales (account_registered), groups' names and kinds, memberships and admins
-(member_joined/left, admin_appointed), event registrations, and the things one can
-follow (proposals, projects, events, groups). An author follows their proposal, a
+(member_joined/left, admin_appointed), event registrations, volunteers' interests
+(volunteer_profile_saved/removed), and the things one can follow (proposals, projects,
+events, groups, consultations). An author follows their proposal, a
 registrant their event, a member their group, the creator of a project their project —
 automatically; leaving a group or giving up a place ends the automatic follow (a follow
 made by hand stays). Erased accounts are remembered by id only (`erased_accounts`), so
 a fact about one that arrives late brings nothing back.
 
-Facts arrive in any order (each event type has its own queue). A membership or a
-registration is changed only by a fact newer than the last one applied to it
-(`fact_versions`, kept after it ends): by the producer's per-entity version
-(`membership_version`, `registration_version`), or by the facts' times for events from
-before versions. So a leave that overtook its join leaves no ghost member (nor admin,
-who would be told of requests to join), and a promotion that overtook the waiting-list
-place stays a confirmed place.
+Facts arrive in any order (each event type has its own queue). A membership, a
+registration or a volunteer profile is changed only by a fact newer than the last one
+applied to it (`fact_versions`, kept after it ends): by the producer's per-entity version
+(`membership_version`, `registration_version`, a profile's `version`), or by the facts'
+times for events from before versions. So a leave that overtook its join leaves no
+ghost member (nor admin, who would be told of requests to join), a promotion that
+overtook the waiting-list place stays a confirmed place, and a profile saved before its
+removal brings no interests back.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy import delete, insert, select
 from civic.contracts import Envelope
 from civic.readmodels import supersedes
 from services.notifications.models import (
+    VOLUNTEER_PROFILE,
     Account,
     ErasedAccount,
     FactVersion,
@@ -35,6 +38,7 @@ from services.notifications.models import (
     Membership,
     Registration,
     Target,
+    VolunteerInterest,
 )
 
 REGISTERED = ("registration_confirmed", "registration_waitlisted", "waitlist_promoted")
@@ -60,7 +64,9 @@ def is_newer(
     """Whether this fact about a membership or registration (`subject`; `scope_id` its
     group or event) is newer than the last one applied to it; if so, it is the last one
     from now on."""
-    held = session.get(FactVersion, (subject, scope_id, account_id))
+    # Locked, so concurrent handlers of facts about one subject compare in turn (see
+    # civic.readmodels.GroupFacts._membership).
+    held = session.get(FactVersion, (subject, scope_id, account_id), with_for_update=True)
     if held is None:
         session.add(
             FactVersion(
@@ -104,6 +110,26 @@ def _registration_fact(session, envelope: Envelope) -> bool:
         data.get("registration_version"),
         envelope.occurred_at,
     )
+
+
+def _volunteer_profile(session, envelope: Envelope) -> None:
+    """A profile saved (its interests replace the ones held) or removed (none left), if
+    it is newer than the last fact applied and the account is not erased."""
+    data = envelope.data
+    account_id = data["account_id"]
+    if is_erased(session, account_id):
+        return  # a profile that arrives after the erasure brings nothing back
+    version, occurred_at = data.get("version"), envelope.occurred_at
+    if not is_newer(session, "volunteer", VOLUNTEER_PROFILE, account_id, version, occurred_at):
+        return
+    session.execute(delete(VolunteerInterest).where(VolunteerInterest.account_id == account_id))
+    if envelope.type == "volunteer_profile_saved":
+        rows = [
+            {"account_id": account_id, "category": category}
+            for category in sorted(set(data["interests"]))
+        ]
+        if rows:
+            session.execute(insert(VolunteerInterest), rows)
 
 
 def auto_follow(session, account_id: str, target_type: str, target_id: str, now: datetime) -> None:
@@ -199,6 +225,12 @@ def apply(session, envelope: Envelope, now: datetime) -> None:
         auto_follow(session, data["created_by"], "project", data["project_id"], now)
     elif kind == "event_scheduled":
         _target(session, "event", data["event_id"], data["title"])
+    elif kind in ("volunteer_profile_saved", "volunteer_profile_removed"):
+        _volunteer_profile(session, envelope)
+    elif kind in ("consultation_opened", "consultation_results_published"):
+        # Followable once its opening is known (its results say it too, should they
+        # overtake it); its title as last heard.
+        _target(session, "consultation", data["consultation_id"], data["title"])
 
 
 def _follow_merged(session, duplicate_id: str, into_id: str, now: datetime) -> None:

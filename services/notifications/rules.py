@@ -10,7 +10,8 @@ account that acted is never told of its own action (see domain.py).
 
 Templates are `str.format` templates over the event's data plus a few derived values
 (see `context`): `<field>_name` for each group id field (from the groups read model),
-`status` (the new status, worded), `starts` (the start in the town's time zone).
+`status` (the new status, worded), `starts` and `closes` (the start, the closing, in the
+town's time zone).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from string import Formatter
 from zoneinfo import ZoneInfo
 
 from civic.clock import iso
-from services.notifications.api import KINDS, LOCALES
+from services.notifications.api import KINDS, LOCALES, PROGRAMME_ID
 
 TEXT_MAX = 500
 
@@ -60,6 +61,27 @@ class Registrants:
     field: str
 
 
+@dataclass(frozen=True)
+class ProgrammeFollowers:
+    """Accounts following the programme (the one target `programme`, api.PROGRAMME_ID),
+    for an event about something of the programme whose id is in a data field (an event
+    without it tells them nothing)."""
+
+    field: str
+    target_type: str = "programme"
+    target_id: str = PROGRAMME_ID
+
+
+@dataclass(frozen=True)
+class Interested:
+    """Accounts whose volunteer profile names one of the proposal categories in a data
+    field among its interests (volunteers' interests read model). Every profile counts,
+    whether or not it may be contacted: the interests are the resident's own choice of
+    news, and the kind can be muted."""
+
+    field: str
+
+
 # --- rules ----------------------------------------------------------------------------
 
 
@@ -85,6 +107,9 @@ class Rule:
     # The actor is never told of their own action — except where the event is news to
     # them although they caused it (a profile they saved matched an open opening).
     tells_actor: bool = False
+    # Data fields naming accounts that did what the event tells (whoever the envelope
+    # names as actor, e.g. none when another service acted for them): never told.
+    not_told: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -106,8 +131,31 @@ PROPOSAL = "/proposals/{proposal_id}"
 PROJECT = "/projects/{project_id}"
 EVENT = "/events/{event_id}"
 OPENING = "/openings/{opening_id}"
+CONSULTATION = "/consultations/{consultation_id}"
 PROPOSAL_PEOPLE = (Account("author_id"), Followers("proposal", "proposal_id"))
 EVENT_PEOPLE = (Account("registrant_ids"), Registrants("event_id"), Followers("event", "event_id"))
+# Whom a consultation concerns: the programme's followers and the residents interested
+# in one of its categories.
+CONSULTATION_PEOPLE = (ProgrammeFollowers("consultation_id"), Interested("categories"))
+INVITATION = ("invitation", "invitation_id")
+
+
+def _outcome(data: dict) -> str:
+    """What an answer to a volunteer invitation came to: `declined`; or accepted — to a
+    `group` (a member at once), to an event's `role` (the volunteer gets it if a place
+    is left), or `accepted` (an event without a role, a joint project)."""
+    if data.get("answer") != "accepted":
+        return "declined"
+    if data.get("target_type") == "group":
+        return "group"
+    if data.get("target_type") == "event" and data.get("role_id"):
+        return "role"
+    return "accepted"
+
+
+def _answered(outcome: str) -> Callable[[dict], bool]:
+    return lambda data: _outcome(data) == outcome
+
 
 RULES: tuple[Rule, ...] = (
     # --- groups ---
@@ -579,6 +627,136 @@ RULES: tuple[Rule, ...] = (
         OPENING,
         ("opening", "opening_id"),
     ),
+    # --- volunteers ---
+    Rule(
+        "volunteer_invited",
+        "volunteer_invited",
+        (Account("volunteer_id"),),
+        Words(
+            "Ställer du upp? {group_name} bjuder in dig till ”{target_title}”",
+            "Will you help? {group_name} invites you to “{target_title}”",
+        ),
+        Words(
+            "Svara ja eller nej bland dina inbjudningar under Ställer du upp?",
+            "Accept or decline it among your invitations under Will you help?",
+        ),
+        "/volunteer",
+        INVITATION,
+    ),
+    Rule(
+        "volunteer_invitation_answered",
+        "volunteer_invitation_answered",
+        (Account("invited_by"), GroupAdmins("group_id")),
+        Words(
+            "En volontär har tackat ja till ”{target_title}”",
+            "A volunteer said yes to “{target_title}”",
+        ),
+        Words(
+            "Inbjudan från {group_name} har accepterats: volontären är nu medlem i gruppen.",
+            "The invitation from {group_name} was accepted: the volunteer is now a member.",
+        ),
+        "/groups/{group_id}",
+        INVITATION,
+        when=_answered("group"),
+        not_told=("volunteer_id",),
+    ),
+    Rule(
+        "volunteer_invitation_answered",
+        "volunteer_invitation_answered",
+        (Account("invited_by"), GroupAdmins("group_id")),
+        Words(
+            "En volontär har tackat ja till ”{target_title}”",
+            "A volunteer said yes to “{target_title}”",
+        ),
+        Words(
+            "Inbjudan från {group_name} har accepterats. Volontären får rollen om det "
+            "finns en plats kvar i den.",
+            "The invitation from {group_name} was accepted. The volunteer gets the role "
+            "if a place in it is left.",
+        ),
+        "/events/{target_id}",
+        INVITATION,
+        when=_answered("role"),
+        not_told=("volunteer_id",),
+    ),
+    Rule(
+        "volunteer_invitation_answered",
+        "volunteer_invitation_answered",
+        (Account("invited_by"), GroupAdmins("group_id")),
+        Words(
+            "En volontär har tackat ja till ”{target_title}”",
+            "A volunteer said yes to “{target_title}”",
+        ),
+        Words(
+            "Inbjudan från {group_name} har accepterats.",
+            "The invitation from {group_name} was accepted.",
+        ),
+        "/{target_type}s/{target_id}",
+        INVITATION,
+        when=_answered("accepted"),
+        not_told=("volunteer_id",),
+    ),
+    Rule(
+        "volunteer_invitation_answered",
+        "volunteer_invitation_answered",
+        (Account("invited_by"), GroupAdmins("group_id")),
+        Words(
+            "En volontär har tackat nej till ”{target_title}”",
+            "A volunteer said no to “{target_title}”",
+        ),
+        Words(
+            "Inbjudan från {group_name} har avböjts. Sök gärna efter fler volontärer.",
+            "The invitation from {group_name} was declined. You can look for other volunteers.",
+        ),
+        "/volunteers",
+        INVITATION,
+        when=_answered("declined"),
+        not_told=("volunteer_id",),
+    ),
+    Rule(
+        "volunteer_role_filled",
+        "volunteer_role_filled",
+        (GroupAdmins("organiser_group_id"),),
+        Words(
+            "En volontär ställer upp som {role_name} på ”{title}”",
+            "A volunteer signed up as {role_name} for “{title}”",
+        ),
+        Words(
+            "Se vilka som hjälper till på evenemangets sida.",
+            "See who is helping on the event's page.",
+        ),
+        EVENT,
+        ("event", "event_id"),
+        not_told=("account_id",),
+    ),
+    # --- consultations ---
+    Rule(
+        "consultation_opened",
+        "consultation_opened",
+        CONSULTATION_PEOPLE,
+        Words("Säg din mening: ”{title}”", "Have your say: “{title}”"),
+        Words(
+            "En ny konsultation är öppen för svar till {closes}.",
+            "A new consultation is open for answers until {closes}.",
+        ),
+        CONSULTATION,
+        ("consultation", "consultation_id"),
+    ),
+    Rule(
+        "consultation_results_published",
+        "consultation_results_published",
+        (*CONSULTATION_PEOPLE, Followers("consultation", "consultation_id")),
+        Words(
+            "Resultatet av ”{title}” är publicerat",
+            "The results of “{title}” are published",
+        ),
+        Words(
+            "Se vad invånarna svarade i konsultationen.",
+            "See what residents answered in the consultation.",
+        ),
+        CONSULTATION,
+        ("consultation", "consultation_id"),
+    ),
 )
 
 
@@ -664,6 +842,11 @@ def context(data: dict, locale: str, group_names: dict[str, str], tz: ZoneInfo) 
         starts = datetime.fromisoformat(starts)
     if isinstance(starts, datetime):
         values["starts"] = format_time(starts, locale, tz)
+    closes = data.get("closes_at")
+    if isinstance(closes, str):
+        closes = datetime.fromisoformat(closes)
+    if isinstance(closes, datetime):
+        values["closes"] = format_time(closes, locale, tz)
     apply_by = data.get("apply_by")
     if isinstance(apply_by, date):
         values["apply_by"] = iso(apply_by)

@@ -12,7 +12,7 @@ from civic.db import Database, utcnow
 from civic.messaging import all_events_handler
 from civic.rpc import Services
 from civic.service import ServiceBase, rpc, timer
-from civic.validation import clean_id, load, load_actor
+from civic.validation import clean_id, dump, load, load_actor
 from services.notifications import activity, api, domain, email
 from services.notifications.models import metadata
 
@@ -46,7 +46,7 @@ class NotificationsService(ServiceBase):
         token = load(api.TokenSchema, {"token": token})["token"]
         with self.db as uow:
             result = domain.unsubscribe(uow, token)
-        return api.UnsubscribeResultSchema().dump(result)
+        return dump(api.UnsubscribeResultSchema, result)
 
     # --- inbox ----------------------------------------------------------------------------
 
@@ -58,7 +58,7 @@ class NotificationsService(ServiceBase):
         )
         with self.db as uow:
             page = domain.list_notifications(uow, account_id, **query)
-        return api.NotificationListSchema().dump(page)
+        return dump(api.NotificationListSchema, page)
 
     @rpc(command=True)
     def mark_read(self, actor, notification_id):
@@ -66,14 +66,14 @@ class NotificationsService(ServiceBase):
         notification_id = clean_id("notification_id", notification_id)
         with self.db as uow:
             notification = domain.mark_read(uow, account_id, notification_id)
-        return api.NotificationSchema().dump(notification)
+        return dump(api.NotificationSchema, notification)
 
     @rpc(command=True)
     def mark_all_read(self, actor):
         account_id = load_actor(actor)["account_id"]
         with self.db as uow:
             result = domain.mark_all_read(uow, account_id)
-        return api.ReadAllResultSchema().dump(result)
+        return dump(api.ReadAllResultSchema, result)
 
     # --- preferences ----------------------------------------------------------------------
 
@@ -82,7 +82,7 @@ class NotificationsService(ServiceBase):
         account_id = load_actor(actor)["account_id"]
         with self.db as uow:
             preferences = domain.get_preferences(uow, account_id)
-        return api.PreferencesViewSchema().dump(preferences)
+        return dump(api.PreferencesViewSchema, preferences)
 
     @rpc(command=True)
     def set_preferences(self, actor, payload):
@@ -90,7 +90,7 @@ class NotificationsService(ServiceBase):
         data = load(api.PreferencesSchema, payload)
         with self.db as uow:
             preferences = domain.set_preferences(uow, account_id, **data)
-        return api.PreferencesViewSchema().dump(preferences)
+        return dump(api.PreferencesViewSchema, preferences)
 
     # --- follows --------------------------------------------------------------------------
 
@@ -100,7 +100,7 @@ class NotificationsService(ServiceBase):
         data = load(api.FollowCreateSchema, payload)
         with self.db as uow:
             found = domain.follow(uow, account_id, **data)
-        return api.FollowSchema().dump(found)
+        return dump(api.FollowSchema, found)
 
     @rpc(command=True)
     def unfollow(self, actor, target_type, target_id):
@@ -115,7 +115,7 @@ class NotificationsService(ServiceBase):
         query = load(api.FollowListQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             page = domain.list_follows(uow, account_id, **query)
-        return api.FollowListSchema().dump(page)
+        return dump(api.FollowListSchema, page)
 
     # --- staff ----------------------------------------------------------------------------
 
@@ -150,7 +150,7 @@ class NotificationsService(ServiceBase):
         )
         with self.db as uow:
             page = activity.list_entries(uow, actor, **query)
-        return api.ActivityListSchema().dump(page)
+        return dump(api.ActivityListSchema, page)
 
     # --- personal data --------------------------------------------------------------------
 

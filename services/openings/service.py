@@ -19,7 +19,7 @@ from civic.log import get_logger
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ReportsProgrammeFigures, ServiceBase, rpc, timer
-from civic.validation import clean_id, load, load_actor
+from civic.validation import clean_id, dump, load, load_actor
 from services.openings import api, domain, figures, models
 from services.openings.models import metadata
 
@@ -52,7 +52,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         )
         with self.db as uow:
             page = domain.list_openings(uow, viewer_id, **query)
-        return api.OpeningListSchema().dump(page)
+        return dump(api.OpeningListSchema, page)
 
     @rpc
     def list_group_openings(self, actor, group_id, page=1, per_page=20):
@@ -62,7 +62,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         query = load(api.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             page = domain.list_group_openings(uow, viewer_id, group_id, **query)
-        return api.OpeningListSchema().dump(page)
+        return dump(api.OpeningListSchema, page)
 
     @rpc
     def get_opening(self, actor, opening_id):
@@ -71,7 +71,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         opening_id = clean_id("opening_id", opening_id)
         with self.db as uow:
             opening = domain.get_opening(uow, viewer_id, opening_id)
-        return api.OpeningSchema().dump(opening)
+        return dump(api.OpeningSchema, opening)
 
     @rpc(command=True)
     def post_opening(self, actor, payload):
@@ -79,7 +79,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.OpeningCreateSchema, payload)
         with self.db as uow:
             opening = domain.post_opening(uow, actor["account_id"], **data)
-        return api.OpeningSchema().dump(opening)
+        return dump(api.OpeningSchema, opening)
 
     @rpc(command=True)
     def close_opening(self, actor, opening_id):
@@ -87,7 +87,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         opening_id = clean_id("opening_id", opening_id)
         with self.db as uow:
             opening = domain.close_opening(uow, actor["account_id"], opening_id)
-        return api.OpeningSchema().dump(opening)
+        return dump(api.OpeningSchema, opening)
 
     # --- interest -----------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.InterestCreateSchema, payload if payload is not None else {})
         with self.db as uow:
             interest = domain.register_interest(uow, actor["account_id"], opening_id, **data)
-        return api.InterestSchema().dump(interest)
+        return dump(api.InterestSchema, interest)
 
     @rpc
     def list_interest(self, actor, opening_id, page=1, per_page=20):
@@ -107,7 +107,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         query = load(api.OpeningPageQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             page = domain.list_interest(uow, actor["account_id"], opening_id, **query)
-        return api.InterestListSchema().dump(page)
+        return dump(api.InterestListSchema, page)
 
     # --- returnee profiles --------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         actor = load_actor(actor)
         with self.db as uow:
             profile = domain.get_profile(uow, actor["account_id"])
-        return api.ReturneeProfileSchema().dump(profile)
+        return dump(api.ReturneeProfileSchema, profile)
 
     @rpc(command=True)
     def save_profile(self, actor, payload):
@@ -124,7 +124,7 @@ class OpeningsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ReturneeProfileSaveSchema, payload)
         with self.db as uow:
             profile = domain.save_profile(uow, actor["account_id"], **data)
-        return api.ReturneeProfileSchema().dump(profile)
+        return dump(api.ReturneeProfileSchema, profile)
 
     @rpc(command=True)
     def delete_profile(self, actor):

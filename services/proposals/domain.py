@@ -154,19 +154,21 @@ def _author_names(session, account_ids) -> dict[str | None, str | None]:
 
 
 def _proposal_views(
-    session, proposals: list[Proposal], actor: dict | None, *, full: bool
+    session, proposals: list[Proposal], actor: dict | None, *, full: bool, new: bool = False
 ) -> list[dict]:
     """Proposals as this actor sees them, in a handful of queries for the whole list.
 
     `full` adds comments and history (and, for staff, the reports): for one proposal,
-    not for lists.
+    not for lists. `new`: proposals filed in this transaction, which nobody can have
+    supported, commented, reported or made a project of yet — those queries are left
+    out (a third of filing one's time, issue 14).
     """
     if not proposals:
         return []
     ids = [proposal.id for proposal in proposals]
     staff, me = _is_staff(actor), _me(actor)
     supported: set[str] = set()
-    if me:
+    if me and not new:
         supported = set(
             session.execute(
                 select(Support.proposal_id).where(
@@ -175,29 +177,31 @@ def _proposal_views(
             ).scalars()
         )
     project_ids: dict[str, list[str]] = {pid: [] for pid in ids}
-    for origin_id, project_id in session.execute(
-        select(Project.origin_proposal_id, Project.id)
-        .where(Project.origin_proposal_id.in_(ids))
-        .order_by(Project.created_at, Project.id)
-    ):
-        project_ids[origin_id].append(project_id)
+    if not new:
+        for origin_id, project_id in session.execute(
+            select(Project.origin_proposal_id, Project.id)
+            .where(Project.origin_proposal_id.in_(ids))
+            .order_by(Project.created_at, Project.id)
+        ):
+            project_ids[origin_id].append(project_id)
     comments: dict[str, list[Comment]] = {pid: [] for pid in ids}
     history: dict[str, list[ProposalStep]] = {pid: [] for pid in ids}
     reports: dict[str, list[Report]] = {pid: [] for pid in ids}
-    if full:
+    if full and not new:
         query = select(Comment).where(Comment.proposal_id.in_(ids))
         if not staff:
             # A hidden comment is shown to staff only (until they show it again).
             query = query.where(Comment.hidden.is_(False))
         for comment in session.execute(query.order_by(Comment.created_at, Comment.id)).scalars():
             comments[comment.proposal_id].append(comment)
+    if full:
         for step in session.execute(
             select(ProposalStep)
             .where(ProposalStep.proposal_id.in_(ids))
             .order_by(ProposalStep.at, ProposalStep.id)
         ).scalars():
             history[step.proposal_id].append(step)
-        if staff:
+        if staff and not new:
             for report in session.execute(
                 select(Report)
                 .where(Report.proposal_id.in_(ids))
@@ -265,8 +269,8 @@ def _proposal_views(
     return views
 
 
-def _proposal_view(session, proposal: Proposal, actor: dict | None) -> dict:
-    return _proposal_views(session, [proposal], actor, full=True)[0]
+def _proposal_view(session, proposal: Proposal, actor: dict | None, *, new: bool = False) -> dict:
+    return _proposal_views(session, [proposal], actor, full=True, new=new)[0]
 
 
 def _comment_view(comment: Comment, names: dict, *, staff: bool = False, reports=None) -> dict:
@@ -534,7 +538,7 @@ def submit_proposal(
         {**_ref(proposal), "category": category, "channel": channel, "status": proposal.status},
         actor_id=_me(actor),
     )
-    return _proposal_view(session, proposal, actor)
+    return _proposal_view(session, proposal, actor, new=True)
 
 
 def support(uow, actor, proposal_id: str) -> dict:

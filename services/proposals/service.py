@@ -13,7 +13,7 @@ from civic.db import Database
 from civic.messaging import event_handler
 from civic.readmodels import KeepsGroupFacts
 from civic.service import ReportsProgrammeFigures, ServiceBase, rpc
-from civic.validation import clean_id, load, load_actor
+from civic.validation import clean_id, dump, load, load_actor
 from services.proposals import api, domain, figures, models
 from services.proposals.models import metadata
 
@@ -47,7 +47,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         )
         with self.db as uow:
             page = domain.list_proposals(uow, actor, **query)
-        return api.ProposalListSchema().dump(page)
+        return dump(api.ProposalListSchema, page)
 
     @rpc
     def get_proposal(self, actor, proposal_id):
@@ -55,7 +55,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         proposal_id = clean_id("proposal_id", proposal_id)
         with self.db as uow:
             proposal = domain.get_proposal(uow, actor, proposal_id)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc
     def find_proposal(self, actor, reference):
@@ -64,7 +64,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ReferenceSchema, {"reference": reference})
         with self.db as uow:
             proposal = domain.find_proposal(uow, actor, data["reference"])
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc
     def moderation_queue(self, actor, page=1, per_page=20):
@@ -73,7 +73,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         query = load(api.ModerationQueueQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             answer = domain.moderation_queue(uow, actor, **query)
-        return api.ProposalListSchema().dump(answer)
+        return dump(api.ProposalListSchema, answer)
 
     @rpc
     def comment_moderation_queue(self, actor, page=1, per_page=20):
@@ -82,7 +82,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         query = load(api.ModerationQueueQuerySchema, {"page": page, "per_page": per_page})
         with self.db as uow:
             answer = domain.comment_moderation_queue(uow, actor, **query)
-        return api.ReportedCommentListSchema().dump(answer)
+        return dump(api.ReportedCommentListSchema, answer)
 
     # --- proposals: residents -----------------------------------------------------------
 
@@ -92,7 +92,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ProposalCreateSchema, payload)
         with self.db as uow:
             proposal = domain.submit_proposal(uow, actor, **data)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc(command=True)
     def support(self, actor, proposal_id):
@@ -115,7 +115,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.CommentCreateSchema, payload)
         with self.db as uow:
             comment = domain.add_comment(uow, actor, proposal_id, **data)
-        return api.CommentSchema().dump(comment)
+        return dump(api.CommentSchema, comment)
 
     @rpc(command=True)
     def withdraw(self, actor, proposal_id):
@@ -123,7 +123,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         proposal_id = clean_id("proposal_id", proposal_id)
         with self.db as uow:
             proposal = domain.withdraw(uow, actor, proposal_id)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc(command=True)
     def report(self, actor, proposal_id, payload):
@@ -141,7 +141,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ReportSchema, payload)
         with self.db as uow:
             result = domain.report_comment(uow, actor, proposal_id, comment_id, **data)
-        return api.CommentReportResultSchema().dump(result)
+        return dump(api.CommentReportResultSchema, result)
 
     # --- proposals: staff ---------------------------------------------------------------
 
@@ -153,7 +153,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.CommentModerationSchema, payload)
         with self.db as uow:
             comment = domain.moderate_comment(uow, actor, proposal_id, comment_id, **data)
-        return api.CommentSchema().dump(comment)
+        return dump(api.CommentSchema, comment)
 
     @rpc(command=True)
     def transition(self, actor, proposal_id, payload):
@@ -162,7 +162,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.TransitionSchema, payload)
         with self.db as uow:
             proposal = domain.transition(uow, actor, proposal_id, **data)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc(command=True)
     def assign(self, actor, proposal_id, payload):
@@ -171,7 +171,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.AssignmentSchema, payload)
         with self.db as uow:
             proposal = domain.assign(uow, actor, proposal_id, **data)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc(command=True)
     def moderate(self, actor, proposal_id, payload):
@@ -180,7 +180,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ModerationSchema, payload)
         with self.db as uow:
             proposal = domain.moderate(uow, actor, proposal_id, **data)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     @rpc(command=True)
     def merge(self, actor, proposal_id, payload):
@@ -189,7 +189,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.MergeSchema, payload)
         with self.db as uow:
             proposal = domain.merge(uow, actor, proposal_id, **data)
-        return api.ProposalSchema().dump(proposal)
+        return dump(api.ProposalSchema, proposal)
 
     # --- joint projects -----------------------------------------------------------------
 
@@ -202,7 +202,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         )
         with self.db as uow:
             page = domain.list_projects(uow, actor, **query)
-        return api.ProjectListSchema().dump(page)
+        return dump(api.ProjectListSchema, page)
 
     @rpc
     def get_project(self, actor, project_id):
@@ -210,7 +210,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         project_id = clean_id("project_id", project_id)
         with self.db as uow:
             project = domain.get_project(uow, actor, project_id)
-        return api.ProjectSchema().dump(project)
+        return dump(api.ProjectSchema, project)
 
     @rpc(command=True)
     def register_project(self, actor, payload):
@@ -218,7 +218,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ProjectCreateSchema, payload)
         with self.db as uow:
             project = domain.register_project(uow, actor, **data)
-        return api.ProjectSchema().dump(project)
+        return dump(api.ProjectSchema, project)
 
     @rpc(command=True)
     def add_partner(self, actor, project_id, payload):
@@ -227,7 +227,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.PartnerAddSchema, payload)
         with self.db as uow:
             project = domain.add_partner(uow, actor, project_id, **data)
-        return api.ProjectSchema().dump(project)
+        return dump(api.ProjectSchema, project)
 
     @rpc(command=True)
     def transition_project(self, actor, project_id, payload):
@@ -236,7 +236,7 @@ class ProposalsService(KeepsGroupFacts, ServiceBase, ReportsProgrammeFigures):
         data = load(api.ProjectTransitionSchema, payload)
         with self.db as uow:
             project = domain.transition_project(uow, actor, project_id, **data)
-        return api.ProjectSchema().dump(project)
+        return dump(api.ProjectSchema, project)
 
     # --- personal data ------------------------------------------------------------------
 

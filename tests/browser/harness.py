@@ -112,6 +112,7 @@ PLACEHOLDERS = {
     "event": ("/events", {}),
     "opening": ("/openings", {}),
     "project": ("/projects", {}),
+    "consultation": ("/consultations", {}),
 }
 
 

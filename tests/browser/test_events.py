@@ -17,7 +17,7 @@ but for one that starts within a minute: check-in and minutes need an event unde
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -51,6 +51,13 @@ def local_input(moment: datetime) -> str:
 
 def whole_minutes_ahead(delta: timedelta) -> datetime:
     return (datetime.now(UTC) + delta).replace(second=0, microsecond=0)
+
+
+def town_noon_ahead(delta: timedelta) -> datetime:
+    """Noon in the town on the day `delta` from now: a two-hour event then stays on its
+    day whatever the hour the suite runs (at 23:00 it would run on into the next)."""
+    day = (datetime.now(UTC) + delta).astimezone(TOWN).date()
+    return datetime.combine(day, time(12), TOWN)
 
 
 def organiser_group(site, token: str) -> str:
@@ -336,7 +343,7 @@ def test_the_organiser_checks_a_person_in_and_publishes_the_minutes(
 def test_the_month_view_shows_the_event_on_its_day_and_calendar_files_download(
     site, organiser, new_context
 ):
-    starts_at = whole_minutes_ahead(AHEAD + timedelta(days=3))
+    starts_at = town_noon_ahead(AHEAD + timedelta(days=3))
     event = schedule_over_api(site, organiser["token"], organiser["group_id"], starts_at)
     day = starts_at.astimezone(TOWN).date()
 

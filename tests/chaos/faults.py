@@ -28,15 +28,19 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from tests.chaos.platform import (
     BROKER_STOPPED_MARKER,
+    CLUSTER_SCRIPT,
     DOMAIN_SERVICES,
     RABBIT_HOST,
     RABBIT_PORT,
     SERVICES,
     ChaosPlatform,
     PlatformError,
+    broker_ports,
+    cluster_nodes,
     management,
     pg_admin,
 )
@@ -614,6 +618,88 @@ class PoisonMessage(Fault):
         ensure_all_running(platform, note)
 
 
+class NodeStop(Fault):
+    """(issue 15) A cluster run: one RabbitMQ node of deploy/local-cluster stopped
+    mid-load and started again, then another one. Every durable Civic queue is a quorum
+    queue with a member on each node, so two nodes of three keep every queue; the
+    services connected to the stopped node reconnect to another one."""
+
+    name = "node_stop"
+    title = "RabbitMQ cluster: node 1 stopped and restarted, then node 2"
+    nodes = (1, 2)
+
+    def prepare(self, platform, note):
+        if not cluster_nodes():
+            raise FaultNotObserved("node_stop needs a cluster run (--cluster)")
+        queues = _durable_civic_queues(platform)
+        classic = sorted(name for name, row in queues.items() if row.get("type") != "quorum")
+        if classic:
+            raise FaultNotObserved(f"not quorum queues: {', '.join(classic[:5])}")
+        spread = {len(row.get("members") or []) for row in queues.values()}
+        note(f"{len(queues)} durable Civic queues, all quorum, members per queue: {spread}")
+
+    def inject(self, platform, timing, note):
+        for number in self.nodes:
+            node = f"civic-{number}@localhost"
+            port = broker_ports()[number - 1]
+            leading = sum(
+                1 for row in _durable_civic_queues(platform).values() if row.get("leader") == node
+            )
+            began = time.monotonic()
+            stopped = _local_cluster("stop", str(number))
+            refused = _port_refuses(RABBIT_HOST, port)
+            note(
+                f"{node} stopped (exit {stopped.returncode}, {time.monotonic() - began:.1f}s; "
+                f"it led {leading} queues); port {port} "
+                f"{'refuses connections' if refused else 'still answers'}"
+            )
+            if stopped.returncode != 0 or not refused:
+                raise FaultNotObserved(f"{node} did not stop: {stopped.output}")
+            time.sleep(timing.outage / len(self.nodes))
+            self._start(number, note)
+
+    def _start(self, number: int, note) -> None:
+        node = f"civic-{number}@localhost"
+        began = time.monotonic()
+        started = _local_cluster("start-node", str(number))
+        note(f"{node} started again (exit {started.returncode}, {time.monotonic() - began:.1f}s)")
+        if started.returncode != 0:
+            raise PlatformError(f"{node} did not start again: {started.output}")
+
+    def heal(self, platform, note):
+        for number in range(1, cluster_nodes() + 1):
+            if _port_refuses(RABBIT_HOST, broker_ports()[number - 1]):
+                self._start(number, note)
+        ensure_all_running(platform, note)
+
+
+def _local_cluster(*args: str) -> _Ran:
+    began = time.monotonic()
+    try:
+        done = subprocess.run(
+            [str(CLUSTER_SCRIPT), *args], capture_output=True, text=True, timeout=180
+        )
+    except subprocess.TimeoutExpired:
+        return _Ran(-1, time.monotonic() - began, "timed out")
+    return _Ran(done.returncode, time.monotonic() - began, (done.stdout + done.stderr)[-300:])
+
+
+def _durable_civic_queues(platform) -> dict[str, dict]:
+    """The management API's rows of Civic's durable queues of the vhost, by name (not
+    nameko's standalone clients' reply queues)."""
+    answer = management(
+        "GET",
+        f"/queues/{quote(platform.vhost, safe='')}",
+        params={"columns": "name,durable,type,members,leader"},
+    )
+    answer.raise_for_status()
+    return {
+        row["name"]: row
+        for row in answer.json()
+        if row["name"].startswith(("evt-", "rpc-")) or row["name"] == "civic.dead-letters"
+    }
+
+
 FAULTS = {
     fault.name: fault
     for fault in (
@@ -626,6 +712,7 @@ FAULTS = {
         ReorderedDelivery,
         SlowAndRefusingSmtp,
         PoisonMessage,
+        NodeStop,
     )
 }
 # The rounds of a run, in order: the broker restart last, since it touches the machine's

@@ -44,17 +44,50 @@ from urllib.parse import quote
 
 import requests
 
+from civic.config import DOMAIN_SERVICES, SERVICES
 from tests.chaos.proxy import AmqpProxy
 from tests.chaos.smtp import ChaosSmtp
 
 ROOT = Path(__file__).resolve().parents[2]
 CIVIC = Path(sys.executable).with_name("civic")
-DOMAIN_SERVICES = ("groups", "proposals", "events", "openings", "notifications")
-SERVICES = (*DOMAIN_SERVICES, "gateway")
 
 RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
 RABBIT_MANAGEMENT = "http://127.0.0.1:15672"
 RABBIT_AUTH = ("guest", "guest")
+# A cluster run (`python -m tests.chaos.run --cluster`, issue 15) sets this to the number
+# of nodes of deploy/local-cluster (AMQP on 5701…, management on 15701…); it is read at
+# each call, and the reaper process inherits it.
+CLUSTER_SETTING = "CIVIC_CHAOS_CLUSTER"
+CLUSTER_SCRIPT = ROOT / "deploy" / "local-cluster"
+
+
+def cluster_nodes() -> int:
+    """The local cluster's node count in a cluster run, 0 on the machine's own broker."""
+    return int(os.environ.get(CLUSTER_SETTING) or 0)
+
+
+def broker_ports() -> list[int]:
+    nodes = cluster_nodes()
+    return [5700 + n for n in range(1, nodes + 1)] if nodes else [RABBIT_PORT]
+
+
+def management_bases() -> list[str]:
+    nodes = cluster_nodes()
+    if not nodes:
+        return [RABBIT_MANAGEMENT]
+    return [f"http://{RABBIT_HOST}:{15700 + n}" for n in range(1, nodes + 1)]
+
+
+def node_list(vhost: str, first: int = 0) -> str:
+    """Every node's AMQP URI, `;`-separated (kombu's failover list), from node `first`
+    on: instances given different firsts spread their connections over the nodes."""
+    ports = broker_ports()
+    ports = ports[first % len(ports) :] + ports[: first % len(ports)]
+    return ";".join(
+        f"amqp://guest:guest@{RABBIT_HOST}:{port}/{quote(vhost, safe='')}" for port in ports
+    )
+
+
 PG_SERVER = os.environ.get("CIVIC_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 SERVICES_WAIT = 180  # `civic up --wait`: every service answering its health check
@@ -118,8 +151,16 @@ def is_runner(pid: int, service: str) -> bool:
 
 
 def management(method: str, path: str, **kwargs):
+    """The management API, of the first node that answers (a cluster's node may be down)."""
     kwargs.setdefault("timeout", REQUEST_TIMEOUT)
-    return requests.request(method, f"{RABBIT_MANAGEMENT}/api{path}", auth=RABBIT_AUTH, **kwargs)
+    failure: requests.RequestException | None = None
+    for base in management_bases():
+        try:
+            return requests.request(method, f"{base}/api{path}", auth=RABBIT_AUTH, **kwargs)
+        except requests.ConnectionError as exc:
+            failure = exc
+    assert failure is not None
+    raise failure
 
 
 def create_vhost(name: str) -> None:
@@ -195,6 +236,7 @@ class ChaosPlatform:
         self.var_dir = self.workdir / "var"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_urls = [self.base_url]  # every gateway (two in a cluster run)
         self.management_url = RABBIT_MANAGEMENT
         self.management_auth = RABBIT_AUTH
         self.pg_database = f"civic_chaos_{uuid.uuid4().hex[:10]}" if db == "postgresql" else None
@@ -234,11 +276,14 @@ class ChaosPlatform:
     @property
     def amqp_uri(self) -> str:
         """The broker directly (not through the proxy): for the checker."""
-        return f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{quote(self.vhost, safe='')}"
+        return node_list(self.vhost)
 
     @property
     def proxied_amqp_uri(self) -> str:
-        """What the services use: the broker through the proxy."""
+        """What the services use: the broker through the proxy (a cluster's nodes
+        directly: its faults are nodes going)."""
+        if self.proxy is None:
+            return node_list(self.vhost)
         return f"amqp://guest:guest@127.0.0.1:{self.proxy.port}/{quote(self.vhost, safe='')}"
 
     def _start(self) -> None:
@@ -247,14 +292,15 @@ class ChaosPlatform:
         if self.pg_database:
             create_pg_database(self.pg_database)
             (self.workdir / PG_DATABASE_FILE).write_text(self.pg_database)
-        self.proxy = AmqpProxy((RABBIT_HOST, RABBIT_PORT))
+        if not cluster_nodes():
+            self.proxy = AmqpProxy((RABBIT_HOST, RABBIT_PORT))
         self.smtp = ChaosSmtp().start()
         env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
         env.update(
             {
                 "CIVIC_AMQP_URI": self.proxied_amqp_uri,
                 "CIVIC_RABBIT_MANAGEMENT_URI": (
-                    f"http://{RABBIT_AUTH[0]}:{RABBIT_AUTH[1]}@{RABBIT_MANAGEMENT[7:]}"
+                    f"http://{RABBIT_AUTH[0]}:{RABBIT_AUTH[1]}@{management_bases()[0][7:]}"
                 ),
                 "CIVIC_VAR_DIR": str(self.var_dir),
                 "CIVIC_WEB_ADDRESS": f"127.0.0.1:{self.port}",
@@ -283,6 +329,27 @@ class ChaosPlatform:
             env["CIVIC_SCHEMA_PREFIX"] = self.schema_prefix
         self.env = env
         self._civic_up()
+        if cluster_nodes():
+            self._scale_out()
+
+    def _scale_out(self) -> None:
+        """A cluster run: every domain service three times, the gateway twice, each
+        instance's broker list starting at another node (so their connections spread)."""
+        for service in DOMAIN_SERVICES:
+            for first in (1, 2):
+                self.start_extra_instance(service, {"CIVIC_AMQP_URI": node_list(self.vhost, first)})
+        port = free_port()
+        self.start_extra_instance(
+            "gateway",
+            {
+                "CIVIC_AMQP_URI": node_list(self.vhost, 1),
+                "CIVIC_WEB_ADDRESS": f"127.0.0.1:{port}",
+            },
+        )
+        self.base_urls.append(f"http://127.0.0.1:{port}")
+        self.say(
+            f"scaled out: 3 instances of each domain service, gateways {', '.join(self.base_urls)}"
+        )
 
     def _civic_up(self, attempts: int = 2) -> None:
         """`civic up`; tried again once when it fails (it is idempotent: what runs is
@@ -297,14 +364,17 @@ class ChaosPlatform:
                     raise
                 self.say(f"civic up failed (attempt {attempt}): {str(exc).splitlines()[0]}")
                 wait_until(
-                    lambda: not _port_closed(RABBIT_HOST, RABBIT_PORT), 120, "RabbitMQ to answer"
+                    lambda: not _port_closed(RABBIT_HOST, broker_ports()[0]),
+                    120,
+                    "RabbitMQ to answer",
                 )
 
     def _civic_up_once(self) -> None:
         output = self.workdir / "civic-up.out"
         self.say(
             f"civic up: {self.base_url}, db {self.db}, var {self.var_dir}, vhost {self.vhost}, "
-            f"amqp proxy :{self.proxy.port}, smtp :{self.smtp.port}"
+            f"amqp {f'proxy :{self.proxy.port}' if self.proxy else self.proxied_amqp_uri}, "
+            f"smtp :{self.smtp.port}"
         )
         began = time.monotonic()
         with open(output, "wb") as stream:
@@ -531,7 +601,8 @@ class ChaosPlatform:
         number = len(self._extra.get(service, [])) + 2
         pid = self._spawn(service, env, f"{service}-{number}")
         self._extra.setdefault(service, []).append(pid)
-        self.wait_ready(service, pid)
+        address = (env or {}).get("CIVIC_WEB_ADDRESS")
+        self.wait_ready(service, pid, url=f"http://{address}" if address else None)
         return pid
 
     def stop_extra_instances(self, service: str) -> list[int]:
@@ -543,7 +614,9 @@ class ChaosPlatform:
             self._pid_file(f"{service}-{number}").unlink(missing_ok=True)
         return stopped
 
-    def wait_ready(self, service: str, pid: int, timeout: float = READY_TIMEOUT) -> None:
+    def wait_ready(
+        self, service: str, pid: int, timeout: float = READY_TIMEOUT, url: str | None = None
+    ) -> None:
         """Until the process logged `service_started` (its consumers are running) — or
         for the gateway, /healthz answers; PlatformError with its output if it exits."""
         log = self.var_dir / "log" / f"{service}.log"
@@ -557,7 +630,8 @@ class ChaosPlatform:
                 )
             if service == "gateway":
                 try:
-                    return requests.get(f"{self.base_url}/healthz", timeout=2).status_code == 200
+                    answer = requests.get(f"{url or self.base_url}/healthz", timeout=2)
+                    return answer.status_code == 200
                 except requests.RequestException:
                     return False
             return _logged_start(log, pid)

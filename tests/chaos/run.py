@@ -1,5 +1,5 @@
-"""Run the chaos suite: `python -m tests.chaos.run [--short] [--db sqlite|postgresql|…]
-[--rounds kill,broker_freeze,…] [--seed N]`.
+"""Run the chaos suite: `python -m tests.chaos.run [--short | --cluster]
+[--db sqlite|postgresql|…] [--rounds kill,broker_freeze,…] [--seed N]`.
 
 One platform per database (tests/chaos/platform.py), then one round per fault
 (tests/chaos/faults.py), each:
@@ -15,7 +15,8 @@ One platform per database (tests/chaos/platform.py), then one round per fault
 
 Prints one table (fault × counts) and writes it, with each round's observations (what
 the fault did, seen: pids, exit codes, locks, bytes) and the checker's detail, to
-`var/chaos/report.md`; each round's history goes to `var/chaos/<db>-<fault>.jsonl`.
+`var/chaos/report.md` (`cluster-report.md` for `--cluster`); each round's history goes
+to `var/chaos/<db>-<fault>.jsonl`.
 Exit status 1 when any round lost, doubled or invented something, dead-lettered a
 healthy message, could not observe its fault, or did not run.
 
@@ -27,15 +28,25 @@ and outages that still outlast the retry delays (1 + 4 + 15 s), in under 8 minut
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 
 from tests.chaos import faults as fault_kinds
-from tests.chaos.platform import ROOT, ChaosPlatform, PlatformError
+from tests.chaos.platform import (
+    CLUSTER_SCRIPT,
+    CLUSTER_SETTING,
+    ROOT,
+    ChaosPlatform,
+    PlatformError,
+)
 
 REPORT_DIR = ROOT / "var" / "chaos"
 
@@ -95,6 +106,21 @@ FULL = Profile(
     },
     quiet_deadline=180.0,
 )
+
+
+# `--cluster` (issue 15): a three-node RabbitMQ cluster (deploy/local-cluster), three
+# instances of every domain service and two gateways on PostgreSQL; the fault is nodes
+# going (one, then another). Outage: both nodes' stops together.
+CLUSTER = Profile(
+    name="cluster",
+    clients=3,
+    operations=1500,
+    fault_delay=5.0,
+    tail=5.0,
+    outages={"none": 10, "node_stop": 30},
+    quiet_deadline=150.0,
+)
+CLUSTER_ROUNDS = ("node_stop",)
 
 
 @dataclass
@@ -161,7 +187,7 @@ def run_round(platform, fault_name, profile, seed, clock, seen_dead_letters) -> 
     def play():
         try:
             outcome["history"] = run_workload(
-                platform.base_url,
+                platform.base_urls,
                 clients=profile.clients,
                 operations=profile.operations,
                 seed=seed,
@@ -342,16 +368,79 @@ def parse_args(argv):
         default=",".join(fault_kinds.DEFAULT_ROUNDS),
         help=f"comma-separated faults of: {', '.join(fault_kinds.FAULTS)}",
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="on a three-node RabbitMQ cluster (deploy/local-cluster) with three instances "
+        "of every domain service and two gateways; rounds default to node_stop, db to "
+        "postgresql",
+    )
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)
+    if args.cluster and "--rounds" not in " ".join(argv):
+        args.rounds = ",".join(CLUSTER_ROUNDS)
     args.rounds = [name.strip() for name in args.rounds.split(",") if name.strip()]
     unknown = [name for name in args.rounds if name not in fault_kinds.FAULTS]
     if unknown:
         parser.error(f"unknown rounds: {', '.join(unknown)}")
-    args.db = (args.db or ("sqlite" if args.short else "sqlite,postgresql")).split(",")
+    default_db = "postgresql" if args.cluster else "sqlite" if args.short else "sqlite,postgresql"
+    args.db = (args.db or default_db).split(",")
     if any(db not in ("sqlite", "postgresql") for db in args.db):
         parser.error("--db: sqlite, postgresql, or both separated by a comma")
     return args
+
+
+class LocalCluster:
+    """deploy/local-cluster in a directory of its own, for one run: started, and the
+    platform told (CIVIC_CHAOS_CLUSTER) to use its nodes; stopped and deleted after."""
+
+    NODES = 3
+
+    def __init__(self, say):
+        self.say = say
+        self.directory = tempfile.mkdtemp(prefix="civic-cluster-")
+        os.environ["CIVIC_CLUSTER_DIR"] = self.directory  # the fault's script calls too
+        os.environ[CLUSTER_SETTING] = str(self.NODES)
+
+    def _script(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(CLUSTER_SCRIPT), *args], capture_output=True, text=True, timeout=timeout
+        )
+
+    def start(self) -> None:
+        began = time.monotonic()
+        started = self._script("start")
+        if started.returncode != 0:
+            raise PlatformError(
+                f"deploy/local-cluster start failed:\n{started.stdout}{started.stderr}"
+            )
+        self.say(f"RabbitMQ cluster of {self.NODES} nodes up in {time.monotonic() - began:.0f}s")
+
+    def wipe(self) -> None:
+        self._script("wipe")
+        shutil.rmtree(self.directory, ignore_errors=True)
+        os.environ.pop(CLUSTER_SETTING, None)
+
+
+def run_as_process(argv: list[str], limit: float) -> tuple[int, str, str]:
+    """`python -m tests.chaos.run <argv>` as a process of its own (a pytest process is
+    monkey-patched for eventlet; the suite drives plain threads): (exit status, its
+    output, the table's lines). A run past `limit` seconds is killed (its reaper tears
+    the platform down) and raises TimeoutError with its output so far."""
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "tests.chaos.run", *argv],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=limit,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TimeoutError(f"the chaos run took over {limit:.0f}s\n{exc.stdout or ''}") from None
+    print(finished.stdout)
+    table = "\n".join(line for line in finished.stdout.splitlines() if line.startswith("|"))
+    return finished.returncode, finished.stdout + finished.stderr[-3000:], table
 
 
 def _terminate(signum, _frame):
@@ -361,12 +450,16 @@ def _terminate(signum, _frame):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    profile = SHORT if args.short else FULL
+    profile = CLUSTER if args.cluster else SHORT if args.short else FULL
+    report_name = "cluster-report.md" if args.cluster else "report.md"
     signal.signal(signal.SIGTERM, _terminate)
     clock = Clock()
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
     results: list[RoundResult] = []
+    cluster = LocalCluster(clock.say) if args.cluster else None
     try:
+        if cluster is not None:
+            cluster.start()
         for db in args.db:
             clock.say(f"starting the platform on {db}")
             platform = ChaosPlatform.start(db=db, say=clock.say)
@@ -388,12 +481,14 @@ def main(argv=None) -> int:
                 clock.say(f"stopping the platform on {db}")
                 platform.stop()
     finally:
+        if cluster is not None:
+            cluster.wipe()
         if results:
             text = report(results, profile, clock.elapsed(), argv)
-            (REPORT_DIR / "report.md").write_text(text + "\n", encoding="utf-8")
+            (REPORT_DIR / report_name).write_text(text + "\n", encoding="utf-8")
             print()
             print(table(results))
-            print(f"\nreport: {REPORT_DIR / 'report.md'} ({clock.elapsed():.0f}s)")
+            print(f"\nreport: {REPORT_DIR / report_name} ({clock.elapsed():.0f}s)")
     return 1 if any(result.failed for result in results) or not results else 0
 
 

@@ -11,12 +11,9 @@ restart round): run it on its own, after everything else.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.chaos.run import REPORT_DIR, ROOT
+from tests.chaos.run import REPORT_DIR, run_as_process
 
 SHORT_RUN_LIMIT = 600  # the short run is built for 8 minutes; this is the hard stop
 
@@ -25,20 +22,10 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(SHORT_RUN_LIMIT + 60)]
 
 def test_nothing_lost_nothing_doubled_under_faults():
     try:
-        finished = subprocess.run(
-            [sys.executable, "-m", "tests.chaos.run", "--short"],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=SHORT_RUN_LIMIT,
-        )
-    except subprocess.TimeoutExpired as exc:
-        # SIGKILL of the run: its reaper process tears the platform down.
-        pytest.fail(f"the short chaos run took over {SHORT_RUN_LIMIT}s\n{exc.stdout or ''}")
-    table = "\n".join(line for line in finished.stdout.splitlines() if line.startswith("|"))
-    print(finished.stdout)
-    assert finished.returncode == 0, (
-        f"the chaos suite found faults (exit {finished.returncode}; "
-        f"details in {REPORT_DIR / 'report.md'}):\n{table}\n{finished.stderr[-3000:]}"
+        status, output, table = run_as_process(["--short"], SHORT_RUN_LIMIT)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
+    assert status == 0, (
+        f"the chaos suite found faults (exit {status}; "
+        f"details in {REPORT_DIR / 'report.md'}):\n{table}\n{output[-3000:]}"
     )

@@ -131,7 +131,10 @@ class Round:
         poison_every: int | None = None,
         retries: int = 1,
     ):
-        self.api = f"{base_url.rstrip('/')}/api/v1"
+        # Several gateways (a cluster run): client n talks to gateway n mod their count.
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.apis = [f"{url.rstrip('/')}/api/v1" for url in urls]
+        self.api = self.apis[0]
         self.tag = tag
         self.timeout = timeout
         self.password = password
@@ -191,7 +194,7 @@ class Round:
         try:
             response = http.request(
                 method,
-                self.api + path,
+                self.apis[client % len(self.apis)] + path,
                 json=body if method in ("POST", "PUT", "PATCH") else None,
                 headers=headers,
                 timeout=self.timeout,
@@ -727,7 +730,7 @@ class Client:
 
 
 def run_workload(
-    base_url: str,
+    base_url: str | list[str],
     *,
     clients: int = 4,
     operations: int = 200,

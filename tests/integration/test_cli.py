@@ -21,34 +21,15 @@ from civic import config, topology
 from civic.db import make_engine
 from civic.errors import Unauthenticated
 from tests.conftest import wait_for
+from tests.support import process_env
 
 CIVIC = Path(sys.executable).with_name("civic")
-
-
-def cli_env(settings: dict, **extra) -> dict:
-    """The environment a `civic` process needs to see the test's broker and databases."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("CIVIC_")}
-    env.update(
-        {
-            "CIVIC_AMQP_URI": settings["AMQP_URI"],
-            "CIVIC_VAR_DIR": settings["CIVIC_VAR_DIR"],
-            "CIVIC_RETRY_DELAYS": ",".join(str(d) for d in settings["CIVIC_RETRY_DELAYS"]),
-            "CIVIC_RELAY_INTERVAL": str(settings["CIVIC_RELAY_INTERVAL"]),
-            "CIVIC_LOG_LEVEL": "INFO",
-        }
-    )
-    database = settings["CIVIC_DATABASES"]["groups"]
-    if database.startswith("postgresql"):
-        env["CIVIC_DATABASE_URL"] = database
-        env["CIVIC_SCHEMA_PREFIX"] = settings["CIVIC_SCHEMA_PREFIX"]
-    env.update(extra)
-    return env
 
 
 def civic(settings: dict, *args, timeout: float = 60, **extra) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(CIVIC), *args],
-        env=cli_env(settings, **extra),
+        env=process_env(settings, **extra),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -98,6 +79,30 @@ def test_migrate_upgrades_every_database_and_declares_every_queue(civic_settings
     again = civic(civic_settings, "migrate")
     assert again.returncode == 0, again.stderr
     assert "migrations done" in again.stdout
+
+
+@pytest.mark.quorum
+def test_queues_migrate_moves_a_classic_broker_to_quorum_queues(civic_settings):
+    """An existing broker's classic queues (a Civic of before quorum queues) are refused,
+    with the command to run, which moves them."""
+    classic = civic(civic_settings, "migrate", CIVIC_QUEUE_TYPE="classic")
+    assert classic.returncode == 0, classic.stderr
+
+    refused = civic(civic_settings, "migrate")
+    assert refused.returncode == 1
+    assert "civic queues migrate" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    planned = civic(civic_settings, "queues", "migrate", "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "would move civic.dead-letters to quorum" in planned.stdout
+
+    moved = civic(civic_settings, "queues", "migrate")
+    assert moved.returncode == 0, moved.stderr
+    assert "moved civic.dead-letters (0 message(s))" in moved.stdout
+    again = civic(civic_settings, "queues", "migrate", "--dry-run")
+    assert "0 queue(s) would move to quorum" in again.stdout
+    assert civic(civic_settings, "migrate").returncode == 0
 
 
 def test_a_bad_setting_is_a_clean_configuration_error(civic_settings):

@@ -18,13 +18,12 @@ from collections import Counter
 import eventlet
 import pytest
 from eventlet.event import Event
-from nameko import rpc as nameko_rpc
 from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy import func, select
 
 from civic.db import ServiceDatabase
 from civic.errors import Conflict, Unavailable
-from civic.rpc import ServiceCall, Services
+from civic.rpc import RequestLine, ServiceCall, Services
 from civic.service import rpc
 from services.proposals.models import Proposal, Support, metadata
 from services.proposals.service import ProposalsService
@@ -181,15 +180,15 @@ def test_redelivered_request_after_commit_acts_once(
     """nameko acks an RPC request after its reply: a service killed between its commit
     and its reply gets the request again. The redelivery answers from the record."""
     reached_reply = Event()
-    real_send_response = nameko_rpc.Responder.send_response
+    real_answer = RequestLine.answer
 
-    def reply_never(self, result, exc_info):
+    def reply_never(self, request, result, exc_info):
         if not reached_reply.ready():
             reached_reply.send(True)
         eventlet.sleep(3600)  # the process "dies" here: see container.kill() below
-        return real_send_response(self, result, exc_info)
+        return real_answer(self, request, result, exc_info)
 
-    monkeypatch.setattr(nameko_rpc.Responder, "send_response", reply_never)
+    monkeypatch.setattr(RequestLine, "answer", reply_never)
     first = container_factory(ProposalsService)
     first.start()
     request_id = uuid.uuid4().hex
@@ -199,7 +198,7 @@ def test_redelivered_request_after_commit_acts_once(
         wait_for(reached_reply.ready, timeout=30, message="the command committed")
         assert titled(proposals_db, title) == 1
         first.kill()  # unacked: RabbitMQ gives the request to the next consumer
-        monkeypatch.setattr(nameko_rpc.Responder, "send_response", real_send_response)
+        monkeypatch.setattr(RequestLine, "answer", real_answer)
         second = container_factory(ProposalsService)
         second.start()
         answer = pending.result()  # the redelivery's reply, for the same call
@@ -287,6 +286,7 @@ def test_request_publish_is_inside_the_timeout():
 
 
 def test_every_state_changing_rpc_is_a_command():
+    from services.consultations.service import ConsultationsService
     from services.events.service import EventsService
     from services.groups.service import GroupsService
     from services.notifications.service import NotificationsService
@@ -305,6 +305,12 @@ def test_every_state_changing_rpc_is_a_command():
             "verify_group",
             "refuse_group_verification",
             "join_network",
+            "add_volunteer_skill",
+            "retire_volunteer_skill",
+            "save_volunteer_profile",
+            "delete_volunteer_profile",
+            "invite_volunteer",
+            "answer_volunteer_invitation",
         },
         ProposalsService: {
             "submit_proposal",
@@ -332,6 +338,9 @@ def test_every_state_changing_rpc_is_a_command():
             "check_in",
             "register",
             "cancel_registration",
+            "set_roles",
+            "offer_help",
+            "withdraw_offer",
         },
         OpeningsService: {
             "post_opening",
@@ -346,6 +355,15 @@ def test_every_state_changing_rpc_is_a_command():
             "set_preferences",
             "follow",
             "unfollow",
+        },
+        ConsultationsService: {
+            "create_consultation",
+            "update_consultation",
+            "publish_consultation",
+            "close_consultation",
+            "publish_results",
+            "submit_answer",
+            "moderate_text",
         },
     }
     for service, expected in commands.items():

@@ -95,13 +95,13 @@ class CrashAfterSending(email.SmtpTransport):
 # --- finding 4: emails can go twice ------------------------------------------------------
 
 
-def test_two_senders_with_a_slow_server_deliver_each_email_once(db, smtp, monkeypatch):
+def test_three_senders_with_a_slow_server_deliver_each_email_once(db, smtp, monkeypatch):
     # A batch of 12 at 0.25 s a message takes 3 s: more than twice the lease.
     monkeypatch.setattr(email, "LEASE", timedelta(seconds=1.2))
     server = smtp(delay=0.25)
     settings = email.MailSettings(port=server.port, interval=1.0)
     email_ids = queue(db, 12, utcnow() - timedelta(minutes=1))
-    senders = [email.EmailSender(db.unit_of_work, everyone, settings) for _ in range(2)]
+    senders = [email.EmailSender(db.unit_of_work, everyone, settings) for _ in range(3)]
     deadline = utcnow() + timedelta(seconds=60)
 
     def all_sent() -> bool:

@@ -16,7 +16,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from civic.db import ServiceDatabase, utcnow
 from services.events.models import group_facts
@@ -214,3 +214,52 @@ def test_erased_account_then_late_facts_bring_nothing_back(migrated, notificatio
     assert rows(notifications_db, Membership, Membership.account_id == erased) == []
     assert rows(notifications_db, Registration, Registration.account_id == erased) == []
     assert rows(notifications_db, Follow, Follow.account_id == erased) == []
+
+
+# --- two handlers at once (issue 15: three instances of a service) ------------------------
+
+
+def test_an_older_fact_handled_alongside_a_newer_one_waits_and_loses(migrated, civic_settings):
+    """A leave (version 4) and an older join (version 3) of one membership, handled at
+    the same moment by two instances: the join waits for the leave's commit, then finds
+    it newer. (Found by the cluster run: without the row lock each compared with the
+    version both had read, and the join, committed last, won.)"""
+    if not civic_settings["CIVIC_DATABASES"]["events"].startswith("postgresql"):
+        pytest.skip("row locks: SQLite runs one writer at a time (the other is retried)")
+    import eventlet
+
+    database = ServiceDatabase("events", events_metadata)
+    group_id, account_id = uid(), uid()
+    try:
+        with database.unit_of_work() as uow:
+            group_facts.member_joined(uow.session, group_id, account_id, "member", NOW, 2)
+        joined = eventlet.event.Event()
+        with database.unit_of_work() as leaving:
+            group_facts.member_left(leaving.session, group_id, account_id, NOW, 4)
+
+            def join_late():
+                with database.unit_of_work() as joining:
+                    group_facts.member_joined(
+                        joining.session, group_id, account_id, "member", NOW, 3
+                    )
+                joined.send(True)
+
+            eventlet.spawn(join_late)
+
+            def join_waits_on_the_row():
+                if joined.ready():
+                    raise AssertionError("the older fact did not wait for the newer one")
+                with database.sessions() as session:
+                    return session.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                            "'Lock' AND query LIKE '%known_memberships%FOR UPDATE%'"
+                        )
+                    ).scalar_one()
+
+            wait_for(join_waits_on_the_row, message="the join waiting on the row's lock")
+        assert joined.wait(10)
+        [row] = rows(database, group_facts.known_membership)
+        assert (row.active, row.version) == (False, 4)
+    finally:
+        database.dispose()

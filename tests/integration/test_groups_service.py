@@ -97,7 +97,7 @@ def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
     with pytest.raises(Unauthenticated):
         rpc.authenticate(session["token"])
 
-    event, confirmation = wait_for_events(published, 2)
+    event, confirmation, signed_out = wait_for_events(published, 3)
     assert event["type"] == "account_registered" and event["producer"] == "groups"
     assert event["data"] == {"account_id": account["id"], "display_name": "Anna", "locale": "en"}
     assert event["correlation_id"] == CORRELATION_ID
@@ -105,6 +105,9 @@ def test_register_sign_in_authenticate_sign_out(rpc, published, groups_db):
     # The notifications service is asked to send a confirmation link, in English.
     assert confirmation["type"] == "email_confirmation_requested"
     assert confirmation["data"] == {"account_id": account["id"], "locale": "en"}
+    # Every gateway is told to forget the account's cached sessions (no token in it).
+    assert signed_out["type"] == "signed_out"
+    assert signed_out["data"] == {"account_id": account["id"]}
 
     def all_sent():
         with groups_db.sessions() as db_session:

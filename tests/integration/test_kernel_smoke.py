@@ -1,14 +1,13 @@
 """Kernel smoke test with a toy pair of services (no real service needed)."""
 
 from marshmallow import Schema, fields
-from nameko.rpc import rpc
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from civic import topology
 from civic.contracts import CATALOGUE, contract
 from civic.db import Database, drop_schema, kernel_tables
 from civic.messaging import event_handler
-from civic.service import ServiceBase
+from civic.service import ServiceBase, rpc
 from tests.conftest import wait_for
 
 if "toy_pinged" not in CATALOGUE:

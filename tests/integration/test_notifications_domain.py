@@ -393,6 +393,31 @@ def test_a_daily_digest_groups_everything_into_one_email_at_seven(db):
     assert count(db, Email) == 1
 
 
+def test_three_instances_at_seven_queue_each_digest_once(db):
+    """Every notifications instance's timer runs the digests at seven: for each account
+    exactly one of them takes what waited (the others find nothing left)."""
+    import eventlet
+
+    admins = [register(db, "en") for _ in range(4)]
+    for admin in admins:
+        group_id = group_with(db, admin, name=f"Klubb {admin[:6]}")
+        for hour in (10, 12):
+            handle(
+                db,
+                "join_requested",
+                {"group_id": group_id, "account_id": uid(), "admin_ids": [admin]},
+                at=datetime(2026, 11, 30, hour, tzinfo=UTC),
+            )
+    at_seven = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    timers = [
+        eventlet.spawn(call, db, email.enqueue_due_digests, at_seven, SETTINGS) for _ in range(3)
+    ]
+    assert sum(timer.wait() for timer in timers) == len(admins)
+    digests = call(db, lambda uow: uow.session.execute(select(Email)).scalars().all())
+    assert sorted(digest.account_id for digest in digests) == sorted(admins)
+    assert all(digest.body.count("New request to join") == 2 for digest in digests)
+
+
 def test_a_weekly_digest_waits_for_monday(db):
     admin = register(db)
     group_id = group_with(db, admin)

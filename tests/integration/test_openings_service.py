@@ -132,7 +132,7 @@ def test_an_opening_matching_120_of_1000_profiles_names_exactly_those_120(
     assert len(outbox_envelopes(openings_db, "opening_matched")) == 1  # 120 in one batch
 
 
-def test_expiry_runs_once_with_two_instances_of_the_service(
+def test_expiry_runs_once_with_three_instances_of_the_service(
     migrated, published, openings_db, container_factory
 ):
     now = utcnow()
@@ -159,7 +159,7 @@ def test_expiry_runs_once_with_two_instances_of_the_service(
         )["id"]
 
     with nameko_config.patch({"CIVIC_EXPIRY_INTERVAL": 0.1}, clear=False):
-        instances = [container_factory(OpeningsService) for _ in range(2)]
+        instances = [container_factory(OpeningsService) for _ in range(3)]
         for container in instances:
             container.start()
 

@@ -10,15 +10,18 @@ import socket
 import eventlet
 import pytest
 from eventlet.event import Event
-from nameko.rpc import rpc
+from nameko.rpc import RpcConsumer
+from nameko.rpc import rpc as nameko_rpc
 from nameko.runners import ServiceRunner
 from nameko.testing.services import entrypoint_hook
 
 from civic import rpc as civic_rpc
 from civic.errors import Unavailable
+from civic.service import rpc
 from tests.conftest import wait_for
 
 GATE = {"open": Event()}
+RUNNING = {}  # the world's runner, for tests that look at every container
 
 
 class Answering:
@@ -34,6 +37,20 @@ class Answering:
         return "late"
 
 
+class Mixed:
+    """A service declaring both nameko's own `@rpc` and civic's."""
+
+    name = "rpcline_mixed"
+
+    @nameko_rpc
+    def plain(self, value):
+        return ["plain", value]
+
+    @rpc
+    def civic(self, value):
+        return ["civic", value]
+
+
 class Asking:
     name = "rpcline_asking"
     services = civic_rpc.Services()
@@ -41,6 +58,10 @@ class Asking:
     @rpc
     def ask(self, method, *args, timeout=10.0):
         return getattr(self.services.rpcline_answering, method)(*args, timeout=timeout)
+
+    @rpc
+    def ask_mixed(self, method, value):
+        return getattr(self.services.rpcline_mixed, method)(value, timeout=10.0)
 
     @rpc
     def ask_nobody(self):
@@ -54,7 +75,9 @@ def world(civic_settings, monkeypatch):
     runner = ServiceRunner()
     runner.add_service(Answering)
     runner.add_service(Asking)
+    runner.add_service(Mixed)
     runner.start()
+    RUNNING["runner"] = runner
     asking = next(c for c in runner.containers if c.service_name == "rpcline_asking")
     line = next(
         e for e in asking.shared_extensions.values() if isinstance(e, civic_rpc.RequestLine)
@@ -110,3 +133,24 @@ def test_a_lost_connection_fails_the_waiting_calls_and_the_line_connects_again(w
     )
     with entrypoint_hook(asking, "ask") as ask:
         assert ask("echo", 7) == 7
+
+
+def test_services_answer_over_their_own_line(world):
+    for container in RUNNING["runner"].containers:
+        consumer = container.shared_extensions.get(RpcConsumer)
+        assert consumer is not None, container.service_name
+        if container.service_name != "rpcline_mixed":  # whichever bound first, there
+            assert isinstance(consumer, civic_rpc.Answers), container.service_name
+    asking, _line = world
+    with entrypoint_hook(asking, "ask") as ask:
+        assert [ask("echo", n) for n in range(5)] == list(range(5))
+
+
+def test_a_service_with_both_kinds_of_rpc_has_one_consumer_that_answers_every_call(world):
+    asking, _line = world
+    # Every call is answered, whichever kind of `@rpc` declared the method: with two
+    # consumers on the service's queue, each would answer MethodNotFound for the other's.
+    with entrypoint_hook(asking, "ask_mixed") as ask_mixed:
+        for n in range(12):
+            assert ask_mixed("plain", n) == ["plain", n]
+            assert ask_mixed("civic", n) == ["civic", n]

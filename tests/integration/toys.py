@@ -11,13 +11,12 @@ from __future__ import annotations
 import threading
 
 from marshmallow import Schema, fields
-from nameko.rpc import rpc
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from civic.contracts import CATALOGUE, contract
 from civic.db import Database, kernel_tables
 from civic.messaging import event_handler
-from civic.service import ServiceBase
+from civic.service import ServiceBase, rpc
 
 # Registered once per process, whichever test module imports this first.
 if "toy_noted" not in CATALOGUE:

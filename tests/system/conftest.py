@@ -159,6 +159,7 @@ def platform(start_services):
 @pytest.fixture
 def whole_platform(start_services):
     """The gateway and every domain service, running."""
+    from services.consultations.service import ConsultationsService
     from services.events.service import EventsService
     from services.openings.service import OpeningsService
     from services.proposals.service import ProposalsService
@@ -169,6 +170,7 @@ def whole_platform(start_services):
         ProposalsService,
         EventsService,
         OpeningsService,
+        ConsultationsService,
         NotificationsService,
     )
 

@@ -544,14 +544,14 @@ def test_a_dead_letter_is_listed_and_replayed(api, make_staff, system_settings):
     """A message dead-lettered by the kernel shows up for staff and can be replayed."""
     from kombu import Connection, Exchange, Producer, Queue
 
-    from civic.messaging import DEAD_LETTER_QUEUE
+    from civic.messaging import DEAD_LETTER_QUEUE, dead_letter_queue
 
     staff_token = api.sign_in(make_staff())
     # An unreadable event to a groups-style queue: the kernel's dead-letter format is
     # built by civic.messaging; here a message is put straight in the queue, as the
     # kernel does, with the headers civic.deadletters reads.
     with Connection(system_settings["AMQP_URI"]) as connection:
-        queue = Queue(DEAD_LETTER_QUEUE, durable=True)
+        queue = dead_letter_queue()
         producer = Producer(connection)
         message_id = str(uuid.uuid4())
         producer.publish(

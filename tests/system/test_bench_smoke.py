@@ -62,6 +62,10 @@ def test_every_bench_step_runs_with_tiny_counts_and_records_its_goals(tmp_path):
     assert "p99 ms" in printed
     printed = run_step(results, "bench.memory", "--sign-ins", "4", "--reads", "20")
     assert "RSS" in printed
+    printed = run_step(results, "bench.cpu", "--requests", "10", "--warmup", "1")
+    assert "CPU microseconds per request" in printed and "gateway" in printed
+    printed = run_step(results, "bench.queue_types", "--requests", "10", "--warmup", "1")
+    assert "ratio quorum/classic" in printed and "kombu echo, quorum queue" in printed
 
     recorded = json.loads(results.read_text(encoding="utf-8"))
     with_baseline = ("read_p50", "read_rps", "write_p50", "fanout_sqlite")

@@ -114,6 +114,7 @@ class TerminalSummary:
 @pytest.fixture
 def fuzzed_platform(system_settings, runner_factory):
     """Every service, with limits a fuzzer does not trip over."""
+    from services.consultations.service import ConsultationsService
     from services.events.service import EventsService
     from services.gateway.service import GatewayService
     from services.groups.service import GroupsService
@@ -128,6 +129,7 @@ def fuzzed_platform(system_settings, runner_factory):
             ProposalsService,
             EventsService,
             OpeningsService,
+            ConsultationsService,
             NotificationsService,
         )
         runner.start()

@@ -414,6 +414,7 @@ LIST_ROUTES = (
     "/proposals",
     "/groups",
     "/openings",
+    "/consultations",
     "/projects",
     "/events",
     "/notifications",

@@ -1,5 +1,6 @@
 """docker-compose.yml and deploy/: every service is there, started the same way, with a
-configuration civic.config accepts (no Docker engine needed to check that)."""
+configuration civic.config accepts (no Docker engine needed to check that). The
+Kubernetes manifests (deploy/k8s/) are checked in test_k8s.py."""
 
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -151,45 +152,6 @@ def test_env_example_names_only_settings_that_exist():
         if line.startswith("CIVIC_")
     }
     config.from_env(active)
-
-
-def k8s_documents() -> list[dict]:
-    documents = []
-    for path in sorted((ROOT / "deploy" / "k8s").glob("*.yaml")):
-        documents += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
-    return documents
-
-
-def test_k8s_has_a_deployment_per_service_and_a_gateway_service():
-    documents = k8s_documents()
-    deployments = {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == "Deployment"}
-    for name in config.SERVICES:
-        deployment = deployments[f"civic-{name}"]
-        container = deployment["spec"]["template"]["spec"]["containers"][0]
-        assert container["command"] == ["python", "-m", "civic.runner", name]
-        sources = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-        assert sources == {"civic-config", "civic-secrets"}
-        labels = deployment["spec"]["template"]["metadata"]["labels"]
-        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    service = next(
-        doc
-        for doc in documents
-        if doc["kind"] == "Service" and doc["metadata"]["name"] == "civic-gateway"
-    )
-    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "gateway"}
-    job = next(doc for doc in documents if doc["kind"] == "Job")
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["civic", "migrate"]
-
-
-def test_k8s_kustomization_lists_every_manifest_but_the_secret_example():
-    kustomization = yaml.safe_load(
-        (ROOT / "deploy" / "k8s" / "kustomization.yaml").read_text(encoding="utf-8")
-    )
-    files = {path.name for path in (ROOT / "deploy" / "k8s").glob("*.yaml")}
-    assert set(kustomization["resources"]) == files - {"kustomization.yaml", "secret.example.yaml"}
-    config_map = next(doc for doc in k8s_documents() if doc["kind"] == "ConfigMap")
-    secret = next(doc for doc in k8s_documents() if doc["kind"] == "Secret")
-    config.from_env({**config_map["data"], **secret["stringData"]})
 
 
 def test_compose_file_is_at_the_root_next_to_the_dockerfile():

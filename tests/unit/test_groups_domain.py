@@ -12,22 +12,19 @@ from unittest import mock
 import pytest
 from sqlalchemy import select
 
-from civic.db import ServiceDatabase, utcnow
+from civic.db import utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from civic.validation import clean_id, load
 from services.groups import api, domain
 from services.groups.models import Account, Membership, SessionToken, metadata
-from tests.unit.domain_support import events, run
+from tests.unit.domain_support import domain_database, events, run
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def db(tmp_path):
-    database = ServiceDatabase(
-        "groups", metadata, url=f"sqlite:///{tmp_path / 'groups.db'}", amqp_uri="memory://"
-    )
-    database.create_all()
+    database = domain_database(tmp_path, "groups", metadata)
     yield database
     database.dispose()
 

@@ -358,7 +358,10 @@ def check_dcat(document: dict, base: str) -> None:
     assert document["dct:publisher"]["foaf:name"]
     assert document["dct:license"]["@id"] == open_data_pages.CC0
     datasets = document["dcat:dataset"]
-    assert {d["@id"].rsplit("#", 1)[1] for d in datasets} == set(opendata.FIELDS)
+    # The notifications service's datasets, and the consultations' results (asked of
+    # the consultations service by the gateway).
+    expected = set(opendata.FIELDS) | {open_data_pages.CONSULTATIONS}
+    assert {d["@id"].rsplit("#", 1)[1] for d in datasets} == expected
     for dataset in datasets:
         assert dataset["@type"] == "dcat:Dataset"
         assert {v["@language"] for v in dataset["dct:title"]} == {"sv", "en"}

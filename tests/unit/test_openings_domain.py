@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from civic.db import ServiceDatabase
 from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from civic.validation import load
 from services.openings import api, domain
@@ -24,7 +23,7 @@ from services.openings.models import (
     group_facts,
     metadata,
 )
-from tests.unit.domain_support import events, run
+from tests.unit.domain_support import domain_database, events, run
 
 ANNA, BO, CIA, DAN, EVA = "a-anna", "a-bo", "a-cia", "a-dan", "a-eva"
 PARK = "0c6b1b2e-5d8a-4d55-9a57-3f2a3a3c0001"  # verified business; BO admin, CIA member
@@ -36,10 +35,7 @@ APPLY_BY = date(2026, 12, 15)
 
 @pytest.fixture
 def db(tmp_path):
-    database = ServiceDatabase(
-        "openings", metadata, url=f"sqlite:///{tmp_path / 'openings.db'}", amqp_uri="memory://"
-    )
-    database.create_all()
+    database = domain_database(tmp_path, "openings", metadata)
     with database.unit_of_work() as uow:
         s = uow.session
         for account_id in (ANNA, BO, CIA, DAN, EVA):

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from civic.db import ServiceDatabase
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
 from civic.validation import load, load_actor
 from services.proposals import api, domain
@@ -22,7 +21,7 @@ from services.proposals.models import (
     group_facts,
     metadata,
 )
-from tests.unit.domain_support import events, run
+from tests.unit.domain_support import domain_database, events, run
 
 ANNA = {"account_id": "a-anna", "is_staff": False, "display_name": "Anna"}
 BO = {"account_id": "a-bo", "is_staff": False, "display_name": "Bo"}
@@ -37,10 +36,7 @@ T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 @pytest.fixture
 def db(tmp_path):
-    database = ServiceDatabase(
-        "proposals", metadata, url=f"sqlite:///{tmp_path / 'proposals.db'}", amqp_uri="memory://"
-    )
-    database.create_all()
+    database = domain_database(tmp_path, "proposals", metadata)
     with database.unit_of_work() as uow:
         for actor in (ANNA, BO, CIA, DAN, STAFF):
             group_facts.account_registered(uow.session, actor["account_id"], actor["display_name"])

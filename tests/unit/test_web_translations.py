@@ -13,8 +13,10 @@ import pytest
 from babel.messages.extract import extract_from_dir
 
 from civic import contracts
+from services.consultations import api as consultations_api
 from services.events import api as events_api
 from services.gateway.web import i18n, labels
+from services.groups import api as groups_api
 from services.notifications import api as notifications_api
 from services.proposals import api as proposals_api
 
@@ -93,6 +95,15 @@ def _placeholders(text: str) -> set[str]:
         ("opening_status", contracts.OPENING_STATUSES),
         ("email_mode", notifications_api.EMAIL_MODES),
         ("notification_kind", notifications_api.KINDS),
+        ("consultation_status", contracts.CONSULTATION_STATUSES),
+        ("consultation_channel", contracts.CONSULTATION_CHANNELS),
+        ("question_kind", consultations_api.QUESTION_KINDS),
+        ("text_status", consultations_api.TEXT_STATUSES),
+        ("volunteer_availability", contracts.VOLUNTEER_AVAILABILITY),
+        ("season", contracts.VOLUNTEER_SEASONS),
+        ("category", contracts.VOLUNTEER_INTERESTS),
+        ("invitation_target", contracts.INVITATION_TARGET_TYPES),
+        ("invitation_status", groups_api.INVITATION_STATUSES),
     ],
 )
 def test_every_contract_value_has_words_on_the_site(table, values):

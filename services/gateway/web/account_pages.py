@@ -3,8 +3,9 @@ page, my data as a download, erasing the account.
 
 A mixin of `GatewayService`; see `handler.web` for what a page declaration does. Each
 action calls the services exactly as its API route in `accounts_routes.py` does — the same
-rate limits (`signup_limits`, `signin_limits`, `confirmation_email_limits`), the same
-forgetting of cached sessions — with the session cookie in place of a bearer token.
+rate limits (sign-ins and registrations counted by the groups service,
+`confirmation_email_limits`), the same forgetting of cached sessions — with the session
+cookie in place of a bearer token.
 
 Forms that start a session (registering, signing in) are sent with `auth="anyone"`: the
 session cookie they may carry is not looked at, so an old one can neither refuse them
@@ -87,7 +88,7 @@ class AccountPages:
         payload = _filled(page, REGISTER_FIELDS)
         try:
             account = load(AccountCreateSchema, payload)
-            register(self.services.groups, self.signup_limits, account, page.request.remote_addr)
+            register(self.services.groups, account, page.request.remote_addr)
         except ValidationError as error:
             return _register_again(page, error, 400)
         except Conflict:
@@ -104,7 +105,6 @@ class AccountPages:
         try:
             session = sign_in(
                 self.services.groups,
-                self.signin_limits,
                 {"email": account["email"], "password": account["password"]},
                 page.request.remote_addr,
             )
@@ -185,9 +185,7 @@ class AccountPages:
         next_path = safe_next(page.form.get("next"))
         try:
             credentials = load(SessionCreateSchema, _filled(page, SIGN_IN_FIELDS))
-            session = sign_in(
-                self.services.groups, self.signin_limits, credentials, page.request.remote_addr
-            )
+            session = sign_in(self.services.groups, credentials, page.request.remote_addr)
         except ValidationError as error:
             return _sign_in_again(page, error, 400, next_path)
         except Unauthenticated:

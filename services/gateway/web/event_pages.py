@@ -29,6 +29,10 @@ MONTH_EVENTS_MAX = 100
 # Groups offered in the list's filter and, to staff, as organisers of a new event.
 GROUP_CHOICES = 100
 REGISTRANTS_PER_PAGE = 100
+HELPERS_PER_PAGE = 100
+# Blank rows the role editor offers for new roles (the events service takes at most 20).
+NEW_ROLE_ROWS = 3
+ROLES_MAX = 20
 CHECKIN_OPENS = timedelta(hours=1)
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 MONTH_PATTERN = re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})")
@@ -157,7 +161,85 @@ class EventPages:
     @web("GET", "/events/<uuid:event_id>")
     def web_event(self, page: Page, event_id):
         event, me = self._event_and_me(page, event_id)
-        return page.render("events/detail.html", **self._detail_context(page, event, me))
+        context = self._detail_context(page, event, me)
+        helpers = None
+        if context["may_manage"] and event.get("roles"):
+            helpers = self._helpers(page, event_id)
+        return page.render("events/detail.html", helpers=helpers, **context)
+
+    def _helpers(self, page: Page, event_id):
+        """Who comes to help, by role, with their names (the organisers' part of the
+        event's page): Missing when the events service does not answer."""
+        actor = page.actor
+        found = page.gather(
+            helpers=lambda: self.services.events.list_helpers(
+                actor, event_id, per_page=HELPERS_PER_PAGE
+            )
+        )["helpers"]
+        if isinstance(found, Missing):
+            return found
+        ids = sorted({item["account_id"] for item in found["items"]})
+        names = page.gather(accounts=lambda: self.services.groups.get_accounts(ids) if ids else {})[
+            "accounts"
+        ]
+        by_role: dict[str, list] = {}
+        for item in found["items"]:
+            account = names.get(item["account_id"]) if names else None
+            item["name"] = account["display_name"] if account else None
+            by_role.setdefault(item["role_id"], []).append(item)
+        return {"by_role": by_role, "total": found["total"], "names_missing": not names and ids}
+
+    # --- volunteer roles: offers and the organisers' editor -----------------------------
+
+    @web("POST", "/events/<uuid:event_id>/roles/<uuid:role_id>/offer", auth="resident")
+    def web_event_offer(self, page: Page, event_id, role_id):
+        back = f"/events/{event_id}#roles"
+        try:
+            result = self.services.events.offer_help(page.actor, event_id, role_id)
+        except (Conflict, NotFound) as error:
+            return page.redirect(back, notice=_refusal(page, error))
+        return page.redirect(
+            back,
+            notice=page.gettext(
+                "Thank you! You help as %(role)s. The organisers see that you come.",
+                role=result["role_name"],
+            ),
+        )
+
+    @web("POST", "/events/<uuid:event_id>/roles/<uuid:role_id>/withdraw", auth="resident")
+    def web_event_withdraw_offer(self, page: Page, event_id, role_id):
+        back = f"/events/{event_id}#roles"
+        try:
+            self.services.events.withdraw_offer(page.actor, event_id, role_id)
+        except NotFound:
+            return page.redirect(
+                back, notice=page.gettext("You had not offered to help in this role.")
+            )
+        return page.redirect(back, notice=page.gettext("Your offer to help is withdrawn."))
+
+    @web("GET", "/events/<uuid:event_id>/roles", auth="resident")
+    def web_event_roles(self, page: Page, event_id):
+        event, me = self._event_and_me(page, event_id)
+        context = _allowed(self._detail_context(page, event, me), "may_manage")
+        return page.render("events/roles.html", form=_roles_form(page, event), **context)
+
+    @web("POST", "/events/<uuid:event_id>/roles", auth="resident")
+    def web_event_roles_save(self, page: Page, event_id):
+        roles, rows = _roles_from_form(page)
+        try:
+            self.services.events.set_roles(page.actor, event_id, {"roles": roles})
+        except (ValidationError, Conflict, Forbidden) as error:
+            event, me = self._event_and_me(page, event_id)
+            return page.render(
+                "events/roles.html",
+                status=_status_of(error),
+                form=_roles_form_again(page, event, error, rows),
+                **self._detail_context(page, event, me),
+            )
+        return page.redirect(
+            f"/events/{event_id}#roles",
+            notice=page.gettext("The volunteer roles are saved. Residents can offer to help now."),
+        )
 
     @web("GET", "/events/<uuid:event_id>.ics")
     def web_event_calendar(self, page: Page, event_id):
@@ -670,7 +752,117 @@ def _refusal(page: Page, error) -> str:
             "This person is not registered for the event."
         ),
         "the event is cancelled: nobody attends it": _("The event is cancelled."),
+        "the role is full": _("Every place in this role is taken."),
+        "already offered for this role": _("You have offered to help in this role already."),
+        "no such role at this event": _("This role is no longer at the event."),
+        "the event is cancelled: cannot offer to help": _("The event is cancelled."),
+        "the event is over: cannot offer to help": _("The event is over."),
+        "the event is cancelled: cannot change its volunteer roles": _("The event is cancelled."),
+        "the event is over: cannot change its volunteer roles": _("The event is over."),
     }
     if error.message in known:
         return page.gettext(known[error.message])
     return error_message(page, error)
+
+
+# --- the role editor ---------------------------------------------------------------------
+
+
+def _roles_form(page: Page, event: dict):
+    """The editor's rows: each role of the event, then NEW_ROLE_ROWS blank ones."""
+    values = {}
+    roles = event.get("roles") or []
+    for index, role in enumerate(roles):
+        values[f"id-{index}"] = role["id"]
+        values[f"name-{index}"] = role["name"]
+        values[f"needed-{index}"] = str(role["needed"])
+    form = empty_form(page, **values)
+    form.values["rows"] = _role_rows(roles, len(roles) + NEW_ROLE_ROWS)
+    return form
+
+
+def _role_rows(roles: list, count: int) -> list[dict]:
+    """Row index, and the role it holds (its filled places), for the template."""
+    count = min(count, ROLES_MAX + NEW_ROLE_ROWS)
+    return [
+        {"index": index, "role": roles[index] if index < len(roles) else None}
+        for index in range(count)
+    ]
+
+
+def _roles_from_form(page: Page) -> tuple[list[dict], list[int]]:
+    """The roles the editor sends (a row left blank, or ticked to be removed, is left
+    out) and, for each, the row it came from (to tie the service's errors to it)."""
+    roles, rows = [], []
+    for index in range(ROLES_MAX + NEW_ROLE_ROWS):
+        name = page.form.get(f"name-{index}", "")
+        needed = page.form.get(f"needed-{index}", "").strip()
+        role_id = page.form.get(f"id-{index}", "")
+        if page.form.get(f"remove-{index}") == "yes":
+            continue
+        if not name.strip() and not needed and not role_id:
+            continue
+        role = {
+            "name": name,
+            "needed": int(needed) if needed.isdigit() and len(needed) < 6 else needed,
+        }
+        if role_id:
+            role["id"] = role_id
+        roles.append(role)
+        rows.append(index)
+    return roles, rows
+
+
+def _roles_form_again(page: Page, event: dict, error, rows: list[int]):
+    """The editor as sent, with the service's errors tied to the row and field."""
+    form = submitted_form(page, error)
+    if isinstance(error, Conflict):
+        form.errors = {"_form": [_role_conflict(page, error)]}
+    errors = {}
+    for name, texts in form.errors.items():
+        parts = name.split(".")
+        if len(parts) == 3 and parts[0] == "roles" and parts[1].isdigit():
+            position = int(parts[1])
+            row = rows[position] if position < len(rows) else None
+            if row is not None and parts[2] in ("name", "needed"):
+                errors.setdefault(f"{parts[2]}-{row}", []).extend(texts)
+                continue
+        if name == "roles":
+            texts = [page.gettext(ROLE_MESSAGES.get(text, text)) for text in texts]
+        errors.setdefault("_form", []).extend(texts)
+    form.errors = errors
+    known = {role["id"]: role for role in event.get("roles") or []}
+    count = max(
+        [index + 1 for index in range(ROLES_MAX + NEW_ROLE_ROWS) if f"name-{index}" in form.values]
+        or [0]
+    )
+    form.values["rows"] = [
+        {"index": index, "role": known.get(form.values.get(f"id-{index}", ""))}
+        for index in range(count)
+    ]
+    return form
+
+
+ROLE_MESSAGES = {
+    "Two roles have the same name.": _("Two roles have the same name."),
+    "A role is given twice.": _("A role is given twice."),
+}
+ROLE_CONFLICTS = (
+    (
+        re.compile(r"the role “(?P<role>.+)” has offers: it cannot be removed"),
+        _("The role %(role)s has offers: it cannot be removed. Ask the helpers first."),
+    ),
+    (
+        re.compile(r"the role “(?P<role>.+)” has (?P<count>\d+) offers: it needs at least as many"),
+        _("The role %(role)s has %(count)s offers: it needs at least as many places."),
+    ),
+)
+
+
+def _role_conflict(page: Page, error) -> str:
+    """Why the events service refused the roles, in the visitor's words."""
+    for pattern, message in ROLE_CONFLICTS:
+        match = pattern.fullmatch(error.message or "")
+        if match:
+            return page.gettext(message, **match.groupdict())
+    return _refusal(page, error)

@@ -98,6 +98,51 @@ LABELS: dict[str, dict[str, str]] = {
         "closed": _("Closed"),
         "expired": _("Past its apply-by date"),
     },
+    "volunteer_availability": {
+        "weekdays": _("Weekdays"),
+        "evenings": _("Evenings"),
+        "weekends": _("Weekends"),
+    },
+    "season": {
+        "spring": _("Spring"),
+        "summer": _("Summer"),
+        "autumn": _("Autumn"),
+        "winter": _("Winter"),
+    },
+    "invitation_target": {
+        "group": _("The group"),
+        "event": _("An event"),
+        "project": _("A joint project"),
+    },
+    "invitation_status": {
+        "pending": _("Waiting for your answer"),
+        "accepted": _("You said yes"),
+        "declined": _("You said no"),
+    },
+    "consultation_status": {
+        "draft": _("Draft"),
+        "scheduled": _("Published, not yet open"),
+        "open": _("Open for answers"),
+        "closed": _("Closed"),
+        "results_published": _("Results published"),
+    },
+    "consultation_channel": {
+        "online": _("Online"),
+        "interview": _("Interview"),
+        "town_hall": _("Town-hall meeting"),
+    },
+    "question_kind": {
+        "single": _("Single choice"),
+        "multiple": _("Multiple choice"),
+        "scale": _("Scale 1–5"),
+        "text": _("Free text"),
+        "ranking": _("Ranking"),
+    },
+    "text_status": {
+        "pending": _("Waiting for moderation"),
+        "approved": _("Approved"),
+        "hidden": _("Hidden"),
+    },
     "email_mode": {
         "immediate": _("At once"),
         "daily": _("A daily digest"),
@@ -134,6 +179,11 @@ LABELS: dict[str, dict[str, str]] = {
         "opening_matched": _("Openings that match your profile"),
         "interest_registered": _("Interest in your openings"),
         "group_opening": _("Your group's openings"),
+        "volunteer_invited": _("Invitations to help"),
+        "volunteer_invitation_answered": _("Answers to your group's invitations"),
+        "volunteer_role_filled": _("Volunteers for your events"),
+        "consultation_opened": _("New consultations"),
+        "consultation_results_published": _("Consultation results"),
     },
 }
 

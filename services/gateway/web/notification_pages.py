@@ -37,6 +37,9 @@ TARGET_PATHS = {
     "project": "/projects/{id}",
     "group": "/groups/{id}",
     "event": "/events/{id}",
+    # The programme's followers hear of its consultations.
+    "programme": "/consultations",
+    "consultation": "/consultations/{id}",
 }
 PREFERENCE_FIELDS = tuple(PreferencesViewSchema().fields)
 
@@ -51,6 +54,8 @@ TARGET_TYPES = {
     "project": _("Joint project"),
     "group": _("Group"),
     "event": _("Event"),
+    "programme": _("The development programme"),
+    "consultation": _("Consultation"),
 }
 
 

@@ -37,6 +37,7 @@ NAVIGATION = (
     ("/projects", _("Joint projects")),
     ("/events", _("Events")),
     ("/openings", _("Openings")),
+    ("/consultations", _("Consultations")),
 )
 
 

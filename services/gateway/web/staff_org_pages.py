@@ -44,6 +44,7 @@ SUBJECT_PAGES = {
     "event": "/events/{id}",
     "opening": "/openings/{id}",
     "group": "/groups/{id}",
+    "consultation": "/staff/consultations/{id}",
 }
 # The activity screen's own query names (what its form sends) → the feed's filters.
 ACTIVITY_TEXT_FILTERS = ("type", "subject_type", "subject_id", "actor_id", "correlation_id")
@@ -82,6 +83,8 @@ SUBJECT_NAMES = {
     "group": _("Group"),
     "email": _("Email"),
     "account": _("Account"),
+    "consultation": _("Consultation"),
+    "invitation": _("Volunteer invitation"),
 }
 
 

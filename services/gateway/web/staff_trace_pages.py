@@ -21,9 +21,9 @@ the address searched for.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from civic import config, instances
+from civic import clock, config, instances
 from civic.errors import NotFound, ValidationError
 from civic.log import get_logger
 from services.gateway.web.handler import Page, web
@@ -48,19 +48,6 @@ def _duration(record: dict) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
     return None
-
-
-def _started_at(record: dict) -> datetime | None:
-    """A worker's own start (`started_at`, written since it was added); None if absent or
-    not a time."""
-    value = record.get("started_at")
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _kind(record: dict) -> str:
@@ -99,7 +86,7 @@ def story(records: list[dict]) -> list[dict]:
         end = instances.record_time(record)
         duration = _duration(record)
         kind = _kind(record)
-        start = _started_at(record)
+        start = clock.from_iso(record.get("started_at"))  # a worker's own start, if given
         if start is None:
             start = end - timedelta(milliseconds=duration) if duration is not None else end
         steps.append(
