@@ -247,33 +247,19 @@ def chart_svg(table: dict, gettext) -> str:
     document without JavaScript; the same numbers are in the table beside it)."""
     import pygal
 
-    from services.gateway.web.staff_report_pages import SCRIPT, chart_style
+    from services.gateway.web.staff_report_pages import render_chart
 
     labels = [label for label, _cells in table["rows"]]
-    chart = pygal.StackedBar(
-        style=chart_style(),
-        js=[],
-        disable_xml_declaration=True,
-        width=720,
+    totals = [sum(values) for values in zip(*(v for _c, v in table["chart_series"]), strict=True)]
+    return render_chart(
+        pygal.StackedBar,
+        labels,
+        [(gettext(_CHANNEL_WORDS[channel]), values) for channel, values in table["chart_series"]],
+        whole_numbers_up_to=max(totals, default=0),
         height=400,
-        legend_at_bottom=True,
         legend_at_bottom_columns=3,
         x_label_rotation=-30 if max((len(label) for label in labels), default=0) > 12 else 0,
-        truncate_label=-1,
-        truncate_legend=-1,
-        print_values=False,
-        include_x_axis=True,
-        margin=12,
-        margin_bottom=36,
     )
-    chart.x_labels = labels
-    totals = [sum(values) for values in zip(*(v for _c, v in table["chart_series"]), strict=True)]
-    top = max(totals, default=0)
-    step = max(1, -(-top // 8))
-    chart.y_labels = list(range(0, max(top, 1) + step, step))
-    for channel, values in table["chart_series"]:
-        chart.add(gettext(_CHANNEL_WORDS[channel]), values)
-    return SCRIPT.sub("", chart.render(is_unicode=True))
 
 
 def results_visible(consultation: dict, is_staff: bool) -> bool:

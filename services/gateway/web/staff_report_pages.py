@@ -270,6 +270,35 @@ def chart_style():
     )
 
 
+def render_chart(kind, x_labels, series, *, whole_numbers_up_to=None, **options) -> str:
+    """A pygal chart of `kind` in the console's look, as an SVG document without
+    JavaScript: `series` is (name, values) pairs; `whole_numbers_up_to` (the highest
+    count) puts whole numbers on the y axis; `options` are the chart's own pygal
+    settings. The staff report and the consultation results draw with it."""
+    chart = kind(
+        style=chart_style(),
+        js=[],
+        disable_xml_declaration=True,
+        width=720,
+        legend_at_bottom=True,
+        truncate_label=-1,
+        truncate_legend=-1,
+        print_values=False,
+        include_x_axis=True,
+        margin=12,
+        margin_bottom=36,
+        **options,
+    )
+    chart.x_labels = x_labels
+    if whole_numbers_up_to is not None:
+        step = max(1, math.ceil(whole_numbers_up_to / 8))
+        chart.y_labels = list(range(0, max(whole_numbers_up_to, 1) + step, step))
+    for name, values in series:
+        chart.add(name, values)
+    # pygal writes its config as an inline script even with `js=[]`: no script at all.
+    return SCRIPT.sub("", chart.render(is_unicode=True))
+
+
 def chart_svg(table: dict, gettext) -> str:
     """The table as a bar chart (a line for a median), an SVG document without
     JavaScript (the page shows it as an image, its numbers in the table below)."""
@@ -278,35 +307,24 @@ def chart_svg(table: dict, gettext) -> str:
     long_names = max(len(name) for name in names) > 32
     import pygal
 
-    kind = pygal.Line if line else pygal.Bar
-    chart = kind(
-        style=chart_style(),
-        js=[],
-        disable_xml_declaration=True,
-        width=720,
-        height=440,
-        legend_at_bottom=True,
-        legend_at_bottom_columns=1 if long_names else 2,
-        x_label_rotation=-45 if len(table["rows"]) > 6 else 0,
-        truncate_label=-1,
-        show_minor_x_labels=True,
-        print_values=False,
-        truncate_legend=-1,
-        include_x_axis=True,
-        min_scale=1,
-        max_scale=8,
-        margin=12,
-        margin_bottom=36,
-    )
-    chart.x_labels = [row["month"] for row in table["rows"]]
+    top = None
     if not line:  # counts: whole numbers on the axis
         top = max((c for row in table["rows"] for c in row["cells"] if c is not None), default=0)
-        step = max(1, math.ceil(top / 8))
-        chart.y_labels = list(range(0, max(top, 1) + step, step))
-    for index, name in enumerate(names):
-        chart.add(name, [row["cells"][index] for row in table["rows"]])
-    # pygal writes its config as an inline script even with `js=[]`: no script at all.
-    return SCRIPT.sub("", chart.render(is_unicode=True))
+    return render_chart(
+        pygal.Line if line else pygal.Bar,
+        [row["month"] for row in table["rows"]],
+        [
+            (name, [row["cells"][index] for row in table["rows"]])
+            for index, name in enumerate(names)
+        ],
+        whole_numbers_up_to=top,
+        height=440,
+        legend_at_bottom_columns=1 if long_names else 2,
+        x_label_rotation=-45 if len(table["rows"]) > 6 else 0,
+        show_minor_x_labels=True,
+        min_scale=1,
+        max_scale=8,
+    )
 
 
 # --- the pages --------------------------------------------------------------------------
