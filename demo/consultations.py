@@ -1,6 +1,7 @@
 """The demo's consultation (issue 16): "Lokalt Omvärldsprogram: jobben i Jokkmokk",
 anonymous, open from the day before seeding for a month, with a few answers from demo
-residents and one interview entered by staff. Loaded through the consultations service
+residents and one interview entered by staff; and a draft staff are still writing (for
+the console's edit page), to open in six weeks. Loaded through the consultations service
 as the demo staff member and residents; skipped, with a word, when that service is not
 running."""
 
@@ -36,6 +37,16 @@ QUESTIONS = [
         "options": PRIORITIES,
     },
     {"kind": "text", "prompt": "Berätta fritt"},
+]
+DRAFT_TITLE = "Kollektivtrafiken i Jokkmokk"
+DRAFT_QUESTIONS = [
+    {
+        "kind": "single",
+        "prompt": "Hur tar du dig oftast till Luleå?",
+        "options": ["Buss", "Tåg", "Bil", "Flyg"],
+        "required": True,
+    },
+    {"kind": "text", "prompt": "Vad skulle få dig att åka mer kollektivt?"},
 ]
 # (Person.key or "interview", industry, obstacles, scale, ranking, free text)
 ANSWERS = [
@@ -83,6 +94,27 @@ class ConsultationsDemo:
     def load(self) -> None:
         if self._running(self._open) is not None or self.skipped:
             return
+        self._load_open()
+        self._load_draft()
+
+    def _load_draft(self) -> None:
+        now = clock.utcnow()
+        self.consultations.create_consultation(
+            self.loader.actor(self.staff_key),
+            {
+                "title": DRAFT_TITLE,
+                "intro": "Ett utkast: kommunen vill veta hur invånarna reser till och från "
+                "Jokkmokk.",
+                "opens_at": clock.iso(now + timedelta(days=42)),
+                "closes_at": clock.iso(now + timedelta(days=70)),
+                "anonymous": False,
+                "categories": ["infrastructure"],
+                "questions": DRAFT_QUESTIONS,
+            },
+        )
+        self.loader._report(True, f"draft consultation {DRAFT_TITLE}")
+
+    def _load_open(self) -> None:
         staff = self.loader.actor(self.staff_key)
         now = clock.utcnow()
         created = self.consultations.create_consultation(

@@ -53,6 +53,7 @@ from services.gateway.web.staff_org_pages import StaffOrgPages
 from services.gateway.web.staff_pages import StaffConsolePages
 from services.gateway.web.staff_report_pages import StaffReportPages
 from services.gateway.web.staff_trace_pages import StaffTracePages
+from services.gateway.web.staff_volunteer_pages import StaffVolunteerPages
 from services.gateway.web.volunteer_pages import VolunteerPages
 
 
@@ -82,6 +83,7 @@ class GatewayService(
     StaffConsultationPages,
     OpenDataPages,
     VolunteerPages,
+    StaffVolunteerPages,
 ):
     """The operations routes are here; every other route is in a mixin of its own module
     (`*_routes.py`), which uses the dependencies declared here."""

@@ -113,6 +113,8 @@ PLACEHOLDERS = {
     "opening": ("/openings", {}),
     "project": ("/projects", {}),
     "consultation": ("/consultations", {}),
+    # Drafts are staff's only: `as_role` lists them as that role.
+    "draft_consultation": ("/consultations", {"status": "draft", "as_role": "staff"}),
 }
 
 
@@ -396,7 +398,10 @@ class Site:
         for name in names:
             if name not in self._placeholders:
                 api_path, params = PLACEHOLDERS[name]
-                items = self.api.items(api_path, **params)
+                params = dict(params)
+                role = params.pop("as_role", None)
+                token = self.api.sign_in(role) if role else None
+                items = self.api.items(api_path, token=token, **params)
                 if not items:
                     raise LookupError(f"nothing for {{{name}}}: GET /api/v1{api_path} is empty")
                 self._placeholders[name] = items[0]["id"]

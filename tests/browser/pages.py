@@ -3,10 +3,10 @@
 
 A path may hold placeholders the harness fills with the id of the first demo item of
 that kind, from the API: `{proposal}`, `{group}`, `{working_group}`, `{association}`,
-`{business}`, `{network}`, `{event}`, `{opening}`, `{project}` (see
-tests/browser/harness.py, PLACEHOLDERS). `role` is a role of harness.ROLES (`resident`,
-`association_admin`, `business_admin`, `organiser`, `returnee`, `staff`, …) or None for a
-visitor who is signed out.
+`{business}`, `{network}`, `{event}`, `{opening}`, `{project}`, `{consultation}`,
+`{draft_consultation}` (looked up as staff; see tests/browser/harness.py, PLACEHOLDERS).
+`role` is a role of harness.ROLES (`resident`, `association_admin`, `business_admin`,
+`organiser`, `returnee`, `staff`, …) or None for a visitor who is signed out.
 
 Each part of the site lists its pages in a module of its own beside this one,
 `pages_<part>.py` with a `PAGES` list; PAGES here is the home page followed by all of

@@ -9,7 +9,12 @@ interview's answers with that channel; staff moderate the free texts, close the
 consultation and publish its results, and the public results page shows a chart and a
 table per question broken down by channel (online, interview, town-hall meeting), the
 approved texts only, and the CSV of every answer downloads, anonymised, as it does from
-the open data. axe-core checks every page on the way, in Swedish and English.
+the open data. Staff edit a draft (a closing moment before the opening one is refused
+beside its field and changes nothing; the saved change shows; once published the edit
+page refuses) and give a new consultation a seventh question with "Add a question". A
+resident follows the development programme on /consultations and hears (inbox) of a
+consultation that opens; a resident follows a consultation and stops following it.
+axe-core checks every page on the way, in Swedish and English.
 
 The consultations are made over the API where the story is not about making them; their
 moments are set from the current time (now − a minute: open at once when published).
@@ -25,7 +30,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import STAFF_SHOTS
+from tests.browser.harness import STAFF_SHOTS, wait_until
 from tests.browser.words import new_account, sv, sv_label, unique
 
 SHOTS = STAFF_SHOTS
@@ -33,6 +38,8 @@ STAFF_PATH = re.compile(r"/staff/consultations/([0-9a-f-]{36})$")
 INDUSTRIES = ["Turism", "Gruvor och energi", "IT och distansarbete"]
 OBSTACLES = ["Bostad", "Jobb för min partner", "Kommunikationer"]
 PRIORITIES = ["Jobb", "Bostäder", "Fritid"]
+# How long a fact may take to travel from one service to another (and into the inbox).
+EFFECT_TIMEOUT = 30.0
 
 
 def shot(page, name: str) -> None:
@@ -45,10 +52,10 @@ def moments(days: int = 14) -> tuple[str, str]:
     return (now - timedelta(minutes=1)).isoformat(), (now + timedelta(days=days)).isoformat()
 
 
-def open_consultation(site, token: str, title: str, anonymous: bool = True) -> dict:
-    """A published consultation, open now, with a question of every kind."""
+def draft_consultation(site, token: str, title: str, anonymous: bool = True) -> dict:
+    """A draft, to open now once published, with a question of every kind."""
     opens, closes = moments()
-    created = site.api.post(
+    return site.api.post(
         "/consultations",
         {
             "title": title,
@@ -73,6 +80,11 @@ def open_consultation(site, token: str, title: str, anonymous: bool = True) -> d
         token=token,
         expect=201,
     )
+
+
+def open_consultation(site, token: str, title: str, anonymous: bool = True) -> dict:
+    """A published consultation, open now, with a question of every kind."""
+    created = draft_consultation(site, token, title, anonymous)
     return site.api.post(f"/consultations/{created['id']}/publish", token=token, expect=200)
 
 
@@ -404,3 +416,235 @@ def test_staff_moderate_close_and_publish_and_the_results_show_by_channel(
     assert (turism_row["all"], turism_row["online"], turism_row["town_hall"]) == ("3", "2", "1")
     catalogue = english.request.get(site.url("/open-data/catalog.jsonld")).text()
     assert f"/open-data/consultations/{cid}/answers.csv" in catalogue
+
+
+# --- 4. staff edit a draft -----------------------------------------------------------------
+
+
+def test_staff_edit_a_draft_until_it_is_published(site, new_context, check_accessibility):
+    staff_token = site.api.sign_in("staff")
+    title, better = unique("Skolskjutsar"), unique("Skolskjutsar i hela kommunen")
+    draft = draft_consultation(site, staff_token, title)
+    cid = draft["id"]
+    page = new_context("sv", role="staff").new_page()
+    page.goto(site.url(f"/staff/consultations/{cid}"))
+    page.get_by_role("link", name=sv("Edit the draft")).click()
+    expect(page).to_have_url(re.compile(rf"/staff/consultations/{cid}/edit$"))
+    expect(page.locator("h1")).to_have_text(sv("Edit the draft"))
+    # The draft's values fill the form, its five questions and one empty slot more.
+    expect(page.locator("input[name=title]")).to_have_value(title)
+    expect(page.locator("input[name=q4_prompt]")).to_have_value("Vad är viktigast?")
+    expect(page.locator("textarea[name=q4_options]")).to_have_value("\n".join(PRIORITIES))
+    expect(page.locator("input[name=q1_required]")).to_be_checked()
+    expect(page.locator("input[name=anonymous]")).to_be_checked()
+    expect(page.locator("input[name=q6_prompt]")).to_have_value("")
+    check_accessibility(page, "staff edit a draft (sv)")
+
+    # A closing moment before the opening one: refused beside the field, nothing changed.
+    opens = page.locator("input[name=opens_at]").input_value()
+    page.locator("input[name=title]").fill(better)
+    page.locator("input[name=q5_prompt]").fill("Berätta fritt om din skolväg")
+    page.locator("input[name=closes_at]").fill("2020-01-01T08:00")
+    page.get_by_role("button", name=sv("Save the draft")).click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_contain_text(sv("The closing moment must be after the opening moment."))
+    expect(summary.get_by_role("link").first).to_have_attribute("href", "#field-closes_at")
+    expect(page.locator("#field-closes_at")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("input[name=title]")).to_have_value(better)  # what was typed is kept
+    expect(page.locator("input[name=opens_at]")).to_have_value(opens)
+    check_accessibility(page, "staff edit a draft, refused (sv)")
+    shot(page, "staff-edit-refused-sv")
+    kept = site.api.get(f"/consultations/{cid}", token=staff_token)
+    assert kept["title"] == title and kept["closes_at"] == draft["closes_at"]
+
+    # Put right: saved, and the consultation's screen shows the change.
+    page.locator("input[name=closes_at]").fill("2099-06-01T18:00")
+    page.get_by_role("button", name=sv("Save the draft")).click()
+    expect(page).to_have_url(re.compile(rf"/staff/consultations/{cid}$"))
+    expect(page.locator(".notice").first).to_contain_text(
+        sv("The draft is saved. Publish it when it is ready.")
+    )
+    expect(page.locator("h1")).to_have_text(better)
+    expect(page.locator(".question-list li").nth(4)).to_contain_text("Berätta fritt om din skolväg")
+    saved = site.api.get(f"/consultations/{cid}", token=staff_token)
+    assert saved["title"] == better and saved["status"] == "draft"
+    assert saved["closes_at"].startswith("2099-06-01T16:00")  # 18:00 in the town's summer time
+    assert [q["kind"] for q in saved["questions"]] == [q["kind"] for q in draft["questions"]]
+
+    english = new_context("en", role="staff").new_page()
+    english.goto(site.url(f"/staff/consultations/{cid}/edit"))
+    expect(english.locator("h1")).to_have_text("Edit the draft")
+    check_accessibility(english, "staff edit a draft (en)")
+
+    # Published (open at once: its opening moment has come): no edit link, and the edit
+    # page refuses with a notice.
+    page.get_by_role("button", name=sv("Publish the consultation")).click()
+    expect(page.locator("#consultation-status")).to_have_text(
+        sv_label("consultation_status", "open")
+    )
+    expect(page.get_by_role("link", name=sv("Edit the draft"))).to_have_count(0)
+    page.goto(site.url(f"/staff/consultations/{cid}/edit"))
+    expect(page).to_have_url(re.compile(rf"/staff/consultations/{cid}$"))
+    expect(page.locator(".notice").first).to_contain_text(
+        sv(
+            "Only a draft can be edited, and this consultation is published already: its "
+            "questions and moments stay as they are."
+        )
+    )
+
+
+# --- 5. more than six questions ---------------------------------------------------------------
+
+
+def test_staff_add_a_seventh_question_and_publish_it(site, new_context, check_accessibility):
+    title = unique("Sju frågor om vintern")
+    page = new_context("sv", role="staff").new_page()
+    page.goto(site.url("/staff/consultations/new"))
+    expect(page.locator("#questions-max")).to_contain_text("30")
+    expect(page.locator("fieldset.question-slot")).to_have_count(6)
+    page.locator("input[name=title]").fill(title)
+    page.locator("input[name=anonymous]").check()
+    for slot in range(1, 7):
+        page.locator(f"select[name=q{slot}_kind]").select_option("scale")
+        page.locator(f"input[name=q{slot}_prompt]").fill(f"Fråga {slot}: hur nöjd är du?")
+    page.get_by_role("button", name=sv("Add a question")).click()
+    # The form again, as filled in, with a seventh empty slot (and nothing saved).
+    expect(page.locator("fieldset.question-slot")).to_have_count(7)
+    expect(page.locator("#error-summary")).to_have_count(0)
+    expect(page.locator("input[name=title]")).to_have_value(title)
+    expect(page.locator("input[name=anonymous]")).to_be_checked()
+    expect(page.locator("select[name=q6_kind]")).to_have_value("scale")
+    expect(page.locator("input[name=q6_prompt]")).to_have_value("Fråga 6: hur nöjd är du?")
+    expect(page.locator("input[name=q7_prompt]")).to_have_value("")
+    check_accessibility(page, "staff new consultation, seven slots (sv)")
+    shot(page, "staff-new-seven-slots-sv")
+    page.locator("select[name=q7_kind]").select_option("multiple")
+    page.locator("input[name=q7_prompt]").fill("Vilka vinteraktiviteter saknas?")
+    page.locator("textarea[name=q7_options]").fill("Skidspår\nIsbana\nSkoterleder")
+    page.get_by_role("button", name=sv("Save the draft")).click()
+    expect(page).to_have_url(STAFF_PATH)
+    cid = STAFF_PATH.search(page.url).group(1)
+    expect(page.locator(".question-list li")).to_have_count(7)
+    page.get_by_role("button", name=sv("Publish the consultation")).click()
+    expect(page.locator("#consultation-status")).to_have_text(
+        sv_label("consultation_status", "open")
+    )
+    published = site.api.get(f"/consultations/{cid}")
+    assert published["status"] == "open" and len(published["questions"]) == 7
+    assert published["questions"][6]["prompt"] == "Vilka vinteraktiviteter saknas?"
+    assert published["questions"][6]["options"] == ["Skidspår", "Isbana", "Skoterleder"]
+    # The residents' form has all seven.
+    visitor = new_context("en").new_page()
+    visitor.goto(site.url(f"/consultations/{cid}"))
+    expect(visitor.locator("dl.facts dd").nth(2)).to_have_text("7")
+
+
+# --- 6. following the programme and a consultation ----------------------------------------
+
+
+def test_a_resident_follows_the_programme_and_hears_of_a_consultation_that_opens(
+    site, new_context, sign_in, check_accessibility
+):
+    resident = new_account(site, "Följare")
+    page = new_context("sv").new_page()
+    sign_in(page, resident["email"])
+    page.goto(site.url("/consultations"))
+    box = page.locator("#follow")
+    expect(box.get_by_role("button", name=sv("Follow the programme"))).to_be_visible()
+    check_accessibility(page, "consultations, follow the programme (sv)")
+    box.get_by_role("button", name=sv("Follow the programme")).click()
+    expect(page.locator(".notice").first).to_contain_text(
+        sv(
+            "You follow the development programme: you will be told when a consultation "
+            "opens and when its results are published."
+        )
+    )
+    expect(box.get_by_role("button", name=sv("Stop following"))).to_be_visible()
+    check_accessibility(page, "consultations, following the programme (sv)")
+    shot(page, "following-the-programme-sv")
+
+    # /follows lists it, linked to the consultations.
+    page.goto(site.url("/follows"))
+    card = page.locator(".follow-list .card", has_text=sv("The development programme"))
+    expect(card.get_by_role("link")).to_have_attribute("href", "/consultations")
+
+    # A consultation opens: the resident is told, in the inbox.
+    title = unique("Badplatser i sommar")
+    open_consultation(site, site.api.sign_in("staff"), title)
+    told = f"Säg din mening: ”{title}”"
+
+    def in_the_inbox():
+        page.goto(site.url("/notifications"))
+        return page.get_by_text(told).count() > 0
+
+    wait_until(in_the_inbox, EFFECT_TIMEOUT, "the opened consultation in the inbox", 0.5)
+    link = page.get_by_role("link", name=told)
+    expect(link).to_have_attribute("href", re.compile(r"/consultations/[0-9a-f-]{36}$"))
+
+    # Stop following, from /consultations.
+    page.goto(site.url("/consultations"))
+    box.get_by_role("button", name=sv("Stop following")).click()
+    expect(page.locator(".notice").first).to_contain_text(
+        sv("You no longer follow the development programme.")
+    )
+    expect(box.get_by_role("button", name=sv("Follow the programme"))).to_be_visible()
+    assert not [
+        f
+        for f in site.api.items("/follows", token=resident["token"])
+        if f["target_type"] == "programme"
+    ]
+
+
+def test_a_resident_follows_a_consultation_and_stops_following_it(
+    site, new_context, sign_in, check_accessibility
+):
+    title = unique("Cykelvägar")
+    consultation = open_consultation(site, site.api.sign_in("staff"), title)
+    cid = consultation["id"]
+    resident = new_account(site, "Cyklist")
+    page = new_context("sv").new_page()
+    sign_in(page, resident["email"])
+    here = site.url(f"/consultations/{cid}")
+    box = page.locator("#follow")
+    not_yet = sv("This consultation cannot be followed yet. Try again in a minute.")
+
+    def followed():
+        # The notifications service hears of the consultation a moment after it opens.
+        page.goto(here)
+        box.get_by_role("button", name=sv("Follow this consultation")).click()
+        notice = page.locator(".notice").first
+        expect(notice).to_be_visible()
+        if not_yet in notice.inner_text():
+            return False
+        return True
+
+    wait_until(followed, EFFECT_TIMEOUT, "the consultation to be followable", 0.5)
+    expect(page.locator(".notice").first).to_contain_text(
+        sv("You follow this consultation: you will be told when its results are published.")
+    )
+    expect(box.get_by_role("button", name=sv("Stop following"))).to_be_visible()
+    check_accessibility(page, "consultation, followed (sv)")
+    shot(page, "consultation-followed-sv")
+
+    page.goto(site.url("/follows"))
+    card = page.locator(".follow-list .card", has_text=title)
+    expect(card.get_by_role("link", name=title)).to_have_attribute("href", f"/consultations/{cid}")
+    expect(card).to_contain_text(sv("Consultation"))
+
+    english = new_context("en").new_page()
+    sign_in(english, resident["email"])
+    english.goto(here)
+    expect(english.locator("#follow")).to_contain_text(
+        "You follow this consultation and are told when its results are published."
+    )
+    check_accessibility(english, "consultation, followed (en)")
+
+    page.goto(here)
+    box.get_by_role("button", name=sv("Stop following")).click()
+    expect(page.locator(".notice").first).to_contain_text(
+        sv("You no longer follow this consultation.")
+    )
+    expect(box.get_by_role("button", name=sv("Follow this consultation"))).to_be_visible()
+    assert not [
+        f for f in site.api.items("/follows", token=resident["token"]) if f["target_id"] == cid
+    ]

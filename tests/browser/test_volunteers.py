@@ -1,13 +1,18 @@
 """Volunteers ("Ställer du upp?", issue 16), through the website in a real browser.
 
-Three stories: a resident offers help from the home page's "Ställer du upp?" — refused
+Five stories: a resident offers help from the home page's "Ställer du upp?" — refused
 without a time and a season, then saved, shown again and removed; an organiser schedules
 a clean-up day, asks for 2 drivers and 5 pickers, residents offer on the event's page
 until the drivers are full, and the organiser sees who comes and the counts (a role with
 offers cannot be removed); an organiser searches the volunteers who may be contacted,
 invites one to the working group and to an event's role (refused first without a
 choice), and the volunteer accepts both from their page — the accepted role is theirs a
-moment later. A resident who administers nothing gets the 403 page of the search.
+moment later, and the role is named on their page. An organiser invites a volunteer to a
+joint project their group leads (another group's project is refused in words), and the
+volunteer sees it named and linked, and accepts. Staff keep the skill list: a bad and a
+taken key are refused and change nothing, a new skill is a choice on the volunteer's
+page, and one is taken off after a confirmation. A resident who administers nothing gets
+the 403 page of the search, and of the skill list.
 axe-core checks every page of the area on the way, in the states the demo has not.
 
 Residents who act are new (registered over the API, signed in through the site); the
@@ -18,12 +23,14 @@ Every event made here starts weeks ahead: no test depends on today's date.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
+from demo import PROJECTS as DEMO_PROJECTS
 from demo.volunteers import ROLES as DEMO_ROLES
 from demo.volunteers import TITLE as DEMO_CLEAN_UP_DAY
 from tests.browser.harness import LANGUAGES, TIMEZONE, wait_until
@@ -367,6 +374,10 @@ def test_an_organiser_finds_and_invites_a_volunteer_who_accepts(
     invitations = page.locator("#invitations .card")
     expect(invitations).to_have_count(3)
     check_accessibility(page, "offer help, with invitations (sv)")
+    # The invitation to the event's role names the role; the one to the whole event not.
+    to_role = invitations.filter(has_text=sv("role: %(role)s", role="Tolk"))
+    expect(to_role).to_have_count(1)
+    expect(to_role.locator("h3 a")).to_have_text(event["title"])
     to_group = invitations.filter(has=page.locator("h3", has_text=GROUP))
     expect(to_group).to_contain_text("Vi behöver någon som kan samiska!")
     expect(to_group).not_to_contain_text("@")
@@ -410,6 +421,202 @@ def test_an_organiser_finds_and_invites_a_volunteer_who_accepts(
     expect(role_row(organiser, "Tolk").locator(".role-count")).to_contain_text(count_text(1, 1))
     expect(organiser.locator("#helpers")).to_contain_text(volunteer["name"])
     expect(organiser.locator("#helpers")).to_contain_text(sv("invited"))
+
+
+# --- a joint project ---------------------------------------------------------------------
+
+
+def test_an_organiser_invites_a_volunteer_to_a_joint_project_their_group_leads(
+    site, new_context, sign_in, check_accessibility
+):
+    token = site.api.sign_in("organiser")
+    group_id = group_named(site, token)
+    project = site.api.post(
+        "/projects",
+        {
+            "title": unique("Cykelställ vid stationen"),
+            "description": "Trafik och gator sätter upp cykelställ med tak vid stationen.",
+            "lead_group_id": group_id,
+        },
+        token=token,
+        expect=201,
+    )
+    # A project the group does not lead: the demo's rink, led by the ski club.
+    others = next(
+        item
+        for item in site.api.items("/projects", per_page=100)
+        if item["title"] == DEMO_PROJECTS[0].title
+    )
+    assert others["lead_group_id"] != group_id
+    volunteer = new_account(site, "Projekthjälp")
+    site.api.put("/me/volunteer-profile", PROFILE, token=volunteer["token"])
+
+    organiser = signed_in_page(new_context, sign_in, "organiser")
+    organiser.goto(site.url("/volunteers?skill=translation_sami&season=winter"))
+    card = organiser.locator(f"#volunteer-{volunteer['id']}")
+    choice = card.locator(f'option[value="project:{group_id}:{project["id"]}"]')
+    expect(choice).to_have_text(sv("Joint project: %(project)s", project=project["title"]))
+    expect(card.locator(f'option[value$=":{others["id"]}"]')).to_have_count(0)
+
+    # A project of another group, sent anyway (a stale or edited form): refused in words.
+    card.locator("select[name=target]").evaluate(
+        "(select, value) => select.add(new Option('?', value))",
+        f"project:{group_id}:{others['id']}",
+    )
+    card.locator("select[name=target]").select_option(f"project:{group_id}:{others['id']}")
+    card.get_by_role("button", name=re.compile(sv("Send the invitation"))).click()
+    card = organiser.locator(f"#volunteer-{volunteer['id']}")
+    expect(card.locator(".error-summary")).to_contain_text(
+        sv("Choose a joint project that your group leads.")
+    )
+    check_accessibility(organiser, "volunteers search, project refused (sv)")
+    mine = site.api.get("/me/volunteer-invitations", token=volunteer["token"])
+    assert mine["total"] == 0
+
+    # The group's own project.
+    card.locator("select[name=target]").select_option(f"project:{group_id}:{project['id']}")
+    card.locator("textarea[name=message]").fill("Hjälper du oss att skylta på samiska?")
+    card.get_by_role("button", name=re.compile(sv("Send the invitation"))).click()
+    expect(organiser.locator(".notice")).to_contain_text(
+        sv(
+            "The invitation to %(title)s is sent to %(name)s. You are told of the answer.",
+            title=project["title"],
+            name=volunteer["name"],
+        )
+    )
+
+    # The volunteer sees it named and linked, and accepts.
+    page = signed_in_page(new_context, sign_in, volunteer["email"])
+    page.goto(site.url("/volunteer"))
+    invitation = page.locator("#invitations .card")
+    expect(invitation).to_have_count(1)
+    link = invitation.locator("h3 a")
+    expect(link).to_have_text(project["title"])
+    expect(link).to_have_attribute("href", f"/projects/{project['id']}")
+    expect(invitation.locator(".tag")).to_have_text(sv_label("invitation_target", "project"))
+    expect(invitation).to_contain_text("Hjälper du oss att skylta på samiska?")
+    check_accessibility(page, "offer help, invitation to a joint project (sv)")
+    invitation.get_by_role("button", name=re.compile(sv("Accept"))).click()
+    expect(page.locator(".notice")).to_contain_text(
+        sv(
+            "You accepted the invitation to %(title)s. The group is told.",
+            title=project["title"],
+        )
+    )
+    (answered,) = site.api.get("/me/volunteer-invitations", token=volunteer["token"])["items"]
+    assert answered["target_type"] == "project" and answered["status"] == "accepted"
+    link.click()
+    expect(page).to_have_url(re.compile(rf"/projects/{project['id']}$"))
+    expect(page.locator("h1")).to_have_text(project["title"])
+
+
+# --- the skill list staff keep ----------------------------------------------------------
+
+
+def test_staff_keep_the_skill_list(site, new_context, sign_in, check_accessibility):
+    key = "snow_clearing_" + uuid.uuid4().hex[:8]
+    name_sv, name_en = unique("Snöröjning"), unique("Snow clearing")
+    keys_before = {skill["key"] for skill in site.api.get("/volunteer-skills")["items"]}
+
+    staff = signed_in_page(new_context, sign_in, "staff")
+    staff.goto(site.url("/staff/"))
+    staff.locator(".staff-nav").get_by_role("link", name=sv("Skill list")).click()
+    expect(staff).to_have_url(re.compile(r"/staff/volunteer-skills$"))
+    expect(staff.locator("h1")).to_have_text(sv("Skill list"))
+    expect(staff.locator("#skill-driving h3")).to_have_text(SKILLS_SV["driving"])
+    form = staff.locator('form[action="/staff/volunteer-skills"]')
+
+    # A key with capitals and a space, and no English name: refused field by field.
+    form.locator("#field-name_sv").fill(name_sv)
+    form.locator("#field-key").fill("Snö röjning")
+    form.get_by_role("button", name=sv("Add the skill")).click()
+    summary = staff.locator(".error-summary")
+    expect(summary).to_contain_text(
+        sv(
+            "Use only lower-case letters a–z, digits and _, beginning with a letter, "
+            "for example snow_clearing."
+        )
+    )
+    expect(summary).to_contain_text(sv("Fill in this field."))
+    expect(form.locator("#field-key")).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("#field-name_en")).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("#field-name_sv")).to_have_value(name_sv)
+    check_accessibility(staff, "skill list, refused (sv)")
+
+    # A key on the list already: refused, and the seeded skill keeps its names.
+    form.locator("#field-name_en").fill(name_en)
+    form.locator("#field-key").fill("driving")
+    form.get_by_role("button", name=sv("Add the skill")).click()
+    expect(staff.locator(".error-summary")).to_contain_text(
+        sv(
+            "A skill with the key %(key)s is on the list already. Choose another key.",
+            key="driving",
+        )
+    )
+    expect(form.locator("#field-key")).to_have_attribute("aria-invalid", "true")
+    skills = {s["key"]: s for s in site.api.get("/volunteer-skills")["items"]}
+    assert set(skills) == keys_before
+    assert skills["driving"]["name_sv"] == SKILLS_SV["driving"]
+
+    # Added.
+    form.locator("#field-key").fill(key)
+    form.get_by_role("button", name=sv("Add the skill")).click()
+    expect(staff).to_have_url(re.compile(r"/staff/volunteer-skills$"))
+    expect(staff.locator(".notice")).to_contain_text(
+        sv(
+            "%(name)s is on the list now: volunteers can choose it when they offer their help.",
+            name=name_sv,
+        )
+    )
+    row = staff.locator(f"#skill-{key}")
+    expect(row).to_contain_text(name_sv)
+    expect(row).to_contain_text(name_en)
+    check_accessibility(staff, "skill list, added (sv)")
+
+    # Residents can choose it, in their language.
+    resident = new_account(site, "Kompetent")
+    page = signed_in_page(new_context, sign_in, resident["email"])
+    page.goto(site.url("/volunteer"))
+    expect(page.locator("#field-skills").get_by_label(name_sv, exact=True)).to_be_visible()
+    english = new_context("en", role=resident["email"]).new_page()
+    english.goto(site.url("/volunteer"))
+    expect(english.locator("#field-skills").get_by_label(name_en, exact=True)).to_be_visible()
+
+    # Taken off the list, after a confirmation that says what it does.
+    row.get_by_role("link", name=re.compile(sv("Remove"))).click()
+    expect(staff.locator("h1")).to_have_text(sv("Take %(name)s off the skill list?", name=name_sv))
+    expect(staff.locator("main")).to_contain_text(
+        sv(
+            "Volunteers who chose it keep it on their offer until they save their offer "
+            "again: then it falls away. Adding the same key again brings it back."
+        )
+    )
+    check_accessibility(staff, "skill list, confirm removal (sv)")
+    assert key in {s["key"] for s in site.api.get("/volunteer-skills")["items"]}
+    staff.get_by_role("button", name=sv("Take it off the list")).click()
+    expect(staff).to_have_url(re.compile(r"/staff/volunteer-skills$"))
+    expect(staff.locator(".notice")).to_contain_text(
+        sv(
+            "%(name)s is taken off the list. Adding the key %(key)s again brings it back.",
+            name=name_sv,
+            key=key,
+        )
+    )
+    expect(staff.locator(f"#skill-{key}")).to_have_count(0)
+    assert key not in {s["key"] for s in site.api.get("/volunteer-skills")["items"]}
+    page.goto(site.url("/volunteer"))
+    expect(page.locator("#field-skills").get_by_label(name_sv, exact=True)).to_have_count(0)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_resident_may_not_keep_the_skill_list(site, lang, new_context, check_accessibility):
+    page = new_context(lang, role="resident").new_page()
+    answer = page.goto(site.url("/staff/volunteer-skills"))
+    assert answer is not None and answer.status == 403
+    check_accessibility(page, f"skill list, not allowed ({lang})")
+    removal = page.goto(site.url("/staff/volunteer-skills/driving/remove"))
+    assert removal is not None and removal.status == 403
+    assert "driving" in {s["key"] for s in site.api.get("/volunteer-skills")["items"]}
 
 
 # --- axe-core on the area's pages -------------------------------------------------------

@@ -253,6 +253,39 @@ def test_the_create_form_gives_the_questions_with_a_prompt_and_names_their_field
     assert staff.local_moment("2026-12-03T07:00:00+00:00") == "2026-12-03T08:00"
 
 
+def test_the_form_has_the_slots_it_was_sent_with_and_reads_a_consultation_back():
+    draft = consultation("draft")
+    values = staff.consultation_form_values(draft)
+    values.update({"q9_kind": "text", "q9_prompt": "Nionde?", "q8_kind": "single"})
+    form = MultiDict([(k, v) for k, v in values.items() if k != "categories"])
+    form.setlist("categories", values["categories"])
+    assert staff.slot_count(form) == 9
+    assert staff.slot_count(MultiDict({"q2_kind": "single"})) == staff.QUESTION_SLOTS
+    assert staff.slot_count(MultiDict({"q99_kind": "single"})) == 30  # the service's maximum
+    payload, names = staff.consultation_payload(form)
+    assert [q["prompt"] for q in payload["questions"]] == [
+        *(q["prompt"] for q in QUESTIONS),
+        "Nionde?",
+    ]
+    assert payload["questions"][0] == {
+        "kind": "single",
+        "prompt": "Vilken bransch?",
+        "options": ["Turism", "Gruvor"],
+        "required": True,
+    }
+    assert payload["anonymous"] is True and payload["categories"] == ["business"]
+    assert payload["opens_at"] == "2026-11-01T09:00"  # the town's time
+    assert names["questions.5.prompt"] == "q9_prompt"
+
+
+def test_following_is_unknown_without_the_follows():
+    follows = {"items": [{"target_type": "programme", "target_id": "p"}]}
+    assert pages.following(follows, "programme", "p") is True
+    assert pages.following(follows, "consultation", "p") is False
+    assert pages.following(None, "programme", "p") is None
+    assert pages.follows_known(follows) and not pages.follows_known(None)
+
+
 # --- open data ----------------------------------------------------------------------------
 
 
@@ -294,6 +327,9 @@ def test_the_public_pages_render(lang, status):
         results=found,
         tables=pages.question_tables(found),
         sign_in_here="/signin",
+        follows_known=True,
+        following=status == "closed",
+        follow_box=True,
         scale=pages.SCALE,
         text_max=2000,
     )
@@ -303,15 +339,24 @@ def test_the_public_pages_render(lang, status):
     if status == "results_published":
         assert "/charts/1.svg" in html and "answers.csv" in html
     listing = {"items": [consultation(status)], "total": 1, "page": 1, "per_page": 20}
-    html = render_template(
-        lang,
-        "consultations/list.html",
-        page=FakePage(lang, signed_in=False),
-        open=listing,
-        closed={"items": [], "total": 0, "page": 1, "per_page": 20},
-        published=None,
-    )
-    assert "Jobben i Jokkmokk" in html
+    for signed_in, known, following in (
+        (False, False, None),
+        (True, True, True),
+        (True, False, None),
+    ):
+        html = render_template(
+            lang,
+            "consultations/list.html",
+            page=FakePage(lang, signed_in=signed_in),
+            open=listing,
+            closed={"items": [], "total": 0, "page": 1, "per_page": 20},
+            published=None,
+            follows_known=known,
+            following=following,
+            sign_in_here="/signin?next=/consultations",
+        )
+        assert "Jobben i Jokkmokk" in html
+        assert ("/consultations/programme/unfollow" in html) is bool(following)
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
@@ -339,17 +384,27 @@ def test_the_staff_screens_render(lang):
         page=page,
         consultations={"items": [consultation("draft")], "total": 1, "page": 1, "per_page": 50},
     )
-    html = render_template(
-        lang,
-        "staff/consultation_new.html",
-        page=page,
-        form=FormState(errors={"q1_options": ["Two!"]}),
-        slots=[(s, staff.question_slot_names(s)) for s in range(1, staff.QUESTION_SLOTS + 1)],
-        kinds=("single", "multiple", "scale", "text", "ranking"),
-        categories=(),
-        scale_max=5,
-    )
-    assert 'name="q6_prompt"' in html
+    for template, slots in (
+        ("staff/consultation_new.html", 6),
+        ("staff/consultation_edit.html", 30),
+    ):
+        html = render_template(
+            lang,
+            template,
+            page=page,
+            form=FormState(errors={"q1_options": ["Two!"]}),
+            consultation=consultation("draft"),
+            action="/staff/consultations/new",
+            slots=staff.question_slots(slots),
+            can_add=slots < 30,
+            add_question=staff.ADD_QUESTION,
+            questions_max=30,
+            kinds=("single", "multiple", "scale", "text", "ranking"),
+            categories=(),
+            scale_max=5,
+        )
+        assert f'name="q{slots}_prompt"' in html
+        assert ('name="add_question"' in html) is (slots < 30)
     html = render_template(
         lang,
         "staff/consultation_answers.html",

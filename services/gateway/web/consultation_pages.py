@@ -9,6 +9,14 @@
   channel (online, interview, town-hall meeting), the approved free texts, and every
   answer as CSV (`/consultations/<id>/answers.csv`, anonymised by the service).
 
+Following (the notifications service, as the proposal page's follow box does): on
+`/consultations` a signed-in resident follows the development programme (target
+`programme`, the one id `PROGRAMME_ID`: told when a consultation opens and when its
+results are published); on a consultation's page, that consultation (`consultation`:
+told when its results are published — followable once the notifications service has
+heard it opened, "not yet" before). When the notifications service does not answer,
+the box says so and the rest of the page shows.
+
 A mixin of `GatewayService`; the staff screens are in staff_consultation_pages.py and
 use the answer form and the results of this module. Every call asks the consultations
 service exactly as the API's routes do (consultations_routes.py); it decides who may
@@ -28,12 +36,20 @@ from werkzeug.wrappers import Response
 
 from civic.contracts import CONSULTATION_CHANNELS
 from civic.errors import Conflict, NotFound, ValidationError
+from civic.validation import PER_PAGE_MAX
 from services.consultations.api import SCALE_MAX, SCALE_MIN, TEXT_ANSWER_MAX
 from services.gateway.web.forms import FormState, empty_form, submitted_form
-from services.gateway.web.handler import Page, web
+from services.gateway.web.handler import Missing, Page, web
+from services.notifications.api import PROGRAMME_ID
 
 CONSULTATION = "/consultations/<uuid:consultation_id>"
+PROGRAMME = "/consultations/programme"
 LIST_PAGE_SIZE = 20
+# One page of the account's follows (the service's largest) tells whether it follows
+# something, as on the proposal page; following again is answered kindly anyway.
+FOLLOWS_LOOKED_AT = PER_PAGE_MAX
+# The statuses in which following a consultation still tells something (its results).
+FOLLOWABLE = ("open", "closed")
 SCALE = tuple(range(SCALE_MIN, SCALE_MAX + 1))
 SVG_TYPE = "image/svg+xml"
 
@@ -268,6 +284,48 @@ def results_visible(consultation: dict, is_staff: bool) -> bool:
     )
 
 
+# --- following ----------------------------------------------------------------------------
+
+
+def following(follows, target_type: str, target_id: str) -> bool | None:
+    """Whether the account's follows (`list_follows`' page) hold the target; None when
+    they are unknown (signed out, or the notifications service did not answer)."""
+    if not follows:
+        return None
+    return any(
+        item["target_type"] == target_type and item["target_id"] == target_id
+        for item in follows["items"]
+    )
+
+
+def follows_known(follows) -> bool:
+    return follows is not None and not isinstance(follows, Missing)
+
+
+# What a follow button says afterwards, per target.
+FOLLOW_WORDS = {
+    "programme": {
+        "followed": _(
+            "You follow the development programme: you will be told when a consultation "
+            "opens and when its results are published."
+        ),
+        "already": _("You follow the development programme already."),
+        "not_yet": _("The development programme cannot be followed right now. Try again later."),
+        "unfollowed": _("You no longer follow the development programme."),
+        "not_followed": _("You do not follow the development programme."),
+    },
+    "consultation": {
+        "followed": _(
+            "You follow this consultation: you will be told when its results are published."
+        ),
+        "already": _("You follow this consultation already."),
+        "not_yet": _("This consultation cannot be followed yet. Try again in a minute."),
+        "unfollowed": _("You no longer follow this consultation."),
+        "not_followed": _("You do not follow this consultation."),
+    },
+}
+
+
 # --- the pages ----------------------------------------------------------------------------
 
 
@@ -277,23 +335,74 @@ class ConsultationPages:
     @web("GET", "/consultations")
     def web_consultation_list(self, page: Page):
         actor = page.actor
-        parts = page.gather(
-            open=lambda: self.services.consultations.list_consultations(
+        calls = {
+            "open": lambda: self.services.consultations.list_consultations(
                 actor, status="open", per_page=LIST_PAGE_SIZE
             ),
-            closed=lambda: self.services.consultations.list_consultations(
+            "closed": lambda: self.services.consultations.list_consultations(
                 actor, status="closed", per_page=LIST_PAGE_SIZE
             ),
-            published=lambda: self.services.consultations.list_consultations(
+            "published": lambda: self.services.consultations.list_consultations(
                 actor, status="results_published", per_page=LIST_PAGE_SIZE
             ),
-        )
+        }
+        if page.signed_in:
+            calls["follows"] = self._follows_call(page)
+        parts = page.gather(**calls)
+        follows = parts.get("follows")
         return page.render(
             "consultations/list.html",
             open=parts["open"],
             closed=parts["closed"],
             published=parts["published"],
+            follows_known=follows_known(follows),
+            following=following(follows, "programme", PROGRAMME_ID),
+            sign_in_here="/signin?next=" + quote("/consultations", safe="/"),
         )
+
+    def _follows_call(self, page: Page):
+        actor = page.actor
+        return lambda: self.services.notifications.list_follows(
+            actor, page=1, per_page=FOLLOWS_LOOKED_AT
+        )
+
+    @web("POST", PROGRAMME + "/follow", auth="resident")
+    def web_programme_follow(self, page: Page):
+        return self._follow(page, "programme", PROGRAMME_ID, "/consultations")
+
+    @web("POST", PROGRAMME + "/unfollow", auth="resident")
+    def web_programme_unfollow(self, page: Page):
+        return self._unfollow(page, "programme", PROGRAMME_ID, "/consultations")
+
+    @web("POST", CONSULTATION + "/follow", auth="resident")
+    def web_consultation_follow(self, page: Page, consultation_id):
+        here = f"/consultations/{consultation_id}"
+        return self._follow(page, "consultation", str(consultation_id), here)
+
+    @web("POST", CONSULTATION + "/unfollow", auth="resident")
+    def web_consultation_unfollow(self, page: Page, consultation_id):
+        here = f"/consultations/{consultation_id}"
+        return self._unfollow(page, "consultation", str(consultation_id), here)
+
+    def _follow(self, page: Page, target_type: str, target_id: str, here: str):
+        words = FOLLOW_WORDS[target_type]
+        payload = {"target_type": target_type, "target_id": target_id}
+        try:
+            self.services.notifications.follow(page.actor, payload)
+        except Conflict:
+            return page.redirect(here, notice=page.gettext(words["already"]))
+        except NotFound:
+            # The notifications service learns of a consultation a moment after it opens.
+            return page.redirect(here, notice=page.gettext(words["not_yet"]))
+        return page.redirect(here, notice=page.gettext(words["followed"]))
+
+    def _unfollow(self, page: Page, target_type: str, target_id: str, here: str):
+        words = FOLLOW_WORDS[target_type]
+        try:
+            self.services.notifications.unfollow(page.actor, target_type, target_id)
+        except NotFound:
+            return page.redirect(here, notice=page.gettext(words["not_followed"]))
+        return page.redirect(here, notice=page.gettext(words["unfollowed"]))
 
     @web("GET", CONSULTATION)
     def web_consultation(self, page: Page, consultation_id):
@@ -301,13 +410,25 @@ class ConsultationPages:
 
     def _consultation_page(self, page: Page, consultation_id, status: int = 200, form=None):
         actor = page.actor
-        consultation = self.services.consultations.get_consultation(actor, consultation_id)
+        calls = {
+            "consultation": lambda: self.services.consultations.get_consultation(
+                actor, consultation_id
+            )
+        }
+        if page.signed_in:
+            calls["follows"] = self._follows_call(page)
+        parts = page.gather(**calls)
+        consultation = parts["consultation"]
+        if isinstance(consultation, Missing):
+            raise consultation.error
+        follows = parts.get("follows")
         results = None
         if consultation["status"] == "results_published":
             parts = page.gather(
                 results=lambda: self.services.consultations.get_results(actor, consultation_id)
             )
             results = parts["results"]
+        is_following = following(follows, "consultation", consultation["id"])
         return page.render(
             "consultations/detail.html",
             status=status,
@@ -316,6 +437,11 @@ class ConsultationPages:
             results=results,
             tables=question_tables(results) if results else [],
             sign_in_here="/signin?next=" + quote(f"/consultations/{consultation['id']}", safe="/"),
+            follows_known=follows_known(follows),
+            following=is_following,
+            # The box shows while following tells something (and to stop following).
+            follow_box=page.signed_in
+            and (consultation["status"] in FOLLOWABLE or bool(is_following)),
             scale=SCALE,
             text_max=TEXT_ANSWER_MAX,
         )

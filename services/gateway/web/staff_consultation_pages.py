@@ -4,8 +4,15 @@ mixin of `GatewayService`.
 - `/staff/consultations`: every consultation, drafts and scheduled ones too, and
   `/staff/consultations/new`: a new one in one form — title, introduction, opening and
   closing moments (the town's time), anonymity, the categories whose interested
-  residents are told, and up to QUESTION_SLOTS questions (kind, prompt, options one per
-  line, required); a slot left without a prompt is no question. It is saved as a draft.
+  residents are told, and its questions (kind, prompt, options one per line, required);
+  a slot left without a prompt is no question. The form starts with QUESTION_SLOTS
+  slots; its "Add a question" button (no JavaScript) shows the form again as it was
+  filled in with one more empty slot, up to the service's QUESTIONS_MAX. It is saved as
+  a draft.
+- `/staff/consultations/<id>/edit`: the same form, filled in with a draft's values; saving
+  replaces the draft wholly (`update_consultation`). Only a draft can be edited: for a
+  published one the page (and its saving) answers with a notice on the consultation's
+  screen instead.
 - `/staff/consultations/<id>`: its state and the next step (publish a draft — open at
   once when its opening moment has come —, close it early, publish the results once it
   is closed); the free-text answers to moderate (approve: shown with the results and in
@@ -19,12 +26,13 @@ allow); the screens only offer the steps that make sense and show a refusal as a
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from civic import clock
 from civic.contracts import CONSULTATION_CATEGORIES
 from civic.errors import Conflict, NotFound, ValidationError
-from services.consultations.api import QUESTION_KINDS, SCALE_MAX, TEXT_ANSWER_MAX
+from services.consultations.api import QUESTION_KINDS, QUESTIONS_MAX, SCALE_MAX, TEXT_ANSWER_MAX
 from services.gateway.web import labels
 from services.gateway.web.consultation_pages import (
     SCALE,
@@ -38,8 +46,12 @@ STAFF_CONSULTATIONS = "/staff/consultations"
 STAFF_CONSULTATION = STAFF_CONSULTATIONS + "/<uuid:consultation_id>"
 LIST_PAGE_SIZE = 50
 TEXTS_PAGE_SIZE = 100
+# The question slots of an empty form; "Add a question" adds one, up to QUESTIONS_MAX.
 QUESTION_SLOTS = 6
 QUESTION_FIELDS = ("kind", "prompt", "options", "required")
+# The name of the form's "Add a question" button (the other button saves).
+ADD_QUESTION = "add_question"
+_SLOT_KIND = re.compile(r"q(\d+)_kind")
 STAFF_CHANNELS = ("interview", "town_hall")
 DEFAULT_OPEN_DAYS = 14
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
@@ -62,10 +74,26 @@ SERVICE_MESSAGES = {
     "The closing time has passed.": _("The closing moment has passed."),
 }
 NO_QUESTION = _("Write at least one question.")
+NOT_A_DRAFT = _(
+    "Only a draft can be edited, and this consultation is published already: its "
+    "questions and moments stay as they are."
+)
 
 
 def question_slot_names(slot: int) -> dict[str, str]:
     return {name: f"q{slot}_{name}" for name in QUESTION_FIELDS}
+
+
+def question_slots(count: int) -> list[tuple[int, dict[str, str]]]:
+    """The form's question slots: (number, field names), at most QUESTIONS_MAX."""
+    return [(slot, question_slot_names(slot)) for slot in range(1, min(count, QUESTIONS_MAX) + 1)]
+
+
+def slot_count(form) -> int:
+    """How many question slots the submitted form had (each slot sends its kind):
+    at least QUESTION_SLOTS, at most QUESTIONS_MAX."""
+    numbers = [int(m.group(1)) for key in form.keys() if (m := _SLOT_KIND.fullmatch(key))]
+    return min(max([QUESTION_SLOTS, *numbers]), QUESTIONS_MAX)
 
 
 def consultation_payload(form) -> tuple[dict, dict[str, str]]:
@@ -82,7 +110,7 @@ def consultation_payload(form) -> tuple[dict, dict[str, str]]:
         if form.get(name, "").strip():
             payload[name] = form.get(name).strip()
     names = {"questions": "q1_prompt"}
-    for slot in range(1, QUESTION_SLOTS + 1):
+    for slot in range(1, slot_count(form) + 1):
         fields = question_slot_names(slot)
         prompt = form.get(fields["prompt"], "").strip()
         if not prompt:
@@ -103,6 +131,25 @@ def consultation_payload(form) -> tuple[dict, dict[str, str]]:
         for field in QUESTION_FIELDS:
             names[f"questions.{index}.{field}"] = fields[field]
     return payload, names
+
+
+def consultation_form_values(consultation: dict) -> dict:
+    """A consultation as the form's values (what `consultation_payload` reads back)."""
+    values = {
+        "title": consultation["title"],
+        "intro": consultation.get("intro") or "",
+        "opens_at": local_moment(consultation["opens_at"]),
+        "closes_at": local_moment(consultation["closes_at"]),
+        "anonymous": "yes" if consultation.get("anonymous") else "",
+        "categories": list(consultation.get("categories") or []),
+    }
+    for slot, question in enumerate(consultation.get("questions") or [], start=1):
+        names = question_slot_names(slot)
+        values[names["kind"]] = question["kind"]
+        values[names["prompt"]] = question["prompt"]
+        values[names["options"]] = "\n".join(question.get("options") or [])
+        values[names["required"]] = "yes" if question.get("required") else ""
+    return values
 
 
 def _in_console_words(page: Page, error: ValidationError, names: dict) -> dict:
@@ -151,36 +198,111 @@ class StaffConsultationPages:
             opens_at=local_moment(now),
             closes_at=local_moment(now + timedelta(days=DEFAULT_OPEN_DAYS)),
         )
-        return self._new_page(page, form)
-
-    def _new_page(self, page: Page, form, status: int = 200):
-        return page.render(
-            "staff/consultation_new.html",
-            status=status,
-            form=form,
-            slots=[(slot, question_slot_names(slot)) for slot in range(1, QUESTION_SLOTS + 1)],
-            kinds=QUESTION_KINDS,
-            categories=CONSULTATION_CATEGORIES,
-            scale_max=SCALE_MAX,
-        )
+        return self._consultation_form(page, form, QUESTION_SLOTS)
 
     @web("POST", STAFF_CONSULTATIONS + "/new", auth="staff")
     def web_staff_consultation_create(self, page: Page):
-        payload, names = consultation_payload(page.form)
-        try:
-            created = self.services.consultations.create_consultation(page.actor, payload)
-        except ValidationError as error:
-            state = submitted_form(page)
-            state.values["categories"] = page.form.getlist("categories")
-            state.errors = _in_console_words(page, error, names)
-            return self._new_page(page, state, status=400)
+        saved, again = self._save_consultation_form(
+            page,
+            lambda payload: self.services.consultations.create_consultation(page.actor, payload),
+        )
+        if again is not None:
+            return again  # the form again: another slot, or what was refused
         return page.redirect(
-            f"{STAFF_CONSULTATIONS}/{created['id']}",
+            f"{STAFF_CONSULTATIONS}/{saved['id']}",
             notice=page.gettext(
                 "The consultation is saved as a draft. Publish it when it is ready: "
                 "nobody else sees it before."
             ),
         )
+
+    # --- editing a draft ------------------------------------------------------------
+
+    @web("GET", STAFF_CONSULTATION + "/edit", auth="staff")
+    def web_staff_consultation_edit(self, page: Page, consultation_id):
+        consultation = self.services.consultations.get_consultation(page.actor, consultation_id)
+        if consultation["status"] != "draft":
+            return self._not_a_draft(page, consultation_id)
+        form = empty_form(page, **consultation_form_values(consultation))
+        slots = max(QUESTION_SLOTS, len(consultation["questions"]) + 1)
+        return self._consultation_form(page, form, slots, consultation)
+
+    @web("POST", STAFF_CONSULTATION + "/edit", auth="staff")
+    def web_staff_consultation_update(self, page: Page, consultation_id):
+        consultation = self.services.consultations.get_consultation(page.actor, consultation_id)
+        if consultation["status"] != "draft":
+            return self._not_a_draft(page, consultation_id)
+        try:
+            _saved, again = self._save_consultation_form(
+                page,
+                lambda payload: self.services.consultations.update_consultation(
+                    page.actor, consultation_id, payload
+                ),
+                consultation,
+            )
+        except Conflict:
+            # Published between the page's look and the saving.
+            return self._not_a_draft(page, consultation_id)
+        if again is not None:
+            return again
+        return page.redirect(
+            f"{STAFF_CONSULTATIONS}/{consultation_id}",
+            notice=page.gettext("The draft is saved. Publish it when it is ready."),
+        )
+
+    def _not_a_draft(self, page: Page, consultation_id):
+        return page.redirect(
+            f"{STAFF_CONSULTATIONS}/{consultation_id}",
+            notice=page.gettext(NOT_A_DRAFT),
+        )
+
+    # --- the form of both -----------------------------------------------------------
+
+    def _consultation_form(
+        self, page: Page, form, slots: int, consultation: dict | None = None, status: int = 200
+    ):
+        """The new consultation's form, or a draft's (`consultation`) to edit."""
+        slots = min(slots, QUESTIONS_MAX)
+        action = (
+            f"{STAFF_CONSULTATIONS}/{consultation['id']}/edit"
+            if consultation
+            else f"{STAFF_CONSULTATIONS}/new"
+        )
+        return page.render(
+            "staff/consultation_edit.html" if consultation else "staff/consultation_new.html",
+            status=status,
+            form=form,
+            consultation=consultation,
+            action=action,
+            slots=question_slots(slots),
+            can_add=slots < QUESTIONS_MAX,
+            add_question=ADD_QUESTION,
+            questions_max=QUESTIONS_MAX,
+            kinds=QUESTION_KINDS,
+            categories=CONSULTATION_CATEGORIES,
+            scale_max=SCALE_MAX,
+        )
+
+    def _save_consultation_form(self, page: Page, save, consultation: dict | None = None):
+        """A submitted consultation form → (the saved consultation, None), or (None, the
+        form again): as it was filled in with one more slot after "Add a question", or
+        with the service's refusal in words."""
+        slots = slot_count(page.form)
+
+        def again(errors=None, more: int = 0, status: int = 200):
+            state = submitted_form(page)
+            state.values["categories"] = page.form.getlist("categories")
+            state.values.pop(ADD_QUESTION, None)
+            state.errors = errors or {}
+            return None, self._consultation_form(page, state, slots + more, consultation, status)
+
+        if ADD_QUESTION in page.form:
+            return again(more=1)
+        payload, names = consultation_payload(page.form)
+        try:
+            return save(payload), None
+        except ValidationError as error:
+            return again(_in_console_words(page, error, names), status=400)
 
     # --- one consultation -----------------------------------------------------------
 

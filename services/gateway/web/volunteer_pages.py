@@ -1,12 +1,16 @@
 """The website's pages: Volunteers ("Ställer du upp?", issue 16): one's offer of help
 (the volunteer profile) and one's invitations, and the search for volunteers with the
 invitation form, for the admins of groups (event organisers are admins of the
-organising group) and staff.
+organising group) and staff. An invitation is to the group itself, to one of its upcoming
+events (as a whole or in one of the event's volunteer roles) or to a joint project it
+leads; one's own invitations name the event's role, which the events service keeps (the
+groups service records only its id).
 
 A mixin of `GatewayService`; see `handler.web` for what a page declaration does. Every
-call asks the groups service (and the events service for the events a group organises)
-exactly as the API's routes do (`volunteers_routes.py`); who may search and invite is
-decided there — the page only chooses what to offer. An event's volunteer roles, the
+call asks the groups service (the events service for the events a group organises, the
+proposals service for the joint projects it leads) exactly as the API's routes do
+(`volunteers_routes.py`, whose target check the invitation form shares); who may search
+and invite is decided there — the page only chooses what to offer. An event's volunteer roles, the
 offers and the helpers are on the event's page (`event_pages.py`).
 
 Privacy as in the groups service: the search shows only volunteers who agreed to be
@@ -26,8 +30,14 @@ from services.groups.api import VolunteerSearchQuerySchema
 
 SEARCH_PAGE_SIZE = 20
 INVITATIONS_SHOWN = 50
-# Upcoming events of each administered group offered as an invitation's target.
+# Upcoming events and joint projects of each administered group offered as an
+# invitation's target.
 EVENT_CHOICES = 50
+PROJECT_CHOICES = 50
+# A joint project still to be done or under way; a finished one asks for nobody.
+OPEN_PROJECT_STATUSES = ("planned", "active")
+# Events whose roles are looked up to name the role of one's invitations, at most.
+ROLE_LOOKUPS = 20
 CHOICE_FIELDS = ("skills", "availability", "seasons", "interests")
 SEARCH_FILTERS = ("skill", "availability", "season", "interest")
 # The invitation's fields the form shows as one choice ("target").
@@ -60,6 +70,7 @@ REFUSALS = {
         "This volunteer can no longer be contacted through Civic."
     ),
     "the group organises no such event": _("Choose one of your groups' events."),
+    "the group leads no such project": _("Choose a joint project that your group leads."),
     "no such role at this event": _("That role is no longer at the event."),
     "only an admin of the group, or staff, may invite for it": _(
         "Only the admins of a group invite volunteers for it."
@@ -180,7 +191,43 @@ class VolunteerPages:
             parts["profile"] = None
         if isinstance(parts["skills"], Missing):
             raise parts["skills"].error  # the form cannot be shown without its list
+        parts["roles"] = self._invitation_roles(page, parts["invitations"])
         return parts
+
+    def _invitation_roles(self, page: Page, invitations) -> dict[str, str]:
+        """The name of the role each invitation to an event's role is for (invitation
+        id → name), asked of the events service in one round: the groups service keeps
+        only the role's id. A role that is gone, or an event that cannot be asked now,
+        leaves its invitation without a role's name."""
+        if not invitations:  # none, or not answered (a Missing is false)
+            return {}
+        with_role = [
+            invitation
+            for invitation in invitations["items"]
+            if invitation["target_type"] == "event" and invitation.get("role_id")
+        ]
+        # Pending invitations come first in the list: their roles are the ones asked for.
+        event_ids = list(dict.fromkeys(invitation["target_id"] for invitation in with_role))
+        if not event_ids:
+            return {}
+        actor, events = page.actor, self.services.events
+        found = page.gather(
+            **{
+                event_id: (lambda event_id=event_id: events.get_event(actor, event_id))
+                for event_id in event_ids[:ROLE_LOOKUPS]
+            }
+        )
+        names = {
+            role["id"]: role["name"]
+            for event in found.values()
+            if not isinstance(event, Missing)
+            for role in event.get("roles") or ()
+        }
+        return {
+            invitation["id"]: names[invitation["role_id"]]
+            for invitation in with_role
+            if invitation["role_id"] in names
+        }
 
     def _volunteer_page(self, page: Page, parts: dict, form: FormState, status: int = 200):
         return page.render(
@@ -190,6 +237,7 @@ class VolunteerPages:
             profile=parts["profile"],
             skill_options=_skill_options(page, parts["skills"]),
             invitations=parts["invitations"],
+            invitation_roles=parts["roles"],
             availability_values=VOLUNTEER_AVAILABILITY,
             season_values=VOLUNTEER_SEASONS,
             interest_values=VOLUNTEER_INTERESTS,
@@ -214,8 +262,9 @@ class VolunteerPages:
             return self._search_page(page, refused=(str(account_id), error))
         payload = {**target, "message": form.get("message", "")}
         try:
-            # An event's title, once it is certain the group organises it (and that the
-            # role is the event's): the API route's own check (volunteers_routes.py).
+            # An event's or project's title, once it is certain the group organises or
+            # leads it (and that a role is the event's): the API route's own check
+            # (volunteers_routes.py).
             payload["target_title"] = self._invitation_target_title(page.actor, payload)
             answer = self.services.groups.invite_volunteer(page.actor, str(account_id), payload)
         except (ValidationError, Conflict, NotFound, Forbidden) as error:
@@ -254,7 +303,7 @@ class VolunteerPages:
                 raise refusal
             raise found.error
         groups = _administered_groups(parts["me"])
-        events = self._events_of(page, groups)
+        events, projects, targets_missing = self._targets_of(page, groups)
         skills = parts["skills"] if not isinstance(parts["skills"], Missing) else None
         invite_forms = {}
         status = 200
@@ -280,28 +329,45 @@ class VolunteerPages:
             availability_values=VOLUNTEER_AVAILABILITY,
             season_values=VOLUNTEER_SEASONS,
             interest_values=VOLUNTEER_INTERESTS,
-            target_options=_target_options(page, groups, events),
+            target_options=_target_options(page, groups, events, projects),
             groups_missing=isinstance(parts["me"], Missing),
+            targets_missing=targets_missing,
             invite_forms=invite_forms,
         )
 
-    def _events_of(self, page: Page, groups: list[dict]) -> dict:
-        """The upcoming events of each administered group (id → list), in one round."""
+    def _targets_of(self, page: Page, groups: list[dict]) -> tuple[dict, dict, bool]:
+        """The upcoming events and the open joint projects each administered group
+        organises or leads (group id → list of each), in one round of calls; and
+        whether any of those calls went unanswered (its choices are then left out)."""
         if not groups:
-            return {}
+            return {}, {}, False
         actor, now = page.actor, utcnow()
-        calls = {
-            group["group_id"]: (
-                lambda gid=group["group_id"]: self.services.events.list_events(
-                    actor, starts_from=now, group_id=gid, per_page=EVENT_CHOICES
-                )
+        calls = {}
+        for group in groups:
+            gid = group["group_id"]
+            calls[f"events:{gid}"] = lambda gid=gid: self.services.events.list_events(
+                actor, starts_from=now, group_id=gid, per_page=EVENT_CHOICES
             )
-            for group in groups
-        }
+            calls[f"projects:{gid}"] = lambda gid=gid: self.services.proposals.list_projects(
+                actor, group_id=gid, per_page=PROJECT_CHOICES
+            )
         found = page.gather(**calls)
-        return {
-            gid: answer["items"] for gid, answer in found.items() if not isinstance(answer, Missing)
-        }
+        events, projects, missing = {}, {}, False
+        for name, answer in found.items():
+            kind, gid = name.split(":", 1)
+            if isinstance(answer, Missing):
+                missing = True
+            elif kind == "events":
+                events[gid] = answer["items"]
+            else:
+                # The listing also has the projects the group is only a partner of.
+                projects[gid] = [
+                    project
+                    for project in answer["items"]
+                    if project.get("lead_group_id") == gid
+                    and project.get("status") in OPEN_PROJECT_STATUSES
+                ]
+        return events, projects, missing
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -331,10 +397,13 @@ def _administered_groups(me) -> list[dict]:
     )
 
 
-def _target_options(page: Page, groups: list[dict], events: dict) -> list[tuple[str, list]]:
+def _target_options(
+    page: Page, groups: list[dict], events: dict, projects: dict
+) -> list[tuple[str, list]]:
     """The invitation form's choices, grouped by the inviting group: the group itself,
-    and each of its upcoming events (as a whole, and each of its volunteer roles).
-    A value is `group:<group>`, `event:<group>:<event>` or `event:<group>:<event>:<role>`."""
+    each of its upcoming events (as a whole, and each of its volunteer roles) and each
+    open joint project it leads. A value is `group:<group>`, `event:<group>:<event>`,
+    `event:<group>:<event>:<role>` or `project:<group>:<project>`."""
     grouped = []
     for group in groups:
         gid, name = group["group_id"], group.get("group_name") or ""
@@ -352,6 +421,13 @@ def _target_options(page: Page, groups: list[dict], events: dict) -> list[tuple[
                         ),
                     )
                 )
+        for project in projects.get(gid, ()):
+            choices.append(
+                (
+                    f"project:{gid}:{project['id']}",
+                    page.gettext("Joint project: %(project)s", project=project["title"]),
+                )
+            )
         grouped.append((name, choices))
     return grouped
 
@@ -365,6 +441,8 @@ def _parse_target(value: str) -> dict | None:
         if len(parts) == 4:
             target["role_id"] = parts[3]
         return target
+    if len(parts) == 3 and parts[0] == "project" and all(parts[1:]):
+        return {"group_id": parts[1], "target_type": "project", "target_id": parts[2]}
     return None
 
 
