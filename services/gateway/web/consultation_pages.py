@@ -40,6 +40,7 @@ from civic.validation import PER_PAGE_MAX
 from services.consultations.api import SCALE_MAX, SCALE_MIN, TEXT_ANSWER_MAX
 from services.gateway.web.forms import FormState, empty_form, submitted_form
 from services.gateway.web.handler import Missing, Page, web
+from services.gateway.web.notification_pages import following, follows_known
 from services.notifications.api import PROGRAMME_ID
 
 CONSULTATION = "/consultations/<uuid:consultation_id>"
@@ -285,21 +286,6 @@ def results_visible(consultation: dict, is_staff: bool) -> bool:
 
 
 # --- following ----------------------------------------------------------------------------
-
-
-def following(follows, target_type: str, target_id: str) -> bool | None:
-    """Whether the account's follows (`list_follows`' page) hold the target; None when
-    they are unknown (signed out, or the notifications service did not answer)."""
-    if not follows:
-        return None
-    return any(
-        item["target_type"] == target_type and item["target_id"] == target_id
-        for item in follows["items"]
-    )
-
-
-def follows_known(follows) -> bool:
-    return follows is not None and not isinstance(follows, Missing)
 
 
 # What a follow button says afterwards, per target.

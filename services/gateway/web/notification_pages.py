@@ -59,6 +59,24 @@ TARGET_TYPES = {
 }
 
 
+# --- whether an account follows something (the follow boxes of other pages) -------------
+
+
+def following(follows, target_type: str, target_id: str) -> bool | None:
+    """Whether the account's follows (`list_follows`' page) hold the target; None when
+    they are unknown (signed out, or the notifications service did not answer)."""
+    if not follows:
+        return None
+    return any(
+        item["target_type"] == target_type and item["target_id"] == target_id
+        for item in follows["items"]
+    )
+
+
+def follows_known(follows) -> bool:
+    return follows is not None and not isinstance(follows, Missing)
+
+
 class NotificationPages:
     """Pages of this area; mixed into GatewayService."""
 

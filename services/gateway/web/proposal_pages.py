@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from civic.errors import Conflict, EmailUnconfirmed, Forbidden, NotFound, ValidationError
 from services.gateway.web.forms import all_messages, empty_form, error_message, submitted_form
 from services.gateway.web.handler import Missing, Page, web
+from services.gateway.web.notification_pages import following, follows_known
 from services.proposals.api import ProposalListQuerySchema
 
 PROPOSAL = "/proposals/<uuid:proposal_id>"
@@ -169,12 +170,6 @@ class ProposalPages:
             for index, project_id in enumerate(proposal.get("project_ids") or ())
         ]
         follows = parts.get("follows")
-        following = None  # unknown: signed out, or the notifications service is away
-        if follows:
-            following = any(
-                item["target_type"] == FOLLOW_TARGET and item["target_id"] == proposal["id"]
-                for item in follows["items"]
-            )
         sign_in_here = "/signin?next=" + quote(f"/proposals/{proposal['id']}", safe="/")
         return page.render(
             "proposals/detail.html",
@@ -182,8 +177,8 @@ class ProposalPages:
             proposal=proposal,
             projects=projects,
             merged_into=found.get("merged_into"),
-            follows_known=follows is not None and not isinstance(follows, Missing),
-            following=following,
+            follows_known=follows_known(follows),
+            following=following(follows, FOLLOW_TARGET, proposal["id"]),
             is_author=page.signed_in and proposal.get("author_id") == page.account_id,
             takes_support=proposal["status"] in TAKES_SUPPORT
             and not proposal.get("merged_into_id"),
