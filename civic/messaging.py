@@ -672,10 +672,15 @@ class EventSubscription(EventHandler):
         if not suspect:
             self.isolation.leave()
             return
-        self.isolation.release()
-        database = service_database(self.container)
-        if database is not None and envelope_id is not None:
-            forget_starts(database, envelope_id, self.handler_key)
+        # Its counted starts are forgotten before the next suspect may run: should that
+        # one kill the process, this one (acked, but the ack perhaps lost with the
+        # socket) comes back with no unfinished start against it.
+        try:
+            database = service_database(self.container)
+            if database is not None and envelope_id is not None:
+                forget_starts(database, envelope_id, self.handler_key)
+        finally:
+            self.isolation.release()
 
     def _hold_until_the_database_answers(self, body, message, error, suspect=False) -> None:
         """Not an attempt: the message stays unacked (so the prefetch limit pauses the

@@ -453,7 +453,7 @@ def test_two_supports_told_twice_are_not_duplicates():
 ROW = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 
-def email_row(row_id=ROW, status="sent", subject="T", kind="confirmation", at=10.0):
+def email_row(row_id=ROW, status="sent", subject="T", kind="confirmation", at=10.0, resent_at=None):
     return {
         "id": row_id,
         "account_id": AUTHOR,
@@ -461,6 +461,7 @@ def email_row(row_id=ROW, status="sent", subject="T", kind="confirmation", at=10
         "subject": subject,
         "status": status,
         "created_at": START + at,
+        "resent_at": resent_at,
     }
 
 
@@ -493,6 +494,33 @@ def test_an_email_received_twice_is_duplicated():
     again = mail()
     state = State(emails=[email_row()], mail=[again, again, mail()])
     assert only(count(history(), state), "emails") == counted(duplicated=2)
+
+
+def test_a_resend_after_a_crash_under_the_same_message_id_is_counted_apart():
+    # The sender died between the SMTP server's answer and marking the row sent; the
+    # next pass sent it again (resent_at set), with the same Message-ID: allowed, once.
+    resent = email_row(resent_at=START + 15)
+    once_more = mail()
+    counts = count(history(), State(emails=[resent], mail=[once_more, once_more]))
+    assert only(counts, "emails") == counted()
+    assert counts.resent_emails == 1
+    assert not counts.failed()
+
+
+def test_a_resend_beyond_the_allowed_one_is_duplicated():
+    resent = email_row(resent_at=START + 15)
+    again = mail()
+    # A third copy.
+    counts = count(history(), State(emails=[resent], mail=[again, again, again]))
+    assert only(counts, "emails") == counted(duplicated=2)
+    assert counts.resent_emails == 0
+    # A second copy under another Message-ID.
+    other = mail(message_id=f"<{ROW}.2@x>")
+    counts = count(history(), State(emails=[resent], mail=[again, other]))
+    assert only(counts, "emails") == counted(duplicated=1)
+    # Twice under one Message-ID but the row was never resent: a second sender.
+    counts = count(history(), State(emails=[email_row()], mail=[again, again]))
+    assert only(counts, "emails") == counted(duplicated=1)
 
 
 def test_an_email_marked_sent_but_never_received_or_given_up_is_lost():

@@ -216,6 +216,14 @@ def test_poison_marks_only_comments_and_supports(api):
     assert len(poisoned) == len(marked) // 3
 
 
+def test_poison_limit_caps_the_marked_requests(api):
+    history = play(api, operations=120, poison_every=2, poison_limit=2)
+    poisoned = [op for op in history.operations if op.poison]
+    marked = [op for op in history.operations if op.kind in workload.POISON_KINDS]
+    assert len(marked) > 4  # without the cap there would be more than two
+    assert len(poisoned) == 2
+
+
 def test_stop_ends_the_load_early(api):
     stop = threading.Event()
     stop.set()

@@ -30,7 +30,10 @@ Every request carries `X-Correlation-ID: <tag>-<client>-<n>` and every POST an
 `Idempotency-Key` of the same shape (the API's contract; an old gateway ignores it);
 `poison_every=N` marks every N-th comment or support with `X-Correlation-ID:
 chaos-poison-<tag>-<n>` instead (the poison round's notifications kill their worker on
-such events; comments and supports are consumed by notifications only).
+such events; comments and supports are consumed by notifications only), at most
+`poison_limit` of them: each costs a few deaths of notifications (1 + len(retry delays)
+per queue it reaches, a restart each), so the round's length follows their number, not
+the machine's speed.
 
 A load request whose outcome is unknown (timeout, dropped connection, 5xx) is sent again
 once a second later, with the same Idempotency-Key and body, as a client told "503, try
@@ -130,6 +133,7 @@ class Round:
         say,
         poison_every: int | None = None,
         retries: int = 1,
+        poison_limit: int | None = None,
     ):
         # Several gateways (a cluster run): client n talks to gateway n mod their count.
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
@@ -149,6 +153,8 @@ class Round:
         self._poison_lock = threading.Lock()
         self._poison_seen = 0
         self._poison_every = poison_every
+        self._poison_limit = poison_limit
+        self._poison_marked = 0
         self.retries = retries
 
     # --- one request ----------------------------------------------------------------
@@ -217,8 +223,12 @@ class Round:
         if not self._poison_every:
             return False
         with self._poison_lock:
+            if self._poison_limit is not None and self._poison_marked >= self._poison_limit:
+                return False
             self._poison_seen += 1
-            return self._poison_seen % self._poison_every == 0
+            marked = self._poison_seen % self._poison_every == 0
+            self._poison_marked += marked
+            return marked
 
     def until_answered(self, http, client: int, sequence: int, kind, method, path, **kwargs):
         """Setup: the request again (same Idempotency-Key) until it is answered with
@@ -736,6 +746,7 @@ def run_workload(
     operations: int = 200,
     seed: int = 0,
     poison_every: int | None = None,
+    poison_limit: int | None = None,
     stop: threading.Event | None = None,
     tag: str | None = None,
     timeout: float = 10.0,
@@ -754,7 +765,7 @@ def run_workload(
     many times a load request with an unknown outcome is sent again (the same
     Idempotency-Key and body), a second after."""
     tag = history.tag if history is not None else tag or new_tag(seed)
-    run = Round(base_url, tag, timeout, password, say, poison_every, retries)
+    run = Round(base_url, tag, timeout, password, say, poison_every, retries, poison_limit)
     if history is not None:
         run.history = history
     say(f"workload {run.tag}: setting up {clients} clients")
