@@ -364,6 +364,11 @@ class SkillKeySchema(StrictSchema):
     key = _skill_key(required=True)
 
 
+class SkillListQuerySchema(StrictSchema):
+    # A real boolean (an RPC argument), not "yes" or "1".
+    include_retired = fields.Boolean(truthy={True}, falsy={False}, load_default=False)
+
+
 class VolunteerProfileSaveSchema(StrictSchema):
     skills = fields.List(
         _skill_key(),

@@ -272,9 +272,12 @@ class GroupsService(ServiceBase, ReportsProgrammeFigures):
     # --- volunteers (volunteers.py) ---------------------------------------------------------
 
     @rpc
-    def list_volunteer_skills(self):
+    def list_volunteer_skills(self, include_retired=False):
+        include_retired = load(api.SkillListQuerySchema, {"include_retired": include_retired})[
+            "include_retired"
+        ]
         with self.db as uow:
-            return dump(api.SkillListSchema, volunteers.list_skills(uow))
+            return dump(api.SkillListSchema, volunteers.list_skills(uow, include_retired))
 
     @rpc(command=True)
     def add_volunteer_skill(self, actor, payload):

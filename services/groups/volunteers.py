@@ -81,17 +81,14 @@ def skill_view(skill: VolunteerSkill) -> dict:
     }
 
 
-def list_skills(uow) -> dict:
-    """The skills a volunteer may choose (retired ones are left out), by key."""
-    skills = (
-        uow.session.execute(
-            select(VolunteerSkill)
-            .where(VolunteerSkill.active.is_(True))
-            .order_by(VolunteerSkill.key)
-        )
-        .scalars()
-        .all()
-    )
+def list_skills(uow, include_retired: bool = False) -> dict:
+    """The skills a volunteer may choose (retired ones are left out), by key.
+    `include_retired`: those taken off the list too (`active` false) — a profile keeps
+    a retired skill until it is saved again, and a page showing it needs its name."""
+    query = select(VolunteerSkill).order_by(VolunteerSkill.key)
+    if not include_retired:
+        query = query.where(VolunteerSkill.active.is_(True))
+    skills = uow.session.execute(query).scalars().all()
     items = [skill_view(skill) for skill in skills]
     return {"items": items, "total": len(items), "page": 1, "per_page": max(len(items), 1)}
 

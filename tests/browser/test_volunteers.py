@@ -402,8 +402,9 @@ def test_an_organiser_finds_and_invites_a_volunteer_who_accepts(
     to_event.get_by_role("button", name=re.compile(sv("Accept"))).click()
     expect(page.locator(".notice")).to_contain_text(
         sv(
-            "You accepted the invitation to %(title)s. The group is told.",
+            "You accepted the invitation to %(title)s as %(role)s. The group is told.",
             title=event["title"],
+            role="Tolk",
         )
     )
     answers = page.locator("#invitations .card .status")
@@ -573,11 +574,13 @@ def test_staff_keep_the_skill_list(site, new_context, sign_in, check_accessibili
     expect(row).to_contain_text(name_en)
     check_accessibility(staff, "skill list, added (sv)")
 
-    # Residents can choose it, in their language.
-    resident = new_account(site, "Kompetent")
+    # Residents can choose it, in their language; one offers it. (The name sorts first in
+    # the search, which lists volunteers by name, 20 a page.)
+    resident = new_account(site, "Aaa Kompetent")
     page = signed_in_page(new_context, sign_in, resident["email"])
     page.goto(site.url("/volunteer"))
     expect(page.locator("#field-skills").get_by_label(name_sv, exact=True)).to_be_visible()
+    site.api.put("/me/volunteer-profile", {**PROFILE, "skills": [key]}, token=resident["token"])
     english = new_context("en", role=resident["email"]).new_page()
     english.goto(site.url("/volunteer"))
     expect(english.locator("#field-skills").get_by_label(name_en, exact=True)).to_be_visible()
@@ -606,6 +609,13 @@ def test_staff_keep_the_skill_list(site, new_context, sign_in, check_accessibili
     assert key not in {s["key"] for s in site.api.get("/volunteer-skills")["items"]}
     page.goto(site.url("/volunteer"))
     expect(page.locator("#field-skills").get_by_label(name_sv, exact=True)).to_have_count(0)
+    # The volunteer who offered it keeps it until they save again; the search no longer
+    # offers it as a filter, and their card names it (not its key).
+    staff.goto(site.url("/volunteers"))
+    expect(staff.locator(f"#filter-skill option[value={key}]")).to_have_count(0)
+    card = staff.locator(f"#volunteer-{resident['id']}")
+    expect(card).to_contain_text(name_sv)
+    expect(card).not_to_contain_text(key)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -14,7 +14,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy import select
 
 from civic.db import ServiceDatabase
-from civic.errors import Conflict, Forbidden, NotFound
+from civic.errors import Conflict, Forbidden, NotFound, ValidationError
 from services.events.models import RoleOffer
 from services.events.models import metadata as events_metadata
 from services.groups.service import GroupsService
@@ -63,6 +63,10 @@ def test_profiles_search_and_invitations_over_rpc(groups_rpc, published):
     skills = {skill["key"]: skill for skill in rpc.list_volunteer_skills()["items"]}
     assert skills["translation_sami"]["name_sv"] == "Översättning samiska"
     assert len(skills) == 11
+    with_retired = rpc.list_volunteer_skills(include_retired=True)["items"]
+    assert {skill["key"] for skill in with_retired} == set(skills)  # none retired yet
+    with pytest.raises(ValidationError):
+        rpc.list_volunteer_skills(include_retired="yes")
     admin, anna, bert = resident(rpc, "Admin"), resident(rpc, "Anna"), resident(rpc, "Bert")
     group = rpc.create_group(
         admin, {"name": f"Städlaget {uuid.uuid4().hex[:6]}", "kind": "working_group"}

@@ -168,10 +168,18 @@ class VolunteerPages:
                 group=invitation.get("group_name") or invitation["target_title"],
             )
         else:
-            notice = page.gettext(
-                "You accepted the invitation to %(title)s. The group is told.",
-                title=invitation["target_title"],
-            )
+            role = self._invitation_roles(page, {"items": [invitation]}).get(invitation["id"])
+            if role:
+                notice = page.gettext(
+                    "You accepted the invitation to %(title)s as %(role)s. The group is told.",
+                    title=invitation["target_title"],
+                    role=role,
+                )
+            else:
+                notice = page.gettext(
+                    "You accepted the invitation to %(title)s. The group is told.",
+                    title=invitation["target_title"],
+                )
         return page.redirect(back, notice=notice)
 
     def _volunteer_parts(self, page: Page) -> dict:
@@ -288,7 +296,9 @@ class VolunteerPages:
         actor = page.actor
         parts = page.gather(
             found=lambda: self.services.groups.search_volunteers(actor, **query),
-            skills=lambda: self.services.groups.list_volunteer_skills(),
+            # Retired skills too: a volunteer keeps one until they save their offer again,
+            # and their card names it (the filter offers only the list's).
+            skills=lambda: self.services.groups.list_volunteer_skills(include_retired=True),
             me=lambda: self.services.groups.get_me(actor),
         )
         found = parts["found"]
@@ -324,8 +334,8 @@ class VolunteerPages:
             filtered=bool(kept),
             back=urlencode({**kept, "page": query["page"]}),
             page_base="/volunteers?" + urlencode(kept) + ("&" if kept else ""),
-            skill_options=_skill_options(page, skills) if skills else [],
-            skill_names=dict(_skill_options(page, skills)) if skills else {},
+            skill_options=_skill_options(page, skills, active_only=True),
+            skill_names=dict(_skill_options(page, skills)),
             availability_values=VOLUNTEER_AVAILABILITY,
             season_values=VOLUNTEER_SEASONS,
             interest_values=VOLUNTEER_INTERESTS,
@@ -373,13 +383,18 @@ class VolunteerPages:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _skill_options(page: Page, skills) -> list[tuple[str, str]]:
-    """(key, name) of the skills on the list, in the page's language, by name."""
+def _skill_options(page: Page, skills, active_only: bool = False) -> list[tuple[str, str]]:
+    """(key, name) of the skills listed, in the page's language, by name; `active_only`:
+    leave out those taken off the list."""
     if not skills:
         return []
     name = "name_sv" if page.lang == "sv" else "name_en"
     return sorted(
-        ((skill["key"], skill[name]) for skill in skills["items"]),
+        (
+            (skill["key"], skill[name])
+            for skill in skills["items"]
+            if not active_only or skill.get("active", True)
+        ),
         key=lambda item: item[1].casefold(),
     )
 
