@@ -217,6 +217,8 @@ class Counts:
     dead_letters: int = 0  # healthy messages dead-lettered
     poison_dead_letters: int = 0
     dead_letter_ids: list[str] = field(default_factory=list)
+    # What a healthy dead letter was (queue, type, attempts, error): a failed round says.
+    dead_letter_examples: list[str] = field(default_factory=list)
     pending_emails: int = 0
     # Second copies, under the same Message-ID, of rows resent after their sender died
     # mid-send: allowed by the design (services/notifications/email.py), reported.
@@ -287,6 +289,7 @@ class Counts:
                     f"unexpected {kind.unexpected}, duplicated {kind.duplicated}"
                 )
                 lines.extend(f"    {example}" for example in kind.examples)
+        lines.extend(f"  healthy dead letter: {example}" for example in self.dead_letter_examples)
         lines.extend(f"  problem: {problem}" for problem in self.problems)
         return "\n".join(lines)
 
@@ -323,7 +326,8 @@ class State:
     # id, account_id, kind, subject, status, created_at
     emails: list[dict] = field(default_factory=list)
     mail: list[dict] = field(default_factory=list)  # message_id, to, subject, received_at
-    dead_letters: list[dict] = field(default_factory=list)  # id, correlation_id, type, queue
+    # id, correlation_id, type, queue, attempts, error
+    dead_letters: list[dict] = field(default_factory=list)
     # What the public API shows of the round's proposals and events: (what, id) -> the
     # answer's counts (support_count and comments; confirmed_count and waitlist_count).
     api_views: dict[tuple[str, str], dict] = field(default_factory=dict)
@@ -793,6 +797,13 @@ def _dead_letters(state: State, counts: Counts, seen) -> None:
             counts.poison_dead_letters += 1
         else:
             counts.dead_letters += 1
+            if len(counts.dead_letter_examples) < EXAMPLES_MAX:
+                counts.dead_letter_examples.append(
+                    f"{letter.get('type')} in {letter.get('queue')} "
+                    f"(correlation id {letter.get('correlation_id')}, "
+                    f"{letter.get('attempts')} attempts): "
+                    f"{str(letter.get('error') or '')[-300:]}"
+                )
 
 
 # --- reading the state --------------------------------------------------------------------
@@ -1011,5 +1022,9 @@ def _read_dead_letters(platform) -> list[dict]:
     answer.raise_for_status()
     items = answer.json()["items"]
     return [
-        {key: item.get(key) for key in ("id", "correlation_id", "type", "queue")} for item in items
+        {
+            key: item.get(key)
+            for key in ("id", "correlation_id", "type", "queue", "attempts", "error")
+        }
+        for item in items
     ]

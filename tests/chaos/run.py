@@ -263,6 +263,11 @@ def run_round(platform, fault_name, profile, seed, clock, seen_dead_letters) -> 
     clock.say(
         f"round {platform.db}/{fault_name}: done in {result.seconds:.0f}s — {verdict(result)}"
     )
+    if result.failed and result.counts is not None:
+        # The checker's detail in the output too: CI shows the output's tail, not the
+        # report file.
+        for line in result.counts.summary().splitlines():
+            clock.say(f"  {line}")
     return result
 
 

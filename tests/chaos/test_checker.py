@@ -576,13 +576,26 @@ def test_dead_letters_split_into_poison_and_healthy_and_seen():
     state = State(
         dead_letters=[
             {"id": "d1", "correlation_id": "chaos-poison-x-1"},
-            {"id": "d2", "correlation_id": f"{TAG}-0-4"},
+            {
+                "id": "d2",
+                "correlation_id": f"{TAG}-0-4",
+                "type": "comment_added",
+                "queue": "evt-all--notifications.on_event",
+                "attempts": 4,
+                "error": "its handler never finished 4 times",
+            },
             {"id": "d3", "correlation_id": f"{TAG}-0-5"},
         ]
     )
     counts = count(history(), state, seen_dead_letters={"d3"})
     assert (counts.dead_letters, counts.poison_dead_letters) == (1, 1)
     assert counts.dead_letter_ids == ["d1", "d2", "d3"]
+    # The healthy one is described in the summary (queue, attempts, error).
+    assert counts.dead_letter_examples == [
+        f"comment_added in evt-all--notifications.on_event (correlation id {TAG}-0-4, "
+        "4 attempts): its handler never finished 4 times"
+    ]
+    assert "healthy dead letter: comment_added" in counts.summary()
     assert counts.failed(poison_round=True)
     state.dead_letters = state.dead_letters[:1]
     only_poison = count(history(), state)
