@@ -567,6 +567,12 @@ def test_a_resident_follows_the_programme_and_hears_of_a_consultation_that_opens
     page.goto(site.url("/follows"))
     card = page.locator(".follow-list .card", has_text=sv("The development programme"))
     expect(card.get_by_role("link")).to_have_attribute("href", "/consultations")
+    expect(card.get_by_role("link")).to_have_text("Jokkmokks utvecklingsprogram")
+    # In English, the programme's name too (it is the site's, not a resident's words).
+    english = new_context("en", role=resident["email"]).new_page()
+    english.goto(site.url("/follows"))
+    card = english.locator(".follow-list .card", has_text="The development programme")
+    expect(card.get_by_role("link")).to_have_text("Jokkmokk's development programme")
 
     # A consultation opens: the resident is told, in the inbox.
     title = unique("Badplatser i sommar")

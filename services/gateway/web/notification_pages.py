@@ -59,6 +59,15 @@ TARGET_TYPES = {
 }
 
 
+def _follow_title(page, item: dict) -> str | None:
+    """A follow's title as shown: the one the notifications service keeps (a proposal's,
+    a group's… in the words they were written in), except the programme's, which is the
+    site's own and so in the page's language."""
+    if item["target_type"] == "programme":
+        return page.gettext("Jokkmokk's development programme")
+    return item.get("title")
+
+
 # --- whether an account follows something (the follow boxes of other pages) -------------
 
 
@@ -144,6 +153,7 @@ class NotificationPages:
                 "items": [
                     {
                         **item,
+                        "title": _follow_title(page, item),
                         "path": _target_path(item["target_type"], item["target_id"]),
                         "kind": page.gettext(TARGET_TYPES.get(item["target_type"], _("Other"))),
                     }
