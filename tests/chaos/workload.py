@@ -154,7 +154,6 @@ class Round:
         self._poison_seen = 0
         self._poison_every = poison_every
         self._poison_limit = poison_limit
-        self._poison_marked = 0
         self.retries = retries
 
     # --- one request ----------------------------------------------------------------
@@ -223,12 +222,11 @@ class Round:
         if not self._poison_every:
             return False
         with self._poison_lock:
-            if self._poison_limit is not None and self._poison_marked >= self._poison_limit:
+            marked = self._poison_seen // self._poison_every
+            if self._poison_limit is not None and marked >= self._poison_limit:
                 return False
             self._poison_seen += 1
-            marked = self._poison_seen % self._poison_every == 0
-            self._poison_marked += marked
-            return marked
+            return self._poison_seen % self._poison_every == 0
 
     def until_answered(self, http, client: int, sequence: int, kind, method, path, **kwargs):
         """Setup: the request again (same Idempotency-Key) until it is answered with

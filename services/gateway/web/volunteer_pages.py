@@ -393,7 +393,7 @@ def _skill_options(page: Page, skills, active_only: bool = False) -> list[tuple[
         (
             (skill["key"], skill[name])
             for skill in skills["items"]
-            if not active_only or skill.get("active", True)
+            if not active_only or skill["active"]
         ),
         key=lambda item: item[1].casefold(),
     )
