@@ -48,9 +48,21 @@ from functools import wraps
 from kombu.utils.json import dumps as json_dumps
 from kombu.utils.json import loads as json_loads
 from nameko.exceptions import deserialize, deserialize_to_instance, serialize
-from sqlalchemy import Column, MetaData, String, Table, Text, delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
+from civic import prebuilt
 from civic.clock import utcnow
 from civic.errors import CivicError, RateLimited, Unavailable
 from civic.log import SECRET_KEYS, get_logger
@@ -201,6 +213,23 @@ def command(function, fingerprinted: tuple[str, ...] | None = None):
     return run
 
 
+class CommandStatements:
+    """The statements every recorded command runs, built once per `commands` table with
+    their values as bind parameters: built afresh per call, SQLAlchemy worked out each
+    one's cache key again (issue 14's profile of a write)."""
+
+    def __init__(self, table: Table):
+        self.find = select(table.c.method, table.c.fingerprint, table.c.response).where(
+            table.c.request_id == bindparam("key")
+        )
+        self.record = insert(table)
+        self.answer = (
+            update(table)
+            .where(table.c.request_id == bindparam("key"))
+            .values(response=bindparam("answer"))
+        )
+
+
 class CommandRecords:
     """One request's record in a service's `commands` table, used through its worker's
     unit of work (`uow`, re-entrant: the method's own `with` blocks join its transaction)."""
@@ -208,6 +237,7 @@ class CommandRecords:
     def __init__(self, uow, request_id: str, method: str, fingerprint: str):
         self.uow = uow
         self.table = uow.database.metadata.tables["commands"]
+        self.statements = prebuilt.once(self.table, "commands", CommandStatements)
         self.request_id = request_id
         self.method = method
         self.fingerprint = fingerprint
@@ -223,19 +253,19 @@ class CommandRecords:
                     raise Unavailable("the request expired before it ran")
                 # First, so that a concurrent twin waits here (PostgreSQL) and then fails.
                 uow.session.execute(
-                    insert(self.table).values(
-                        request_id=self.request_id,
-                        method=self.method,
-                        fingerprint=self.fingerprint,
-                        response=None,
-                        created_at=utcnow(),
-                    )
+                    self.statements.record,
+                    {
+                        "request_id": self.request_id,
+                        "method": self.method,
+                        "fingerprint": self.fingerprint,
+                        "response": None,
+                        "created_at": utcnow(),
+                    },
                 )
                 result = act()
                 uow.session.execute(
-                    update(self.table)
-                    .where(self.table.c.request_id == self.request_id)
-                    .values(response=json_dumps({"result": result}))
+                    self.statements.answer,
+                    {"key": self.request_id, "answer": json_dumps({"result": result})},
                 )
             return result
         except IntegrityError:
@@ -254,11 +284,7 @@ class CommandRecords:
     def _stored(self, session) -> _Stored | None:
         """The record's answer if there is one for this very request. Another request
         under the same id: refused if the first one acted, replaced if it was refused."""
-        row = session.execute(
-            select(self.table.c.method, self.table.c.fingerprint, self.table.c.response).where(
-                self.table.c.request_id == self.request_id
-            )
-        ).first()
+        row = session.execute(self.statements.find, {"key": self.request_id}).first()
         if row is None:
             return None
         stored = _Stored(row.response)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -43,7 +44,7 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from civic import config as civic_config
-from civic import green
+from civic import green, prebuilt
 
 # utcnow and UTCDateTime are also for the services: models and migrations name
 # `civic.db.UTCDateTime`, domain code `civic.db.utcnow` (both defined once, elsewhere).
@@ -165,10 +166,26 @@ def flush_unique(session: Session, message: str) -> None:
 
 
 def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, int]:
-    """One page of `query`'s rows (scalars) and the total count."""
-    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars()
-    return list(rows), total
+    """One page of `query`'s rows (scalars) and the total count.
+
+    One query: each row of the page carries the count of all rows (a window function,
+    `count(*) OVER ()`), where a separate count query cost every list a second round
+    through SQLAlchemy and the database (issue 14). A page past the end has no row to
+    carry it: only then is the total counted on its own. (A DISTINCT query would count
+    its rows before they are made distinct: it is counted on its own too.)"""
+
+    def counted_apart() -> int:
+        return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+
+    if query._distinct:
+        total = counted_apart()
+        rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars()
+        return list(rows), total
+    window = query.add_columns(func.count().over())
+    rows = session.execute(window.offset((page - 1) * per_page).limit(per_page)).all()
+    if rows:
+        return [row[0] for row in rows], rows[0][-1]
+    return [], (counted_apart() if page > 1 else 0)
 
 
 def kernel_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -516,19 +533,19 @@ class UnitOfWork:
         """
         session = self._require_session()
         inbox = self.database.inbox
-        seen = session.execute(
-            select(inbox.c.message_id).where(
-                inbox.c.message_id == message_id, inbox.c.handler == handler
-            )
-        ).first()
-        if seen:
+        key = {"message_id": message_id, "handler": handler}
+        if session.execute(prebuilt.once(inbox, "seen", _inbox_seen), key).first():
             return False
         # A concurrent duplicate fails on the primary key at insert or commit; its
         # handler then raises, is retried, and finds the record on the next attempt.
-        session.execute(
-            insert(inbox).values(message_id=message_id, handler=handler, handled_at=utcnow())
-        )
+        session.execute(prebuilt.once(inbox, "insert", insert), {**key, "handled_at": utcnow()})
         return True
+
+
+def _inbox_seen(inbox: Table):
+    return select(inbox.c.message_id).where(
+        inbox.c.message_id == bindparam("message_id"), inbox.c.handler == bindparam("handler")
+    )
 
 
 class Database(DependencyProvider):
