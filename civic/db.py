@@ -177,12 +177,12 @@ def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, i
     def counted_apart() -> int:
         return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
+    start = (page - 1) * per_page
     if query._distinct:
-        total = counted_apart()
-        rows = session.execute(query.offset((page - 1) * per_page).limit(per_page)).scalars()
-        return list(rows), total
+        rows = session.execute(query.offset(start).limit(per_page)).scalars()
+        return list(rows), counted_apart()
     window = query.add_columns(func.count().over())
-    rows = session.execute(window.offset((page - 1) * per_page).limit(per_page)).all()
+    rows = session.execute(window.offset(start).limit(per_page)).all()
     if rows:
         return [row[0] for row in rows], rows[0][-1]
     return [], (counted_apart() if page > 1 else 0)

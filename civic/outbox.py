@@ -469,9 +469,9 @@ class OutboxRelay:
         """Claim the oldest available rows, in one short transaction."""
         now = utcnow()
         values = {"now": now, "until": now + self.lease(), "batch": self.batch_size()}
+        claim = self._statements.claim
         if ids is not None:
-            values["ids"] = ids
-        claim = self._statements.claim_listed if ids is not None else self._statements.claim
+            claim, values["ids"] = self._statements.claim_listed, ids
         with self.database.sessions() as session, session.begin():
             rows = [Claimed(*row) for row in session.execute(claim, values).all()]
         rows.sort(key=lambda row: row.created_at)
