@@ -166,16 +166,33 @@ def _declare_queue(channel, queue: Queue) -> None:
 
 
 def declare(amqp_uri: str, services=DOMAIN_SERVICES) -> list[str]:
-    """Declare exchanges and queues (idempotent); returns the queue names."""
+    """Declare exchanges and queues (idempotent); returns the queue names.
+
+    The declarations go out without waiting for each answer (a queue and its bindings
+    are three to five round trips, and the whole topology is some 180 queues), then one
+    synchronous call: the broker answers a channel's methods in order, so its answer
+    means every declaration before it took. If one did not (a queue of another type),
+    the broker closes the channel: the declarations are made again one by one, which
+    names the queue."""
     found = subscriptions(services)
-    producers = {contract.producer for contract in CATALOGUE.values()}
+    producers = sorted({contract.producer for contract in CATALOGUE.values()})
+    declared = queues(found)
     with Connection(amqp_uri, connect_timeout=10) as connection:
-        channel = connection.default_channel
-        for producer in sorted(producers):
-            event_exchange(producer)(channel).declare()
-        declared = queues(found)
-        for queue in declared:
-            _declare_queue(channel, queue)
+        channel = connection.channel()
+        try:
+            for producer in producers:
+                event_exchange(producer)(channel).declare(nowait=True)
+            for queue in declared:
+                queue(channel).declare(nowait=True)
+            channel.basic_qos(prefetch_size=0, prefetch_count=0, a_global=False)
+        except amqp.exceptions.PreconditionFailed:
+            channel = connection.channel()
+            for producer in producers:
+                event_exchange(producer)(channel).declare()
+            for queue in declared:
+                _declare_queue(channel, queue)
+        finally:
+            channel.close()
     return [queue.name for queue in declared]
 
 

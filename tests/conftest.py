@@ -88,10 +88,11 @@ def civic_settings(request, rabbit_config, tmp_path, pg_url):
 @pytest.fixture
 def migrated(civic_settings):
     """Every domain service's database migrated to head, and the topology declared."""
-    from civic import migrations, topology
+    from civic import topology
+    from tests.support import migrate
 
     for service in civic_config.DOMAIN_SERVICES:
-        migrations.upgrade(service)
+        migrate(service)
     topology.declare(civic_settings["AMQP_URI"])
     return civic_settings
 
