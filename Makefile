@@ -87,7 +87,7 @@ export SUMMARY
 # injected (kill -9, broker restart and freeze, database outage, duplicated and reordered
 # events, slow and refusing SMTP, a poison message), then Jepsen's counts per fault.
 # `make chaos` runs the full version on SQLite and PostgreSQL; `make test-chaos` (last in
-# `make test`: it restarts the local RabbitMQ app) the short one, under 8 minutes. Both
+# `make test`: it restarts the local RabbitMQ app) the short one, under 9 minutes. Both
 # print the table and write it to var/chaos/report.md.
 define pytest_chaos_run
 	$(BIN)/pytest -m chaos tests/chaos --junitxml=$(REPORTS)/chaos.xml $(PYTEST_ARGS)
