@@ -154,9 +154,16 @@ class QueueTypeMismatch(RuntimeError):
     configuration declares: it cannot change in place."""
 
 
-def _declare_queue(channel, queue: Queue) -> None:
+def _declare(channel, producers: list[str], declared: list[Queue], nowait: bool) -> None:
+    for producer in producers:
+        event_exchange(producer)(channel).declare(nowait=nowait)
+    for queue in declared:
+        _declare_queue(channel, queue, nowait)
+
+
+def _declare_queue(channel, queue: Queue, nowait: bool) -> None:
     try:
-        queue(channel).declare()
+        queue(channel).declare(nowait=nowait)
     except amqp.exceptions.PreconditionFailed as exc:
         raise QueueTypeMismatch(
             f"queue {queue.name!r} exists on the broker with other arguments than "
@@ -180,17 +187,11 @@ def declare(amqp_uri: str, services=DOMAIN_SERVICES) -> list[str]:
     with Connection(amqp_uri, connect_timeout=10) as connection:
         channel = connection.channel()
         try:
-            for producer in producers:
-                event_exchange(producer)(channel).declare(nowait=True)
-            for queue in declared:
-                queue(channel).declare(nowait=True)
+            _declare(channel, producers, declared, nowait=True)
             channel.basic_qos(prefetch_size=0, prefetch_count=0, a_global=False)
         except amqp.exceptions.PreconditionFailed:
             channel = connection.channel()
-            for producer in producers:
-                event_exchange(producer)(channel).declare()
-            for queue in declared:
-                _declare_queue(channel, queue)
+            _declare(channel, producers, declared, nowait=False)
         finally:
             channel.close()
     return [queue.name for queue in declared]
