@@ -53,7 +53,7 @@ from civic.commands import commands_table
 from civic.contracts import Envelope, new_envelope
 from civic.errors import Conflict
 from civic.log import get_logger
-from civic.outbox import OutboxRelay, outbox_table, store_event
+from civic.outbox import Claimed, OutboxRelay, outbox_table, store_event
 from civic.sqltypes import UTCDateTime
 
 log = get_logger(__name__)
@@ -466,7 +466,7 @@ class UnitOfWork:
         self.context_data = context_data
         self.session: Session | None = None
         self._depth = 0
-        self._written: list[str] = []
+        self._written: list[Claimed] = []  # the outbox rows it wrote, born claimed
 
     def __enter__(self) -> UnitOfWork:
         if self._depth == 0:
@@ -521,8 +521,8 @@ class UnitOfWork:
             actor_id=actor_id,
             occurred_at=occurred_at,
         )
-        store_event(session, self.database.outbox, envelope)
-        self._written.append(envelope.id)
+        claim = self.database.relay.born_claim()
+        self._written.append(store_event(session, self.database.outbox, envelope, claim))
         return envelope
 
     def claim_message(self, message_id: str, handler: str) -> bool:

@@ -3,18 +3,22 @@ committed events with publisher confirms.
 
 A unit of work (civic.db) writes each event it publishes into the `outbox` table with
 `store_event`, in its own transaction, so the event exists if and only if the change that
-caused it was committed. After the commit the unit of work wakes the relay
-(`publish_now`), which publishes in its own green thread: a handler never talks to the
-broker, so a broker that stops answering cannot hold a message unacked or a worker busy.
-(A process without a running relay — a script, the command line — publishes at once,
-with the same timeouts.)
+caused it was committed. The row is written already claimed by this process's relay
+(`claimed_until = now + lease`), and after the commit the unit of work hands it over
+(`publish_now`): the relay publishes it in its own green thread without a claim of its
+own — a handler never talks to the broker, so a broker that stops answering cannot hold
+a message unacked or a worker busy. (A process without a running relay — a script, the
+command line — publishes at once, with the same timeouts.) Should the process die
+before publishing, its rows' claim runs out and any relay takes them.
 
 One relay pass, never holding a database transaction while it talks to the broker:
 
-1. **claim** — one short transaction sets `claimed_until = now + lease` on the oldest
-   unsent, unparked rows whose claim is free or expired (`UPDATE … RETURNING`; on
-   PostgreSQL the candidates are picked `FOR UPDATE SKIP LOCKED`), so N relays of N
-   instances each claim different rows;
+1. **claim** — the rows handed over by this process's commits, claimed when written;
+   and every `CIVIC_RELAY_INTERVAL` (or when rows are unparked) one short transaction
+   that sets `claimed_until = now + lease` on the oldest unsent, unparked rows whose
+   claim is free or expired (`UPDATE … RETURNING`; on PostgreSQL the candidates are
+   picked `FOR UPDATE SKIP LOCKED`), so N relays of N instances each claim different
+   rows: those that failed before, and those of a process that died;
 2. **publish** — the batch goes out on one channel in confirm mode, every message
    `mandatory`, without waiting between messages; then the relay waits (with a deadline,
    `CIVIC_PUBLISH_TIMEOUT`) for every ack, nack and returned message;
@@ -39,6 +43,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -111,17 +116,22 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
-def store_event(session: Session, outbox: Table, envelope: Envelope) -> None:
+def store_event(
+    session: Session, outbox: Table, envelope: Envelope, claimed_until: datetime | None = None
+) -> Claimed:
     """Write an event into the outbox, in the session's transaction; the relay publishes
-    it once that transaction has committed."""
+    it once that transaction has committed. `claimed_until`: the row is born claimed by
+    the relay it will be handed to (`OutboxRelay.born_claim`)."""
+    row = Claimed(envelope.id, envelope.type, json.dumps(envelope.to_dict()), utcnow(), 0)
     session.execute(
         prebuilt.once(outbox, "insert", insert),
         {
-            "id": envelope.id,
-            "type": envelope.type,
-            "envelope": json.dumps(envelope.to_dict()),
-            "created_at": utcnow(),
+            "id": row.id,
+            "type": row.type,
+            "envelope": row.envelope,
+            "created_at": row.created_at,
             "attempts": 0,
+            "claimed_until": claimed_until,
         },
     )
     # The event's first line in the logs (its trace shows where it came from); the relay
@@ -133,6 +143,7 @@ def store_event(session: Session, outbox: Table, envelope: Envelope) -> None:
         message_id=envelope.id,
         event_source=envelope.producer,
     )
+    return row
 
 
 def context_headers(envelope: dict) -> dict:
@@ -343,10 +354,6 @@ class RelayStatements:
             ),
         )
         self.claim = self._claim(outbox, select(outbox.c.id).where(available))
-        self.claim_listed = self._claim(
-            outbox,
-            select(outbox.c.id).where(available, outbox.c.id.in_(bindparam("ids", expanding=True))),
-        )
         self.mark_sent = (
             update(outbox)
             .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
@@ -398,6 +405,11 @@ class OutboxRelay:
         self._consumed: frozenset[str] | None = None
         self._wake = threading.Event()
         self._running = False
+        # Rows this process's commits handed over (`publish_now`), claimed when written:
+        # published without a claim transaction of their own, in commit order.
+        self._handed: deque[Claimed] = deque()
+        # When the relay next claims from the table (time.monotonic; 0: at once).
+        self._sweep_at = 0.0
         # Held by the relay's green thread for a pass: a graceful stop waits for the pass
         # in flight (whose claimed rows another pass would skip) before its last one.
         self._passing = threading.Lock()
@@ -427,28 +439,34 @@ class OutboxRelay:
 
     # --- publishing -----------------------------------------------------------------------
 
-    def publish_now(self, ids: list[str]) -> int:
-        """Rows just committed: wake the relay, which publishes them in its own green
-        thread. Without a running relay (a script), publish them here and now."""
+    def born_claim(self) -> datetime:
+        """The claim a row is written with (see `store_event`): this relay's for a lease,
+        so no other relay takes it while this one publishes it after the commit."""
+        return utcnow() + self.lease()
+
+    def publish_now(self, rows: list[Claimed]) -> int:
+        """Rows just committed, born claimed: hand them to the relay, which publishes them
+        in its own green thread. Without a running relay (a script), publish them here
+        and now."""
         if self._running:
+            self._handed.extend(rows)
             self._wake.set()
             return 0
         try:
-            return self.publish_pending(ids)
-        except Exception as exc:  # the commit stands; the relay will publish later
+            return len(self._pass(rows).sent)
+        except Exception as exc:  # the commit stands; a relay will publish later
             log.warning(
-                "outbox_publish_deferred", error=f"{type(exc).__name__}: {exc}", count=len(ids)
+                "outbox_publish_deferred", error=f"{type(exc).__name__}: {exc}", count=len(rows)
             )
             return 0
 
-    def publish_pending(self, ids: list[str] | None = None) -> int:
-        """One pass over unsent rows (the oldest batch, or just `ids`); returns how many
-        were sent."""
-        return len(self._pass(ids).sent)
+    def publish_pending(self) -> int:
+        """One pass over the oldest batch of unsent rows; returns how many were sent."""
+        return len(self._pass().sent)
 
     def drain(self) -> int:
-        """Passes back to back while a full batch was claimed and the broker answers;
-        returns how many rows were sent."""
+        """Claims from the table back to back while a full batch was claimed and the
+        broker answers; returns how many rows were sent."""
         sent = 0
         while True:
             outcome = self._pass()
@@ -457,23 +475,51 @@ class OutboxRelay:
                 return sent
             time.sleep(0)  # let the process's other green threads run between batches
 
-    def _pass(self, ids: list[str] | None = None) -> PassOutcome:
-        rows = self._claim(ids)
+    def drain_handed(self) -> int:
+        """Publish the rows handed over, a batch at a time, until none is left or the
+        broker fails (the failed batch is released; the rest are tried on the next
+        wake); returns how many were sent."""
+        sent = 0
+        while self._handed:
+            rows = self._take_handed()
+            if not rows:
+                return sent
+            outcome = self._pass(rows)
+            sent += len(outcome.sent)
+            if outcome.broker_error:
+                return sent
+            time.sleep(0)
+        return sent
+
+    def _take_handed(self) -> list[Claimed]:
+        """Up to a batch of the handed-over rows, oldest first. A row whose claim could run
+        out before its confirm arrives (it waited long in the queue) is left to a claim
+        from the table once it has: no two relays publish it at the same time."""
+        fresh_after = utcnow() - self.lease() + timedelta(seconds=2 * ConfirmedPublisher.timeout())
+        rows: list[Claimed] = []
+        batch = self.batch_size()
+        while self._handed and len(rows) < batch:
+            row = self._handed.popleft()
+            if row.created_at > fresh_after:
+                rows.append(row)
+        return rows
+
+    def _pass(self, rows: list[Claimed] | None = None) -> PassOutcome:
+        """Publish `rows` (already claimed), or the oldest batch claimed from the table."""
+        if rows is None:
+            rows = self._claim()
         outcome = PassOutcome(claimed=len(rows))
         if rows:
             self._publish(rows, outcome)
             self._record(rows, outcome)
         return outcome
 
-    def _claim(self, ids: list[str] | None) -> list[Claimed]:
+    def _claim(self) -> list[Claimed]:
         """Claim the oldest available rows, in one short transaction."""
         now = utcnow()
         values = {"now": now, "until": now + self.lease(), "batch": self.batch_size()}
-        claim = self._statements.claim
-        if ids is not None:
-            claim, values["ids"] = self._statements.claim_listed, ids
         with self.database.sessions() as session, session.begin():
-            rows = [Claimed(*row) for row in session.execute(claim, values).all()]
+            rows = [Claimed(*row) for row in session.execute(self._statements.claim, values)]
         rows.sort(key=lambda row: row.created_at)
         return rows
 
@@ -667,24 +713,29 @@ class OutboxRelay:
             ).rowcount
         if count:
             log.info("outbox_unparked", count=count)
+            self._sweep_at = 0.0  # they are claimed from the table: at once
             self._wake.set()
         return count
 
     # --- the green thread -----------------------------------------------------------------
 
     def run_forever(self) -> None:
-        """Every `CIVIC_RELAY_INTERVAL` seconds, or at once when woken by a commit:
-        publish while there is something to publish."""
+        """Publish the rows each commit hands over as soon as it does; every
+        `CIVIC_RELAY_INTERVAL` seconds (and at start) claim from the table what is left:
+        rows that failed before, rows of a process that died."""
         self._running = True
         while self._running:
-            self._wake.wait(self.interval())
+            self._wake.wait(max(0.0, self._sweep_at - time.monotonic()))
             self._wake.clear()
             if not self._running:
                 break
             self.publisher.heartbeat()
             try:
                 with self._passing:
-                    count = self.drain()
+                    count = self.drain_handed()
+                    if time.monotonic() >= self._sweep_at:
+                        self._sweep_at = time.monotonic() + self.interval()
+                        count += self.drain()
                 if count:
                     # A backlog drained is news; the rows of each commit are routine.
                     level = log.info if count >= self.batch_size() else log.debug
@@ -700,7 +751,7 @@ class OutboxRelay:
         """After `stop`: let the relay's pass in flight finish, then publish what the
         last workers committed; returns how many rows this last drain sent."""
         with self._passing:
-            return self.drain()
+            return self.drain_handed() + self.drain()
 
     def close(self) -> None:
         self.stop()

@@ -5,12 +5,15 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import timedelta
 
 import eventlet
 import pytest
+from nameko import config as nameko_config
 from nameko.standalone.rpc import ClusterRpcClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from civic.clock import utcnow
 from civic.config import ROOT
 from civic.contracts import new_envelope
 from civic.db import Database
@@ -307,3 +310,53 @@ def test_a_graceful_stop_publishes_what_the_relay_was_publishing(toys_world, mon
         sent = session.execute(select(outbox.c.sent_at)).scalars().all()
     assert len(sent) == 1 and sent[0] is not None, "the stop left the event unsent"
     assert world.drain(SINK_QUEUE), "the event is not in its queue"
+
+
+def test_a_commit_hands_its_events_to_its_own_relay_claimed(toys_world):
+    """The rows a unit of work writes are born claimed by its process's relay, which
+    publishes them without claiming them again (issue 14: a transaction less per commit);
+    no other instance's relay takes them meanwhile."""
+    world = toys_world
+    world.counting_queue("handed-toy-noted", "toysource", "toy_noted")
+    mine, other = world.database("toysource"), world.database("toysource")
+    with nameko_config.patch({"CIVIC_RELAY_INTERVAL": 600.0}, clear=False):
+        relay = eventlet.spawn(mine.relay.run_forever)
+        try:
+            # Its sweep of the table at start is over: from now on only handed rows go.
+            wait_for(lambda: mine.relay._sweep_at > 0, message="the relay's first sweep")
+            with mine.unit_of_work({"correlation_id": "corr-handed"}) as uow:
+                envelope = uow.publish("toy_noted", {"n": 3})
+            # Before its relay has run: written claimed, so another relay finds nothing.
+            assert world.outbox_row("toysource", envelope.id).claimed_until is not None
+            assert other.relay.publish_pending() == 0
+            wait_for(
+                lambda: world.outbox_row("toysource", envelope.id).sent_at is not None,
+                message="the handed row published by its own relay",
+            )
+        finally:
+            mine.relay.close()
+            relay.kill()
+    [(message_id, _, _)] = world.drain("handed-toy-noted")
+    assert message_id == envelope.id
+
+
+def test_events_of_a_process_that_died_before_publishing_go_once_their_claim_runs_out(
+    toys_world,
+):
+    world = toys_world
+    world.counting_queue("orphan-toy-noted", "toysource", "toy_noted")
+    dying, survivor = world.database("toysource"), world.database("toysource")
+    dying.relay.publish_now = lambda rows: 0  # it died right after its commit
+    with dying.unit_of_work({"correlation_id": "corr-orphan"}) as uow:
+        envelope = uow.publish("toy_noted", {"n": 4})
+    assert survivor.relay.publish_pending() == 0, "taken while the dead relay's claim holds"
+
+    outbox = world.databases["toysource"].outbox
+    with world.databases["toysource"].sessions() as session, session.begin():
+        session.execute(  # the lease has run out
+            update(outbox).values(claimed_until=utcnow() - timedelta(seconds=1))
+        )
+    assert survivor.relay.publish_pending() == 1
+    assert world.outbox_row("toysource", envelope.id).sent_at is not None
+    [(message_id, _, _)] = world.drain("orphan-toy-noted")
+    assert message_id == envelope.id
