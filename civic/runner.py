@@ -55,6 +55,23 @@ def return_large_blocks_to_the_system() -> bool:
     return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
 
 
+def spare_the_collector_the_startup_objects() -> None:
+    """Move every object alive once the service has started (modules, classes, the
+    containers, SQLAlchemy's and nameko's structures: they live as long as the process)
+    into the collector's permanent generation (`gc.freeze`).
+
+    A full collection walks every tracked object and stops the whole process meanwhile:
+    62 ms for the 125,000 objects of a started service on this machine, paid whenever
+    enough long-lived objects have piled up — a stall every request and event in flight
+    waits out (issue 14's tail latencies). Frozen, a full pass walks only what came later
+    (under 0.1 ms right after). Objects frozen are still freed when their last reference
+    goes; only a cycle among them would stay, and they were meant to stay."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m civic.runner")
     parser.add_argument("service", choices=config.SERVICES)
@@ -105,6 +122,7 @@ def serve(service_cls, logger, stop_signals=(signal.SIGTERM, signal.SIGINT)) -> 
     for signum in stop_signals:
         signal.signal(signum, request_stop)
     runner.start()
+    spare_the_collector_the_startup_objects()
     logger.info("service_started", pid=os.getpid())
     eventlet.spawn(watch_container)
     reason = stopping.wait()
