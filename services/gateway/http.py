@@ -86,7 +86,7 @@ from civic.clock import iso
 from civic.commands import derived_request_id
 from civic.errors import CivicError, NotFound, TooLarge, Unavailable, ValidationError
 from civic.log import get_logger, new_correlation_id
-from civic.rpc import REQUEST_KEY
+from civic.rpc import REQUEST_KEY, SignatureKnown
 from civic.validation import schema_of
 from services.gateway import errors, metrics
 from services.gateway.auth import actor_of
@@ -251,7 +251,7 @@ class ApiServer(WebServer):
 # --- the entrypoint -----------------------------------------------------------------
 
 
-class ApiHandler(HttpRequestHandler):
+class ApiHandler(SignatureKnown, HttpRequestHandler):
     server = ApiServer()
 
     def __init__(self, method, url, doc: RouteDoc | None = None, **kwargs):
