@@ -17,9 +17,9 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from eventlet.semaphore import Semaphore
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
-from civic import config, signing
+from civic import config, prebuilt, signing
 from civic.clock import iso
 from civic.db import flush_unique, new_id, paginate, utcnow
 from civic.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationError
@@ -131,6 +131,44 @@ def membership_view(membership: Membership) -> dict:
     }
 
 
+class _ViewQueries:
+    """`_group_views`' four queries, built once with the groups' ids as a bind parameter
+    (every list of groups runs them; built afresh, SQLAlchemy worked each one's cache
+    key out again: issue 14), on the tables themselves (rows, not ORM objects)."""
+
+    def __init__(self, _memberships):
+        membership, account = Membership.__table__.c, Account.__table__.c
+        link, group = NetworkLink.__table__.c, Group.__table__.c
+
+        def ids():
+            return bindparam("ids", expanding=True)
+
+        self.counts = (
+            select(membership.group_id, func.count())
+            .where(membership.group_id.in_(ids()), membership.status == "active")
+            .group_by(membership.group_id)
+        )
+        self.admins = (
+            select(membership.group_id, account.id, account.display_name)
+            .join(Account.__table__, account.id == membership.account_id)
+            .where(
+                membership.group_id.in_(ids()),
+                membership.role == "admin",
+                membership.status == "active",
+            )
+            .order_by(membership.created_at, account.id)
+        )
+        self.networks = (
+            select(link.group_id, group.id, group.name)
+            .join(Group.__table__, group.id == link.network_id)
+            .where(link.group_id.in_(ids()))
+            .order_by(group.name_key)
+        )
+        self.erased = select(account.id).where(
+            account.id.in_(ids()), account.erased_at.is_not(None)
+        )
+
+
 def _group_views(session, groups: list[Group]) -> list[dict]:
     """Groups with their member count, admins and networks, in four queries in all.
 
@@ -138,39 +176,16 @@ def _group_views(session, groups: list[Group]) -> list[dict]:
     ids = [group.id for group in groups]
     if not ids:
         return []
-    counts = dict(
-        session.execute(
-            select(Membership.group_id, func.count())
-            .where(Membership.group_id.in_(ids), Membership.status == "active")
-            .group_by(Membership.group_id)
-        ).all()
-    )
+    queries = prebuilt.once(Membership.__table__, "group_views", _ViewQueries)
+    counts = dict(session.execute(queries.counts, {"ids": ids}).all())
     admins: dict[str, list] = {group_id: [] for group_id in ids}
-    for group_id, account_id, display_name in session.execute(
-        select(Membership.group_id, Account.id, Account.display_name)
-        .join(Account, Account.id == Membership.account_id)
-        .where(
-            Membership.group_id.in_(ids), Membership.role == "admin", Membership.status == "active"
-        )
-        .order_by(Membership.created_at, Account.id)
-    ):
+    for group_id, account_id, display_name in session.execute(queries.admins, {"ids": ids}):
         admins[group_id].append({"id": account_id, "display_name": display_name})
     networks: dict[str, list] = {group_id: [] for group_id in ids}
-    for group_id, network_id, network_name in session.execute(
-        select(NetworkLink.group_id, Group.id, Group.name)
-        .join(Group, Group.id == NetworkLink.network_id)
-        .where(NetworkLink.group_id.in_(ids))
-        .order_by(Group.name_key)
-    ):
+    for group_id, network_id, network_name in session.execute(queries.networks, {"ids": ids}):
         networks[group_id].append({"id": network_id, "name": network_name})
-    erased_creators = set(
-        session.execute(
-            select(Account.id).where(
-                Account.id.in_({group.created_by for group in groups}),
-                Account.erased_at.is_not(None),
-            )
-        ).scalars()
-    )
+    creators = sorted({group.created_by for group in groups if group.created_by})
+    erased_creators = set(session.execute(queries.erased, {"ids": creators}).scalars())
     return [
         {
             "id": group.id,
