@@ -94,7 +94,7 @@ class FanoutBench:
         migrations.upgrade("notifications")
         self.database = ServiceDatabase("notifications", metadata)
         # Publishing is the outbox relay's work, after the commit: not what is measured.
-        self.database.relay.publish_now = lambda ids: 0
+        self.database.relay.publish_now = lambda rows: 0
         self.mail = email.MailSettings.from_config()
         self.group_id, self.admin_id = str(uuid.uuid4()), str(uuid.uuid4())
         member_ids = [str(uuid.uuid4()) for _ in range(self.members)]
