@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table, bindparam, select
 
 Built = TypeVar("Built")
 
@@ -27,3 +27,13 @@ def once(table: Table, name: str, build: Callable[[Table], Built]) -> Built:
     if built is None:
         built = table.info[key] = build(table)
     return built
+
+
+def row_with(table: Table, column: str) -> Select:
+    """`SELECT <column> FROM <table> WHERE <column> = :<column>`, built once: whether a
+    row with a value exists (`.first()` is None or not), asked on a hot path."""
+    return once(
+        table,
+        f"row_with.{column}",
+        lambda built_on: select(built_on.c[column]).where(built_on.c[column] == bindparam(column)),
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 
 from civic import prebuilt
 from civic.contracts import Envelope
@@ -73,7 +73,7 @@ def record(session, envelope: Envelope, now: datetime) -> None:
     # Every event passes here: statements built once, in Core (the ORM's get and flush
     # of one row were a quarter of the service's CPU per event; issue 14's profile).
     table = Activity.__table__
-    if session.execute(prebuilt.once(table, "recorded", _recorded), {"id": envelope.id}).first():
+    if session.execute(prebuilt.row_with(table, "id"), {"id": envelope.id}).first():
         return  # recorded already (the same envelope through another route)
     session.execute(
         prebuilt.once(table, "insert", insert),
@@ -90,10 +90,6 @@ def record(session, envelope: Envelope, now: datetime) -> None:
             "recorded_at": now,
         },
     )
-
-
-def _recorded(table):
-    return select(table.c.id).where(table.c.id == bindparam("id"))
 
 
 def forget(session, account_id: str) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import delete, insert, select
 
 from civic import prebuilt
 from civic.contracts import Envelope
@@ -59,12 +59,8 @@ def is_erased(session, account_id: str | None) -> bool:
     if not account_id:
         return False
     # Asked for most events (their actor): a statement built once, in Core.
-    erased = prebuilt.once(ErasedAccount.__table__, "is_erased", _erased)
+    erased = prebuilt.row_with(ErasedAccount.__table__, "account_id")
     return session.execute(erased, {"account_id": account_id}).first() is not None
-
-
-def _erased(table):
-    return select(table.c.account_id).where(table.c.account_id == bindparam("account_id"))
 
 
 def is_newer(

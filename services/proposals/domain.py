@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 
 from civic import prebuilt
 from civic.clock import iso
@@ -98,16 +98,11 @@ def _unused_reference(session) -> str:
         reference = new_reference()
         # Every filing asks: a statement built once (issue 14).
         taken = session.execute(
-            prebuilt.once(Proposal.__table__, "reference_taken", _reference_taken),
-            {"reference": reference},
+            prebuilt.row_with(Proposal.__table__, "reference"), {"reference": reference}
         ).first()
         if not taken:
             return reference
     raise Conflict("no free reference was found; try again")
-
-
-def _reference_taken(table):
-    return select(table.c.id).where(table.c.reference == bindparam("reference"))
 
 
 # --- lookups -----------------------------------------------------------------------------
