@@ -5,8 +5,10 @@ again for every statement object it is handed: a statement built afresh per call
 usual `session.execute(insert(table).values(...))`) pays for that traversal each time —
 in the profile of a write it was a sixth of the service's CPU. A statement built once,
 with its values as bind parameters, keeps its key. The kernel's hot statements (the
-outbox's, the inbox's, the command records') are built here; a domain's queries stay
-as they are written, where they read best.
+outbox's, the inbox's, the command records') are built here, and the few domain queries
+on a hot path (every event's activity entry, every list of groups, every filing) use
+`once` too; the rest of a domain's queries stay as they are written, where they read
+best.
 """
 
 from __future__ import annotations
