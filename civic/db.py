@@ -165,19 +165,31 @@ def flush_unique(session: Session, message: str) -> None:
         raise Conflict(message) from None
 
 
-def paginate(session: Session, query, page: int, per_page: int) -> tuple[list, int]:
+def paginate(
+    session: Session, query, page: int, per_page: int, values: dict | None = None
+) -> tuple[list, int]:
     """One page of `query`'s rows (scalars) and the total count.
 
     One query: each row of the page carries the count of all rows (a window function,
     `count(*) OVER ()`), where a separate count query cost every list a second round
     through SQLAlchemy and the database (issue 14). A page past the end has no row to
     carry it: only then is the total counted on its own. (A DISTINCT query would count
-    its rows before they are made distinct: it is counted on its own too.)"""
+    its rows before they are made distinct: it is counted on its own too.)
+
+    `query` may be a `civic.prebuilt.Paged` built once, with its bind parameters'
+    `values`: its page is the table's rows as they are (the count column after them),
+    not scalars, and no statement is built or keyed per call."""
+    start = (page - 1) * per_page
+    if isinstance(query, prebuilt.Paged):
+        bound = {**(values or {}), "page_offset": start, "page_limit": per_page}
+        rows = session.execute(query.page, bound).all()
+        if rows:
+            return rows, rows[0][-1]
+        return [], (session.execute(query.total, values or {}).scalar_one() if page > 1 else 0)
 
     def counted_apart() -> int:
         return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
-    start = (page - 1) * per_page
     if query._distinct:
         rows = session.execute(query.offset(start).limit(per_page)).scalars()
         return list(rows), counted_apart()

@@ -14,9 +14,9 @@ best.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
-from sqlalchemy import Select, Table, bindparam, select
+from sqlalchemy import Select, Table, bindparam, func, select
 
 Built = TypeVar("Built")
 
@@ -38,4 +38,23 @@ def row_with(table: Table, column: str) -> Select:
         table,
         f"row_with.{column}",
         lambda built_on: select(built_on.c[column]).where(built_on.c[column] == bindparam(column)),
+    )
+
+
+class Paged(NamedTuple):
+    """A list query built once for `civic.db.paginate`: a page of its rows, each
+    carrying the count of all (offset and limit as bind parameters), and that count
+    alone, for a page past the end."""
+
+    page: Select
+    total: Select
+
+
+def paged(query: Select) -> Paged:
+    """`query` (rows of a table, not ORM entities; no DISTINCT) made a `Paged`."""
+    return Paged(
+        page=query.add_columns(func.count().over())
+        .offset(bindparam("page_offset"))
+        .limit(bindparam("page_limit")),
+        total=select(func.count()).select_from(query.subquery()),
     )

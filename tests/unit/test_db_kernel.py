@@ -1,7 +1,17 @@
 """The kernel's database helpers: one-query pagination and statements built once."""
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from civic import prebuilt
@@ -49,6 +59,27 @@ def test_a_distinct_query_counts_its_distinct_rows(session):
     session, things = session
     query = select(things.c.colour).distinct().order_by(things.c.colour)
     assert paginate(session, query, 1, 1) == (["blue"], 2)
+
+
+def test_a_query_built_once_pages_as_a_fresh_one_does(session):
+    session, things = session
+    by_colour = prebuilt.paged(
+        select(things.c.id, things.c.colour)
+        .where(things.c.colour == bindparam("colour"))
+        .order_by(things.c.id)
+    )
+
+    def page(number, size, colour):
+        rows, total = paginate(session, by_colour, number, size, {"colour": colour})
+        return [(row.id, row.colour) for row in rows], total
+
+    assert page(1, 2, "red") == ([(2, "red"), (4, "red")], 3)
+    assert page(2, 2, "red") == ([(6, "red")], 3)
+    assert page(2, 3, "blue") == ([(7, "blue")], 4)
+    # Past the end the total is counted apart, with the same values.
+    assert page(3, 2, "red") == ([], 3)
+    assert page(1, 2, "green") == ([], 0)
+    assert page(2, 2, "green") == ([], 0)
 
 
 def test_a_statement_is_built_once_per_table_and_name():
