@@ -3,6 +3,9 @@ take the first node that answers, and remember it (issue 15)."""
 
 from __future__ import annotations
 
+import time
+
+import amqp
 import pytest
 
 from civic import brokers
@@ -21,6 +24,7 @@ def test_a_stopped_node_is_passed_over_and_the_answering_one_remembered(civic_se
     try:
         assert connection.connected
         assert connection.host.endswith(":5672")
+        assert isinstance(connection, brokers.LeanConnection)  # on the second node too
     finally:
         connection.collect()
     assert brokers._last_good[listed] == 1  # the next connection tries it first
@@ -31,3 +35,33 @@ def test_no_node_answering_is_the_last_nodes_error(civic_settings):
     listed = ";".join(node_uri(amqp_uri, closed_port()) for _ in range(2))
     with pytest.raises(OSError):
         brokers.establish(listed, connect_timeout=2)
+
+
+def test_a_publish_does_not_read_the_socket_first(civic_settings):
+    """py-amqp reads the socket before each publish when it asked for `connection.blocked`
+    notifications; the kernel's connections don't ask, so a publish only writes (the RPC
+    line's reader is then the one green thread reading its socket)."""
+    connection = brokers.establish(civic_settings["AMQP_URI"], connect_timeout=2)
+    reads = []
+    drain_events = connection.drain_events
+    connection.drain_events = lambda *args, **kwargs: (
+        reads.append(kwargs),
+        drain_events(*args, **kwargs),
+    )[1]
+    try:
+        assert connection.client_properties["capabilities"]["connection.blocked"] is False
+        channel = connection.channel()
+        queue, _, _ = channel.queue_declare("", exclusive=True)
+        reads.clear()  # declaring waits for the broker's answer: a read
+        for number in range(3):
+            channel.basic_publish(amqp.Message(str(number)), "", queue)
+        assert reads == []
+        delivered = []
+        deadline = time.monotonic() + 10
+        while len(delivered) < 3 and time.monotonic() < deadline:
+            message = channel.basic_get(queue, no_ack=True)
+            if message is not None:
+                delivered.append(message.body)
+        assert delivered == ["0", "1", "2"]
+    finally:
+        connection.collect()
