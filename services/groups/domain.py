@@ -169,8 +169,9 @@ class _ViewQueries:
         )
 
 
-def _group_views(session, groups: list[Group]) -> list[dict]:
-    """Groups with their member count, admins and networks, in four queries in all.
+def _group_views(session, groups: list) -> list[dict]:
+    """Groups (`Group` objects, or the groups table's rows as a list of them reads them)
+    with their member count, admins and networks, in four queries in all.
 
     An erased creator is not shown (null): nothing in the answer links back to it."""
     ids = [group.id for group in groups]
