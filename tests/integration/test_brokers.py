@@ -44,10 +44,12 @@ def test_a_publish_does_not_read_the_socket_first(civic_settings):
     connection = brokers.establish(civic_settings["AMQP_URI"], connect_timeout=2)
     reads = []
     drain_events = connection.drain_events
-    connection.drain_events = lambda *args, **kwargs: (
-        reads.append(kwargs),
-        drain_events(*args, **kwargs),
-    )[1]
+
+    def counted_drain_events(*args, **kwargs):
+        reads.append(kwargs)
+        return drain_events(*args, **kwargs)
+
+    connection.drain_events = counted_drain_events
     try:
         assert connection.client_properties["capabilities"]["connection.blocked"] is False
         channel = connection.channel()
