@@ -181,11 +181,13 @@ def paginate(
     not scalars, and no statement is built or keyed per call."""
     start = (page - 1) * per_page
     if isinstance(query, prebuilt.Paged):
-        bound = {**(values or {}), "page_offset": start, "page_limit": per_page}
-        rows = session.execute(query.page, bound).all()
+        values = values or {}
+        rows = session.execute(
+            query.page, {**values, "page_offset": start, "page_limit": per_page}
+        ).all()
         if rows:
             return rows, rows[0][-1]
-        return [], (session.execute(query.total, values or {}).scalar_one() if page > 1 else 0)
+        return [], (session.execute(query.total, values).scalar_one() if page > 1 else 0)
 
     def counted_apart() -> int:
         return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
