@@ -24,7 +24,10 @@ client side is lean (issue 14): nameko's client declared its reply queue before 
 request, built a connection object and took a pooled producer per request, waited for
 a publisher confirm per request (only to learn of an unroutable one), and acked every
 reply. `RequestLine` keeps one connection and channel per process for the life of the
-process: the reply queue is declared once per connection, replies come without acks,
+process: replies come over RabbitMQ's direct reply-to (`amq.rabbitmq.reply-to`: straight
+to the channel that asked, with no reply queue for the broker to route to, store and
+deliver from: a cheaper call for the broker, see the README's issue 14 figures) and
+without acks,
 requests go without confirms, and an unroutable request comes back as a `basic.return`
 on the same channel, which fails that call with `Unavailable` at once. Losing the
 connection fails every call waiting on it (`Unavailable`); the line connects again in
@@ -82,6 +85,8 @@ RECONNECT_MAX_DELAY = 1.0
 READ_TICK = 1.0
 # How long an answer waits for the line to (re)connect before it is given up.
 ANSWER_WAIT = 2.0
+# RabbitMQ's pseudo-queue for replies sent straight to the asking channel.
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 
 class UnroutableRequest(Exception):
@@ -100,7 +105,6 @@ class RequestLine(SharedExtension):
         self._channel = None
         self._writing = Semaphore(1)
         self._running = False
-        self.routing_key = str(uuid.uuid4())
         self.idle_ticks = 0  # reads that found nothing (heartbeats checked): for tests
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -108,7 +112,6 @@ class RequestLine(SharedExtension):
     def setup(self):
         self.amqp_uri = config.get("AMQP_URI")
         self.exchange = get_rpc_exchange()
-        self.queue_name = f"rpc.reply-{self.container.service_name}-{self.routing_key}"
 
     def start(self):
         if self._running:  # started already, by the RPC entrypoints (see `Answers`)
@@ -141,10 +144,9 @@ class RequestLine(SharedExtension):
         try:
             channel = connection.channel()
             self.exchange(channel).declare()
-            # Exclusive: it goes with the connection; a new connection declares it again.
-            channel.queue_declare(self.queue_name, durable=False, exclusive=True, auto_delete=True)
-            channel.queue_bind(self.queue_name, self.exchange.name, self.routing_key)
-            channel.basic_consume(self.queue_name, callback=self._on_reply, no_ack=True)
+            # Direct reply-to: consumed (no acks, as it must be) before the first request
+            # names it; the broker gives each request a reply address of this channel.
+            channel.basic_consume(DIRECT_REPLY_TO, callback=self._on_reply, no_ack=True)
             channel.events["basic_return"].add(self._on_return)
         except BaseException:
             connection.collect()
@@ -214,7 +216,7 @@ class RequestLine(SharedExtension):
             content_type=content_type,
             content_encoding=encoding,
             delivery_mode=PERSISTENT,
-            reply_to=self.routing_key,
+            reply_to=DIRECT_REPLY_TO,
             correlation_id=correlation_id,
             expiration=str(max(1, int(seconds * 1000))),
             application_headers=headers,
@@ -275,7 +277,10 @@ class RequestLine(SharedExtension):
                 log.warning("rpc_answer_lost", error="the message broker cannot be reached")
                 return result, exc_info
             try:
-                channel.basic_publish(message, self.exchange.name, reply_to)
+                # A direct reply-to address goes through the default exchange; nameko's own
+                # clients (their reply queue bound to the RPC exchange) still get answers.
+                exchange = "" if reply_to.startswith(DIRECT_REPLY_TO) else self.exchange.name
+                channel.basic_publish(message, exchange, reply_to)
             except BaseException as exc:
                 self._drop(_error(exc))
                 if not isinstance(exc, Exception):

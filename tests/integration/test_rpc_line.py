@@ -1,11 +1,13 @@
 """civic.rpc's request line (issue 14) over the real broker: calls are answered on one
 long-lived connection, which stays up through idle reads and heartbeats; a service that
 is not running is `Unavailable` at once (the broker returns the request); losing the
-connection fails the calls waiting on it and the line connects again by itself."""
+connection fails the calls waiting on it and the line connects again by itself; replies
+come over direct reply-to (no reply queue), and nameko's own clients are answered too."""
 
 from __future__ import annotations
 
 import socket
+from urllib.parse import unquote, urlsplit
 
 import eventlet
 import pytest
@@ -13,6 +15,7 @@ from eventlet.event import Event
 from nameko.rpc import RpcConsumer
 from nameko.rpc import rpc as nameko_rpc
 from nameko.runners import ServiceRunner
+from nameko.standalone.rpc import ClusterRpcClient
 from nameko.testing.services import entrypoint_hook
 
 from civic import rpc as civic_rpc
@@ -154,3 +157,18 @@ def test_a_service_with_both_kinds_of_rpc_has_one_consumer_that_answers_every_ca
         for n in range(12):
             assert ask_mixed("plain", n) == ["plain", n]
             assert ask_mixed("civic", n) == ["civic", n]
+
+
+def test_replies_need_no_reply_queue_and_nameko_clients_are_answered_too(
+    world, civic_settings, rabbit_manager
+):
+    asking, _line = world
+    with entrypoint_hook(asking, "ask") as ask:
+        assert [ask("echo", n) for n in range(3)] == [0, 1, 2]
+    vhost = unquote(urlsplit(civic_settings["AMQP_URI"]).path[1:]) or "/"
+    # Direct reply-to: the answers went straight to the asking channel.
+    assert [q["name"] for q in rabbit_manager.get_queues(vhost) if "reply" in q["name"]] == []
+    # nameko's standalone client names its own reply queue (bound to the RPC exchange):
+    # a service answers it there.
+    with ClusterRpcClient(uri=civic_settings["AMQP_URI"], timeout=10) as client:
+        assert client.rpcline_answering.echo("nameko") == "nameko"
