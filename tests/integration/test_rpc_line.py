@@ -2,7 +2,10 @@
 long-lived connection, which stays up through idle reads and heartbeats; a service that
 is not running is `Unavailable` at once (the broker returns the request); losing the
 connection fails the calls waiting on it and the line connects again by itself; replies
-come over direct reply-to (no reply queue), and nameko's own clients are answered too."""
+come over direct reply-to (no reply queue), and nameko's own clients are answered too.
+A service acks each request once answered, answers an unknown method at once, makes a
+request wait for a full worker pool (and not its line), and answers what it took when
+it stops."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 import eventlet
 import pytest
 from eventlet.event import Event
+from eventlet.greenpool import GreenPool
+from nameko.exceptions import MethodNotFound
 from nameko.rpc import RpcConsumer
 from nameko.rpc import rpc as nameko_rpc
 from nameko.runners import ServiceRunner
@@ -36,6 +41,8 @@ class Answering:
 
     @rpc
     def slow(self):
+        if not GATE["running"].ready():
+            GATE["running"].send(True)
         GATE["open"].wait()
         return "late"
 
@@ -67,6 +74,14 @@ class Asking:
         return getattr(self.services.rpcline_mixed, method)(value, timeout=10.0)
 
     @rpc
+    def ask_two_at_once(self):
+        slow = eventlet.spawn(self.services.rpcline_answering.slow, timeout=10.0)
+        GATE["running"].wait()  # the slow call has the service's one worker
+        GATE["asked"].send(True)
+        quick = self.services.rpcline_answering.echo("quick", timeout=10.0)
+        return [slow.wait(), quick]
+
+    @rpc
     def ask_nobody(self):
         return self.services.rpcline_nobody.echo(1, timeout=60.0)
 
@@ -75,6 +90,8 @@ class Asking:
 def world(civic_settings, monkeypatch):
     monkeypatch.setattr(civic_rpc, "READ_TICK", 0.05)
     GATE["open"] = Event()
+    GATE["asked"] = Event()
+    GATE["running"] = Event()
     runner = ServiceRunner()
     runner.add_service(Answering)
     runner.add_service(Asking)
@@ -172,3 +189,68 @@ def test_replies_need_no_reply_queue_and_nameko_clients_are_answered_too(
     # a service answers it there.
     with ClusterRpcClient(uri=civic_settings["AMQP_URI"], timeout=10) as client:
         assert client.rpcline_answering.echo("nameko") == "nameko"
+
+
+def container_of(service_name):
+    return next(c for c in RUNNING["runner"].containers if c.service_name == service_name)
+
+
+def test_a_request_is_acked_once_answered_and_an_unknown_method_is_answered_at_once(
+    world, civic_settings, rabbit_manager
+):
+    asking, _line = world
+    with entrypoint_hook(asking, "ask") as ask:
+        assert [ask("echo", n) for n in range(20)] == list(range(20))
+        with pytest.raises(MethodNotFound):
+            ask("no_such_method", timeout=10.0)
+    vhost = unquote(urlsplit(civic_settings["AMQP_URI"]).path[1:]) or "/"
+
+    def settled():  # the management API's figures lag a little
+        queue = rabbit_manager.get_queue(vhost, "rpc-rpcline_answering")
+        return queue.get("messages_unacknowledged") == 0 and queue.get("messages") == 0
+
+    wait_for(settled, timeout=30, message="no request left unacked in rpc-rpcline_answering")
+
+
+def test_a_full_worker_pool_makes_a_request_wait_and_not_the_line(world):
+    asking, _line = world
+    answering = container_of("rpcline_answering")
+    answering._worker_pool = GreenPool(1)  # one worker at a time
+    line = next(
+        e for e in answering.shared_extensions.values() if isinstance(e, civic_rpc.RequestLine)
+    )
+    outcome = {}
+
+    def two_calls():
+        with entrypoint_hook(asking, "ask_two_at_once") as ask_two_at_once:
+            outcome["answers"] = ask_two_at_once()
+
+    caller = eventlet.spawn(two_calls)
+    GATE["asked"].wait()
+    # The quick call waits for the pool; the service's line still reads (it goes on).
+    ticks = line.idle_ticks
+    wait_for(lambda: line.idle_ticks > ticks, message="the line reading meanwhile")
+    assert "answers" not in outcome
+    GATE["open"].send(True)
+    caller.wait()
+    assert outcome["answers"] == ["late", "quick"]
+
+
+def test_a_service_that_stops_answers_the_requests_it_took(world):
+    asking, _line = world
+    outcome = {}
+
+    def waiting_call():
+        with entrypoint_hook(asking, "ask") as ask:
+            outcome["answer"] = ask("slow", timeout=30.0)
+
+    caller = eventlet.spawn(waiting_call)
+    answering = container_of("rpcline_answering")
+    wait_for(lambda: answering._worker_threads, message="the slow call running")
+    stopping = eventlet.spawn(answering.stop)
+    consumer = answering.shared_extensions[RpcConsumer].consumer
+    wait_for(lambda: consumer.should_stop, message="the service taking no more requests")
+    GATE["open"].send(True)
+    stopping.wait()
+    caller.wait()
+    assert outcome == {"answer": "late"}
