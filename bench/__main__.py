@@ -12,7 +12,13 @@ and, at 1 client, the write path:
   write     POST /api/v1/proposals — HTTP → gateway → proposals (RPC: validation,
             command record, outbox row, commit) → reply, the event published after
 
-and prints p50/p99 latency, throughput and the Civic/baseline ratios, and records the
+Each scenario's requests are split into rounds (`--rounds`, default 5) and the scenarios
+take turns, round by round, in an order reversed every other round: a machine whose
+speed drifts during the run (a shared one does) weighs on Civic and its baseline alike,
+where one scenario after the other would put the drift into the ratio. Each scenario's
+latencies are pooled over its rounds, its req/s is its requests over its own rounds' time.
+
+It prints p50/p99 latency, throughput and the Civic/baseline ratios, and records the
 figures of issue 14's goals 1 and 2 for `python -m bench.report` (bench.goals). The
 services log at INFO, as in production. Everything it started is stopped, and the vhost
 deleted, whatever happens.
@@ -32,15 +38,19 @@ from bench import goals
 from bench.args import add_run_options, non_negative_int, positive_int
 from bench.clients import AmqpClient, HttpClient, ProposalPoster
 from bench.environment import BenchError, Environment, run_in, run_until_done
-from bench.load import run_load
+from bench.load import combine, run_load, split_evenly, turns
 from bench.stats import comparison_rows, format_table, summarize
 
 DEFAULT_REQUESTS = {1: 300, 10: 1000}  # timed requests per scenario at that concurrency
 FALLBACK_REQUESTS_PER_CLIENT = 100  # for other concurrencies
 ECHO_QUEUE = "bench-echo"
 CIVIC_PATH = "/api/v1/groups?per_page=1"
+READ = "civic http→gateway→rpc"
+BASELINE = "baseline kombu echo"
+WRITE = "civic write (POST proposal)"
 WRITE_PATH = "/api/v1/proposals"
 WRITE_REQUESTS = 200  # timed proposals filed at 1 client
+ROUNDS = 5  # each scenario's requests in this many parts, the scenarios taking turns
 BENCH_EMAIL = "bench.writer@example.org"
 BENCH_PASSWORD = "a long benchmark password"
 REQUEST_TIMEOUT = 10.0
@@ -85,7 +95,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=non_negative_int,
         default=10,
         metavar="N",
-        help="untimed requests per client before timing (default 10)",
+        help="untimed requests per client before each round's timing (default 10)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=ROUNDS,
+        metavar="N",
+        help=f"each scenario's requests in N rounds, the scenarios taking turns (default {ROUNDS})",
     )
     parser.add_argument(
         "--concurrency",
@@ -183,8 +200,27 @@ def writer_token(base_url: str, env: Environment, deadline: float) -> str:
     return token
 
 
-def measure(name: str, make_client, concurrency: int, total: int, warmup: int, deadline: float):
-    result = run_load(make_client, concurrency, total, warmup, deadline)
+def measure_in_turns(
+    scenarios: dict[str, tuple], concurrency: int, rounds: int, warmup: int, deadline: float
+) -> dict:
+    """Each scenario (its name: its client factory and its total requests) in `rounds`
+    parts, the scenarios taking turns (see the module's docstring); a Summary each."""
+    parts = {name: split_evenly(total, rounds) for name, (_, total) in scenarios.items()}
+    done: dict[str, list] = {name: [] for name in scenarios}
+    for index, order in enumerate(turns(list(scenarios), rounds)):
+        for name in order:
+            make_client, _total = scenarios[name]
+            if parts[name][index]:
+                done[name].append(
+                    run_load(make_client, concurrency, parts[name][index], warmup, deadline)
+                )
+    return {
+        name: checked(name, concurrency, combine(done[name]), total)
+        for name, (_, total) in scenarios.items()
+    }
+
+
+def checked(name: str, concurrency: int, result, total: int):
     if result.unfinished:
         raise BenchError(
             f"{name} at concurrency {concurrency}: the total --timeout ran "
@@ -218,6 +254,8 @@ def header(args, env: Environment, base_url: str) -> str:
             f"  baseline  kombu request/reply to a plain echo responder, queue {ECHO_QUEUE!r}",
             f"  broker    {env.amqp_uri.rsplit('@', 1)[-1]} (throwaway vhost)",
             f"  requests  timed per scenario — {counts}; warm-up {args.warmup} per client",
+            f"  rounds    {args.rounds}, the scenarios taking turns (order reversed every "
+            f"other round)",
             f"  clients   threads in one process (an http.client keep-alive connection / a "
             f"kombu connection each); "
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
@@ -245,33 +283,21 @@ def run(args) -> int:
                 f"bench: measuring {total} requests per scenario with {concurrency} client(s) ...",
                 file=sys.stderr,
             )
-            civic = measure(
-                "civic http→gateway→rpc",
-                lambda: HttpClient(url, REQUEST_TIMEOUT),
-                concurrency,
-                total,
-                args.warmup,
-                deadline,
-            )
-            baseline = measure(
-                "baseline kombu echo",
-                lambda: AmqpClient(env.amqp_uri, ECHO_QUEUE, REQUEST_TIMEOUT),
-                concurrency,
-                total,
-                args.warmup,
-                deadline,
-            )
+            scenarios = {
+                READ: (lambda: HttpClient(url, REQUEST_TIMEOUT), total),
+                BASELINE: (lambda: AmqpClient(env.amqp_uri, ECHO_QUEUE, REQUEST_TIMEOUT), total),
+            }
+            if concurrency == 1:  # the write path: at one client, beside the same baseline
+                scenarios[WRITE] = (
+                    lambda: ProposalPoster(base_url + WRITE_PATH, token, REQUEST_TIMEOUT),
+                    args.write_requests,
+                )
+            measured = measure_in_turns(scenarios, concurrency, args.rounds, args.warmup, deadline)
+            civic, baseline = measured[READ], measured[BASELINE]
             rows.extend(comparison_rows(civic, baseline))
             if concurrency == 1:
                 goals.record("read_p50", civic.p50_ms, baseline.p50_ms)
-                writes = measure(
-                    "civic write (POST proposal)",
-                    lambda: ProposalPoster(base_url + WRITE_PATH, token, REQUEST_TIMEOUT),
-                    1,
-                    args.write_requests,
-                    args.warmup,
-                    deadline,
-                )
+                writes = measured[WRITE]
                 rows.extend(comparison_rows(writes, baseline)[::2])
                 goals.record("write_p50", writes.p50_ms, baseline.p50_ms)
             if concurrency == 10:

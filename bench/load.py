@@ -115,3 +115,35 @@ def run_load(
     result.elapsed = state["last_done"] - started
     result.unfinished = total - state["issued"]
     return result
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """`total` requests in `parts` rounds as even as counts allow (the first rounds take
+    the remainder): 10 in 3 → [4, 3, 3]."""
+    if total < 0 or parts < 1:
+        raise ValueError("total must not be negative, parts must be positive")
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+def turns(names: list[str], rounds: int) -> list[list[str]]:
+    """The order the scenarios run in, round by round: as given, then reversed, and so
+    on, so that neither runs first (or last) in every round."""
+    if rounds < 1:
+        raise ValueError("rounds must be positive")
+    return [list(names) if index % 2 == 0 else list(reversed(names)) for index in range(rounds)]
+
+
+def combine(results: list[LoadResult]) -> LoadResult:
+    """One scenario's rounds as one result: every latency, the errors and the requests
+    not sent added up, the first error kept, and the time spent in its own rounds (not
+    the others' between them) as its elapsed time."""
+    combined = LoadResult()
+    for result in results:
+        combined.latencies.extend(result.latencies)
+        combined.errors += result.errors
+        combined.unfinished += result.unfinished
+        combined.elapsed += result.elapsed
+        if combined.first_error is None:
+            combined.first_error = result.first_error
+    return combined

@@ -5,8 +5,9 @@ default (CIVIC_QUEUE_TYPE). A quorum queue writes each message to its Raft log (
 waits for a majority of its members) before it delivers it, where a classic queue hands
 a transient-looking request on at once. This measures the raw kombu request/reply of
 `make bench`'s baseline twice in the same run, over a classic and over a quorum request
-queue (two `bench.echo` responders in a throwaway vhost), at 1 and 10 clients, and
-prints both with their ratio. On one broker node; on a cluster a quorum queue also waits
+queue (two `bench.echo` responders in a throwaway vhost), at 1 and 10 clients, the two
+taking turns in rounds as `python -m bench`'s scenarios do, and prints both with their
+ratio. On one broker node; on a cluster a quorum queue also waits
 for a second node.
 """
 
@@ -16,7 +17,13 @@ import argparse
 import sys
 import time
 
-from bench.__main__ import REQUEST_TIMEOUT, STARTUP_TIMEOUT, measure, remaining
+from bench.__main__ import (
+    REQUEST_TIMEOUT,
+    ROUNDS,
+    STARTUP_TIMEOUT,
+    measure_in_turns,
+    remaining,
+)
 from bench.args import add_run_options, non_negative_int, positive_int
 from bench.clients import AmqpClient
 from bench.environment import Environment, run_in, run_until_done
@@ -68,18 +75,23 @@ def run(args) -> int:
             )
         rows = []
         for concurrency in (1, 10):
-            summaries = {
-                kind: measure(
-                    f"kombu echo, {kind} queue",
-                    lambda queue=queue: AmqpClient(env.amqp_uri, queue, REQUEST_TIMEOUT),
-                    concurrency,
-                    args.requests,
-                    args.warmup,
-                    deadline,
-                )
-                for kind, queue in QUEUES.items()
-            }
-            compared = comparison_rows(summaries["quorum"], summaries["classic"])
+            # The two queue types take turns, as the request path and its baseline do.
+            measured = measure_in_turns(
+                {
+                    f"kombu echo, {kind} queue": (
+                        lambda queue=queue: AmqpClient(env.amqp_uri, queue, REQUEST_TIMEOUT),
+                        args.requests,
+                    )
+                    for kind, queue in QUEUES.items()
+                },
+                concurrency,
+                ROUNDS,
+                args.warmup,
+                deadline,
+            )
+            compared = comparison_rows(
+                measured["kombu echo, quorum queue"], measured["kombu echo, classic queue"]
+            )
             rows += [*compared[:2], (*compared[2][:1], "ratio quorum/classic", *compared[2][2:])]
         print(f"bench.queue_types: request/reply over each queue type, vhost {env.vhost}")
         print()

@@ -50,6 +50,8 @@ def test_every_bench_step_runs_with_tiny_counts_and_records_its_goals(tmp_path):
         "5",
         "--warmup",
         "1",
+        "--rounds",
+        "2",
         "--timeout",
         "240",
     )

@@ -2,6 +2,7 @@
 
 import pytest
 
+from bench.load import LoadResult, combine, split_evenly, turns
 from bench.stats import (
     COLUMNS,
     Summary,
@@ -153,3 +154,37 @@ class TestFormatTable:
     def test_row_with_wrong_number_of_cells_is_an_error(self):
         with pytest.raises(ValueError, match="cells"):
             format_table([("1", "civic")], COLUMNS)
+
+
+class TestRounds:
+    """bench.load's rounds: each scenario's requests split into rounds, the scenarios
+    taking turns, each one's rounds pooled (no broker, no timing)."""
+
+    def test_a_total_is_split_as_evenly_as_counts_allow(self):
+        assert split_evenly(10, 3) == [4, 3, 3]
+        assert split_evenly(1000, 5) == [200] * 5
+        assert split_evenly(2, 5) == [1, 1, 0, 0, 0]
+        assert sum(split_evenly(997, 7)) == 997
+
+    @pytest.mark.parametrize("total, parts", [(-1, 2), (5, 0)])
+    def test_a_split_of_a_negative_total_or_into_no_parts_is_refused(self, total, parts):
+        with pytest.raises(ValueError):
+            split_evenly(total, parts)
+
+    def test_the_scenarios_take_turns_in_reversed_order_every_other_round(self):
+        assert turns(["civic", "baseline", "write"], 3) == [
+            ["civic", "baseline", "write"],
+            ["write", "baseline", "civic"],
+            ["civic", "baseline", "write"],
+        ]
+        with pytest.raises(ValueError):
+            turns(["civic"], 0)
+
+    def test_rounds_pool_their_latencies_errors_and_time(self):
+        first = LoadResult(latencies=[0.1, 0.2], errors=1, first_error="a", elapsed=2.0)
+        second = LoadResult(latencies=[0.3], errors=2, first_error="b", elapsed=1.0, unfinished=4)
+        pooled = combine([first, second])
+        assert sorted(pooled.latencies) == [0.1, 0.2, 0.3]
+        assert (pooled.errors, pooled.first_error, pooled.unfinished) == (3, "a", 4)
+        assert pooled.elapsed == 3.0  # its own rounds' time, for its requests per second
+        assert combine([]).latencies == [] and combine([]).elapsed == 0.0
