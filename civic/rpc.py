@@ -77,7 +77,7 @@ log = get_logger(__name__)
 # A worker's context key: what its calls' request ids are made from (see the docstring).
 REQUEST_KEY = "request_key"
 PERSISTENT = 2  # as nameko publishes requests
-TRANSIENT = 1  # answers: their reply queues are not durable anyway
+TRANSIENT = 1  # answers: a direct reply-to address (or a reply queue) keeps nothing anyway
 JSON_ONLY = kombu_serialization.prepare_accept_content(["json"])
 # How long the line waits before connecting again after losing the broker, at most.
 RECONNECT_MAX_DELAY = 1.0
