@@ -254,3 +254,22 @@ def test_a_service_that_stops_answers_the_requests_it_took(world):
     stopping.wait()
     caller.wait()
     assert outcome == {"answer": "late"}
+
+
+def test_a_call_to_a_service_killed_while_answering_ends_unavailable_at_its_timeout(world):
+    asking, _line = world
+    outcome = {}
+
+    def waiting_call():
+        with entrypoint_hook(asking, "ask") as ask:
+            try:
+                outcome["answer"] = ask("slow", timeout=1.0)
+            except Unavailable as error:
+                outcome["error"] = str(error)
+
+    caller = eventlet.spawn(waiting_call)
+    answering = container_of("rpcline_answering")
+    wait_for(lambda: answering._worker_threads, message="the slow call running")
+    answering.kill()  # as kill -9 ends it: the worker never answers
+    caller.wait()  # not a hang: the call's own timeout ends it (the gateway's 503)
+    assert "did not answer in time" in outcome.get("error", ""), outcome
