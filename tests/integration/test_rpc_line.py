@@ -130,18 +130,23 @@ def test_a_service_that_is_not_running_is_unavailable_at_once(world):
     assert line.pending == {} and line._connection is not None
 
 
-def test_a_lost_connection_fails_the_waiting_calls_and_the_line_connects_again(world):
-    asking, line = world
+def slow_call(asking, timeout):
+    """The slow call from a green thread: the thread, and what the call ended with."""
     outcome = {}
 
     def waiting_call():
         with entrypoint_hook(asking, "ask") as ask:
             try:
-                outcome["answer"] = ask("slow", timeout=60.0)
+                outcome["answer"] = ask("slow", timeout=timeout)
             except Unavailable as error:
                 outcome["error"] = str(error)
 
-    caller = eventlet.spawn(waiting_call)
+    return eventlet.spawn(waiting_call), outcome
+
+
+def test_a_lost_connection_fails_the_waiting_calls_and_the_line_connects_again(world):
+    asking, line = world
+    caller, outcome = slow_call(asking, timeout=60.0)
     wait_for(lambda: line.pending, message="the slow call waiting on the line")
     lost = line._connection
     lost.sock.shutdown(socket.SHUT_RDWR)  # as when the broker goes away
@@ -238,13 +243,7 @@ def test_a_full_worker_pool_makes_a_request_wait_and_not_the_line(world):
 
 def test_a_service_that_stops_answers_the_requests_it_took(world):
     asking, _line = world
-    outcome = {}
-
-    def waiting_call():
-        with entrypoint_hook(asking, "ask") as ask:
-            outcome["answer"] = ask("slow", timeout=30.0)
-
-    caller = eventlet.spawn(waiting_call)
+    caller, outcome = slow_call(asking, timeout=30.0)
     answering = container_of("rpcline_answering")
     wait_for(lambda: answering._worker_threads, message="the slow call running")
     stopping = eventlet.spawn(answering.stop)
@@ -258,16 +257,7 @@ def test_a_service_that_stops_answers_the_requests_it_took(world):
 
 def test_a_call_to_a_service_killed_while_answering_ends_unavailable_at_its_timeout(world):
     asking, _line = world
-    outcome = {}
-
-    def waiting_call():
-        with entrypoint_hook(asking, "ask") as ask:
-            try:
-                outcome["answer"] = ask("slow", timeout=1.0)
-            except Unavailable as error:
-                outcome["error"] = str(error)
-
-    caller = eventlet.spawn(waiting_call)
+    caller, outcome = slow_call(asking, timeout=1.0)
     answering = container_of("rpcline_answering")
     wait_for(lambda: answering._worker_threads, message="the slow call running")
     answering.kill()  # as kill -9 ends it: the worker never answers
