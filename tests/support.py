@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from kombu import Connection, Producer, Queue
 from nameko import config as nameko_config
@@ -235,3 +236,8 @@ def count(database, model, *where) -> int:
     """How many rows of `model` (a mapped class or a table) match `where`."""
     with database.sessions() as session:
         return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def vhost_of(amqp_uri: str) -> str:
+    """The RabbitMQ vhost an AMQP URI names (`/` when it names none)."""
+    return unquote(urlsplit(amqp_uri).path[1:]) or "/"

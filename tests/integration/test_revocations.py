@@ -3,7 +3,6 @@ its own, what it drops, and what it does when its connection is closed under it;
 groups service's new events going out of its outbox with no gateway listening."""
 
 import json
-from urllib.parse import unquote, urlsplit
 
 import eventlet
 import pytest
@@ -18,7 +17,7 @@ from services.gateway.revocations import QUEUE_PREFIX, REVOKING, RevocationListe
 from services.groups.models import metadata
 from services.groups.service import GroupsService
 from tests.conftest import wait_for
-from tests.support import envelope, publish
+from tests.support import envelope, publish, vhost_of
 
 ANNA = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
 BO = "0b5f4d3e-2d7c-4f43-9d3b-3f3a2c1e9a11"
@@ -27,10 +26,6 @@ PASSWORD = "correct horse battery"
 
 def principal(account_id):
     return {"account_id": account_id, "display_name": "Someone", "is_staff": False}
-
-
-def vhost_of(amqp_uri: str) -> str:
-    return unquote(urlsplit(amqp_uri).path[1:]) or "/"
 
 
 class Running:

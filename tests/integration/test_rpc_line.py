@@ -10,7 +10,6 @@ it stops."""
 from __future__ import annotations
 
 import socket
-from urllib.parse import unquote, urlsplit
 
 import eventlet
 import pytest
@@ -27,6 +26,7 @@ from civic import rpc as civic_rpc
 from civic.errors import Unavailable
 from civic.service import rpc
 from tests.conftest import wait_for
+from tests.support import vhost_of
 
 GATE = {"open": Event()}
 RUNNING = {}  # the world's runner, for tests that look at every container
@@ -86,6 +86,16 @@ class Asking:
         return self.services.rpcline_nobody.echo(1, timeout=60.0)
 
 
+def container_of(service_name):
+    return next(c for c in RUNNING["runner"].containers if c.service_name == service_name)
+
+
+def line_of(container):
+    return next(
+        e for e in container.shared_extensions.values() if isinstance(e, civic_rpc.RequestLine)
+    )
+
+
 @pytest.fixture
 def world(civic_settings, monkeypatch):
     monkeypatch.setattr(civic_rpc, "READ_TICK", 0.05)
@@ -98,12 +108,9 @@ def world(civic_settings, monkeypatch):
     runner.add_service(Mixed)
     runner.start()
     RUNNING["runner"] = runner
-    asking = next(c for c in runner.containers if c.service_name == "rpcline_asking")
-    line = next(
-        e for e in asking.shared_extensions.values() if isinstance(e, civic_rpc.RequestLine)
-    )
+    asking = container_of("rpcline_asking")
     try:
-        yield asking, line
+        yield asking, line_of(asking)
     finally:
         if not GATE["open"].ready():
             GATE["open"].send(True)
@@ -187,17 +194,13 @@ def test_replies_need_no_reply_queue_and_nameko_clients_are_answered_too(
     asking, _line = world
     with entrypoint_hook(asking, "ask") as ask:
         assert [ask("echo", n) for n in range(3)] == [0, 1, 2]
-    vhost = unquote(urlsplit(civic_settings["AMQP_URI"]).path[1:]) or "/"
+    vhost = vhost_of(civic_settings["AMQP_URI"])
     # Direct reply-to: the answers went straight to the asking channel.
     assert [q["name"] for q in rabbit_manager.get_queues(vhost) if "reply" in q["name"]] == []
     # nameko's standalone client names its own reply queue (bound to the RPC exchange):
     # a service answers it there.
     with ClusterRpcClient(uri=civic_settings["AMQP_URI"], timeout=10) as client:
         assert client.rpcline_answering.echo("nameko") == "nameko"
-
-
-def container_of(service_name):
-    return next(c for c in RUNNING["runner"].containers if c.service_name == service_name)
 
 
 def test_a_request_is_acked_once_answered_and_an_unknown_method_is_answered_at_once(
@@ -208,7 +211,7 @@ def test_a_request_is_acked_once_answered_and_an_unknown_method_is_answered_at_o
         assert [ask("echo", n) for n in range(20)] == list(range(20))
         with pytest.raises(MethodNotFound):
             ask("no_such_method", timeout=10.0)
-    vhost = unquote(urlsplit(civic_settings["AMQP_URI"]).path[1:]) or "/"
+    vhost = vhost_of(civic_settings["AMQP_URI"])
 
     def settled():  # the management API's figures lag a little
         queue = rabbit_manager.get_queue(vhost, "rpc-rpcline_answering")
@@ -221,9 +224,7 @@ def test_a_full_worker_pool_makes_a_request_wait_and_not_the_line(world):
     asking, _line = world
     answering = container_of("rpcline_answering")
     answering._worker_pool = GreenPool(1)  # one worker at a time
-    line = next(
-        e for e in answering.shared_extensions.values() if isinstance(e, civic_rpc.RequestLine)
-    )
+    line = line_of(answering)
     outcome = {}
 
     def two_calls():
