@@ -179,6 +179,7 @@ bench: venv
 	-$(BIN)/python -m bench.memory
 	-$(BIN)/python -m bench.cpu
 	-$(BIN)/python -m bench.queue_types
+	-$(BIN)/python -m bench.floor
 	$(BIN)/python -m bench.report
 
 clean:

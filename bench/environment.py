@@ -137,8 +137,9 @@ class Environment:
         if completed.returncode != 0:
             raise BenchError(f"{name} exited with {completed.returncode}:\n{self.tail(name)}")
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        """Start `python <args>` in the background, output to `<var>/<name>.out`."""
+    def start(self, name: str, *args: str, settings: dict | None = None) -> subprocess.Popen:
+        """Start `python <args>` in the background, output to `<var>/<name>.out`;
+        `settings`: environment variables of its own (CIVIC_QUEUE_TYPE, …)."""
         output = open(self.output_path(name), "wb")
         try:
             # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop
@@ -146,7 +147,7 @@ class Environment:
             process = subprocess.Popen(
                 [sys.executable, *args],
                 cwd=ROOT,
-                env=self.child_env(),
+                env=self.child_env(**(settings or {})),
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

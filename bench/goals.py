@@ -73,6 +73,13 @@ def load(path: Path | None = None) -> dict:
         return {}
 
 
+def _save(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(results, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def record(
     key: str,
     figure: float,
@@ -86,10 +93,21 @@ def record(
         raise ValueError(f"no goal called {key!r}")
     results = load(path)
     results[key] = {"figure": figure, "baseline": baseline, "note": note}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(results, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(temporary, path)
+    _save(results, path)
+
+
+FLOORS = "floors"  # the results file's entry for bench.floor's figures
+
+
+def record_floor(key: str, floor: str, figure_ratio: float, path: Path | None = None) -> None:
+    """Keep what the stack alone (bench.floor) reaches on goal `key`, as its ratio to
+    the baseline of the same run: the report shows it beside the goal's verdict."""
+    path = path or RESULTS
+    if key not in BY_KEY or not BY_KEY[key].relative:
+        raise ValueError(f"no goal measured against a baseline called {key!r}")
+    results = load(path)
+    results.setdefault(FLOORS, {}).setdefault(key, {})[floor] = figure_ratio
+    _save(results, path)
 
 
 def _number(value: float | None, unit: str) -> str:
@@ -111,6 +129,11 @@ def rows(results: dict) -> list[tuple[str, ...]]:
         verdict = {True: "met", False: "NOT met", None: "no baseline"}[met]
         if found.get("note"):
             verdict += f" ({found['note']})"
+        floors = results.get(FLOORS, {}).get(goal.key)
+        if floors:
+            verdict += "; the stack alone: " + ", ".join(
+                f"{format_ratio(value)} ({floor})" for floor, value in sorted(floors.items())
+            )
         table.append(
             (
                 goal.title,

@@ -41,7 +41,22 @@ def test_recorded_results_make_the_report_with_a_verdict_per_goal(tmp_path):
     assert "NOT met (groups)" in text and text.splitlines()[0].startswith("goal")
 
 
+def test_the_stacks_floor_is_shown_beside_its_goals_verdict(tmp_path):
+    path = tmp_path / "results.json"
+    goals.record("read_p50", 5.0, 1.0, path=path)
+    goals.record_floor("read_p50", "quorum RPC queue", 4.0, path=path)
+    goals.record_floor("read_p50", "classic RPC queue", 3.2, path=path)
+    goals.record_floor("read_p50", "quorum RPC queue", 3.9, path=path)  # the next run's
+    table = dict((row[0], row) for row in goals.rows(goals.load(path)))
+    assert table["1. read path p50, 1 client"][5] == (
+        "NOT met; the stack alone: 3.20x (classic RPC queue), 3.90x (quorum RPC queue)"
+    )
+    assert "stack alone" not in table["1. read path req/s, 10 clients"][5]
+
+
 def test_an_unknown_goal_is_refused(tmp_path):
     with pytest.raises(ValueError):
         goals.record("speed", 1.0, path=tmp_path / "results.json")
+    with pytest.raises(ValueError):  # the memory goal has no baseline to be a ratio of
+        goals.record_floor("memory", "quorum RPC queue", 1.0, path=tmp_path / "results.json")
     assert goals.load(tmp_path / "missing.json") == {}

@@ -1,0 +1,106 @@
+"""The services of `python -m bench.floor`: the read path's stack with none of Civic's
+own work — `python -m bench.floor_services service|gateway`.
+
+`service`: a nameko service, `bench_floor_<CIVIC_QUEUE_TYPE>`, with one RPC method that
+answers a constant page shaped like GET /api/v1/groups?per_page=1's, over Civic's RPC
+line (`civic.rpc.Rpc`, as every Civic service answers) from an RPC queue of the type
+CIVIC_QUEUE_TYPE gives (`civic.rpc.rpc_queue`).
+
+`gateway`: a nameko service with one plain nameko `@http` route, GET /floor/<type>,
+that calls that method through Civic's RPC client (`civic.rpc.Services`, the gateway's)
+and returns the answer as JSON; GET /floor/none returns the same page without calling
+anything (the HTTP part alone). On CIVIC_WEB_ADDRESS.
+
+What they leave out is what Civic's gateway and services add on the read path: the
+routes' declarations (authentication, query validation, problem answers), the access
+and worker log lines, the correlation and request ids, the database and its unit of
+work, the schemas. What they keep is what the design card fixes: nameko's HTTP server
+and worker, a nameko service answering from its own process, RabbitMQ between them.
+"""
+
+from civic import green
+
+green.patch()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from nameko import config as nameko_config  # noqa: E402
+from nameko.web.handlers import http  # noqa: E402
+from werkzeug.wrappers import Response  # noqa: E402
+
+from bench.floor import NO_RPC  # noqa: E402
+from civic import config, log  # noqa: E402
+from civic.rpc import Rpc, Services  # noqa: E402
+from civic.runner import serve  # noqa: E402
+
+# What GET /api/v1/groups?per_page=1 answers in `make bench`'s world, give or take.
+PAGE = {
+    "items": [
+        {
+            "id": "0b6f4a52-5d0e-4c53-9d7a-3f3f1f6c9d21",
+            "name": "Jokkmokks hembygdsförening",
+            "kind": "association",
+            "member_count": 1,
+            "verification": "verified",
+        }
+    ],
+    "page": 1,
+    "per_page": 1,
+    "total": 1,
+}
+
+
+def service_name(queue_type: str) -> str:
+    return f"bench_floor_{queue_type}"
+
+
+def floor_service(queue_type: str) -> type:
+    class FloorService:
+        name = service_name(queue_type)
+
+        @Rpc.decorator
+        def list_groups(self):
+            return PAGE
+
+    return FloorService
+
+
+class FloorGateway:
+    name = "bench_floor_gateway"
+
+    services = Services()
+
+    @http("GET", "/floor/<string:queue_type>")
+    def floor(self, request, queue_type):
+        if queue_type == NO_RPC:
+            page = PAGE  # the HTTP part of the floor alone
+        elif queue_type in config.QUEUE_TYPES:
+            page = self.services[service_name(queue_type)].list_groups()
+        else:
+            return Response("no such queue type", status=404)
+        return Response(json.dumps(page), mimetype="application/json")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor_services")
+    parser.add_argument("role", choices=("service", "gateway"))
+    args = parser.parse_args(argv)
+    try:
+        settings = config.from_env()
+    except config.ConfigError as exc:
+        print(f"bench.floor_services: configuration error: {exc}", file=sys.stderr)
+        return 2
+    nameko_config.update(settings)
+    # WARNING, not INFO: the floor has no log lines of its own, and nameko's are Civic's
+    # log setup's (the runner's service_started and the like), not the read path's.
+    log.configure(f"bench_floor_{args.role}", log_dir=settings["CIVIC_LOG_DIR"], level="WARNING")
+    logger = log.get_logger("bench.floor_services")
+    if args.role == "service":
+        return serve(floor_service(settings["CIVIC_QUEUE_TYPE"]), logger)
+    return serve(FloorGateway, logger)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
