@@ -68,9 +68,14 @@ def test_every_bench_step_runs_with_tiny_counts_and_records_its_goals(tmp_path):
     assert "CPU microseconds per request" in printed and "gateway" in printed
     printed = run_step(results, "bench.queue_types", "--requests", "10", "--warmup", "1")
     assert "ratio quorum/classic" in printed and "kombu echo, quorum queue" in printed
-    printed = run_step(results, "bench.floor", "--requests", "10", "--warmup", "1", "--rounds", "2")
+    printed = run_step(
+        results,
+        "bench.floor",
+        *("--requests", "10", "--write-requests", "3", "--warmup", "1", "--rounds", "2"),
+    )
     assert "floor, quorum RPC queue" in printed and "ratio floor (classic)/baseline" in printed
-    assert "What goal 1 leaves above each floor" in printed
+    assert "floor write, quorum RPC queue" in printed and "ratio civic write/baseline" in printed
+    assert "What goals 1 and 2 leave above each floor" in printed
 
     recorded = json.loads(results.read_text(encoding="utf-8"))
     with_baseline = ("read_p50", "read_rps", "write_p50", "fanout_sqlite")
@@ -79,7 +84,7 @@ def test_every_bench_step_runs_with_tiny_counts_and_records_its_goals(tmp_path):
         assert recorded[key]["figure"] > 0 and recorded[key]["baseline"] > 0, key
     assert recorded["event_p99"]["figure"] > 0
     floors = recorded["floors"]
-    assert set(floors) == {"read_p50", "read_rps"}
+    assert set(floors) == {"read_p50", "read_rps", "write_p50"}
     assert set(floors["read_p50"]) == {"quorum RPC queue", "classic RPC queue"}
     assert recorded["memory"]["figure"] > 0 and recorded["memory"]["note"]  # which process
 

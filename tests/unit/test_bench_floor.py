@@ -12,6 +12,7 @@ def test_a_latency_floor_under_the_limit_says_how_much_of_it_it_takes():
 
 def test_a_latency_floor_past_the_limit_leaves_no_room():
     assert room_verdict(4.2, "read_p50") == "past the 3.5x limit on its own (120% of it)"
+    assert room_verdict(4.5, "write_p50") == "takes 90% of the 5x limit"
 
 
 def test_a_throughput_floor_is_compared_with_the_least_the_goal_accepts():
