@@ -32,7 +32,6 @@ import sqlite3  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 
-from nameko import config as nameko_config  # noqa: E402
 from nameko.web.handlers import http  # noqa: E402
 from werkzeug.wrappers import Response  # noqa: E402
 
@@ -131,14 +130,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.floor_services")
     parser.add_argument("role", choices=("service", "gateway"))
     args = parser.parse_args(argv)
-    try:
-        settings = config.from_env()
-    except config.ConfigError as exc:
-        print(f"bench.floor_services: configuration error: {exc}", file=sys.stderr)
+    settings = config.install_for("bench.floor_services")
+    if settings is None:
         return 2
-    nameko_config.update(settings)
-    # WARNING, not INFO: the floor has no log lines of its own, and nameko's are Civic's
-    # log setup's (the runner's service_started and the like), not the read path's.
+    # WARNING, not INFO: Civic's access and worker lines are part of the work the floor
+    # leaves out.
     log.configure(f"bench_floor_{args.role}", log_dir=settings["CIVIC_LOG_DIR"], level="WARNING")
     logger = log.get_logger("bench.floor_services")
     if args.role == "service":

@@ -7,18 +7,13 @@ database is migrated to head, then the whole topology is declared.
 
 import sys
 
-from nameko import config as nameko_config
-
 from civic import config, migrations, topology
 
 
 def main() -> int:
-    try:
-        settings = config.from_env()
-    except config.ConfigError as exc:
-        print(f"bench: configuration error: {exc}", file=sys.stderr)
+    settings = config.install_for("bench")
+    if settings is None:
         return 2
-    nameko_config.update(settings)
     for service in config.DOMAIN_SERVICES:
         migrations.upgrade(service)
     topology.declare(settings["AMQP_URI"])

@@ -320,6 +320,23 @@ def from_env(env=None) -> dict:
     }
 
 
+def install_for(program: str, env=None) -> dict | None:
+    """A process's validated config, installed as nameko's (the kernel reads it there);
+    None, after saying why on stderr as `<program>: configuration error: …`, if it is
+    not valid — the process then exits with 2."""
+    import sys
+
+    from nameko import config
+
+    try:
+        settings = from_env(env)
+    except ConfigError as exc:
+        print(f"{program}: configuration error: {exc}", file=sys.stderr)
+        return None
+    config.update(settings)
+    return settings
+
+
 def get(key, default=None):
     from nameko import config
 

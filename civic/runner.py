@@ -20,7 +20,6 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 
 import eventlet  # noqa: E402
-from nameko import config as nameko_config  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
 from civic import config, log, topology  # noqa: E402
@@ -77,12 +76,9 @@ def main(argv=None) -> int:
     parser.add_argument("service", choices=config.SERVICES)
     args = parser.parse_args(argv)
     return_large_blocks_to_the_system()
-    try:
-        settings = config.from_env()
-    except config.ConfigError as exc:
-        print(f"civic: configuration error: {exc}", file=sys.stderr)
+    settings = config.install_for("civic")
+    if settings is None:
         return 2
-    nameko_config.update(settings)
     log.configure(
         args.service,
         log_dir=settings["CIVIC_LOG_DIR"],

@@ -187,3 +187,16 @@ def test_the_mail_catcher_runs_when_no_smtp_server_is_configured(env, catcher):
 def test_the_mail_catcher_takes_neither_tls_nor_a_login(env, named):
     with pytest.raises(ConfigError, match=named):
         from_env(env)
+
+
+def test_a_process_installs_its_config_for_nameko_or_says_why_not(tmp_path, capsys):
+    from nameko import config as nameko_config
+
+    with nameko_config.patch({}, clear=True):
+        settings = config.install_for("civic", {"CIVIC_VAR_DIR": str(tmp_path)})
+        assert settings is not None and settings["CIVIC_VAR_DIR"] == str(tmp_path)
+        assert nameko_config.get("CIVIC_VAR_DIR") == str(tmp_path)  # the kernel reads it there
+    with nameko_config.patch({}, clear=True):
+        assert config.install_for("bench", {"CIVIC_LOG_FORMAT": "xml"}) is None
+        assert nameko_config.get("CIVIC_VAR_DIR") is None  # nothing installed
+    assert capsys.readouterr().err.startswith("bench: configuration error: CIVIC_LOG_FORMAT")
