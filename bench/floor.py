@@ -190,14 +190,14 @@ def run(args) -> int:
             },
             WRITE: lambda: ProposalPoster(base_url + WRITE_PATH, token, REQUEST_TIMEOUT),
         }
-        # Each goal at its concurrency, with the floors (by queue type) it is judged on.
-        judged = (
-            (1, "read_p50", "p50_ms", floor_name),
-            (1, "write_p50", "p50_ms", floor_write_name),
-            (10, "read_rps", "requests_per_second", floor_name),
-        )
+        # The goals judged at each concurrency: the figure compared, and the floors (by
+        # queue type) it is compared on.
+        judged = {
+            1: (("read_p50", "p50_ms", floor_name), ("write_p50", "p50_ms", floor_write_name)),
+            10: (("read_rps", "requests_per_second", floor_name),),
+        }
         rows, verdicts = [], []
-        for concurrency in (1, 10):
+        for concurrency, goals_here in judged.items():
             print(
                 f"bench.floor: {args.requests} requests per scenario with {concurrency} "
                 f"client(s) ...",
@@ -216,9 +216,7 @@ def run(args) -> int:
                         compared[0],
                         (compared[2][0], f"ratio {SHORT[name]}/baseline", *compared[2][2:]),
                     ]
-            for at, key, figure, name_of in judged:
-                if at != concurrency:
-                    continue
+            for key, figure, name_of in goals_here:
                 for queue_type in QUEUE_TYPES:
                     floor = measured[name_of(queue_type)]
                     value = ratio(getattr(floor, figure), getattr(baseline, figure))

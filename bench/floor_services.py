@@ -74,7 +74,7 @@ def proposals_table(path: str) -> sqlite3.Connection:
 
 
 def floor_service(queue_type: str, var_dir: str) -> type:
-    database = proposals_table(os.path.join(var_dir, f"bench_floor_{queue_type}.db"))
+    database = proposals_table(os.path.join(var_dir, f"{service_name(queue_type)}.db"))
 
     class FloorService:
         name = service_name(queue_type)

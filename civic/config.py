@@ -320,21 +320,27 @@ def from_env(env=None) -> dict:
     }
 
 
-def install_for(program: str, env=None) -> dict | None:
-    """A process's validated config, installed as nameko's (the kernel reads it there);
-    None, after saying why on stderr as `<program>: configuration error: …`, if it is
-    not valid — the process then exits with 2."""
-    import sys
-
+def install(env=None) -> dict:
+    """The validated config, also installed as nameko's (the kernel reads it there);
+    ConfigError if it is not valid."""
     from nameko import config
 
+    settings = from_env(env)
+    config.update(settings)
+    return settings
+
+
+def install_for(program: str, env=None) -> dict | None:
+    """A process's config, installed (`install`); None, after saying why on stderr as
+    `<program>: configuration error: …`, if it is not valid — the process then exits
+    with 2."""
+    import sys
+
     try:
-        settings = from_env(env)
+        return install(env)
     except ConfigError as exc:
         print(f"{program}: configuration error: {exc}", file=sys.stderr)
         return None
-    config.update(settings)
-    return settings
 
 
 def get(key, default=None):

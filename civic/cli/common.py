@@ -38,11 +38,7 @@ def warn(message: str) -> None:
 
 def load_settings(env=None) -> dict:
     """The validated config, also installed as nameko's config (the kernel reads it)."""
-    settings = config.from_env(env)
-    from nameko import config as nameko_config
-
-    nameko_config.update(settings)
-    return settings
+    return config.install(env)
 
 
 def setup_logging(settings: dict, console_level: str = "WARNING") -> None:
